@@ -14,7 +14,9 @@
 #include <string.h>
 
 #define HLC_WINDOW_LIMIT_MS UINT64_C(86400000)
-#define HLC_BOUND_LIMIT (HLC_PHYSICAL_MAX + 1)
+/* A bound is itself a physical time, so it lives in the 48-bit field too;
+** the restore floor (bound, 0) must be a representable timestamp. */
+#define HLC_BOUND_LIMIT HLC_PHYSICAL_MAX
 
 static uint64_t max2(uint64_t a, uint64_t b) { return a > b ? a : b; }
 

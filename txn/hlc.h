@@ -170,7 +170,7 @@ uint64_t hlc_ahead_ms(const hlc *h);
 
 /* At startup, before any hlc_now/update: adopt the bound read from disk
 ** (0 when none was ever written). Raises l to the floor (bound, 0); never
-** lowers the clock. */
+** lowers the clock. SYN_ERANGE if the bound exceeds HLC_PHYSICAL_MAX. */
 int hlc_restore(hlc *h, uint64_t persisted_bound, syn_err *err);
 
 /* True when a new bound should be persisted; *new_bound (may be NULL) gets
@@ -180,7 +180,7 @@ bool hlc_bound_needed(const hlc *h, uint64_t *new_bound);
 
 /* The caller has made `bound` durable. SYN_EINVAL if it is lower than the
 ** current bound (a regressing file would break invariant (I)) or beyond
-** HLC_PHYSICAL_MAX + 1. */
+** HLC_PHYSICAL_MAX. */
 int hlc_bound_persisted(hlc *h, uint64_t bound, syn_err *err);
 
 /* Current persisted bound as known to the clock. */
