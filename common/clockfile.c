@@ -86,7 +86,8 @@ int clockfile_read(const char *path, uint64_t *bound, bool *existed, syn_err *er
   int rc = clockfile_decode(buf, n, bound, err);
   if (rc) {
     *bound = 0;
-    return syn_err_wrap(err, "%s", path);
+    syn_err_wrap(err, "%s", path); /* returns SYN_EINTERNAL when err is NULL */
+    return rc;
   }
   return 0;
 }
