@@ -251,3 +251,29 @@ Test(ring, placement_is_independent_of_insertion_order_and_ids_order) {
   ring_free(b);
   ring_free(c);
 }
+
+Test(ring, hashes_past_the_last_point_wrap_to_the_first) {
+  /* One point per node, so the first and last points belong to different
+  ** nodes and a wrong wrap-around is visible. */
+  ring *r;
+  cr_assert_eq(ring_new(1, &r, NULL), 0);
+  cr_assert_eq(ring_add(r, 1, "a", NULL), 0);
+  cr_assert_eq(ring_add(r, 2, "b", NULL), 0);
+  uint64_t pa = syn_hash64("a#0", 3), pb = syn_hash64("b#0", 3);
+  uint32_t lo_id = pa < pb ? 1 : 2, hi_id = pa < pb ? 2 : 1;
+  uint64_t lo = pa < pb ? pa : pb, hi = pa < pb ? pb : pa;
+  uint32_t id;
+  cr_assert_eq(ring_locate(r, hi + 1, &id, NULL), 0);
+  cr_assert_eq(id, lo_id, "past the last point wraps to the first");
+  cr_assert_eq(ring_locate(r, UINT64_MAX, &id, NULL), 0);
+  cr_assert_eq(id, lo_id);
+  cr_assert_eq(ring_locate(r, 0, &id, NULL), 0);
+  cr_assert_eq(id, lo_id);
+  cr_assert_eq(ring_locate(r, lo, &id, NULL), 0);
+  cr_assert_eq(id, lo_id);
+  cr_assert_eq(ring_locate(r, lo + 1, &id, NULL), 0);
+  cr_assert_eq(id, hi_id);
+  cr_assert_eq(ring_locate(r, hi, &id, NULL), 0);
+  cr_assert_eq(id, hi_id);
+  ring_free(r);
+}
