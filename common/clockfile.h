@@ -40,7 +40,10 @@
 int clockfile_read(const char *path, uint64_t *bound, bool *existed, syn_err *err);
 
 /* Durably replace the file with `bound` (protocol above). SYN_EIO on any
-** failure, in which case <path> still holds its previous content. */
+** failure; <path> then holds the old or the new bound, complete either way
+** (the new one only if the final directory fsync failed). The caller must
+** not report the bound as persisted after a failure; leaving the new value
+** on disk is still safe because bounds only grow. */
 int clockfile_write(const char *path, uint64_t bound, syn_err *err);
 
 /* Encode / decode the 20-byte image; exposed for tests and tools.

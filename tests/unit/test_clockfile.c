@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/clockfile.h"
+#include "txn/hlc.h"
 
 static char dir[64];
 static char path[128];
@@ -198,4 +199,36 @@ Test(clockfile, relative_path_in_current_directory) {
   cr_assert_eq(clockfile_read("hlc.bound", &b, NULL, NULL), 0);
   cr_assert_eq(b, 42);
   cr_assert_eq(chdir(cwd), 0);
+}
+
+/* The daemon's loop end to end: the clock asks for bounds, they go through
+** the real file, the process "crashes" and restarts with its physical clock
+** stepped back, and nothing issued afterwards is <= anything before. */
+static uint64_t test_clock(void *ctx) { return *(uint64_t *)ctx; }
+
+Test(clockfile, hlc_restart_through_the_file) {
+  uint64_t now_ms = UINT64_C(1732526400000);
+  hlc_ts max_before = 0;
+  for (int life = 0; life < 3; life++) {
+    hlc h;
+    cr_assert_eq(hlc_init(&h, test_clock, &now_ms, 500, NULL), 0);
+    uint64_t disk;
+    bool existed;
+    cr_assert_eq(clockfile_read(path, &disk, &existed, NULL), 0);
+    cr_assert_eq(existed, life > 0);
+    cr_assert_eq(hlc_restore(&h, disk, NULL), 0);
+    for (int i = 0; i < 5000; i++) {
+      now_ms += (uint64_t)(i % 3);
+      uint64_t nb;
+      if (hlc_bound_needed(&h, &nb)) {
+        cr_assert_eq(clockfile_write(path, nb, NULL), 0);
+        cr_assert_eq(hlc_bound_persisted(&h, nb, NULL), 0);
+      }
+      hlc_ts t;
+      cr_assert_eq(hlc_now(&h, &t, NULL), 0);
+      cr_assert_gt(t, max_before, "life %d event %d", life, i);
+      max_before = t;
+    }
+    now_ms -= 60000; /* the clock is stepped back while the node is down */
+  }
 }
