@@ -309,9 +309,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       conn_drop(c, cc, err.msg);
     } else {
       char why[128];
-      snprintf(why, sizeof why, "connection lost: %s",
-               nread == UV_EOF ? "peer closed it" : uv_strerror((int)nread));
-      SYN_LOG_DEBUG(NULL, "rpc: %s: %s", c->peer, why);
+      if (nread == UV_EOF) snprintf(why, sizeof why, "peer closed the connection");
+      else snprintf(why, sizeof why, "read failed: %s", uv_strerror((int)nread));
       connection_lost(c, cc, why);
     }
     return;
