@@ -7,7 +7,7 @@
 # usage: test_daemon_garbage.sh PARTICIPANT COORDINATOR RPC_PING
 set -u
 PART=$1 COORD=$2 PING=$3
-WORK=$(mktemp -d /tmp/synod-garbage-XXXXXX)
+WORK=$(mktemp -d)
 PIDS=()
 fail() {
   echo "FAIL: $*" >&2

@@ -22,23 +22,22 @@
 #define M_FAIL 12 /* handler replies with SYN_ECONFLICT */
 
 static uv_loop_t loop;
-static char log_path[64];
+static FILE *log_file;
 static int log_fd = -1;
 
 static void setup(void) {
   signal(SIGPIPE, SIG_IGN);
   cr_assert_eq(uv_loop_init(&loop), 0);
-  snprintf(log_path, sizeof log_path, "/tmp/synod-test-rpc-XXXXXX");
-  log_fd = mkstemp(log_path);
-  cr_assert_geq(log_fd, 0);
+  log_file = tmpfile(); /* deleted automatically when closed */
+  cr_assert_not_null(log_file);
+  log_fd = fileno(log_file);
   syn_log_init("t", SYN_LOG_INFO, log_fd);
 }
 
 static void teardown(void) {
   uv_run(&loop, UV_RUN_DEFAULT);
   int rc = uv_loop_close(&loop);
-  close(log_fd);
-  unlink(log_path);
+  fclose(log_file);
   cr_assert_eq(rc, 0, "loop still has handles: leaked");
 }
 
