@@ -3,6 +3,7 @@
 ** graceful shutdown. See node.h for the life of a daemon.
 */
 #include "common/node.h"
+#include "common/node_clock.h"
 #include "common/log.h"
 #include "common/rpc_methods.h"
 #include "rpc.pb-c.h"
@@ -38,9 +39,8 @@ struct node {
   char sql_addr[NODE_HOST_MAX + 8];
   stop_hook hooks[NODE_MAX_STOP_HOOKS];
   size_t n_hooks;
+  node_clock clock;
 };
-
-uint64_t node_hlc_now(void) { return 0; }
 
 int node_log_setup(const char *name, const char *level, const char *file, syn_err *err) {
   syn_log_level lv = SYN_LOG_INFO;
@@ -113,7 +113,13 @@ static void on_health(rpc_call *call, const uint8_t *payload, size_t len, void *
   resp.node = n->name;
   resp.role = n->role;
   resp.pid = (int32_t)getpid();
-  resp.hlc_now = node_hlc_now();
+  hlc_ts now = 0;
+  syn_err cerr;
+  if (node_clock_now(&n->clock, &now, &cerr) < 0) {
+    rpc_reply_error(call, cerr.code, cerr.msg);
+    return;
+  }
+  resp.hlc_now = now;
   resp.leader = 0; /* no coordinator election exists yet */
   resp.sql_addr = n->sql_addr;
   resp.uptime_ms = (uv_hrtime() - n->started_ns) / 1000000u;
@@ -139,6 +145,7 @@ static void node_stop(node *n, const char *why) {
   n->stopping = 1;
   SYN_LOG_INFO(NULL, "stopping (%s)", why);
   for (size_t i = 0; i < n->n_hooks; i++) n->hooks[i].fn(n->hooks[i].ud);
+  node_clock_close(&n->clock);
   if (n->rpc) {
     rpc_server_close(n->rpc, NULL, NULL);
     n->rpc = NULL;
@@ -180,6 +187,8 @@ int node_start(const node_config *cfg, node **out, syn_err *err) {
     goto err_after_lock;
   }
   n->loop_ready = 1;
+  rc = node_clock_open(&n->clock, &n->loop, cfg->dir, err);
+  if (rc < 0) goto err_after_loop;
   rpc_opts ro = {.node_name = n->name};
   rc = rpc_server_new(&n->loop, cfg->host, cfg->rpc_port, &ro, &n->rpc, err);
   if (rc < 0) goto err_after_loop;
@@ -194,6 +203,7 @@ int node_start(const node_config *cfg, node **out, syn_err *err) {
   return 0;
 
 err_after_loop:
+  node_clock_close(&n->clock);
   /* The log is open by now: keep the reason in the file too (stderr gets it
   ** from the caller). */
   if (cfg->log_file) SYN_LOG_ERROR(NULL, "cannot start: %s", err ? err->msg : syn_strerror(rc));

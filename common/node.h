@@ -76,11 +76,6 @@ int node_log_setup(const char *name, const char *level, const char *file, syn_er
 ** dir. *lock_fd stays open for the life of the process. */
 int node_prepare_dir(const char *dir, int *lock_fd, syn_err *err);
 
-/* The node's hybrid logical clock reading, served in HealthResponse.hlc_now.
-** The HLC module is not wired into the daemons yet, so this reports 0 ("no
-** reading"); this is the one place to connect it. */
-uint64_t node_hlc_now(void);
-
 /* ---- the running node --------------------------------------------------- */
 
 typedef struct node_config {

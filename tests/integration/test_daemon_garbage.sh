@@ -123,4 +123,42 @@ PIDS=()
 grep -q 'INFO .*stopping (SIGTERM)' "$WORK/p1.log" || fail "no 'stopping' line"
 grep -q 'INFO .*stopped' "$WORK/p1.log" || fail "no 'stopped' line"
 grep -q 'stopping (SIGTERM)' "$WORK/c1.log" || fail "coordinator logged no 'stopping' line"
+
+# ---- the hybrid logical clock survives a crash ----------------------------
+# Health carries the node's HLC reading. After SIGKILL and a restart on the
+# same data dir, every reading must exceed every reading from before: the
+# persisted bound (DIR/hlc.bound) is what guarantees it.
+hlc_of() { sed -n 's/^hlc_now=//p' "$1"; }
+H_BEFORE=$(hlc_of "$WORK/h2")
+[ -n "$H_BEFORE" ] && [ "$H_BEFORE" -gt 0 ] || fail "health carries no HLC reading: $(cat "$WORK/h2")"
+[ -s "$WORK/p1/hlc.bound" ] || fail "no persisted clock bound in the data dir"
+start_p1() {
+  : >"$WORK/p1.log"
+  "$PART" --name p1 --dir "$WORK/p1" --rpc-port 0 --log-file "$WORK/p1.log" &
+  PPID1=$!
+  PIDS+=("$PPID1")
+  PORT=""
+  for _ in $(seq 1 200); do
+    PORT=$(sed -n 's/.*started participant p1 rpc=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/p1.log" 2>/dev/null)
+    [ -n "$PORT" ] && break
+    sleep 0.05
+  done
+  [ -n "$PORT" ] || fail "participant did not restart"
+}
+start_p1
+"$PING" 127.0.0.1 "$PORT" >"$WORK/h3" || fail "health after restart"
+H_LAST=$(hlc_of "$WORK/h3")
+kill -KILL "$PPID1"; wait "$PPID1" 2>/dev/null
+PIDS=()
+start_p1
+"$PING" 127.0.0.1 "$PORT" >"$WORK/h4" || fail "health after SIGKILL restart"
+H_AFTER=$(hlc_of "$WORK/h4")
+[ "$H_LAST" -gt "$H_BEFORE" ] || fail "HLC went backwards across a clean restart ($H_BEFORE -> $H_LAST)"
+[ "$H_AFTER" -gt "$H_LAST" ] || fail "HLC went backwards across SIGKILL ($H_LAST -> $H_AFTER)"
+kill -TERM "$PPID1"; wait "$PPID1"; PIDS=()
+cp "$WORK/p1/hlc.bound" "$WORK/bound.save"
+printf 'garbage-bound-file!!' >"$WORK/p1/hlc.bound"
+"$PART" --name p1 --dir "$WORK/p1" --rpc-port 0 2>"$WORK/corrupt.err"; rc=$?
+[ $rc -eq 1 ] || fail "a corrupt clock bound must stop the start (exit 1), got $rc"
+grep -q "hlc.bound" "$WORK/corrupt.err" || fail "no message naming the corrupt bound: $(cat "$WORK/corrupt.err")"
 echo "ok"
