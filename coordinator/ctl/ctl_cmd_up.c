@@ -31,7 +31,7 @@ static int parse(int argc, char **argv, up_opts *o) {
   *o = (up_opts){.backend = "sqlite", .coordinators = 3, .participants = 3, .base_port = 5433};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (ch) {
     case 'c':
       if (!ctl_parse_int(optarg, 1, CTL_MAX_PER_ROLE, &o->coordinators))
