@@ -1,0 +1,38 @@
+/*
+** Internal to common/rpc_*.c: helpers shared by the server, the client and
+** the blocking call. Not part of the public API.
+*/
+#ifndef SYN_RPC_INTERNAL_H
+#define SYN_RPC_INTERNAL_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "common/err.h"
+
+/* Bound on requests one server connection may have awaiting replies; more
+** are answered with SYN_EBUSY so one peer cannot grow our memory unbounded. */
+#define RPC_MAX_INFLIGHT_PER_CONN 4096u
+
+/* Size of each connection's read buffer. */
+#define RPC_READ_CHUNK 65536u
+
+#define RPC_NAME_MAX 64   /* node names as shown in logs, NUL included */
+#define RPC_ADDR_MAX 64   /* "[v6addr]:port" */
+#define RPC_PEER_MAX (RPC_ADDR_MAX + RPC_NAME_MAX + 4)
+
+/* Resolve host (numeric or a name such as "localhost") and port into *out.
+** Blocking: called only at setup time. */
+int rpc_resolve(const char *host, int port, struct sockaddr_storage *out,
+                socklen_t *out_len, syn_err *err);
+
+/* "127.0.0.1:5633" or "[::1]:5633". */
+void rpc_addr_str(const struct sockaddr *sa, char *buf, size_t cap);
+
+/* Copy a peer-supplied name for logging: printable ASCII only, truncated. */
+void rpc_name_copy(char *dst, size_t cap, const char *src);
+
+/* "addr (sender)" or just "addr" while the sender is unknown. */
+void rpc_peer_desc(char *dst, size_t cap, const char *addr, const char *sender);
+
+#endif /* SYN_RPC_INTERNAL_H */
