@@ -170,6 +170,7 @@ check_status 'all(n["alive"] is False and n["pid"] is None for n in nodes)'
 step "a reused pid is not mistaken for a node"
 sleep 60 &
 decoy=$!
+disown "$decoy"
 EXTRA_PIDS+=("$decoy")
 echo "$decoy" > "$DIR/p1/pid"
 check_status 'by["p1"]["alive"] is False' 'by["p1"]["pid"] is None'
@@ -182,6 +183,7 @@ import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', $BASE + 200)); s.listen(); time.sleep(120)" &
 squatter=$!
+disown "$squatter"
 EXTRA_PIDS+=("$squatter")
 for _ in $(seq 50); do
   python3 -c "import socket; socket.create_connection(('127.0.0.1', $BASE + 200), 0.2)" 2>/dev/null && break
@@ -191,7 +193,6 @@ expect_rc 1 up --dir "$DIR"
 grep -q "busy" "$WORK/err.out" || fail "busy port not explained"
 check_status 'all(n["alive"] is False for n in nodes)'
 kill -9 "$squatter"
-wait "$squatter" 2>/dev/null || true
 
 step "up again restarts the same cluster from its directory"
 ctl up > "$WORK/up3.out"
