@@ -71,7 +71,7 @@ static void help(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
+  if (argc < 2 || !argv[1]) {
     ctl_usage(stderr, NULL);
     return CTL_EXIT_USAGE;
   }
