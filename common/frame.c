@@ -129,6 +129,7 @@ int frame_decoder_next(frame_decoder *d, const uint8_t **data, size_t *len,
                                    d->body_len, d->max_frame));
       if (d->body_len == 0)
         return fail(d, syn_err_set(err, SYN_EINVAL, "zero-length frame"));
+      continue; /* the chunk may have ended with the header */
     }
     uint32_t need = d->body_len - d->body_have;
     if (d->body_have == 0 && *len >= need) {

@@ -15,6 +15,10 @@
 ** Ownership: payload buffers passed in are borrowed for the duration of the
 ** call (they are copied into the outgoing frame). Payloads handed to
 ** callbacks are borrowed for the duration of the callback.
+**
+** Writing to a peer that hung up raises SIGPIPE: a process using this module
+** must ignore it (node_start does; tests do it themselves).
+** The codec is common/frame.h; limits and rules are in docs/protocol.md.
 */
 #ifndef SYN_RPC_H
 #define SYN_RPC_H
@@ -44,6 +48,10 @@ typedef struct rpc_opts {
 typedef void (*rpc_handler_fn)(rpc_call *call, const uint8_t *payload,
                                size_t len, void *ud);
 
+/* Bind and listen on host:port (port 0 = any free port). Fails with
+** SYN_EBUSY when the address is in use, SYN_EINVAL for a bad host or port,
+** SYN_EIO otherwise; binding happens before any libuv handle exists, so
+** these failures leave nothing on the loop. */
 int rpc_server_new(uv_loop_t *loop, const char *host, int port,
                    const rpc_opts *opts, rpc_server **out, syn_err *err);
 /* Register before traffic arrives; re-registering a method replaces it. An
@@ -55,6 +63,9 @@ int rpc_server_port(const rpc_server *s);
 /* Stop listening, close every connection; cb runs when all handles closed. */
 void rpc_server_close(rpc_server *s, void (*cb)(void *ud), void *ud);
 
+/* Both free the call: it must not be used afterwards. A reply larger than
+** max_frame is turned into an ERROR (SYN_ERANGE). code must be a negative
+** SYN_E* code (anything else is sent as SYN_EINTERNAL). */
 void rpc_reply(rpc_call *call, const uint8_t *payload, size_t len);
 void rpc_reply_error(rpc_call *call, int code, const char *msg);
 /* Peer description "127.0.0.1:41234 (c1)" for log lines; borrowed. */
@@ -63,7 +74,11 @@ const char *rpc_call_peer(const rpc_call *call);
 /* ---- client ------------------------------------------------------------ */
 
 /* status is 0 and payload is the response, or a negative SYN_E* code with
-** err describing it (SYN_ETIMEDOUT, SYN_ECLOSED, SYN_EREMOTE, ...). */
+** err describing it (SYN_ETIMEDOUT, SYN_ECLOSED, SYN_EREMOTE, ...).
+** An ERROR reply yields the remote's own code (e.g. SYN_ENOTFOUND for an
+** unknown method, SYN_ECONFLICT from a participant) with a message naming
+** the peer. SYN_ECLOSED: the client was closed, or the connection was lost
+** after the request was sent (the peer may have executed it). */
 typedef void (*rpc_response_fn)(int status, const uint8_t *payload, size_t len,
                                 const syn_err *err, void *ud);
 
@@ -73,16 +88,24 @@ typedef void (*rpc_response_fn)(int status, const uint8_t *payload, size_t len,
 ** own timeout. */
 int rpc_client_new(uv_loop_t *loop, const char *host, int port,
                    const rpc_opts *opts, rpc_client **out, syn_err *err);
+/* timeout_ms must be > 0 (every wait is bounded); method must be non-zero.
+** Fails without calling back on SYN_EINVAL, SYN_ERANGE (request larger
+** than max_frame), SYN_ECLOSED (client closed) or SYN_ENOMEM. */
 int rpc_client_call(rpc_client *c, uint32_t method, const uint8_t *payload,
                     size_t len, uint32_t timeout_ms, rpc_response_fn cb,
                     void *ud, syn_err *err);
-/* Fail every pending call with SYN_ECLOSED, close the socket, free. */
+/* Fail every pending call with SYN_ECLOSED (callbacks run before this
+** returns), close the socket; memory is freed once the loop has closed the
+** handles. Safe to call from a response callback. */
 void rpc_client_close(rpc_client *c);
 
 /* ---- blocking helper (CLI and tests; no libuv loop needed) -------------- */
 
-/* Connect, send one request, wait for its response. On success *resp_out is
-** a malloc'd buffer the caller frees (may be NULL when *resp_len is 0). */
+/* Connect, send one request, wait for its response, all within timeout_ms.
+** On success *resp_out is a malloc'd buffer the caller frees (may be NULL
+** when *resp_len is 0). Errors: SYN_ETIMEDOUT, SYN_EIO (connect/send/recv,
+** e.g. connection refused), SYN_ECLOSED (peer hung up before replying), the
+** remote's code for an ERROR reply, SYN_EINVAL for bad arguments. */
 int rpc_call_blocking(const char *host, int port, uint32_t method,
                       const uint8_t *payload, size_t len, uint32_t timeout_ms,
                       uint8_t **resp_out, size_t *resp_len, syn_err *err);

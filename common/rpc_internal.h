@@ -14,6 +14,10 @@
 ** are answered with SYN_EBUSY so one peer cannot grow our memory unbounded. */
 #define RPC_MAX_INFLIGHT_PER_CONN 4096u
 
+/* Bytes of replies a server connection may have queued for a peer that does
+** not read them; past this the peer is dropped instead of growing memory. */
+#define RPC_MAX_WRITE_QUEUE (64u * 1024u * 1024u)
+
 /* Size of each connection's read buffer. */
 #define RPC_READ_CHUNK 65536u
 

@@ -131,6 +131,11 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 static void conn_send(rpc_conn *c, uint8_t *buf, size_t len) {
+  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > RPC_MAX_WRITE_QUEUE) {
+    free(buf);
+    conn_drop(c, "peer does not read its replies (write queue over limit)");
+    return;
+  }
   write_req *w = malloc(sizeof *w);
   if (!w) {
     free(buf);

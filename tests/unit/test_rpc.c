@@ -539,3 +539,143 @@ Test(rpc, blocking_call_times_out) {
   n_held = 0;
   close_server(s);
 }
+
+/* ---- hostile or odd servers, seen from the client ---- */
+
+typedef struct evil_server {
+  uv_tcp_t listener;
+  uv_tcp_t conn;
+  uv_write_t wreq;
+  int accepted;
+  const char *bytes;
+  size_t n;
+} evil_server;
+
+static void evil_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
+  static char sink[4096];
+  b->base = sink;
+  b->len = sizeof sink;
+}
+static void evil_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  evil_server *es = st->data;
+  if (n > 0 && es->accepted == 1) {
+    /* Answer the first request with the configured bytes. */
+    es->accepted = 2;
+    uv_buf_t out = uv_buf_init((char *)es->bytes, (unsigned)es->n);
+    uv_write(&es->wreq, st, &out, 1, NULL);
+  }
+}
+static void evil_accept(uv_stream_t *l, int status) {
+  evil_server *es = l->data;
+  cr_assert_eq(status, 0);
+  cr_assert_eq(es->accepted, 0, "client connected twice");
+  uv_tcp_init(&loop, &es->conn);
+  es->conn.data = es;
+  cr_assert_eq(uv_accept(l, (uv_stream_t *)&es->conn), 0);
+  es->accepted = 1;
+  uv_read_start((uv_stream_t *)&es->conn, evil_alloc, evil_read);
+}
+static int evil_start(evil_server *es) {
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  uv_tcp_init(&loop, &es->listener);
+  es->listener.data = es;
+  cr_assert_eq(uv_tcp_bind(&es->listener, (struct sockaddr *)&sa, 0), 0);
+  cr_assert_eq(uv_listen((uv_stream_t *)&es->listener, 8, evil_accept), 0);
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  uv_tcp_getsockname(&es->listener, (struct sockaddr *)&ss, &len);
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+static void evil_stop(evil_server *es) {
+  uv_close((uv_handle_t *)&es->listener, NULL);
+  if (es->accepted) uv_close((uv_handle_t *)&es->conn, NULL);
+  uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+Test(rpc, client_drops_server_sending_garbage) {
+  evil_server es = {.bytes = "\x00\x00\x00\x04\xff\xff\xff\xff", .n = 8};
+  int port = evil_start(&es);
+  rpc_client *c = new_client(port);
+  result r;
+  call(c, M_ECHO, "x", 3000, &r);
+  cr_assert(run_until(&r.done, 4000));
+  cr_assert_eq(r.status, SYN_ECLOSED, "%d %s", r.status, r.msg);
+  cr_assert(strstr(r.msg, "does not decode") != NULL, "%s", r.msg);
+  cr_assert(log_contains("WARN"));
+  cr_assert(log_contains("dropping connection to 127.0.0.1:"));
+  rpc_client_close(c);
+  evil_stop(&es);
+}
+
+Test(rpc, client_drops_server_sending_a_request) {
+  /* A well-formed REQUEST where a reply was due breaks the protocol. */
+  Synod__Rpc__Envelope e = SYNOD__RPC__ENVELOPE__INIT;
+  e.method = 1;
+  e.request_id = 1;
+  e.sender = (char *)"confused";
+  static uint8_t buf[64];
+  size_t n = 0;
+  cr_assert_eq(frame_encode(&e, 0, buf, sizeof buf, &n, NULL), 0);
+  evil_server es = {.bytes = (const char *)buf, .n = n};
+  int port = evil_start(&es);
+  rpc_client *c = new_client(port);
+  result r;
+  call(c, M_ECHO, "x", 3000, &r);
+  cr_assert(run_until(&r.done, 4000));
+  cr_assert_eq(r.status, SYN_ECLOSED, "%d %s", r.status, r.msg);
+  cr_assert(log_contains("(confused): server sent a request envelope"));
+  rpc_client_close(c);
+  evil_stop(&es);
+}
+
+Test(rpc, server_frame_limit_applies_to_requests) {
+  rpc_server *s = NULL;
+  syn_err err;
+  rpc_opts so = {.node_name = "small", .max_frame = 100};
+  cr_assert_eq(rpc_server_new(&loop, "127.0.0.1", 0, &so, &s, &err), 0, "%s", err.msg);
+  rpc_server_register(s, M_ECHO, h_echo, &served);
+  rpc_client *c = new_client(rpc_server_port(s));
+  char big[200];
+  memset(big, 'z', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  result r;
+  call(c, M_ECHO, big, 3000, &r);
+  cr_assert(run_until(&r.done, 4000));
+  cr_assert_eq(r.status, SYN_ECLOSED, "%d %s", r.status, r.msg);
+  cr_assert(log_contains("exceeds the limit of 100 bytes"));
+  /* The client reconnects for the next, small call. */
+  call(c, M_ECHO, "small", 3000, &r);
+  cr_assert(run_until(&r.done, 4000));
+  cr_assert_eq(r.status, 0, "%s", r.msg);
+  rpc_client_close(c);
+  close_server(s);
+}
+
+static int count_lines(const char *needle) {
+  char buf[65536];
+  ssize_t n = pread(log_fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  int k = 0;
+  for (char *p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle)) k++;
+  return k;
+}
+
+Test(rpc, reconnect_backs_off_exponentially) {
+  syn_log_init("t", SYN_LOG_DEBUG, log_fd);
+  rpc_server *s = start_server(0);
+  int port = rpc_server_port(s);
+  close_server(s);
+  rpc_client *c = new_client(port);
+  result r;
+  /* Attempts at about 0, 50, 150, 350, 750 ms: 5 within 1 s. Without backoff
+  ** there would be hundreds; with a fixed 2 s delay, one. */
+  call(c, M_ECHO, "x", 1000, &r);
+  cr_assert(run_until(&r.done, 3000));
+  cr_assert_eq(r.status, SYN_ETIMEDOUT);
+  cr_assert(strstr(r.msg, "refused") != NULL, "timeout names the last error: %s", r.msg);
+  int attempts = count_lines("failed: connection refused");
+  cr_assert(attempts >= 3 && attempts <= 7, "%d connect attempts in 1 s", attempts);
+  rpc_client_close(c);
+}

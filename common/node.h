@@ -1,0 +1,108 @@
+/*
+** What both daemons (synod-coordinator, synod-participant) share: option
+** value parsing, the data directory, logging setup, the RPC server with the
+** SYN_M_HEALTH method, and graceful shutdown on SIGTERM/SIGINT.
+**
+** Life of a daemon:
+**   node_start()   open the log, create and lock the data dir, bind the RPC
+**                  port (refusing to start if it is taken), serve health,
+**                  install the signal handlers;
+**   ...            the daemon registers its own RPC methods on node_rpc()
+**                  and stop hooks with node_on_stop();
+**   node_run()     log "started", run the loop; on SIGTERM/SIGINT log
+**                  "stopping", run the stop hooks (which close the daemon's
+**                  own handles), close the RPC server and run the loop until
+**                  every handle is closed; log "stopped";
+**   node_free().
+*/
+#ifndef SYN_NODE_H
+#define SYN_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/err.h"
+#include "common/rpc.h"
+
+#define NODE_NAME_MAX 32
+#define NODE_HOST_MAX 64
+#define NODE_MAX_STOP_HOOKS 16
+
+/* One "name=host:port" entry of --participants / --peers / --coordinators. */
+typedef struct node_peer {
+  char name[NODE_NAME_MAX];
+  char host[NODE_HOST_MAX];
+  int port;
+} node_peer;
+
+typedef struct node_peer_list {
+  node_peer *items;
+  size_t n;
+} node_peer_list;
+
+/* ---- option values ------------------------------------------------------ */
+
+/* Decimal port in min..65535 (min 0 lets the kernel choose). */
+int node_parse_port(const char *s, int min, int *out, syn_err *err);
+
+/* A node name: 1..31 characters from [A-Za-z0-9_.-]. */
+int node_check_name(const char *s, syn_err *err);
+
+/* "host:port" or "[v6]:port" into host and port (1..65535). */
+int node_parse_hostport(const char *s, char *host, size_t host_cap, int *port,
+                        syn_err *err);
+
+/* "p1=127.0.0.1:5633,p2=127.0.0.1:5634": every entry validated, names
+** unique. *out is filled on success (free with node_peers_free). */
+int node_parse_peers(const char *s, node_peer_list *out, syn_err *err);
+void node_peers_free(node_peer_list *l);
+/* "p1=127.0.0.1:5633,p2=..." back, for log lines; always NUL-terminated. */
+void node_peers_format(const node_peer_list *l, char *buf, size_t cap);
+
+/* Print "prog: message" and then the usage line to stderr; returns 2, the
+** exit status for a bad command line. */
+int node_usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- process setup ------------------------------------------------------ */
+
+/* Set up logging: level name (NULL = info) and file (NULL = stderr; the file
+** is opened for append and created if missing). */
+int node_log_setup(const char *name, const char *level, const char *file, syn_err *err);
+
+/* Create dir (and parents) if missing, check it is a writable directory and
+** take an exclusive lock on dir/LOCK so two daemons never share one data
+** dir. *lock_fd stays open for the life of the process. */
+int node_prepare_dir(const char *dir, int *lock_fd, syn_err *err);
+
+/* The node's hybrid logical clock reading, served in HealthResponse.hlc_now.
+** The HLC module is not wired into the daemons yet, so this reports 0 ("no
+** reading"); this is the one place to connect it. */
+uint64_t node_hlc_now(void);
+
+/* ---- the running node --------------------------------------------------- */
+
+typedef struct node_config {
+  const char *name;       /* c1, p1, ... */
+  const char *role;       /* "coordinator" or "participant" */
+  const char *dir;
+  const char *host;       /* RPC listen address */
+  int rpc_port;           /* 0 = ephemeral (tests) */
+  const char *sql_addr;   /* coordinators: "host:port" served in health; else NULL */
+  const char *log_level;  /* NULL = info */
+  const char *log_file;   /* NULL = stderr */
+} node_config;
+
+typedef struct node node;
+
+int node_start(const node_config *cfg, node **out, syn_err *err);
+uv_loop_t *node_loop(node *n);
+rpc_server *node_rpc(node *n);
+/* Called once, in registration order, when a stop signal arrives. */
+int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err);
+/* Run until stopped. Returns the process exit status (0 after a clean stop). */
+int node_run(node *n, const char *started_detail);
+void node_free(node *n);
+
+#endif /* SYN_NODE_H */
