@@ -193,6 +193,15 @@ expect_rc 1 up --dir "$DIR"
 grep -q "busy" "$WORK/err.out" || fail "busy port not explained"
 check_status 'all(n["alive"] is False for n in nodes)'
 kill -9 "$squatter"
+# SIGKILL is asynchronous: wait (bounded) until the port is really free.
+for _ in $(seq 100); do
+  python3 -c "
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try: s.bind(('127.0.0.1', $BASE + 200))
+except OSError: sys.exit(1)" && break
+  sleep 0.05
+done
 
 step "up again restarts the same cluster from its directory"
 ctl up > "$WORK/up3.out"
