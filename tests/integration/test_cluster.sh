@@ -209,7 +209,17 @@ check_status 'len(nodes) == 6' 'all(n["alive"] for n in nodes)' \
   "by['p1']['data_dir'] == '$DIR/p1'"
 [ "$(grep -c '^node ' "$DIR/cluster.conf")" -eq 6 ] || fail "cluster.conf changed"
 
-step "final down"
-ctl down
+step "stop and start c3"
+ctl stop c3 | grep -q "stopped c3" || fail "stop c3 did not report"
+check_status 'by["c3"]["alive"] is False' 'by["c3"]["pid"] is None'
+grep -q " stop c3 pid=[0-9]* signal=SIGTERM" "$DIR/events.log" || fail "stop not in events.log"
+ctl start c3
+check_status 'by["c3"]["alive"] is True'
+
+step "final down, with c1 paused (down must still end it)"
+ctl pause c1
+ctl down > "$WORK/down.out"
+cat "$WORK/down.out"
+grep -q "^c1 *stopped" "$WORK/down.out" || fail "paused c1 was not stopped by down"
 check_status 'all(not n["alive"] for n in nodes)'
 echo "PASS"
