@@ -8,7 +8,7 @@ set -euo pipefail
 
 CTL=${1:?usage: test_cluster.sh PATH/TO/synodctl}
 CTL=$(readlink -f "$CTL")
-WORK=$(mktemp -d /tmp/synod-cluster-test.XXXXXX)
+WORK=$(mktemp -d)
 DIR=$WORK/data
 EXTRA_PIDS=()
 

@@ -125,7 +125,11 @@ Test(ctl_conf, parse_refuses_bad_files) {
 }
 
 Test(ctl_conf, save_and_load_through_a_file) {
-  char dir[] = "/tmp/test_ctl_conf.XXXXXX";
+  /* mkdtemp's template: the prefix, then six 'X' it replaces. */
+  char dir[64] = "/tmp/test_ctl_conf.";
+  size_t at = strlen(dir);
+  memset(dir + at, 'X', 6);
+  dir[at + 6] = '\0';
   cr_assert_not_null(mkdtemp(dir));
   char path[256];
   snprintf(path, sizeof path, "%s/cluster.conf", dir);
