@@ -199,6 +199,10 @@ void ctl_node_print_log_tail(const ctl_node_paths *p, int lines) {
   char *start = buf + n;
   for (int seen = 0; start > buf; start--)
     if (start[-1] == '\n' && ++seen == lines) break;
+  if (n == 0) {
+    fprintf(stderr, "  %s is empty\n", p->log);
+    return;
+  }
   fprintf(stderr, "  last lines of %s:\n", p->log);
   for (char *line = start; line && *line;) {
     char *nl = strchr(line, '\n');
