@@ -158,8 +158,6 @@ static void on_signal(uv_signal_t *h, int signum) {
 int node_start(const node_config *cfg, node **out, syn_err *err) {
   int rc = node_check_name(cfg->name, err);
   if (rc < 0) return rc;
-  rc = node_log_setup(cfg->name, cfg->log_level, cfg->log_file, err);
-  if (rc < 0) return rc;
   /* A peer that hangs up must cost us EPIPE on that socket, not the process. */
   signal(SIGPIPE, SIG_IGN);
   node *n = calloc(1, sizeof *n);
@@ -171,8 +169,11 @@ int node_start(const node_config *cfg, node **out, syn_err *err) {
   snprintf(n->host, sizeof n->host, "%s", cfg->host);
   snprintf(n->dir, sizeof n->dir, "%s", cfg->dir);
   snprintf(n->sql_addr, sizeof n->sql_addr, "%s", cfg->sql_addr ? cfg->sql_addr : "");
+  /* The data dir first: the log file often lives inside it. */
   rc = node_prepare_dir(cfg->dir, &n->lock_fd, err);
   if (rc < 0) goto err_after_alloc;
+  rc = node_log_setup(cfg->name, cfg->log_level, cfg->log_file, err);
+  if (rc < 0) goto err_after_lock;
   rc = uv_loop_init(&n->loop);
   if (rc < 0) {
     rc = syn_err_set(err, SYN_EIO, "uv_loop_init: %s", uv_strerror(rc));
@@ -193,6 +194,9 @@ int node_start(const node_config *cfg, node **out, syn_err *err) {
   return 0;
 
 err_after_loop:
+  /* The log is open by now: keep the reason in the file too (stderr gets it
+  ** from the caller). */
+  if (cfg->log_file) SYN_LOG_ERROR(NULL, "cannot start: %s", err ? err->msg : syn_strerror(rc));
   /* rpc_server_new may leave a closing handle behind; let it finish. */
   uv_run(&n->loop, UV_RUN_DEFAULT);
   uv_loop_close(&n->loop);

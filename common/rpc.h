@@ -30,6 +30,7 @@
 #include "common/err.h"
 
 #define SYN_RPC_DEFAULT_MAX_FRAME (16u * 1024u * 1024u)
+#define SYN_RPC_DEFAULT_CONNECT_TIMEOUT_MS 2000u
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_client rpc_client;
@@ -38,6 +39,7 @@ typedef struct rpc_call rpc_call; /* one inbound request awaiting a reply */
 typedef struct rpc_opts {
   const char *node_name;   /* our name, sent as Envelope.sender */
   uint32_t max_frame;      /* 0 = SYN_RPC_DEFAULT_MAX_FRAME */
+  uint32_t connect_timeout_ms; /* clients: 0 = SYN_RPC_DEFAULT_CONNECT_TIMEOUT_MS */
 } rpc_opts;
 
 /* ---- server ------------------------------------------------------------ */

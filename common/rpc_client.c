@@ -3,9 +3,10 @@
 ** ids, per-call timeouts and reconnection with exponential backoff.
 **
 ** States: IDLE (no socket, nothing to send) -> CONNECTING -> CONNECTED;
-** a failed connect goes to BACKOFF, whose timer (50 ms doubling to 2 s,
-** reset by a successful connect) goes back to IDLE and reconnects if calls
-** are waiting. A call made while not CONNECTED waits, encoded, in the
+** a failed or timed-out connect goes to BACKOFF, whose timer (50 ms
+** doubling to 2 s, reset by a successful connect) goes back to IDLE and
+** reconnects if calls are waiting. One timer serves as the connect timeout
+** in CONNECTING and as the backoff delay in BACKOFF. A call made while not CONNECTED waits, encoded, in the
 ** pending list until the connection is up or its own timer fires.
 **
 ** When an established connection is lost, every call already sent on it
@@ -63,6 +64,10 @@ struct rpc_client {
   char peer[RPC_PEER_MAX];
   char name[RPC_NAME_MAX];
   uint32_t max_frame;
+  /* A connect that neither succeeds nor fails within this long (SYNs dropped
+  ** by a partition or a full accept queue) is abandoned and retried with
+  ** backoff, instead of waiting minutes for the kernel's SYN retries. */
+  uint32_t connect_timeout_ms;
   client_state state;
   client_conn *conn;
   uv_timer_t backoff;
@@ -186,8 +191,18 @@ static int have_unsent(const rpc_client *c) {
   return 0;
 }
 
+static void enter_backoff(rpc_client *c);
+
 static void on_backoff(uv_timer_t *t) {
   rpc_client *c = t->data;
+  if (c->state == CL_CONNECTING) {
+    snprintf(c->last_error, sizeof c->last_error, "connect to %s timed out after %u ms",
+             c->addr_str, c->connect_timeout_ms);
+    SYN_LOG_DEBUG(NULL, "rpc: %s", c->last_error);
+    if (c->conn) conn_close(c->conn); /* cancels the connect: on_connect sees closed */
+    enter_backoff(c);
+    return;
+  }
   c->state = CL_IDLE;
   if (have_unsent(c)) start_connect(c);
 }
@@ -200,6 +215,7 @@ static void enter_backoff(rpc_client *c) {
 
 /* The established connection is gone (EOF, error or bad input). */
 static void connection_lost(rpc_client *c, client_conn *cc, const char *why) {
+  if (!c->closing) SYN_LOG_INFO(NULL, "rpc: connection to %s lost: %s", c->peer, why);
   conn_close(cc);
   snprintf(c->last_error, sizeof c->last_error, "%s", why);
   if (c->closing) return;
@@ -293,9 +309,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       conn_drop(c, cc, err.msg);
     } else {
       char why[128];
-      snprintf(why, sizeof why, "connection lost: %s",
-               nread == UV_EOF ? "peer closed it" : uv_strerror((int)nread));
-      SYN_LOG_DEBUG(NULL, "rpc: %s: %s", c->peer, why);
+      if (nread == UV_EOF) snprintf(why, sizeof why, "peer closed the connection");
+      else snprintf(why, sizeof why, "read failed: %s", uv_strerror((int)nread));
       connection_lost(c, cc, why);
     }
     return;
@@ -321,7 +336,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 static void on_connect(uv_connect_t *req, int status) {
   client_conn *cc = req->data;
   rpc_client *c = cc->c;
-  if (cc->closed) return; /* client closed while connecting */
+  if (cc->closed) return; /* client closed, or connect timed out */
+  uv_timer_stop(&c->backoff);
   if (status < 0) {
     snprintf(c->last_error, sizeof c->last_error, "connect to %s failed: %s",
              c->addr_str, uv_strerror(status));
@@ -339,6 +355,7 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   uv_tcp_nodelay(&cc->tcp, 1);
+  uv_tcp_keepalive(&cc->tcp, 1, 10);
   c->state = CL_CONNECTED;
   c->backoff_ms = BACKOFF_MIN_MS;
   SYN_LOG_DEBUG(NULL, "rpc: connected to %s", c->peer);
@@ -367,7 +384,9 @@ static void start_connect(rpc_client *c) {
              c->addr_str, uv_strerror(rc));
     conn_close(cc);
     enter_backoff(c);
+    return;
   }
+  uv_timer_start(&c->backoff, on_backoff, c->connect_timeout_ms, 0);
 }
 
 /* ---- public API ------------------------------------------------------- */
@@ -389,6 +408,8 @@ int rpc_client_new(uv_loop_t *loop, const char *host, int port,
   rpc_peer_desc(c->peer, sizeof c->peer, c->addr_str, NULL);
   rpc_name_copy(c->name, sizeof c->name, (opts && opts->node_name) ? opts->node_name : "");
   c->max_frame = (opts && opts->max_frame) ? opts->max_frame : SYN_RPC_DEFAULT_MAX_FRAME;
+  c->connect_timeout_ms = (opts && opts->connect_timeout_ms) ? opts->connect_timeout_ms
+                                                             : SYN_RPC_DEFAULT_CONNECT_TIMEOUT_MS;
   c->state = CL_IDLE;
   c->backoff_ms = BACKOFF_MIN_MS;
   c->next_id = 1;

@@ -323,6 +323,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  uv_tcp_keepalive(&c->tcp, 1, 10); /* notice peers that vanished without a FIN */
   SYN_LOG_DEBUG(NULL, "rpc: connection from %s", c->peer);
 }
 

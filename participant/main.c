@@ -135,7 +135,6 @@ int main(int argc, char **argv) {
   syn_err err;
   if (node_start(&cfg, &n, &err) < 0) {
     fprintf(stderr, "%s: cannot start: %s\n", PROG, err.msg);
-    if (a.log_file) SYN_LOG_ERROR(NULL, "cannot start: %s", err.msg);
     node_peers_free(&a.coordinators);
     return 1;
   }

@@ -7,7 +7,7 @@
 # usage: test_daemon_garbage.sh PARTICIPANT COORDINATOR RPC_PING
 set -u
 PART=$1 COORD=$2 PING=$3
-WORK=$(mktemp -d /tmp/synod-garbage-XXXXXX)
+WORK=$(mktemp -d)
 PIDS=()
 fail() {
   echo "FAIL: $*" >&2
@@ -93,7 +93,10 @@ grep -qx "node=p1" "$WORK/h2" || fail "bad health answer after garbage"
 kill -0 "$PPID1" 2>/dev/null || fail "participant died"
 
 # ---- coordinator health ---------------------------------------------------
-"$COORD" --name c1 --dir "$WORK/c1" --rpc-port 0 --sql-port 15432 \
+# The SQL port only appears in health here; random so that a coordinator
+# that binds it later does not collide with a parallel run.
+SQLPORT=$((20000 + RANDOM % 20000))
+"$COORD" --name c1 --dir "$WORK/c1" --rpc-port 0 --sql-port "$SQLPORT" \
   --participants "p1=127.0.0.1:$PORT" --log-file "$WORK/c1.log" &
 CPID=$!
 PIDS+=("$CPID")
@@ -105,7 +108,7 @@ for _ in $(seq 1 100); do
 done
 [ -n "$CPORT" ] || fail "coordinator did not log 'started'"
 "$PING" 127.0.0.1 "$CPORT" >"$WORK/hc" || fail "coordinator health"
-grep -qx "role=coordinator" "$WORK/hc" && grep -qx "sql_addr=127.0.0.1:15432" "$WORK/hc" \
+grep -qx "role=coordinator" "$WORK/hc" && grep -qx "sql_addr=127.0.0.1:$SQLPORT" "$WORK/hc" \
   || fail "bad coordinator health: $(cat "$WORK/hc")"
 
 # ---- clean stop ------------------------------------------------------------

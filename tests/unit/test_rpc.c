@@ -5,6 +5,8 @@
 */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,23 +22,22 @@
 #define M_FAIL 12 /* handler replies with SYN_ECONFLICT */
 
 static uv_loop_t loop;
-static char log_path[64];
+static FILE *log_file;
 static int log_fd = -1;
 
 static void setup(void) {
   signal(SIGPIPE, SIG_IGN);
   cr_assert_eq(uv_loop_init(&loop), 0);
-  snprintf(log_path, sizeof log_path, "/tmp/synod-test-rpc-XXXXXX");
-  log_fd = mkstemp(log_path);
-  cr_assert_geq(log_fd, 0);
+  log_file = tmpfile(); /* deleted automatically when closed */
+  cr_assert_not_null(log_file);
+  log_fd = fileno(log_file);
   syn_log_init("t", SYN_LOG_INFO, log_fd);
 }
 
 static void teardown(void) {
   uv_run(&loop, UV_RUN_DEFAULT);
   int rc = uv_loop_close(&loop);
-  close(log_fd);
-  unlink(log_path);
+  fclose(log_file);
   cr_assert_eq(rc, 0, "loop still has handles: leaked");
 }
 
@@ -678,4 +679,34 @@ Test(rpc, reconnect_backs_off_exponentially) {
   int attempts = count_lines("failed: connection refused");
   cr_assert(attempts >= 3 && attempts <= 7, "%d connect attempts in 1 s", attempts);
   rpc_client_close(c);
+}
+
+Test(rpc, connect_that_hangs_is_abandoned) {
+  /* A listener that never accepts, with its accept queue filled: the
+  ** kernel drops further SYNs, so a connect neither succeeds nor fails. */
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  cr_assert_eq(listen(lfd, 0), 0);
+  socklen_t sl = sizeof sa;
+  getsockname(lfd, (struct sockaddr *)&sa, &sl);
+  int fill[4];
+  for (int i = 0; i < 4; i++) {
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(fill[i], (struct sockaddr *)&sa, sizeof sa);
+  }
+  usleep(50000);
+  rpc_client *c = NULL;
+  syn_err err;
+  rpc_opts o = {.node_name = "cli", .connect_timeout_ms = 150};
+  cr_assert_eq(rpc_client_new(&loop, "127.0.0.1", ntohs(sa.sin_port), &o, &c, &err), 0);
+  result r;
+  call(c, M_ECHO, "x", 600, &r);
+  cr_assert(run_until(&r.done, 3000));
+  cr_assert_eq(r.status, SYN_ETIMEDOUT, "%d %s", r.status, r.msg);
+  cr_assert(strstr(r.msg, "connect to 127.0.0.1") != NULL && strstr(r.msg, "timed out after 150 ms"),
+            "the call's error names the hanging connect: %s", r.msg);
+  rpc_client_close(c);
+  for (int i = 0; i < 4; i++) close(fill[i]);
+  close(lfd);
 }
