@@ -1,0 +1,190 @@
+/*
+** synodctl up: create the cluster on first use, afterwards start whatever
+** part of it is not running, and wait until every node answers health.
+*/
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "coordinator/ctl/ctl_cmd.h"
+#include "coordinator/ctl/ctl_events.h"
+#include "coordinator/ctl/ctl_opts.h"
+
+#define CMD "up"
+
+typedef struct up_opts {
+  const char *dir;
+  const char *backend;
+  int coordinators, participants, base_port;
+  bool set_coordinators, set_participants, set_base_port, set_backend;
+} up_opts;
+
+static int parse(int argc, char **argv, up_opts *o) {
+  static const struct option longopts[] = {
+      {"coordinators", required_argument, NULL, 'c'}, {"participants", required_argument, NULL, 'p'},
+      {"backend", required_argument, NULL, 'b'},      {"port", required_argument, NULL, 'P'},
+      {"dir", required_argument, NULL, 'd'},          {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  *o = (up_opts){.backend = "sqlite", .coordinators = 3, .participants = 3, .base_port = 5433};
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 'c':
+      if (!ctl_parse_int(optarg, 1, CTL_MAX_PER_ROLE, &o->coordinators))
+        return ctl_usage_error(CMD, "--coordinators: want 1..%d, got '%s'", CTL_MAX_PER_ROLE, optarg);
+      o->set_coordinators = true;
+      break;
+    case 'p':
+      if (!ctl_parse_int(optarg, 1, CTL_MAX_PER_ROLE, &o->participants))
+        return ctl_usage_error(CMD, "--participants: want 1..%d, got '%s'", CTL_MAX_PER_ROLE, optarg);
+      o->set_participants = true;
+      break;
+    case 'b':
+      /* Only the SQLite participant backend exists today. */
+      if (strcmp(optarg, "sqlite") != 0)
+        return ctl_usage_error(CMD, "--backend: only 'sqlite' is supported, got '%s'", optarg);
+      o->backend = optarg;
+      o->set_backend = true;
+      break;
+    case 'P':
+      if (!ctl_parse_int(optarg, 1, 65535 - CTL_PORT_SPAN, &o->base_port))
+        return ctl_usage_error(CMD, "--port: want 1..%d (the cluster uses BASE..BASE+%d), got '%s'",
+                               65535 - CTL_PORT_SPAN, CTL_PORT_SPAN - 1, optarg);
+      o->set_base_port = true;
+      break;
+    case 'd': o->dir = optarg; break;
+    case 'h': ctl_usage(stdout, CMD); return CTL_HELP_SHOWN;
+    default: return ctl_usage_error(CMD, "bad option");
+    }
+  }
+  if (optind < argc) return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+  return 0;
+}
+
+/* A flag given explicitly must agree with the recorded cluster: silently
+** ignoring --coordinators 5 on a 3-coordinator cluster would mislead. */
+static int check_contradictions(const up_opts *o, const ctl_ctx *ctx) {
+  const ctl_conf *c = &ctx->conf;
+  const char *what = NULL;
+  int want = 0, have = 0;
+  if (o->set_coordinators && o->coordinators != c->n_coordinators)
+    what = "--coordinators", want = o->coordinators, have = c->n_coordinators;
+  else if (o->set_participants && o->participants != c->n_participants)
+    what = "--participants", want = o->participants, have = c->n_participants;
+  else if (o->set_base_port && o->base_port != c->base_port)
+    what = "--port", want = o->base_port, have = c->base_port;
+  if (what)
+    return ctl_usage_error(CMD, "%s %d contradicts the existing cluster in %s (it has %d); "
+                           "use another --dir or omit the flag", what, want, ctx->dir, have);
+  if (o->set_backend && strcmp(o->backend, c->backend) != 0)
+    return ctl_usage_error(CMD, "--backend %s contradicts the existing cluster in %s (backend %s)", o->backend,
+                           ctx->dir, c->backend);
+  return 0;
+}
+
+static void print_cluster(const ctl_ctx *ctx, FILE *f) {
+  const ctl_conf *c = &ctx->conf;
+  ctl_node_paths *paths = calloc((size_t)c->n_nodes, sizeof *paths);
+  ctl_node_state *st = calloc((size_t)c->n_nodes, sizeof *st);
+  if (!paths || !st) {
+    free(paths);
+    free(st);
+    return;
+  }
+  for (int i = 0; i < c->n_nodes; i++) {
+    ctl_node_paths_of(ctx, &c->nodes[i], &paths[i]);
+    ctl_node_observe(ctx, &c->nodes[i], &paths[i], &st[i]);
+  }
+  ctl_status_print_text(f, CTL_HOST, st, c->n_nodes);
+  for (int i = 0; i < c->n_nodes; i++)
+    if (c->nodes[i].role == CTL_ROLE_COORDINATOR)
+      fprintf(f, "psql -h %s -p %d -U postgres    # %s\n", CTL_HOST, c->nodes[i].sql_port, c->nodes[i].name);
+  free(paths);
+  free(st);
+}
+
+int ctl_cmd_up(int argc, char **argv) {
+  up_opts o;
+  int rc = parse(argc, argv, &o);
+  if (rc) return rc == CTL_HELP_SHOWN ? CTL_EXIT_OK : rc;
+  syn_err err;
+  syn_err_clear(&err);
+  ctl_ctx *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return ctl_fail(CMD, "out of memory");
+  int exit_code = CTL_EXIT_OK;
+  int *pids = NULL;
+  const ctl_node **started = NULL;
+  bool have_conf = false;
+  /* The lock is taken before cluster.conf is read, so two concurrent `up`
+  ** runs cannot both create a cluster or both start the same node. */
+  if (ctl_ctx_open(ctx, ctl_default_dir(o.dir), true, &err) || ctl_ctx_lock(ctx, &err) ||
+      ctl_ctx_load(ctx, &have_conf, &err)) {
+    exit_code = ctl_fail(CMD, "%s", err.msg);
+    goto out;
+  }
+  if (have_conf) {
+    if ((exit_code = check_contradictions(&o, ctx))) goto out;
+  } else if (ctl_conf_build(&ctx->conf, o.coordinators, o.participants, o.base_port, o.backend, &err)) {
+    exit_code = ctl_usage_error(CMD, "%s", err.msg);
+    goto out;
+  }
+  const ctl_conf *c = &ctx->conf;
+  pids = calloc((size_t)c->n_nodes, sizeof *pids);
+  started = calloc((size_t)c->n_nodes, sizeof *started);
+  if (!pids || !started) {
+    exit_code = ctl_fail(CMD, "out of memory");
+    goto out;
+  }
+  /* Which nodes need starting, and are their ports free? Checked for all
+  ** before starting any, so a busy port leaves nothing half-started. */
+  int n_dead = 0;
+  for (int i = 0; i < c->n_nodes; i++) {
+    if (ctl_node_live_pid(ctx, &c->nodes[i]) > 0) continue;
+    if (ctl_node_check_ports(&c->nodes[i], &err)) {
+      exit_code = ctl_fail(CMD, "%s; refusing to start (choose another --port%s)", err.msg,
+                           have_conf ? " with a new --dir" : "");
+      goto out;
+    }
+    started[n_dead++] = &c->nodes[i];
+  }
+  if (!have_conf) {
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/cluster.conf", ctx->dir);
+    if (ctl_conf_save(path, c, &err)) {
+      exit_code = ctl_fail(CMD, "%s", err.msg);
+      goto out;
+    }
+    printf("created cluster in %s: %d coordinators, %d participants, ports from %d\n", ctx->dir,
+           c->n_coordinators, c->n_participants, c->base_port);
+  }
+  if (n_dead == 0) {
+    printf("cluster in %s is already running; nothing started\n", ctx->dir);
+    print_cluster(ctx, stdout);
+    goto out;
+  }
+  for (int i = 0; i < n_dead; i++) {
+    if (ctl_node_spawn(ctx, started[i], &pids[i], &err)) {
+      exit_code = ctl_fail(CMD, "%s", err.msg);
+      n_dead = i; /* wait below only for what did start */
+      break;
+    }
+    ctl_events_log(ctx->dir, "up", started[i]->name, NULL, "pid=%d", pids[i]);
+  }
+  if (n_dead > 0 && ctl_node_wait_healthy(ctx, started, pids, n_dead, &err)) {
+    exit_code = ctl_fail(CMD, "%s; nodes that did start keep running ('synodctl down' stops them)", err.msg);
+    goto out;
+  }
+  if (exit_code) goto out;
+  printf("started %d node%s in %s\n", n_dead, n_dead == 1 ? "" : "s", ctx->dir);
+  print_cluster(ctx, stdout);
+out:
+  free(pids);
+  free(started);
+  ctl_ctx_close(ctx);
+  free(ctx);
+  return exit_code;
+}

@@ -1,0 +1,82 @@
+/*
+** cluster.conf: the record of what a synodctl cluster is made of.
+**
+** The first `synodctl up` writes DIR/cluster.conf; every later command reads
+** it, so a cluster keeps its names and ports across `down`/`up` and a flag
+** that contradicts it can be refused. The format is one statement a line,
+** '#' starts a comment, fields are separated by blanks:
+**
+**   synod-cluster 1                       format version, first statement
+**   backend sqlite                        participant storage backend
+**   base-port 5433                        BASE the ports were derived from
+**   node c1 coordinator rpc=5533 sql=5433
+**   node p1 participant rpc=5633
+**
+** Port plan from BASE: coordinator i (1-based) serves SQL on BASE+i-1 and RPC
+** on BASE+100+i-1; participant j serves RPC on BASE+200+j-1. The parser does
+** not re-derive ports from base-port: the node lines are the truth, so a
+** hand-edited file keeps working as long as it is consistent (unique names
+** and ports). Node data lives in DIR/<name>/, never recorded here, so the
+** whole directory can be moved.
+*/
+#ifndef SYN_CTL_CONF_H
+#define SYN_CTL_CONF_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "common/err.h"
+
+#define CTL_CONF_VERSION 1
+#define CTL_MAX_PER_ROLE 99 /* ports are BASE+0..99 per role: no overlap */
+#define CTL_MAX_NODES (2 * CTL_MAX_PER_ROLE)
+#define CTL_NAME_MAX 16
+#define CTL_PORT_SPAN 300 /* BASE .. BASE+299 are reserved for a cluster */
+
+typedef enum {
+  CTL_ROLE_COORDINATOR = 0,
+  CTL_ROLE_PARTICIPANT = 1,
+} ctl_role;
+
+typedef struct ctl_node {
+  char name[CTL_NAME_MAX];
+  ctl_role role;
+  int rpc_port;
+  int sql_port; /* coordinators only; 0 for participants */
+} ctl_node;
+
+typedef struct ctl_conf {
+  char backend[16];
+  int base_port;
+  int n_coordinators;
+  int n_participants;
+  int n_nodes;
+  ctl_node nodes[CTL_MAX_NODES];
+} ctl_conf;
+
+/* "coordinator" / "participant". */
+const char *ctl_role_name(ctl_role r);
+
+/* Fill c with the default plan: coordinators c1..cN then participants
+** p1..pM, ports from base as described above. */
+int ctl_conf_build(ctl_conf *c, int n_coordinators, int n_participants,
+                   int base_port, const char *backend, syn_err *err);
+
+/* Parse the text of a cluster.conf. Errors name the line. */
+int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err);
+
+/* Write c in the format above. Returns 0 or SYN_EIO. */
+int ctl_conf_write(const ctl_conf *c, FILE *f, syn_err *err);
+
+/* Read and parse path; SYN_ENOTFOUND when the file does not exist. */
+int ctl_conf_load(const char *path, ctl_conf *out, syn_err *err);
+
+/* Write path atomically (temporary file, fsync, rename, fsync of the
+** directory): a crash never leaves a half-written cluster.conf that would
+** make the cluster unreadable. */
+int ctl_conf_save(const char *path, const ctl_conf *c, syn_err *err);
+
+/* Node by name, or NULL. Borrowed from c. */
+const ctl_node *ctl_conf_find(const ctl_conf *c, const char *name);
+
+#endif /* SYN_CTL_CONF_H */

@@ -1,0 +1,34 @@
+#include "coordinator/ctl/ctl_health.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rpc.h"
+#include "common/rpc_methods.h"
+#include "rpc.pb-c.h"
+
+int ctl_health_probe(const char *host, int port, uint32_t timeout_ms,
+                     ctl_health *out, syn_err *err) {
+  memset(out, 0, sizeof *out);
+  Synod__Rpc__HealthRequest req = SYNOD__RPC__HEALTH_REQUEST__INIT;
+  uint8_t reqbuf[16];
+  size_t reqlen = synod__rpc__health_request__pack(&req, reqbuf);
+  uint8_t *resp = NULL;
+  size_t resp_len = 0;
+  int rc = rpc_call_blocking(host, port, SYN_M_HEALTH, reqbuf, reqlen, timeout_ms,
+                             &resp, &resp_len, err);
+  if (rc) return rc;
+  Synod__Rpc__HealthResponse *h = synod__rpc__health_response__unpack(NULL, resp_len, resp);
+  free(resp);
+  if (!h) return syn_err_set(err, SYN_ECORRUPT, "%s:%d sent a health reply that does not decode", host, port);
+  snprintf(out->node, sizeof out->node, "%s", h->node ? h->node : "");
+  snprintf(out->role, sizeof out->role, "%s", h->role ? h->role : "");
+  snprintf(out->sql_addr, sizeof out->sql_addr, "%s", h->sql_addr ? h->sql_addr : "");
+  out->pid = h->pid;
+  out->leader = h->leader;
+  out->uptime_ms = h->uptime_ms;
+  out->hlc_now = h->hlc_now;
+  synod__rpc__health_response__free_unpacked(h, NULL);
+  return 0;
+}
