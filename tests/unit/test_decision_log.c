@@ -1,0 +1,489 @@
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "coordinator/crc32c.h"
+#include "coordinator/decision_log.h"
+
+/* ---- fixture: a private directory per test ------------------------------- */
+
+static char dir[256];
+static char path[300];
+
+static void setup(void) {
+  /* Torn-tail tests log a WARN per reopen: keep the output readable. */
+  syn_log_init("test", SYN_LOG_ERROR, 2);
+  snprintf(dir, sizeof dir, "/tmp/synod-dlog-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/decisions.log", dir);
+}
+
+static void teardown(void) {
+  char p[400];
+  snprintf(p, sizeof p, "%s.compact", path);
+  unlink(p);
+  unlink(path);
+  rmdir(dir);
+}
+
+TestSuite(decision_log, .init = setup, .fini = teardown);
+
+/* ---- helpers --------------------------------------------------------------- */
+
+typedef struct got {
+  int calls;
+  int status;
+  dlog_record rec;
+  uint32_t parts[8];
+} got;
+
+static void on_cb(int status, const dlog_record *chosen, void *ud) {
+  got *g = ud;
+  g->calls++;
+  g->status = status;
+  if (chosen) {
+    g->rec = *chosen;
+    for (uint32_t i = 0; i < chosen->nparts && i < 8; i++) g->parts[i] = chosen->parts[i];
+    g->rec.parts = g->parts;
+  }
+}
+
+static int sync_count;
+static int sync_fail;
+static int counting_sync(int fd, void *ud) {
+  (void)ud;
+  if (sync_fail) return -1;
+  sync_count++;
+  return fdatasync(fd);
+}
+
+static dlog *open_log(const dlog_opts *o) {
+  dlog *log = NULL;
+  syn_err e;
+  int rc = dlog_open(path, o, &log, &e);
+  cr_assert_eq(rc, 0, "dlog_open: %s", e.msg);
+  return log;
+}
+
+static void propose(dlog *log, uint64_t txn, dlog_outcome o, uint64_t ts, uint32_t n, got *g) {
+  uint32_t parts[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  dlog_record r = {.txn = txn, .outcome = o, .commit_ts = o == DLOG_COMMIT ? ts : 0,
+                   .nparts = n, .parts = parts};
+  syn_err e;
+  cr_assert_eq(dlog_propose(log, &r, on_cb, g, &e), 0, "propose: %s", e.msg);
+}
+
+static void flush(dlog *log) {
+  syn_err e;
+  cr_assert_eq(dlog_flush(log, &e), 0, "flush: %s", e.msg);
+}
+
+static long file_size(void) {
+  struct stat sb;
+  cr_assert_eq(stat(path, &sb), 0);
+  return (long)sb.st_size;
+}
+
+static uint8_t *slurp(long *n) {
+  *n = file_size();
+  uint8_t *b = malloc((size_t)*n);
+  FILE *f = fopen(path, "rb");
+  cr_assert_eq(fread(b, 1, (size_t)*n, f), (size_t)*n);
+  fclose(f);
+  return b;
+}
+
+static void spit(const uint8_t *b, long n) {
+  FILE *f = fopen(path, "wb");
+  cr_assert_eq(fwrite(b, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+}
+
+typedef struct walk {
+  int n;
+  uint64_t txns[256];
+} walk;
+
+static int collect(const dlog_record *r, void *ud) {
+  walk *w = ud;
+  w->txns[w->n++] = r->txn;
+  return 0;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+Test(decision_log, crc32c_check_values) {
+  cr_assert_eq(crc32c_update(0, "123456789", 9), 0xE3069283u);
+  cr_assert_eq(crc32c_update(0, "", 0), 0u);
+  /* Incremental equals one-shot. */
+  uint32_t c = crc32c_update(0, "1234", 4);
+  cr_assert_eq(crc32c_update(c, "56789", 5), 0xE3069283u);
+  uint8_t zeros[32] = {0};
+  cr_assert_eq(crc32c_update(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
+}
+
+Test(decision_log, append_and_replay) {
+  dlog *log = open_log(NULL);
+  got a = {0}, b = {0}, c = {0};
+  propose(log, 10, DLOG_COMMIT, 500, 3, &a);
+  propose(log, 11, DLOG_ABORT, 0, 1, &b);
+  propose(log, 12, DLOG_COMMIT, 700, 2, &c);
+  cr_assert_eq(a.calls, 0, "callback ran before the flush");
+  cr_assert_eq(dlog_lookup(log, 10, NULL, NULL), SYN_EBUSY);
+  flush(log);
+  cr_assert_eq(a.calls, 1);
+  cr_assert_eq(a.status, 0);
+  cr_assert_eq(a.rec.outcome, DLOG_COMMIT);
+  cr_assert_eq(a.rec.commit_ts, 500);
+  cr_assert_eq(a.rec.nparts, 3);
+  cr_assert_eq(a.parts[2], 3);
+  cr_assert_eq(b.rec.outcome, DLOG_ABORT);
+  cr_assert_eq(c.rec.commit_ts, 700);
+  syn_err e;
+  cr_assert_eq(dlog_mark_done(log, 11, &e), 0);
+  cr_assert_eq(dlog_mark_done(log, 999, &e), SYN_ENOTFOUND);
+  flush(log);
+  dlog_close(log);
+
+  log = open_log(NULL);
+  dlog_record r;
+  bool done;
+  cr_assert_eq(dlog_lookup(log, 10, &r, &done), 0);
+  cr_assert_eq(r.outcome, DLOG_COMMIT);
+  cr_assert_eq(r.commit_ts, 500);
+  cr_assert_eq(r.nparts, 3);
+  cr_assert_eq(r.parts[0], 1);
+  cr_assert_not(done);
+  cr_assert_eq(dlog_lookup(log, 11, &r, &done), 0);
+  cr_assert_eq(r.outcome, DLOG_ABORT);
+  cr_assert(done);
+  cr_assert_eq(dlog_lookup(log, 13, &r, &done), SYN_ENOTFOUND);
+  walk w = {0};
+  cr_assert_eq(dlog_foreach_undone(log, collect, &w), 0);
+  cr_assert_eq(w.n, 2);
+  cr_assert_eq(w.txns[0], 10);
+  cr_assert_eq(w.txns[1], 12);
+  dlog_close(log);
+}
+
+Test(decision_log, first_decision_wins) {
+  dlog *log = open_log(NULL);
+  got c1 = {0}, a1 = {0}, a2 = {0}, c2 = {0};
+  /* Same batch: the ABORT queued after the COMMIT is answered with COMMIT. */
+  propose(log, 7, DLOG_COMMIT, 42, 2, &c1);
+  propose(log, 7, DLOG_ABORT, 0, 1, &a1);
+  flush(log);
+  cr_assert_eq(c1.rec.outcome, DLOG_COMMIT);
+  cr_assert_eq(a1.status, 0);
+  cr_assert_eq(a1.rec.outcome, DLOG_COMMIT);
+  cr_assert_eq(a1.rec.commit_ts, 42);
+  /* Later batch, durable decision: still answered only from a flush. */
+  propose(log, 7, DLOG_ABORT, 0, 1, &a2);
+  cr_assert_eq(a2.calls, 0);
+  flush(log);
+  cr_assert_eq(a2.calls, 1);
+  cr_assert_eq(a2.rec.outcome, DLOG_COMMIT);
+  /* ABORT first, then a COMMIT: the ABORT stands. */
+  got x = {0};
+  propose(log, 8, DLOG_ABORT, 0, 1, &x);
+  flush(log);
+  propose(log, 8, DLOG_COMMIT, 99, 2, &c2);
+  flush(log);
+  cr_assert_eq(c2.rec.outcome, DLOG_ABORT);
+  cr_assert_eq(c2.rec.commit_ts, 0);
+  dlog_close(log);
+  log = open_log(NULL);
+  dlog_record r;
+  cr_assert_eq(dlog_lookup(log, 7, &r, NULL), 0);
+  cr_assert_eq(r.outcome, DLOG_COMMIT);
+  cr_assert_eq(dlog_lookup(log, 8, &r, NULL), 0);
+  cr_assert_eq(r.outcome, DLOG_ABORT);
+  dlog_close(log);
+}
+
+Test(decision_log, torn_tail_at_every_offset_recovers_earlier_records) {
+  dlog *log = open_log(NULL);
+  got g = {0};
+  propose(log, 1, DLOG_COMMIT, 10, 2, &g);
+  propose(log, 2, DLOG_ABORT, 0, 1, &g);
+  flush(log);
+  long before_last = file_size();
+  propose(log, 3, DLOG_COMMIT, 30, 5, &g);
+  flush(log);
+  dlog_close(log);
+  long n;
+  uint8_t *orig = slurp(&n);
+  cr_assert_gt(n, before_last);
+  for (long cut = before_last; cut < n; cut++) {
+    spit(orig, cut);
+    log = open_log(NULL);
+    cr_assert_eq(dlog_lookup(log, 1, NULL, NULL), 0, "cut %ld", cut);
+    cr_assert_eq(dlog_lookup(log, 2, NULL, NULL), 0, "cut %ld", cut);
+    cr_assert_eq(dlog_lookup(log, 3, NULL, NULL), SYN_ENOTFOUND, "cut %ld", cut);
+    dlog_stats st;
+    dlog_get_stats(log, &st);
+    cr_assert_eq(st.truncated_bytes, (uint64_t)(cut - before_last), "cut %ld", cut);
+    cr_assert_eq(file_size(), before_last, "cut %ld: tail not truncated", cut);
+    /* The log keeps working after the cut, and the new record replays. */
+    got h = {0};
+    propose(log, 4, DLOG_COMMIT, 40, 1, &h);
+    flush(log);
+    cr_assert_eq(h.status, 0);
+    dlog_close(log);
+    log = open_log(NULL);
+    cr_assert_eq(dlog_lookup(log, 4, NULL, NULL), 0, "cut %ld", cut);
+    cr_assert_eq(dlog_lookup(log, 1, NULL, NULL), 0, "cut %ld", cut);
+    dlog_close(log);
+  }
+  /* A damaged last record is a torn tail too. */
+  uint8_t *copy = malloc((size_t)n);
+  memcpy(copy, orig, (size_t)n);
+  copy[n - 3] ^= 0x40;
+  spit(copy, n);
+  log = open_log(NULL);
+  cr_assert_eq(dlog_lookup(log, 2, NULL, NULL), 0);
+  cr_assert_eq(dlog_lookup(log, 3, NULL, NULL), SYN_ENOTFOUND);
+  dlog_close(log);
+  free(copy);
+  free(orig);
+}
+
+Test(decision_log, flipped_byte_in_the_middle_is_corruption) {
+  dlog *log = open_log(NULL);
+  got g = {0};
+  propose(log, 1, DLOG_COMMIT, 10, 2, &g);
+  flush(log);
+  long start = file_size();
+  propose(log, 2, DLOG_COMMIT, 20, 3, &g);
+  flush(log);
+  long end = file_size();
+  propose(log, 3, DLOG_ABORT, 0, 1, &g);
+  flush(log);
+  dlog_close(log);
+  long n;
+  uint8_t *orig = slurp(&n);
+  /* Every byte of the middle record, and every header byte. */
+  for (long off = 0; off < end; off++) {
+    if (off >= 16 && off < start) continue; /* record 1: checked below */
+    uint8_t *copy = malloc((size_t)n);
+    memcpy(copy, orig, (size_t)n);
+    copy[off] ^= 0x01;
+    spit(copy, n);
+    free(copy);
+    dlog *l2 = NULL;
+    syn_err e;
+    int rc = dlog_open(path, NULL, &l2, &e);
+    cr_assert_eq(rc, SYN_ECORRUPT, "flip at %ld: rc %d", off, rc);
+    cr_assert_null(l2);
+    cr_assert_eq(file_size(), n, "flip at %ld: file was modified", off);
+  }
+  uint8_t *copy = malloc((size_t)n);
+  memcpy(copy, orig, (size_t)n);
+  copy[20] ^= 0x80; /* inside record 1 */
+  spit(copy, n);
+  dlog *l3 = NULL;
+  cr_assert_eq(dlog_open(path, NULL, &l3, NULL), SYN_ECORRUPT);
+  free(copy);
+  free(orig);
+}
+
+Test(decision_log, compaction_keeps_undone_transactions) {
+  dlog_opts o = {.compact_min_bytes = 512};
+  dlog *log = open_log(&o);
+  got g = {0};
+  for (uint64_t t = 1; t <= 100; t++) propose(log, t, DLOG_COMMIT, t * 10, 3, &g);
+  flush(log);
+  long full = file_size();
+  syn_err e;
+  for (uint64_t t = 1; t <= 100; t++)
+    if (t % 10 != 0) cr_assert_eq(dlog_mark_done(log, t, &e), 0);
+  flush(log); /* writes the done markers, then compacts */
+  dlog_stats st;
+  dlog_get_stats(log, &st);
+  cr_assert_geq(st.compactions, 1);
+  cr_assert_eq(st.records, 10);
+  cr_assert_lt(file_size(), full / 5);
+  cr_assert_eq((long)st.file_bytes, file_size());
+  /* Appends land in the new file. */
+  propose(log, 500, DLOG_ABORT, 0, 1, &g);
+  flush(log);
+  dlog_close(log);
+
+  log = open_log(&o);
+  walk w = {0};
+  dlog_foreach_undone(log, collect, &w);
+  cr_assert_eq(w.n, 11);
+  for (int i = 0; i < 10; i++) cr_assert_eq(w.txns[i], (uint64_t)(i + 1) * 10);
+  cr_assert_eq(w.txns[10], 500);
+  dlog_record r;
+  cr_assert_eq(dlog_lookup(log, 30, &r, NULL), 0);
+  cr_assert_eq(r.commit_ts, 300);
+  cr_assert_eq(r.nparts, 3);
+  cr_assert_eq(dlog_lookup(log, 31, &r, NULL), SYN_ENOTFOUND);
+  /* Explicit compaction of an idle log also works; a busy one refuses. */
+  cr_assert_eq(dlog_mark_done(log, 500, &e), 0);
+  cr_assert_eq(dlog_compact(log, &e), SYN_EBUSY);
+  flush(log);
+  cr_assert_eq(dlog_compact(log, &e), 0, "%s", e.msg);
+  dlog_close(log);
+  log = open_log(&o);
+  cr_assert_eq(dlog_lookup(log, 500, &r, NULL), SYN_ENOTFOUND);
+  cr_assert_eq(dlog_lookup(log, 100, &r, NULL), 0);
+  dlog_close(log);
+}
+
+Test(decision_log, stale_compaction_file_is_ignored) {
+  dlog *log = open_log(NULL);
+  got g = {0};
+  propose(log, 5, DLOG_COMMIT, 50, 2, &g);
+  flush(log);
+  dlog_close(log);
+  char tmp[400];
+  snprintf(tmp, sizeof tmp, "%s.compact", path);
+  FILE *f = fopen(tmp, "wb");
+  fputs("half-written compaction", f);
+  fclose(f);
+  log = open_log(NULL);
+  cr_assert_eq(dlog_lookup(log, 5, NULL, NULL), 0);
+  cr_assert_neq(access(tmp, F_OK), 0);
+  dlog_close(log);
+}
+
+Test(decision_log, group_commit_uses_one_sync_per_flush) {
+  dlog_opts o = {.sync_fn = counting_sync};
+  dlog *log = open_log(&o);
+  int base = sync_count;
+  got g[200];
+  memset(g, 0, sizeof g);
+  for (int i = 0; i < 200; i++) propose(log, (uint64_t)i + 1, DLOG_COMMIT, 5, 2, &g[i]);
+  flush(log);
+  cr_assert_eq(sync_count - base, 1, "200 proposals took %d syncs", sync_count - base);
+  for (int i = 0; i < 200; i++) cr_assert_eq(g[i].calls, 1);
+  /* Flushing one at a time costs one sync each: the batching is real. */
+  base = sync_count;
+  for (int i = 0; i < 20; i++) {
+    propose(log, 1000 + (uint64_t)i, DLOG_ABORT, 0, 1, &g[i]);
+    flush(log);
+  }
+  cr_assert_eq(sync_count - base, 20);
+  /* Nothing queued: no sync at all. */
+  base = sync_count;
+  flush(log);
+  cr_assert_eq(sync_count, base);
+  dlog_close(log);
+}
+
+Test(decision_log, sync_failure_is_sticky) {
+  dlog_opts o = {.sync_fn = counting_sync};
+  dlog *log = open_log(&o);
+  got a = {0};
+  propose(log, 1, DLOG_COMMIT, 5, 2, &a);
+  sync_fail = 1;
+  syn_err e;
+  cr_assert_eq(dlog_flush(log, &e), SYN_EIO);
+  cr_assert_eq(a.calls, 1);
+  cr_assert_eq(a.status, SYN_EIO);
+  got b = {0};
+  uint32_t parts[1] = {1};
+  dlog_record r = {.txn = 2, .outcome = DLOG_ABORT, .nparts = 1, .parts = parts};
+  cr_assert_eq(dlog_propose(log, &r, on_cb, &b, &e), SYN_EIO);
+  cr_assert_eq(dlog_mark_done(log, 1, &e), SYN_EIO);
+  cr_assert_eq(dlog_flush(log, &e), SYN_EIO);
+  cr_assert_eq(b.calls, 0, "callback ran although propose failed");
+  sync_fail = 0;
+  dlog_close(log);
+  /* Reopen re-reads what reached the file and works again. */
+  log = open_log(&o);
+  got c = {0};
+  propose(log, 3, DLOG_COMMIT, 9, 2, &c);
+  flush(log);
+  cr_assert_eq(c.status, 0);
+  dlog_close(log);
+}
+
+typedef struct chain {
+  dlog *log;
+  got inner;
+  int outer_calls;
+} chain;
+
+static void chain_cb(int status, const dlog_record *chosen, void *ud) {
+  chain *ch = ud;
+  ch->outer_calls++;
+  cr_assert_eq(status, 0);
+  /* Re-entering from a callback: queue more work, which waits for the
+  ** next flush; flushing from inside is refused. */
+  cr_assert_eq(dlog_mark_done(ch->log, chosen->txn, NULL), 0);
+  propose(ch->log, chosen->txn + 1, DLOG_ABORT, 0, 1, &ch->inner);
+  cr_assert_eq(dlog_flush(ch->log, NULL), SYN_EBUSY);
+}
+
+Test(decision_log, callbacks_may_queue_more_work) {
+  dlog *log = open_log(NULL);
+  chain ch = {.log = log};
+  uint32_t parts[2] = {1, 2};
+  dlog_record r = {.txn = 50, .outcome = DLOG_COMMIT, .commit_ts = 1, .nparts = 2, .parts = parts};
+  cr_assert_eq(dlog_propose(log, &r, chain_cb, &ch, NULL), 0);
+  flush(log);
+  cr_assert_eq(ch.outer_calls, 1);
+  cr_assert_eq(ch.inner.calls, 0);
+  cr_assert_eq(dlog_pending(log), 2);
+  flush(log);
+  cr_assert_eq(ch.inner.calls, 1);
+  bool done;
+  cr_assert_eq(dlog_lookup(log, 50, NULL, &done), 0);
+  cr_assert(done);
+  dlog_close(log);
+}
+
+Test(decision_log, bad_input_and_limits) {
+  dlog_opts o = {.max_pending = 3};
+  dlog *log = open_log(&o);
+  got g = {0};
+  uint32_t parts[2] = {1, 2};
+  dlog_record r = {.txn = 1, .outcome = 7, .nparts = 2, .parts = parts};
+  syn_err e;
+  cr_assert_eq(dlog_propose(log, &r, on_cb, &g, &e), SYN_EINVAL);
+  r.outcome = DLOG_COMMIT;
+  r.nparts = DLOG_MAX_PARTS + 1;
+  cr_assert_eq(dlog_propose(log, &r, on_cb, &g, &e), SYN_EINVAL);
+  r.nparts = 2;
+  cr_assert_eq(dlog_propose(log, &r, NULL, &g, &e), SYN_EINVAL);
+  for (uint64_t t = 1; t <= 3; t++) propose(log, t, DLOG_COMMIT, 1, 2, &g);
+  r.txn = 4;
+  cr_assert_eq(dlog_propose(log, &r, on_cb, &g, &e), SYN_EBUSY);
+  cr_assert_eq(g.calls, 0);
+  /* Closing with work queued: each callback hears SYN_ECLOSED once. */
+  dlog_close(log);
+  cr_assert_eq(g.calls, 3);
+  cr_assert_eq(g.status, SYN_ECLOSED);
+  /* Nothing queued was written. */
+  log = open_log(NULL);
+  cr_assert_eq(dlog_lookup(log, 1, NULL, NULL), SYN_ENOTFOUND);
+  dlog_close(log);
+}
+
+Test(decision_log, not_a_log_and_partial_header) {
+  FILE *f = fopen(path, "wb");
+  fputs("this is not a decision log at all", f);
+  fclose(f);
+  dlog *log = NULL;
+  cr_assert_eq(dlog_open(path, NULL, &log, NULL), SYN_ECORRUPT);
+  /* A header cut short by a crash during creation: start afresh. */
+  f = fopen(path, "wb");
+  fputs("SYNDL", f);
+  fclose(f);
+  log = open_log(NULL);
+  got g = {0};
+  propose(log, 1, DLOG_COMMIT, 1, 2, &g);
+  flush(log);
+  dlog_close(log);
+  log = open_log(NULL);
+  cr_assert_eq(dlog_lookup(log, 1, NULL, NULL), 0);
+  dlog_close(log);
+}
