@@ -1,0 +1,1110 @@
+/*
+** Tests of the 2PC coordinator core (txn/commit.c).
+**
+** Part 1: scripted scenarios that pin down each rule of the protocol.
+** Part 2: a deterministic simulator (seeded PRNG, simulated clock, network,
+** participants with durable state, a first-decision-wins log model) that
+** injects drops, duplicates, delays/reorders, participant and coordinator
+** crashes, and checks safety after every step and liveness at the end.
+** A failing seed is printed; replay it with SIM_SEED=<n> (SIM_TRACE=1 to see
+** every event).
+*/
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "txn/commit.h"
+
+/* ======================================================================== */
+/* Part 1: scripted scenarios                                               */
+/* ======================================================================== */
+
+enum { EV_PREPARE, EV_ONE_PHASE, EV_DECISION, EV_PERSIST, EV_DONE, EV_REPLY };
+
+typedef struct ev {
+  int kind;
+  uint64_t txn;
+  uint32_t p;
+  tpc_outcome outcome;
+  uint64_t ts;
+  tpc_result res;
+  uint32_t nparts;
+  uint32_t parts[8];
+} ev;
+
+static ev evs[512];
+static int nev;
+
+static void push(ev e) {
+  cr_assert_lt(nev, 512);
+  evs[nev++] = e;
+}
+static void s_prepare(void *ud, uint64_t t, uint32_t p) { push((ev){.kind = EV_PREPARE, .txn = t, .p = p}); }
+static void s_one(void *ud, uint64_t t, uint32_t p) { push((ev){.kind = EV_ONE_PHASE, .txn = t, .p = p}); }
+static void s_decision(void *ud, uint64_t t, uint32_t p, tpc_outcome o, uint64_t ts) {
+  push((ev){.kind = EV_DECISION, .txn = t, .p = p, .outcome = o, .ts = ts});
+}
+static void s_persist(void *ud, const tpc_record *r) {
+  ev e = {.kind = EV_PERSIST, .txn = r->txn, .outcome = r->outcome, .ts = r->commit_ts,
+          .nparts = r->nparts};
+  for (uint32_t i = 0; i < r->nparts && i < 8; i++) e.parts[i] = r->parts[i];
+  push(e);
+}
+static void s_done(void *ud, uint64_t t) { push((ev){.kind = EV_DONE, .txn = t}); }
+static void s_reply(void *ud, uint64_t t, const tpc_result *r) {
+  push((ev){.kind = EV_REPLY, .txn = t, .res = *r});
+}
+
+static const tpc_io script_io = {.send_prepare = s_prepare, .send_one_phase = s_one,
+                                 .send_decision = s_decision, .persist = s_persist,
+                                 .mark_done = s_done, .reply = s_reply};
+
+static int count(int kind) {
+  int n = 0;
+  for (int i = 0; i < nev; i++) n += evs[i].kind == kind;
+  return n;
+}
+static const ev *find(int kind) {
+  for (int i = 0; i < nev; i++)
+    if (evs[i].kind == kind) return &evs[i];
+  return NULL;
+}
+
+static tpc *mk(void) {
+  nev = 0;
+  tpc_config cfg;
+  tpc_config_default(&cfg);
+  cfg.prepare_timeout_ms = 1000;
+  cfg.one_phase_timeout_ms = 1000;
+  cfg.retry_base_ms = 10;
+  cfg.retry_max_ms = 80;
+  cfg.abort_give_up_ms = 5000;
+  cfg.max_txns = 4;
+  tpc *c = NULL;
+  syn_err e;
+  cr_assert_eq(tpc_new(&cfg, &script_io, &c, &e), 0, "%s", e.msg);
+  return c;
+}
+
+static void begin3(tpc *c, uint64_t txn) {
+  tpc_participant ps[3] = {{1, true}, {2, true}, {3, true}};
+  syn_err e;
+  cr_assert_eq(tpc_begin_commit(c, txn, ps, 3, 0, &e), 0, "%s", e.msg);
+}
+
+Test(commit, read_only_commits_at_once) {
+  tpc *c = mk();
+  tpc_participant ps[2] = {{1, false}, {2, false}};
+  cr_assert_eq(tpc_begin_commit(c, 5, ps, 2, 0, NULL), 0);
+  cr_assert_eq(nev, 1);
+  cr_assert_eq(evs[0].kind, EV_REPLY);
+  cr_assert_eq(evs[0].res.status, TPC_COMMITTED);
+  cr_assert_eq(tpc_active(c), 0);
+  tpc_free(c);
+}
+
+Test(commit, one_writer_commits_in_one_phase) {
+  tpc *c = mk();
+  tpc_participant ps[2] = {{1, false}, {2, true}};
+  cr_assert_eq(tpc_begin_commit(c, 5, ps, 2, 0, NULL), 0);
+  cr_assert_eq(count(EV_ONE_PHASE), 1);
+  cr_assert_eq(find(EV_ONE_PHASE)->p, 2);
+  cr_assert_eq(count(EV_PREPARE), 0);
+  tpc_tick(c, 10); /* retransmitted after retry_base_ms */
+  cr_assert_eq(count(EV_ONE_PHASE), 2);
+  cr_assert_eq(tpc_one_phase_result(c, 5, 1, true, 77, 0, 11), SYN_EINVAL); /* not the writer */
+  cr_assert_eq(tpc_one_phase_result(c, 5, 2, true, 77, 0, 11), 0);
+  const ev *r = find(EV_REPLY);
+  cr_assert_not_null(r);
+  cr_assert_eq(r->res.status, TPC_COMMITTED);
+  cr_assert_eq(r->res.commit_ts, 77);
+  cr_assert_eq(count(EV_PERSIST), 0, "one-phase commit wrote a decision record");
+  cr_assert_eq(tpc_active(c), 0);
+  /* A duplicate answer after that is stale. */
+  cr_assert_eq(tpc_one_phase_result(c, 5, 2, true, 77, 0, 12), SYN_ENOTFOUND);
+  tpc_free(c);
+}
+
+Test(commit, one_phase_refusal_and_silence) {
+  tpc *c = mk();
+  tpc_participant ps[1] = {{4, true}};
+  cr_assert_eq(tpc_begin_commit(c, 1, ps, 1, 0, NULL), 0);
+  cr_assert_eq(tpc_one_phase_result(c, 1, 4, false, 0, SYN_ECONFLICT, 1), 0);
+  cr_assert_eq(find(EV_REPLY)->res.status, TPC_ABORTED);
+  cr_assert_eq(find(EV_REPLY)->res.reason, TPC_REASON_PARTICIPANT);
+  cr_assert_eq(find(EV_REPLY)->res.code, SYN_ECONFLICT);
+  nev = 0;
+  cr_assert_eq(tpc_begin_commit(c, 2, ps, 1, 0, NULL), 0);
+  tpc_tick(c, 999);
+  cr_assert_eq(count(EV_REPLY), 0);
+  tpc_tick(c, 1000);
+  cr_assert_eq(find(EV_REPLY)->res.status, TPC_UNKNOWN);
+  cr_assert_eq(find(EV_REPLY)->res.reason, TPC_REASON_NO_ANSWER);
+  cr_assert_eq(tpc_active(c), 0);
+  tpc_free(c);
+}
+
+Test(commit, all_yes_commits_at_max_prepare_ts_after_durability) {
+  tpc *c = mk();
+  begin3(c, 9);
+  cr_assert_eq(count(EV_PREPARE), 3);
+  cr_assert_eq(tpc_vote(c, 9, 1, true, 5, 0, 1), 0);
+  cr_assert_eq(tpc_vote(c, 9, 2, true, 9, 0, 1), 0);
+  cr_assert_eq(tpc_vote(c, 9, 2, true, 9, 0, 1), 0); /* duplicate */
+  cr_assert_eq(count(EV_PERSIST), 0);
+  cr_assert_eq(tpc_vote(c, 9, 3, true, 7, 0, 2), 0);
+  const ev *p = find(EV_PERSIST);
+  cr_assert_not_null(p);
+  cr_assert_eq(p->outcome, TPC_COMMIT);
+  cr_assert_eq(p->ts, 9);
+  cr_assert_eq(p->nparts, 3);
+  cr_assert_eq(tpc_state_of(c, 9), TPC_S_DECIDING);
+  /* Not durable yet: no reply, no COMMIT, whatever time passes. */
+  tpc_tick(c, 5000);
+  cr_assert_eq(count(EV_REPLY), 0);
+  cr_assert_eq(count(EV_DECISION), 0);
+  cr_assert_eq(tpc_decision_durable(c, 9, 0, TPC_COMMIT, 9, 5001), 0);
+  const ev *r = find(EV_REPLY);
+  cr_assert_eq(r->res.status, TPC_COMMITTED);
+  cr_assert_eq(r->res.commit_ts, 9);
+  cr_assert_eq(count(EV_DECISION), 3);
+  for (int i = 0; i < nev; i++)
+    if (evs[i].kind == EV_DECISION) cr_assert(evs[i].outcome == TPC_COMMIT && evs[i].ts == 9);
+  cr_assert_eq(tpc_ack(c, 9, 1, 5002), 0);
+  cr_assert_eq(tpc_ack(c, 9, 2, 5002), 0);
+  cr_assert_eq(count(EV_DONE), 0);
+  /* Unacked participant 3 gets COMMIT again with backoff. */
+  int before = count(EV_DECISION);
+  tpc_tick(c, 5011);
+  cr_assert_eq(count(EV_DECISION), before + 1);
+  tpc_tick(c, 5012);
+  cr_assert_eq(count(EV_DECISION), before + 1);
+  cr_assert_eq(tpc_ack(c, 9, 3, 5013), 0);
+  cr_assert_eq(count(EV_DONE), 1);
+  cr_assert_eq(tpc_active(c), 0);
+  tpc_free(c);
+}
+
+Test(commit, a_no_vote_aborts_without_a_record) {
+  tpc *c = mk();
+  begin3(c, 3);
+  cr_assert_eq(tpc_vote(c, 3, 1, true, 5, 0, 1), 0);
+  cr_assert_eq(tpc_vote(c, 3, 2, false, 0, SYN_ECONFLICT, 1), 0);
+  const ev *r = find(EV_REPLY);
+  cr_assert_eq(r->res.status, TPC_ABORTED);
+  cr_assert_eq(r->res.reason, TPC_REASON_VOTE_NO);
+  cr_assert_eq(r->res.participant, 2);
+  cr_assert_eq(r->res.code, SYN_ECONFLICT);
+  cr_assert_eq(count(EV_PERSIST), 0, "presumed abort logs nothing");
+  cr_assert_eq(count(EV_DECISION), 2, "ABORT goes to everyone but the NO voter");
+  for (int i = 0; i < nev; i++)
+    if (evs[i].kind == EV_DECISION) cr_assert(evs[i].outcome == TPC_ABORT && evs[i].p != 2);
+  cr_assert_eq(tpc_vote(c, 3, 3, true, 8, 0, 2), 0); /* late YES changes nothing */
+  cr_assert_eq(count(EV_PERSIST), 0);
+  cr_assert_eq(tpc_ack(c, 3, 1, 3), 0);
+  cr_assert_eq(tpc_ack(c, 3, 3, 3), 0);
+  cr_assert_eq(tpc_active(c), 0);
+  cr_assert_eq(count(EV_DONE), 0);
+  tpc_free(c);
+}
+
+Test(commit, prepare_timeout_aborts_and_retries_prepare) {
+  tpc *c = mk();
+  begin3(c, 4);
+  cr_assert_eq(tpc_vote(c, 4, 1, true, 5, 0, 1), 0);
+  cr_assert_eq(tpc_vote(c, 4, 2, true, 5, 0, 1), 0);
+  /* Participant 3 is silent: PREPARE again at 10, 30, 70, 150, 230 ms... */
+  int sends[8] = {0};
+  uint64_t when[] = {10, 30, 70, 150, 230};
+  for (uint64_t t = 1; t <= 230; t++) {
+    int before = count(EV_PREPARE);
+    tpc_tick(c, t);
+    if (count(EV_PREPARE) > before)
+      for (int k = 0; k < 5; k++)
+        if (when[k] == t) sends[k] = 1;
+  }
+  for (int k = 0; k < 5; k++) cr_assert(sends[k], "no PREPARE retry at %llu", (unsigned long long)when[k]);
+  cr_assert_eq(count(EV_PREPARE), 3 + 5);
+  tpc_tick(c, 1000);
+  cr_assert_eq(find(EV_REPLY)->res.reason, TPC_REASON_PREPARE_TIMEOUT);
+  cr_assert_eq(count(EV_DECISION), 3);
+  tpc_free(c);
+}
+
+Test(commit, resolver_abort_in_the_log_first_wins) {
+  tpc *c = mk();
+  begin3(c, 6);
+  for (uint32_t p = 1; p <= 3; p++) tpc_vote(c, 6, p, true, p, 0, 1);
+  cr_assert_eq(count(EV_PERSIST), 1);
+  cr_assert_eq(tpc_decision_durable(c, 6, 0, TPC_ABORT, 0, 2), 0);
+  cr_assert_eq(find(EV_REPLY)->res.status, TPC_ABORTED);
+  cr_assert_eq(find(EV_REPLY)->res.reason, TPC_REASON_RESOLVED);
+  cr_assert_eq(count(EV_DECISION), 3);
+  for (int i = 0; i < nev; i++)
+    if (evs[i].kind == EV_DECISION) cr_assert_eq(evs[i].outcome, TPC_ABORT);
+  tpc_free(c);
+}
+
+Test(commit, log_failure_is_unknown_to_the_client) {
+  tpc *c = mk();
+  begin3(c, 6);
+  for (uint32_t p = 1; p <= 3; p++) tpc_vote(c, 6, p, true, p, 0, 1);
+  cr_assert_eq(tpc_decision_durable(c, 6, SYN_EIO, 0, 0, 2), 0);
+  cr_assert_eq(find(EV_REPLY)->res.status, TPC_UNKNOWN);
+  cr_assert_eq(find(EV_REPLY)->res.reason, TPC_REASON_LOG_FAILED);
+  cr_assert_eq(count(EV_DECISION), 0);
+  cr_assert_eq(tpc_active(c), 0);
+  tpc_free(c);
+}
+
+Test(commit, resolve_unknown_txn_logs_abort_and_answers_every_asker) {
+  tpc *c = mk();
+  cr_assert_eq(tpc_resolve(c, 42, 2, 0), 0);
+  const ev *p = find(EV_PERSIST);
+  cr_assert_eq(p->outcome, TPC_ABORT);
+  cr_assert_eq(p->nparts, 1);
+  cr_assert_eq(p->parts[0], 2);
+  cr_assert_eq(tpc_state_of(c, 42), TPC_S_RESOLVING);
+  cr_assert_eq(tpc_resolve(c, 42, 3, 1), 0);
+  cr_assert_eq(tpc_resolve(c, 42, 3, 1), 0);
+  cr_assert_eq(count(EV_PERSIST), 1, "one proposal per transaction");
+  cr_assert_eq(tpc_decision_durable(c, 42, 0, TPC_ABORT, 0, 2), 0);
+  cr_assert_eq(count(EV_DECISION), 2);
+  cr_assert_eq(count(EV_DONE), 1);
+  cr_assert_eq(count(EV_REPLY), 0, "a resolver has no client");
+  /* An earlier COMMIT in the log is the answer. */
+  nev = 0;
+  cr_assert_eq(tpc_resolve(c, 43, 1, 3), 0);
+  cr_assert_eq(tpc_decision_durable(c, 43, 0, TPC_COMMIT, 70, 4), 0);
+  cr_assert_eq(find(EV_DECISION)->outcome, TPC_COMMIT);
+  cr_assert_eq(find(EV_DECISION)->ts, 70);
+  cr_assert_eq(tpc_active(c), 0);
+  tpc_free(c);
+}
+
+Test(commit, resolve_of_a_live_transaction) {
+  tpc *c = mk();
+  begin3(c, 7);
+  tpc_vote(c, 7, 1, true, 3, 0, 1);
+  /* Still preparing: this core is the only COMMIT proposer, so abort here. */
+  cr_assert_eq(tpc_resolve(c, 7, 1, 2), 0);
+  cr_assert_eq(count(EV_PERSIST), 0);
+  cr_assert_eq(find(EV_REPLY)->res.reason, TPC_REASON_RESOLVED);
+  cr_assert_eq(tpc_state_of(c, 7), TPC_S_ABORTING);
+  nev = 0;
+  begin3(c, 8);
+  for (uint32_t p = 1; p <= 3; p++) tpc_vote(c, 8, p, true, 4, 0, 1);
+  cr_assert_eq(tpc_resolve(c, 8, 2, 2), 0); /* deciding: wait for the log */
+  cr_assert_eq(count(EV_DECISION), 0);
+  tpc_decision_durable(c, 8, 0, TPC_COMMIT, 4, 3);
+  int n = count(EV_DECISION);
+  cr_assert_eq(tpc_resolve(c, 8, 2, 4), 0); /* committing: resend at once */
+  cr_assert_eq(count(EV_DECISION), n + 1);
+  cr_assert_eq(evs[nev - 1].outcome, TPC_COMMIT);
+  cr_assert_eq(tpc_resolve(c, 8, 9, 4), SYN_EINVAL); /* not a participant */
+  tpc_free(c);
+}
+
+Test(commit, recovery_redrives_logged_commits) {
+  tpc *c = mk();
+  uint32_t parts[3] = {4, 5, 6};
+  tpc_record rec = {.txn = 11, .outcome = TPC_COMMIT, .commit_ts = 50, .nparts = 3, .parts = parts};
+  cr_assert_eq(tpc_recover(c, &rec, 0, NULL), 0);
+  cr_assert_eq(count(EV_DECISION), 3);
+  tpc_record ab = {.txn = 12, .outcome = TPC_ABORT, .nparts = 1, .parts = parts};
+  cr_assert_eq(tpc_recover(c, &ab, 0, NULL), 0);
+  cr_assert_eq(count(EV_DONE), 1);
+  cr_assert_eq(find(EV_DONE)->txn, 12);
+  for (uint32_t i = 0; i < 3; i++) tpc_ack(c, 11, parts[i], 1);
+  cr_assert_eq(count(EV_DONE), 2);
+  cr_assert_eq(count(EV_REPLY), 0);
+  cr_assert_eq(tpc_active(c), 0);
+  tpc_record bad = {.txn = 13, .outcome = 9, .nparts = 1, .parts = parts};
+  cr_assert_eq(tpc_recover(c, &bad, 0, NULL), SYN_EINVAL);
+  tpc_free(c);
+}
+
+Test(commit, unacked_abort_is_given_up_later) {
+  tpc *c = mk();
+  begin3(c, 1);
+  tpc_vote(c, 1, 1, false, 0, SYN_ECONFLICT, 0);
+  tpc_tick(c, 4999);
+  cr_assert_eq(tpc_active(c), 1);
+  tpc_tick(c, 5000);
+  cr_assert_eq(tpc_active(c), 0);
+  tpc_free(c);
+}
+
+Test(commit, bad_input_is_refused_cleanly) {
+  tpc *c = mk();
+  syn_err e;
+  tpc_participant dup[2] = {{1, true}, {1, true}};
+  cr_assert_eq(tpc_begin_commit(c, 1, dup, 2, 0, &e), SYN_EINVAL);
+  tpc_participant many[TPC_MAX_PARTICIPANTS + 1];
+  for (uint32_t i = 0; i <= TPC_MAX_PARTICIPANTS; i++) many[i] = (tpc_participant){i + 1, true};
+  cr_assert_eq(tpc_begin_commit(c, 1, many, TPC_MAX_PARTICIPANTS + 1, 0, &e), SYN_ERANGE);
+  cr_assert_eq(tpc_begin_commit(c, 1, NULL, 2, 0, &e), SYN_EINVAL);
+  cr_assert_eq(nev, 0);
+  begin3(c, 1);
+  tpc_participant ps[3] = {{1, true}, {2, true}, {3, true}};
+  cr_assert_eq(tpc_begin_commit(c, 1, ps, 3, 0, &e), SYN_EEXIST);
+  begin3(c, 2);
+  begin3(c, 3);
+  begin3(c, 4);
+  cr_assert_eq(tpc_begin_commit(c, 5, ps, 3, 0, &e), SYN_EBUSY); /* max_txns = 4 */
+  cr_assert_eq(tpc_vote(c, 99, 1, true, 1, 0, 0), SYN_ENOTFOUND);
+  cr_assert_eq(tpc_vote(c, 1, 7, true, 1, 0, 0), SYN_EINVAL);
+  cr_assert_eq(tpc_ack(c, 1, 1, 0), SYN_EINVAL); /* not in phase two */
+  cr_assert_eq(tpc_ack(c, 99, 1, 0), SYN_ENOTFOUND);
+  cr_assert_eq(tpc_decision_durable(c, 1, 0, TPC_COMMIT, 1, 0), SYN_EINVAL); /* not deciding */
+  cr_assert_eq(tpc_decision_durable(c, 99, 0, TPC_COMMIT, 1, 0), SYN_ENOTFOUND);
+  tpc_free(c);
+  tpc_io partial = script_io;
+  partial.persist = NULL;
+  tpc_config cfg;
+  tpc_config_default(&cfg);
+  tpc *c2 = NULL;
+  cr_assert_eq(tpc_new(&cfg, &partial, &c2, &e), SYN_EINVAL);
+  cfg.retry_base_ms = 0;
+  cr_assert_eq(tpc_new(&cfg, &script_io, &c2, &e), SYN_EINVAL);
+}
+
+/* ======================================================================== */
+/* Part 2: deterministic simulator                                          */
+/* ======================================================================== */
+
+#define SIM_MAX_P 5
+#define SIM_MAX_T 32
+#define SIM_MAX_MSGS 4096
+#define SIM_MAX_PEND 1024
+#define SIM_TICK 5
+#define SIM_COORD (-1)
+
+/* splitmix64: tiny, fast, and identical everywhere, so a seed replays. */
+typedef struct sim_rng {
+  uint64_t s;
+} sim_rng;
+static uint64_t rng_next(sim_rng *r) {
+  uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static uint32_t rng_below(sim_rng *r, uint32_t n) { return (uint32_t)(rng_next(r) % n); }
+static bool rng_pm(sim_rng *r, uint32_t permille) { return rng_below(r, 1000) < permille; }
+
+enum { M_PREPARE, M_ONE_PHASE, M_DECISION, M_VOTE, M_ONE_RESULT, M_ACK, M_RESOLVE };
+static const char *const msg_names[] = {"PREPARE", "ONE_PHASE", "DECISION", "VOTE",
+                                        "ONE_RESULT", "ACK", "RESOLVE"};
+
+typedef struct smsg {
+  uint64_t at, seq;
+  int to;        /* participant index, or SIM_COORD */
+  int type;
+  uint64_t txn;
+  uint32_t from; /* participant id for messages to the coordinator */
+  bool yes;
+  uint64_t ts;
+  tpc_outcome outcome;
+} smsg;
+
+enum { PS_NONE, PS_PREPARED, PS_COMMITTED, PS_ABORTED };
+
+typedef struct pstate {
+  int st;
+  uint64_t prepare_ts, commit_ts;
+  uint64_t next_resolve; /* volatile: reset on restart */
+} pstate;
+
+typedef struct spart {
+  bool up;
+  uint64_t restart_at;
+  uint64_t hlc;
+  pstate t[SIM_MAX_T + 1]; /* durable */
+} spart;
+
+typedef struct srec {
+  bool has, done;
+  tpc_outcome outcome;
+  uint64_t ts;
+  uint32_t nparts;
+  uint32_t parts[TPC_MAX_PARTICIPANTS];
+} srec;
+
+typedef struct spend {
+  uint64_t at;
+  int kind; /* 0 DECIDE, 1 DONE */
+  int inc;  /* coordinator incarnation that asked */
+  bool fail;
+  uint64_t txn;
+  tpc_outcome outcome;
+  uint64_t ts;
+  uint32_t nparts;
+  uint32_t parts[TPC_MAX_PARTICIPANTS];
+} spend;
+
+typedef struct stxn {
+  uint64_t begin_at;
+  bool begun, skipped;
+  int nparts, nw;
+  tpc_participant parts[SIM_MAX_P];
+  int client; /* 0 no reply yet, else tpc_status */
+  uint64_t client_ts;
+} stxn;
+
+typedef struct sim_totals {
+  uint64_t commits2, commits1, aborts, unknown, coord_crashes, part_crashes, resolves,
+      drops, dups, log_fails, steps;
+} sim_totals;
+
+typedef struct sim {
+  sim_rng rng;
+  uint64_t seed, now;
+  bool trace, faults;
+  uint32_t drop_pm, dup_pm, max_delay, crash_pm, log_fail_pm, no_pm;
+  uint64_t fault_until;
+
+  smsg msgs[SIM_MAX_MSGS];
+  int nmsgs;
+  uint64_t seq;
+
+  tpc_config cfg;
+  tpc *core;
+  bool coord_up;
+  uint64_t coord_restart_at;
+  int inc;
+
+  srec log[SIM_MAX_T + 1];
+  uint64_t log_order[SIM_MAX_T + 1];
+  int nlog;
+  spend pend[SIM_MAX_PEND];
+  int npend;
+  uint64_t last_pend_at;
+
+  int np;
+  spart p[SIM_MAX_P];
+  int nt;
+  stxn t[SIM_MAX_T + 1];
+
+  char fail[512];
+  sim_totals tot;
+} sim;
+
+static void sim_fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sim_fail(sim *s, const char *fmt, ...) {
+  if (s->fail[0]) return; /* keep the first violation */
+  int n = snprintf(s->fail, sizeof s->fail, "t=%llums: ", (unsigned long long)s->now);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->fail + n, sizeof s->fail - (size_t)n, fmt, ap);
+  va_end(ap);
+}
+
+#define TRACE(s, ...)                                                   \
+  do {                                                                  \
+    if ((s)->trace) {                                                   \
+      fprintf(stderr, "%6llu ", (unsigned long long)(s)->now);          \
+      fprintf(stderr, __VA_ARGS__);                                     \
+      fputc('\n', stderr);                                              \
+    }                                                                   \
+  } while (0)
+
+/* ---- network --------------------------------------------------------------- */
+
+static void net_send(sim *s, smsg m) {
+  if (s->faults && rng_pm(&s->rng, s->drop_pm)) {
+    s->tot.drops++;
+    TRACE(s, "drop %s txn=%llu to=%d", msg_names[m.type], (unsigned long long)m.txn, m.to);
+    return;
+  }
+  int copies = (s->faults && rng_pm(&s->rng, s->dup_pm)) ? 2 : 1;
+  if (copies == 2) s->tot.dups++;
+  for (int i = 0; i < copies; i++) {
+    if (s->nmsgs == SIM_MAX_MSGS) {
+      sim_fail(s, "network queue bound %d reached", SIM_MAX_MSGS);
+      return;
+    }
+    m.at = s->now + 1 + rng_below(&s->rng, s->max_delay);
+    m.seq = s->seq++;
+    s->msgs[s->nmsgs++] = m;
+  }
+}
+
+/* ---- coordinator io ----------------------------------------------------------- */
+
+static int pidx(uint32_t id) { return (int)id - 1; }
+
+static void io_prepare(void *ud, uint64_t txn, uint32_t p) {
+  sim *s = ud;
+  net_send(s, (smsg){.to = pidx(p), .type = M_PREPARE, .txn = txn});
+}
+static void io_one(void *ud, uint64_t txn, uint32_t p) {
+  sim *s = ud;
+  net_send(s, (smsg){.to = pidx(p), .type = M_ONE_PHASE, .txn = txn});
+}
+static void io_decision(void *ud, uint64_t txn, uint32_t p, tpc_outcome o, uint64_t ts) {
+  sim *s = ud;
+  net_send(s, (smsg){.to = pidx(p), .type = M_DECISION, .txn = txn, .outcome = o, .ts = ts});
+}
+
+static void pend_push(sim *s, spend pe) {
+  if (s->npend == SIM_MAX_PEND) {
+    sim_fail(s, "log queue bound reached");
+    return;
+  }
+  /* The log completes in FIFO order, like one group-commit queue. */
+  uint64_t at = s->now + 1 + rng_below(&s->rng, 15);
+  if (at < s->last_pend_at) at = s->last_pend_at;
+  s->last_pend_at = at;
+  pe.at = at;
+  pe.inc = s->inc;
+  s->pend[s->npend++] = pe;
+}
+
+static void io_persist(void *ud, const tpc_record *r) {
+  sim *s = ud;
+  if (r->txn == 0 || r->txn > (uint64_t)s->nt) {
+    sim_fail(s, "persist of unknown txn %llu", (unsigned long long)r->txn);
+    return;
+  }
+  spend pe = {.kind = 0, .txn = r->txn, .outcome = r->outcome, .ts = r->commit_ts,
+              .nparts = r->nparts, .fail = s->faults && rng_pm(&s->rng, s->log_fail_pm)};
+  memcpy(pe.parts, r->parts, r->nparts * sizeof *r->parts);
+  TRACE(s, "persist txn=%llu %s ts=%llu", (unsigned long long)r->txn,
+        r->outcome == TPC_COMMIT ? "COMMIT" : "ABORT", (unsigned long long)r->commit_ts);
+  pend_push(s, pe);
+}
+
+static void io_done(void *ud, uint64_t txn) {
+  sim *s = ud;
+  pend_push(s, (spend){.kind = 1, .txn = txn});
+}
+
+static void io_reply(void *ud, uint64_t txn, const tpc_result *r) {
+  sim *s = ud;
+  stxn *t = &s->t[txn];
+  TRACE(s, "reply txn=%llu status=%d ts=%llu reason=%s", (unsigned long long)txn, (int)r->status,
+        (unsigned long long)r->commit_ts, tpc_reason_name(r->reason));
+  if (t->client) {
+    sim_fail(s, "txn %llu: client answered twice", (unsigned long long)txn);
+    return;
+  }
+  t->client = (int)r->status;
+  t->client_ts = r->commit_ts;
+  if (r->status == TPC_COMMITTED) {
+    if (t->nw >= 2) {
+      /* The client may hear COMMIT only once the decision is durable. */
+      srec *l = &s->log[txn];
+      if (!l->has || l->outcome != TPC_COMMIT || l->ts != r->commit_ts)
+        sim_fail(s, "txn %llu: client heard COMMIT ts=%llu, log has %s", (unsigned long long)txn,
+                 (unsigned long long)r->commit_ts,
+                 !l->has ? "nothing" : l->outcome == TPC_COMMIT ? "another ts" : "ABORT");
+      s->tot.commits2++;
+    } else if (t->nw == 1) {
+      s->tot.commits1++;
+    }
+  } else if (r->status == TPC_ABORTED) {
+    s->tot.aborts++;
+  } else {
+    s->tot.unknown++;
+  }
+}
+
+static const tpc_io sim_io = {.send_prepare = io_prepare, .send_one_phase = io_one,
+                              .send_decision = io_decision, .persist = io_persist,
+                              .mark_done = io_done, .reply = io_reply};
+
+/* ---- coordinator lifecycle ---------------------------------------------------- */
+
+static void coord_start(sim *s) {
+  s->inc++;
+  syn_err e;
+  tpc_io io = sim_io;
+  io.ud = s;
+  if (tpc_new(&s->cfg, &io, &s->core, &e) != 0) {
+    sim_fail(s, "tpc_new: %s", e.msg);
+    return;
+  }
+  s->coord_up = true;
+  /* Recovery sees only what the log made durable. */
+  for (int i = 0; i < s->nlog; i++) {
+    srec *l = &s->log[s->log_order[i]];
+    if (l->done) continue;
+    tpc_record r = {.txn = s->log_order[i], .outcome = l->outcome, .commit_ts = l->ts,
+                    .nparts = l->nparts, .parts = l->parts};
+    if (tpc_recover(s->core, &r, s->now, &e) != 0) sim_fail(s, "tpc_recover: %s", e.msg);
+  }
+  TRACE(s, "coordinator up (incarnation %d)", s->inc);
+}
+
+static void log_store(sim *s, const spend *pe) {
+  srec *l = &s->log[pe->txn];
+  if (l->has) return; /* first decision wins */
+  l->has = true;
+  l->outcome = pe->outcome;
+  l->ts = pe->ts;
+  l->nparts = pe->nparts;
+  memcpy(l->parts, pe->parts, pe->nparts * sizeof pe->parts[0]);
+  s->log_order[s->nlog++] = pe->txn;
+}
+
+static void coord_crash(sim *s) {
+  TRACE(s, "coordinator CRASH");
+  s->tot.coord_crashes++;
+  tpc_free(s->core);
+  s->core = NULL;
+  s->coord_up = false;
+  /* Queued log writes: some reached the disk before the crash (durable,
+  ** nobody told), the rest are lost. */
+  for (int i = 0; i < s->npend; i++) {
+    spend *pe = &s->pend[i];
+    if (!rng_pm(&s->rng, 500)) continue;
+    if (pe->kind == 0 && !pe->fail) log_store(s, pe);
+    if (pe->kind == 1 && s->log[pe->txn].has) s->log[pe->txn].done = true;
+  }
+  s->npend = 0;
+  s->coord_restart_at = s->now + 20 + rng_below(&s->rng, 300);
+}
+
+static void log_step(sim *s) {
+  spend pe = s->pend[0];
+  memmove(&s->pend[0], &s->pend[1], (size_t)(s->npend - 1) * sizeof s->pend[0]);
+  s->npend--;
+  if (pe.kind == 1) {
+    if (!s->log[pe.txn].has) sim_fail(s, "done marker for txn %llu without a decision",
+                                      (unsigned long long)pe.txn);
+    s->log[pe.txn].done = true;
+    return;
+  }
+  if (pe.fail) s->tot.log_fails++;
+  else log_store(s, &pe);
+  if (!s->coord_up || pe.inc != s->inc) return;
+  srec *l = &s->log[pe.txn];
+  int rc = pe.fail ? tpc_decision_durable(s->core, pe.txn, SYN_EIO, 0, 0, s->now)
+                   : tpc_decision_durable(s->core, pe.txn, 0, l->outcome, l->ts, s->now);
+  if (rc != 0) sim_fail(s, "decision_durable(txn %llu) = %d", (unsigned long long)pe.txn, rc);
+}
+
+/* ---- participants ----------------------------------------------------------------- */
+
+static void part_reply(sim *s, int i, smsg m) {
+  m.to = SIM_COORD;
+  m.from = (uint32_t)i + 1;
+  net_send(s, m);
+}
+
+static void part_deliver(sim *s, const smsg *m) {
+  int i = m->to;
+  spart *p = &s->p[i];
+  pstate *ps = &p->t[m->txn];
+  switch (m->type) {
+  case M_PREPARE:
+    if (ps->st == PS_NONE) {
+      if (rng_pm(&s->rng, s->no_pm)) {
+        ps->st = PS_ABORTED;
+      } else {
+        /* Prepared intents are durable before the YES leaves. */
+        p->hlc += 1 + rng_below(&s->rng, 5);
+        ps->st = PS_PREPARED;
+        ps->prepare_ts = p->hlc;
+        ps->next_resolve = s->now + 150;
+      }
+    }
+    if (ps->st == PS_PREPARED)
+      part_reply(s, i, (smsg){.type = M_VOTE, .txn = m->txn, .yes = true, .ts = ps->prepare_ts});
+    else if (ps->st == PS_ABORTED)
+      part_reply(s, i, (smsg){.type = M_VOTE, .txn = m->txn, .yes = false});
+    break;
+  case M_ONE_PHASE:
+    if (ps->st == PS_PREPARED) {
+      sim_fail(s, "txn %llu: one-phase commit at a participant holding it prepared",
+               (unsigned long long)m->txn);
+      return;
+    }
+    if (ps->st == PS_NONE) {
+      if (rng_pm(&s->rng, s->no_pm)) {
+        ps->st = PS_ABORTED;
+      } else {
+        p->hlc += 1 + rng_below(&s->rng, 5);
+        ps->st = PS_COMMITTED;
+        ps->commit_ts = p->hlc;
+      }
+    }
+    part_reply(s, i, (smsg){.type = M_ONE_RESULT, .txn = m->txn, .yes = ps->st == PS_COMMITTED,
+                            .ts = ps->commit_ts});
+    break;
+  case M_DECISION:
+    if (m->outcome == TPC_COMMIT) {
+      if (ps->st == PS_PREPARED) {
+        if (m->ts < ps->prepare_ts)
+          sim_fail(s, "txn %llu: commit_ts %llu below prepare_ts %llu at p%d",
+                   (unsigned long long)m->txn, (unsigned long long)m->ts,
+                   (unsigned long long)ps->prepare_ts, i + 1);
+        ps->st = PS_COMMITTED;
+        ps->commit_ts = m->ts;
+      } else if (ps->st == PS_COMMITTED) {
+        if (ps->commit_ts != m->ts)
+          sim_fail(s, "txn %llu: COMMIT with a second ts at p%d", (unsigned long long)m->txn, i + 1);
+      } else {
+        sim_fail(s, "txn %llu: COMMIT reached p%d which %s", (unsigned long long)m->txn, i + 1,
+                 ps->st == PS_ABORTED ? "aborted it" : "never prepared it");
+        return;
+      }
+    } else {
+      if (ps->st == PS_COMMITTED) {
+        sim_fail(s, "txn %llu: ABORT reached p%d which committed it", (unsigned long long)m->txn,
+                 i + 1);
+        return;
+      }
+      ps->st = PS_ABORTED;
+    }
+    part_reply(s, i, (smsg){.type = M_ACK, .txn = m->txn});
+    break;
+  default:
+    sim_fail(s, "participant got message type %d", m->type);
+  }
+}
+
+static void coord_deliver(sim *s, const smsg *m) {
+  int rc = 0;
+  switch (m->type) {
+  case M_VOTE:
+    rc = tpc_vote(s->core, m->txn, m->from, m->yes, m->ts, m->yes ? 0 : SYN_ECONFLICT, s->now);
+    break;
+  case M_ONE_RESULT:
+    rc = tpc_one_phase_result(s->core, m->txn, m->from, m->yes, m->ts, SYN_ECONFLICT, s->now);
+    break;
+  case M_ACK:
+    rc = tpc_ack(s->core, m->txn, m->from, s->now);
+    break;
+  case M_RESOLVE:
+    s->tot.resolves++;
+    rc = tpc_resolve(s->core, m->txn, m->from, s->now);
+    break;
+  default:
+    sim_fail(s, "coordinator got message type %d", m->type);
+  }
+  /* Stale and duplicate messages are normal; anything else is a bug. */
+  if (rc != 0 && rc != SYN_ENOTFOUND && rc != SYN_EINVAL)
+    sim_fail(s, "coordinator input %s txn=%llu returned %d", msg_names[m->type],
+             (unsigned long long)m->txn, rc);
+}
+
+static void net_step(sim *s, int k) {
+  smsg m = s->msgs[k];
+  s->msgs[k] = s->msgs[--s->nmsgs];
+  bool up = m.to == SIM_COORD ? s->coord_up : s->p[m.to].up;
+  TRACE(s, "%s %s txn=%llu to=%d from=%u yes=%d ts=%llu out=%d", up ? "deliver" : "lost(down)",
+        msg_names[m.type], (unsigned long long)m.txn, m.to, m.from, m.yes,
+        (unsigned long long)m.ts, (int)m.outcome);
+  if (!up) return;
+  if (m.to == SIM_COORD) coord_deliver(s, &m);
+  else part_deliver(s, &m);
+}
+
+/* ---- checks --------------------------------------------------------------------------- */
+
+static void check_safety(sim *s) {
+  for (int x = 1; x <= s->nt; x++) {
+    stxn *t = &s->t[x];
+    bool committed = false, aborted = false;
+    uint64_t ts = 0;
+    for (int i = 0; i < s->np; i++) {
+      pstate *ps = &s->p[i].t[x];
+      bool writer = false;
+      for (int j = 0; j < t->nparts; j++)
+        if (t->parts[j].id == (uint32_t)i + 1 && t->parts[j].wrote) writer = true;
+      if (!writer && ps->st != PS_NONE) {
+        sim_fail(s, "txn %d: p%d is not a writer but holds state %d", x, i + 1, ps->st);
+        return;
+      }
+      if (ps->st == PS_COMMITTED) {
+        if (committed && ps->commit_ts != ts) {
+          sim_fail(s, "txn %d: participants committed at different timestamps", x);
+          return;
+        }
+        committed = true;
+        ts = ps->commit_ts;
+      }
+      if (ps->st == PS_ABORTED) aborted = true;
+    }
+    if (committed && aborted) {
+      sim_fail(s, "txn %d: committed at one participant, aborted at another", x);
+      return;
+    }
+    srec *l = &s->log[x];
+    if (l->has && l->outcome == TPC_COMMIT && aborted) {
+      sim_fail(s, "txn %d: logged COMMIT but a participant aborted", x);
+      return;
+    }
+    if (l->has && l->outcome == TPC_ABORT && committed && t->nw >= 2) {
+      sim_fail(s, "txn %d: logged ABORT but a participant committed", x);
+      return;
+    }
+    if (t->client == TPC_ABORTED && committed) {
+      sim_fail(s, "txn %d: client heard ABORTED but a participant committed", x);
+      return;
+    }
+    if (t->client == TPC_COMMITTED && aborted) {
+      sim_fail(s, "txn %d: client heard COMMITTED but a participant aborted", x);
+      return;
+    }
+  }
+}
+
+static bool quiescent(sim *s) {
+  if (s->nmsgs || s->npend || !s->coord_up || tpc_active(s->core)) return false;
+  for (int i = 0; i < s->np; i++) {
+    if (!s->p[i].up) return false;
+    for (int x = 1; x <= s->nt; x++)
+      if (s->p[i].t[x].st == PS_PREPARED) return false;
+  }
+  return true;
+}
+
+static void check_liveness(sim *s) {
+  for (int x = 1; x <= s->nt; x++) {
+    stxn *t = &s->t[x];
+    srec *l = &s->log[x];
+    for (int j = 0; j < t->nparts; j++) {
+      if (!t->parts[j].wrote) continue;
+      int i = pidx(t->parts[j].id);
+      pstate *ps = &s->p[i].t[x];
+      if (ps->st == PS_PREPARED) {
+        sim_fail(s, "txn %d still prepared at p%d after faults stopped", x, i + 1);
+        return;
+      }
+      if (t->client == TPC_COMMITTED && ps->st != PS_COMMITTED) {
+        sim_fail(s, "txn %d: acknowledged commit never applied at p%d", x, i + 1);
+        return;
+      }
+      if (l->has && l->outcome == TPC_COMMIT && ps->st != PS_COMMITTED) {
+        sim_fail(s, "txn %d: logged commit never applied at p%d", x, i + 1);
+        return;
+      }
+    }
+  }
+  if (s->coord_up && tpc_active(s->core))
+    sim_fail(s, "coordinator still holds %zu transactions", tpc_active(s->core));
+}
+
+/* ---- time ------------------------------------------------------------------------------ */
+
+static void tick(sim *s) {
+  if (s->faults && s->now >= s->fault_until) {
+    s->faults = false;
+    TRACE(s, "faults stop");
+    if (!s->coord_up) s->coord_restart_at = s->now;
+    for (int i = 0; i < s->np; i++)
+      if (!s->p[i].up) s->p[i].restart_at = s->now;
+  }
+  if (s->faults) {
+    if (s->coord_up && rng_pm(&s->rng, s->crash_pm)) coord_crash(s);
+    for (int i = 0; i < s->np; i++) {
+      if (s->p[i].up && rng_pm(&s->rng, s->crash_pm)) {
+        TRACE(s, "p%d CRASH", i + 1);
+        s->tot.part_crashes++;
+        s->p[i].up = false;
+        s->p[i].restart_at = s->now + 10 + rng_below(&s->rng, 300);
+      }
+    }
+  }
+  if (!s->coord_up && s->now >= s->coord_restart_at) coord_start(s);
+  for (int i = 0; i < s->np; i++) {
+    spart *p = &s->p[i];
+    if (!p->up && s->now >= p->restart_at) {
+      p->up = true;
+      TRACE(s, "p%d up", i + 1);
+      for (int x = 1; x <= s->nt; x++) p->t[x].next_resolve = s->now + 150;
+    }
+  }
+  if (s->coord_up) tpc_tick(s->core, s->now);
+  /* In-doubt participants ask the resolver, again and again. */
+  for (int i = 0; i < s->np; i++) {
+    spart *p = &s->p[i];
+    if (!p->up) continue;
+    for (int x = 1; x <= s->nt; x++) {
+      pstate *ps = &p->t[x];
+      if (ps->st != PS_PREPARED || s->now < ps->next_resolve) continue;
+      ps->next_resolve = s->now + 50 + rng_below(&s->rng, 50);
+      part_reply(s, i, (smsg){.type = M_RESOLVE, .txn = (uint64_t)x});
+    }
+  }
+  /* Clients ask to commit. */
+  for (int x = 1; x <= s->nt; x++) {
+    stxn *t = &s->t[x];
+    if (t->begun || t->skipped || s->now < t->begin_at) continue;
+    if (!s->coord_up) {
+      t->skipped = true; /* the client could not reach its coordinator */
+      continue;
+    }
+    syn_err e;
+    int rc = tpc_begin_commit(s->core, (uint64_t)x, t->parts, (size_t)t->nparts, s->now, &e);
+    if (rc != 0) sim_fail(s, "begin_commit(%d): %s", x, e.msg);
+    t->begun = true;
+    TRACE(s, "begin txn=%d writers=%d", x, t->nw);
+  }
+}
+
+static void sim_init(sim *s, uint64_t seed, bool trace) {
+  memset(s, 0, sizeof *s);
+  s->seed = seed;
+  s->rng.s = seed * 0x2545F4914F6CDD1DULL + 1;
+  s->trace = trace;
+  s->faults = true;
+  /* Each seed draws its own weather, from calm to stormy. */
+  s->drop_pm = rng_below(&s->rng, 250);
+  s->dup_pm = rng_below(&s->rng, 150);
+  s->max_delay = 2 + rng_below(&s->rng, 40);
+  s->crash_pm = rng_below(&s->rng, 8);
+  s->log_fail_pm = rng_below(&s->rng, 3) == 0 ? 50 : 0;
+  s->no_pm = rng_below(&s->rng, 150);
+  s->fault_until = 1500;
+  tpc_config_default(&s->cfg);
+  s->cfg.prepare_timeout_ms = 60 + rng_below(&s->rng, 150);
+  s->cfg.one_phase_timeout_ms = 100 + rng_below(&s->rng, 200);
+  s->cfg.retry_base_ms = 5;
+  s->cfg.retry_max_ms = 80;
+  s->cfg.abort_give_up_ms = 30 + rng_below(&s->rng, 1000);
+  s->np = 2 + (int)rng_below(&s->rng, SIM_MAX_P - 1);
+  s->nt = 8 + (int)rng_below(&s->rng, SIM_MAX_T - 7);
+  for (int i = 0; i < s->np; i++) s->p[i].up = true;
+  for (int x = 1; x <= s->nt; x++) {
+    stxn *t = &s->t[x];
+    t->begin_at = rng_below(&s->rng, 1200);
+    for (int i = 0; i < s->np; i++) {
+      uint32_t r = rng_below(&s->rng, 10);
+      if (r < 4) continue; /* untouched */
+      t->parts[t->nparts++] = (tpc_participant){(uint32_t)i + 1, r >= 6};
+      t->nw += r >= 6;
+    }
+  }
+  coord_start(s);
+}
+
+/* Run one seed; returns NULL or the first violation. */
+static const char *sim_run(sim *s) {
+  uint64_t next_tick = 0;
+  uint64_t end = s->fault_until + 60000;
+  while (!s->fail[0]) {
+    int k = -1;
+    for (int i = 0; i < s->nmsgs; i++)
+      if (k < 0 || s->msgs[i].at < s->msgs[k].at ||
+          (s->msgs[i].at == s->msgs[k].at && s->msgs[i].seq < s->msgs[k].seq))
+        k = i;
+    uint64_t t_msg = k >= 0 ? s->msgs[k].at : UINT64_MAX;
+    uint64_t t_log = s->npend ? s->pend[0].at : UINT64_MAX;
+    if (t_log <= t_msg && t_log <= next_tick) {
+      s->now = t_log;
+      log_step(s);
+    } else if (t_msg <= next_tick) {
+      s->now = t_msg;
+      net_step(s, k);
+    } else {
+      s->now = next_tick;
+      tick(s);
+      next_tick += SIM_TICK;
+    }
+    s->tot.steps++;
+    check_safety(s);
+    if (s->now > s->fault_until && quiescent(s)) break;
+    if (s->now > end) break;
+  }
+  if (!s->fail[0]) check_liveness(s);
+  if (s->core) tpc_free(s->core);
+  s->core = NULL;
+  return s->fail[0] ? s->fail : NULL;
+}
+
+/* An assert() inside the core aborts the process: say which seed did it. */
+static volatile uint64_t g_seed;
+static void on_abort(int sig) {
+  char buf[64] = "\nSIM: crashed in seed ";
+  size_t n = strlen(buf);
+  char d[24];
+  int k = 0;
+  uint64_t v = g_seed;
+  do d[k++] = (char)('0' + v % 10); while ((v /= 10) && k < 24);
+  while (k) buf[n++] = d[--k];
+  buf[n++] = '\n';
+  ssize_t w = write(2, buf, n);
+  (void)w;
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static sim g_sim; /* large: keep it off the stack */
+
+static void run_seeds(uint64_t first, uint64_t count, sim_totals *tot) {
+  signal(SIGABRT, on_abort);
+  const char *only = getenv("SIM_SEED");
+  bool trace = getenv("SIM_TRACE") != NULL;
+  if (only) {
+    first = strtoull(only, NULL, 10);
+    count = 1;
+  }
+  memset(tot, 0, sizeof *tot);
+  for (uint64_t seed = first; seed < first + count; seed++) {
+    g_seed = seed;
+    sim_init(&g_sim, seed, trace);
+    const char *why = sim_run(&g_sim);
+    if (why) cr_assert_fail("seed %llu failed: %s\n  replay: SIM_SEED=%llu SIM_TRACE=1 %s",
+                     (unsigned long long)seed, why, (unsigned long long)seed,
+                     "build/tests/test_commit --filter 'commit_sim/*'");
+    if (why) return;
+    sim_totals *t = &g_sim.tot;
+    tot->commits2 += t->commits2;
+    tot->commits1 += t->commits1;
+    tot->aborts += t->aborts;
+    tot->unknown += t->unknown;
+    tot->coord_crashes += t->coord_crashes;
+    tot->part_crashes += t->part_crashes;
+    tot->resolves += t->resolves;
+    tot->drops += t->drops;
+    tot->dups += t->dups;
+    tot->log_fails += t->log_fails;
+    tot->steps += t->steps;
+  }
+  if (!only)
+    fprintf(stderr,
+            "sim seeds %llu..%llu: %llu steps, %llu 2PC commits, %llu 1PC commits, %llu aborts, "
+            "%llu unknown, %llu coordinator crashes, %llu participant crashes, %llu resolves, "
+            "%llu drops, %llu dups, %llu log failures\n",
+            (unsigned long long)first, (unsigned long long)(first + count - 1),
+            (unsigned long long)tot->steps, (unsigned long long)tot->commits2,
+            (unsigned long long)tot->commits1, (unsigned long long)tot->aborts,
+            (unsigned long long)tot->unknown, (unsigned long long)tot->coord_crashes,
+            (unsigned long long)tot->part_crashes, (unsigned long long)tot->resolves,
+            (unsigned long long)tot->drops, (unsigned long long)tot->dups,
+            (unsigned long long)tot->log_fails);
+}
+
+/* The simulation must have exercised what it claims to check. */
+static void assert_coverage(const sim_totals *t) {
+  if (getenv("SIM_SEED")) return;
+  cr_assert_gt(t->commits2, 100);
+  cr_assert_gt(t->commits1, 100);
+  cr_assert_gt(t->aborts, 100);
+  cr_assert_gt(t->coord_crashes, 20);
+  cr_assert_gt(t->part_crashes, 20);
+  cr_assert_gt(t->resolves, 20);
+  cr_assert_gt(t->drops, 100);
+  cr_assert_gt(t->dups, 100);
+  cr_assert_gt(t->log_fails, 5);
+}
+
+Test(commit_sim, seeds_0_to_1499, .timeout = 60) {
+  sim_totals t;
+  run_seeds(0, 1500, &t);
+  assert_coverage(&t);
+}
+
+Test(commit_sim, seeds_1500_to_2999, .timeout = 60) {
+  sim_totals t;
+  run_seeds(1500, 1500, &t);
+  assert_coverage(&t);
+}
