@@ -383,6 +383,8 @@ Test(commit, bad_input_is_refused_cleanly) {
 #define SIM_MAX_PEND 1024
 #define SIM_TICK 5
 #define SIM_COORD (-1)
+#define SIM_RESOLVER (-2) /* another coordinator's resolver, sharing the log */
+#define SIM_EXTERNAL (-1) /* spend.inc of the external resolver's proposals */
 
 /* splitmix64: tiny, fast, and identical everywhere, so a seed replays. */
 typedef struct sim_rng {
@@ -445,6 +447,7 @@ typedef struct spend {
   uint64_t ts;
   uint32_t nparts;
   uint32_t parts[TPC_MAX_PARTICIPANTS];
+  uint32_t asker; /* external resolver: who to answer */
 } spend;
 
 typedef struct stxn {
@@ -458,7 +461,7 @@ typedef struct stxn {
 
 typedef struct sim_totals {
   uint64_t commits2, commits1, aborts, unknown, coord_crashes, part_crashes, resolves,
-      drops, dups, log_fails, steps;
+      drops, dups, log_fails, steps, ext_resolves, log_chose_abort;
 } sim_totals;
 
 typedef struct sim {
@@ -466,6 +469,9 @@ typedef struct sim {
   uint64_t seed, now;
   bool trace, faults;
   uint32_t drop_pm, dup_pm, max_delay, crash_pm, log_fail_pm, no_pm;
+  uint32_t in_doubt_ms;  /* prepared this long: ask the resolver */
+  bool resolvers;       /* participants ask about in-doubt transactions */
+  uint32_t external_pm; /* share of those questions that go to another coordinator */
   uint64_t fault_until;
 
   smsg msgs[SIM_MAX_MSGS];
@@ -561,7 +567,7 @@ static void pend_push(sim *s, spend pe) {
   if (at < s->last_pend_at) at = s->last_pend_at;
   s->last_pend_at = at;
   pe.at = at;
-  pe.inc = s->inc;
+  if (pe.inc != SIM_EXTERNAL) pe.inc = s->inc;
   s->pend[s->npend++] = pe;
 }
 
@@ -660,13 +666,18 @@ static void coord_crash(sim *s) {
   s->coord_up = false;
   /* Queued log writes: some reached the disk before the crash (durable,
   ** nobody told), the rest are lost. */
+  int keep = 0;
   for (int i = 0; i < s->npend; i++) {
     spend *pe = &s->pend[i];
+    if (pe->inc == SIM_EXTERNAL) {
+      s->pend[keep++] = *pe; /* another coordinator's proposal: unaffected */
+      continue;
+    }
     if (!rng_pm(&s->rng, 500)) continue;
     if (pe->kind == 0 && !pe->fail) log_store(s, pe);
     if (pe->kind == 1 && s->log[pe->txn].has) s->log[pe->txn].done = true;
   }
-  s->npend = 0;
+  s->npend = keep;
   s->coord_restart_at = s->now + 20 + rng_below(&s->rng, 300);
 }
 
@@ -682,8 +693,17 @@ static void log_step(sim *s) {
   }
   if (pe.fail) s->tot.log_fails++;
   else log_store(s, &pe);
+  if (pe.inc == SIM_EXTERNAL) {
+    /* The other coordinator answers its asker with what the log holds. */
+    srec *l = &s->log[pe.txn];
+    if (!pe.fail)
+      net_send(s, (smsg){.to = pidx(pe.asker), .type = M_DECISION, .txn = pe.txn,
+                         .outcome = l->outcome, .ts = l->outcome == TPC_COMMIT ? l->ts : 0});
+    return;
+  }
   if (!s->coord_up || pe.inc != s->inc) return;
   srec *l = &s->log[pe.txn];
+  if (!pe.fail && pe.outcome == TPC_COMMIT && l->outcome == TPC_ABORT) s->tot.log_chose_abort++;
   int rc = pe.fail ? tpc_decision_durable(s->core, pe.txn, SYN_EIO, 0, 0, s->now)
                    : tpc_decision_durable(s->core, pe.txn, 0, l->outcome, l->ts, s->now);
   if (rc != 0) sim_fail(s, "decision_durable(txn %llu) = %d", (unsigned long long)pe.txn, rc);
@@ -711,7 +731,7 @@ static void part_deliver(sim *s, const smsg *m) {
         p->hlc += 1 + rng_below(&s->rng, 5);
         ps->st = PS_PREPARED;
         ps->prepare_ts = p->hlc;
-        ps->next_resolve = s->now + 150;
+        ps->next_resolve = s->now + s->in_doubt_ms;
       }
     }
     if (ps->st == PS_PREPARED)
@@ -797,11 +817,18 @@ static void coord_deliver(sim *s, const smsg *m) {
 static void net_step(sim *s, int k) {
   smsg m = s->msgs[k];
   s->msgs[k] = s->msgs[--s->nmsgs];
-  bool up = m.to == SIM_COORD ? s->coord_up : s->p[m.to].up;
+  bool up = m.to == SIM_RESOLVER ? true : m.to == SIM_COORD ? s->coord_up : s->p[m.to].up;
   TRACE(s, "%s %s txn=%llu to=%d from=%u yes=%d ts=%llu out=%d", up ? "deliver" : "lost(down)",
         msg_names[m.type], (unsigned long long)m.txn, m.to, m.from, m.yes,
         (unsigned long long)m.ts, (int)m.outcome);
   if (!up) return;
+  if (m.to == SIM_RESOLVER) {
+    /* First decision wins: propose ABORT; the log answers. */
+    s->tot.ext_resolves++;
+    pend_push(s, (spend){.kind = 0, .inc = SIM_EXTERNAL, .txn = m.txn, .outcome = TPC_ABORT,
+                         .asker = m.from});
+    return;
+  }
   if (m.to == SIM_COORD) coord_deliver(s, &m);
   else part_deliver(s, &m);
 }
@@ -856,12 +883,21 @@ static void check_safety(sim *s) {
   }
 }
 
+/* Must txn x leave the prepared state once faults stop? Always with
+** resolvers; without them, presumed abort leaves a participant that missed
+** its ABORT prepared forever, so only logged commits must finish (recovery
+** re-drives them), unless the seed was calm and every ABORT arrived. */
+static bool must_finish(const sim *s, int x) {
+  if (s->resolvers || s->crash_pm + s->drop_pm + s->log_fail_pm == 0) return true;
+  return s->log[x].has && s->log[x].outcome == TPC_COMMIT;
+}
+
 static bool quiescent(sim *s) {
   if (s->nmsgs || s->npend || !s->coord_up || tpc_active(s->core)) return false;
   for (int i = 0; i < s->np; i++) {
     if (!s->p[i].up) return false;
     for (int x = 1; x <= s->nt; x++)
-      if (s->p[i].t[x].st == PS_PREPARED) return false;
+      if (s->p[i].t[x].st == PS_PREPARED && must_finish(s, x)) return false;
   }
   return true;
 }
@@ -874,7 +910,7 @@ static void check_liveness(sim *s) {
       if (!t->parts[j].wrote) continue;
       int i = pidx(t->parts[j].id);
       pstate *ps = &s->p[i].t[x];
-      if (ps->st == PS_PREPARED) {
+      if (ps->st == PS_PREPARED && must_finish(s, x)) {
         sim_fail(s, "txn %d still prepared at p%d after faults stopped", x, i + 1);
         return;
       }
@@ -919,19 +955,25 @@ static void tick(sim *s) {
     if (!p->up && s->now >= p->restart_at) {
       p->up = true;
       TRACE(s, "p%d up", i + 1);
-      for (int x = 1; x <= s->nt; x++) p->t[x].next_resolve = s->now + 150;
+      for (int x = 1; x <= s->nt; x++) p->t[x].next_resolve = s->now + s->in_doubt_ms;
     }
   }
   if (s->coord_up) tpc_tick(s->core, s->now);
   /* In-doubt participants ask the resolver, again and again. */
   for (int i = 0; i < s->np; i++) {
     spart *p = &s->p[i];
-    if (!p->up) continue;
+    if (!p->up || !s->resolvers) continue;
     for (int x = 1; x <= s->nt; x++) {
       pstate *ps = &p->t[x];
       if (ps->st != PS_PREPARED || s->now < ps->next_resolve) continue;
       ps->next_resolve = s->now + 50 + rng_below(&s->rng, 50);
-      part_reply(s, i, (smsg){.type = M_RESOLVE, .txn = (uint64_t)x});
+      smsg q = {.type = M_RESOLVE, .txn = (uint64_t)x, .from = (uint32_t)i + 1};
+      if (rng_pm(&s->rng, s->external_pm)) {
+        q.to = SIM_RESOLVER;
+        net_send(s, q);
+      } else {
+        part_reply(s, i, q);
+      }
     }
   }
   /* Clients ask to commit. */
@@ -963,6 +1005,18 @@ static void sim_init(sim *s, uint64_t seed, bool trace) {
   s->crash_pm = rng_below(&s->rng, 8);
   s->log_fail_pm = rng_below(&s->rng, 3) == 0 ? 50 : 0;
   s->no_pm = rng_below(&s->rng, 150);
+  s->resolvers = true;
+  s->in_doubt_ms = 20 + rng_below(&s->rng, 150);
+  s->external_pm = rng_below(&s->rng, 2) ? 300 : 0;
+  uint32_t kind = rng_below(&s->rng, 10);
+  if (kind == 0) {
+    /* Calm and without resolvers: phase two alone must finish everything. */
+    s->drop_pm = s->dup_pm = s->crash_pm = s->log_fail_pm = 0;
+    s->resolvers = false;
+  } else if (kind <= 2) {
+    /* Stormy without resolvers: recovery alone must finish the commits. */
+    s->resolvers = false;
+  }
   s->fault_until = 1500;
   tpc_config_default(&s->cfg);
   s->cfg.prepare_timeout_ms = 60 + rng_below(&s->rng, 150);
@@ -1068,19 +1122,23 @@ static void run_seeds(uint64_t first, uint64_t count, sim_totals *tot) {
     tot->dups += t->dups;
     tot->log_fails += t->log_fails;
     tot->steps += t->steps;
+    tot->ext_resolves += t->ext_resolves;
+    tot->log_chose_abort += t->log_chose_abort;
   }
   if (!only)
     fprintf(stderr,
             "sim seeds %llu..%llu: %llu steps, %llu 2PC commits, %llu 1PC commits, %llu aborts, "
             "%llu unknown, %llu coordinator crashes, %llu participant crashes, %llu resolves, "
-            "%llu drops, %llu dups, %llu log failures\n",
+            "%llu drops, %llu dups, %llu log failures, %llu external resolves, "
+            "%llu COMMIT proposals beaten by a resolver's ABORT\n",
             (unsigned long long)first, (unsigned long long)(first + count - 1),
             (unsigned long long)tot->steps, (unsigned long long)tot->commits2,
             (unsigned long long)tot->commits1, (unsigned long long)tot->aborts,
             (unsigned long long)tot->unknown, (unsigned long long)tot->coord_crashes,
             (unsigned long long)tot->part_crashes, (unsigned long long)tot->resolves,
             (unsigned long long)tot->drops, (unsigned long long)tot->dups,
-            (unsigned long long)tot->log_fails);
+            (unsigned long long)tot->log_fails, (unsigned long long)tot->ext_resolves,
+            (unsigned long long)tot->log_chose_abort);
 }
 
 /* The simulation must have exercised what it claims to check. */
@@ -1095,16 +1153,18 @@ static void assert_coverage(const sim_totals *t) {
   cr_assert_gt(t->drops, 100);
   cr_assert_gt(t->dups, 100);
   cr_assert_gt(t->log_fails, 5);
+  cr_assert_gt(t->ext_resolves, 20);
+  cr_assert_gt(t->log_chose_abort, 0);
 }
 
-Test(commit_sim, seeds_0_to_1499, .timeout = 60) {
+Test(commit_sim, seeds_0_to_2499, .timeout = 60) {
   sim_totals t;
-  run_seeds(0, 1500, &t);
+  run_seeds(0, 2500, &t);
   assert_coverage(&t);
 }
 
-Test(commit_sim, seeds_1500_to_2999, .timeout = 60) {
+Test(commit_sim, seeds_2500_to_4999, .timeout = 60) {
   sim_totals t;
-  run_seeds(1500, 1500, &t);
+  run_seeds(2500, 2500, &t);
   assert_coverage(&t);
 }
