@@ -240,10 +240,16 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
+/* 0, or -1 with errno set (EIO when a hook failed without saying why). */
 static int do_sync(dlog *log, int fd) {
+  errno = 0;
   int rc = log->opts.sync_fn ? log->opts.sync_fn(fd, log->opts.sync_ud) : fdatasync(fd);
-  if (rc == 0) log->st.syncs++;
-  return rc;
+  if (rc == 0) {
+    log->st.syncs++;
+    return 0;
+  }
+  if (errno == 0) errno = EIO;
+  return -1;
 }
 
 /* fsync the directory holding path, so a create or rename survives. */
@@ -476,9 +482,9 @@ static void run_waiters(dlog *log, dlog_waiter *w, size_t n, int status) {
     if (status == 0) {
       dlog_record rec;
       entry_view(w[i].e, &rec);
-      w[i].cb(0, &rec, w[i].ud);
+      w[i].cb(0, w[i].e->txn, &rec, w[i].ud);
     } else {
-      w[i].cb(status, NULL, w[i].ud);
+      w[i].cb(status, w[i].e->txn, NULL, w[i].ud);
     }
   }
   log->in_callbacks = false;

@@ -59,10 +59,11 @@ typedef struct dlog_record {
   const uint32_t *parts;
 } dlog_record;
 
-/* status 0: chosen is the durable decision for the transaction (which is
-** the proposed one unless an earlier decision existed). status < 0: the log
-** failed (SYN_EIO) or was closed (SYN_ECLOSED); chosen is NULL. */
-typedef void (*dlog_cb)(int status, const dlog_record *chosen, void *ud);
+/* txn is the proposal's transaction. status 0: chosen is the durable
+** decision for it (the proposed one unless an earlier decision existed).
+** status < 0: the log failed (SYN_EIO) or was closed (SYN_ECLOSED); chosen
+** is NULL and nothing is known about durability. */
+typedef void (*dlog_cb)(int status, uint64_t txn, const dlog_record *chosen, void *ud);
 
 typedef struct dlog_opts {
   /* Durability hook, called once per flush on the log's fd. NULL means

@@ -37,13 +37,15 @@ TestSuite(decision_log, .init = setup, .fini = teardown);
 
 typedef struct got {
   int calls;
+  uint64_t txn;
   int status;
   dlog_record rec;
   uint32_t parts[8];
 } got;
 
-static void on_cb(int status, const dlog_record *chosen, void *ud) {
+static void on_cb(int status, uint64_t txn, const dlog_record *chosen, void *ud) {
   got *g = ud;
+  g->txn = txn;
   g->calls++;
   g->status = status;
   if (chosen) {
@@ -388,6 +390,7 @@ Test(decision_log, sync_failure_is_sticky) {
   cr_assert_eq(dlog_flush(log, &e), SYN_EIO);
   cr_assert_eq(a.calls, 1);
   cr_assert_eq(a.status, SYN_EIO);
+  cr_assert_eq(a.txn, 1);
   got b = {0};
   uint32_t parts[1] = {1};
   dlog_record r = {.txn = 2, .outcome = DLOG_ABORT, .nparts = 1, .parts = parts};
@@ -412,7 +415,7 @@ typedef struct chain {
   int outer_calls;
 } chain;
 
-static void chain_cb(int status, const dlog_record *chosen, void *ud) {
+static void chain_cb(int status, uint64_t txn, const dlog_record *chosen, void *ud) {
   chain *ch = ud;
   ch->outer_calls++;
   cr_assert_eq(status, 0);
@@ -486,4 +489,124 @@ Test(decision_log, not_a_log_and_partial_header) {
   log = open_log(NULL);
   cr_assert_eq(dlog_lookup(log, 1, NULL, NULL), 0);
   dlog_close(log);
+}
+
+/* ---- the seam: the 2PC core persisting through the real log ---------------- */
+
+#include "txn/commit.h"
+
+typedef struct seam {
+  dlog *log;
+  tpc *core;
+  int commits_sent, aborts_sent, replies;
+  tpc_result last_reply;
+  uint64_t now;
+  int statuses[2]; /* callbacks with status 0 / failure */
+} seam;
+
+static void sm_prepare(void *ud, uint64_t t, uint32_t p) {}
+static void sm_one(void *ud, uint64_t t, uint32_t p) {}
+static void sm_decision(void *ud, uint64_t t, uint32_t p, tpc_outcome o, uint64_t ts) {
+  seam *s = ud;
+  if (o == TPC_COMMIT) s->commits_sent++;
+  else s->aborts_sent++;
+}
+static void sm_reply(void *ud, uint64_t t, const tpc_result *r) {
+  seam *s = ud;
+  s->replies++;
+  s->last_reply = *r;
+}
+static void sm_durable(int status, uint64_t txn, const dlog_record *chosen, void *ud) {
+  seam *s = ud;
+  /* Runs inside dlog_flush (or dlog_close), never inside a tpc_io call:
+  ** no re-entrancy. A failure goes to the core, which answers UNKNOWN. */
+  s->statuses[status == 0 ? 0 : 1]++;
+  cr_assert_eq(tpc_decision_durable(s->core, txn, status,
+                                    chosen ? (tpc_outcome)chosen->outcome : TPC_ABORT,
+                                    chosen ? chosen->commit_ts : 0, s->now), 0);
+}
+static void sm_persist(void *ud, const tpc_record *r) {
+  seam *s = ud;
+  dlog_record d = {.txn = r->txn, .outcome = (dlog_outcome)r->outcome,
+                   .commit_ts = r->commit_ts, .nparts = r->nparts, .parts = r->parts};
+  cr_assert_eq(dlog_propose(s->log, &d, sm_durable, s, NULL), 0);
+}
+static void sm_done(void *ud, uint64_t t) {
+  seam *s = ud;
+  cr_assert_eq(dlog_mark_done(s->log, t, NULL), 0);
+}
+static int sm_recover(const dlog_record *r, void *ud) {
+  seam *s = ud;
+  tpc_record t = {.txn = r->txn, .outcome = (tpc_outcome)r->outcome, .commit_ts = r->commit_ts,
+                  .nparts = r->nparts, .parts = r->parts};
+  return tpc_recover(s->core, &t, s->now, NULL);
+}
+
+static void seam_start(seam *s) {
+  s->log = open_log(NULL);
+  tpc_io io = {.ud = s, .send_prepare = sm_prepare, .send_one_phase = sm_one,
+               .send_decision = sm_decision, .persist = sm_persist, .mark_done = sm_done,
+               .reply = sm_reply};
+  tpc_config cfg;
+  tpc_config_default(&cfg);
+  cr_assert_eq(tpc_new(&cfg, &io, &s->core, NULL), 0);
+  cr_assert_eq(dlog_foreach_undone(s->log, sm_recover, s), 0);
+}
+
+static void seam_crash(seam *s) {
+  dlog_close(s->log); /* queued callbacks hear SYN_ECLOSED first */
+  tpc_free(s->core);
+  s->core = NULL;
+  s->log = NULL;
+}
+
+Test(decision_log, drives_the_2pc_core_across_a_restart) {
+  static seam s;
+  seam_start(&s);
+  tpc_participant ps[3] = {{1, true}, {2, true}, {3, true}};
+  for (uint64_t txn = 1; txn <= 2; txn++) {
+    cr_assert_eq(tpc_begin_commit(s.core, txn, ps, 3, 0, NULL), 0);
+    for (uint32_t p = 1; p <= 3; p++) tpc_vote(s.core, txn, p, true, 10 * txn + p, 0, 1);
+  }
+  cr_assert_eq(s.replies, 0, "COMMITTED before the log flushed");
+  flush(s.log);
+  cr_assert_eq(s.replies, 2);
+  cr_assert_eq(s.last_reply.status, TPC_COMMITTED);
+  cr_assert_eq(s.last_reply.commit_ts, 23);
+  cr_assert_eq(s.commits_sent, 6);
+  for (uint32_t p = 1; p <= 3; p++) tpc_ack(s.core, 1, p, 2);
+  flush(s.log); /* txn 1's done marker */
+  /* A third transaction decides in memory but crashes before the flush. */
+  cr_assert_eq(tpc_begin_commit(s.core, 3, ps, 3, 0, NULL), 0);
+  for (uint32_t p = 1; p <= 3; p++) tpc_vote(s.core, 3, p, true, 5, 0, 1);
+  cr_assert_eq(s.replies, 2);
+  seam_crash(&s);
+  cr_assert_eq(s.statuses[1], 1, "the unflushed proposal was not failed at close");
+  cr_assert_eq(s.replies, 3);
+  cr_assert_eq(s.last_reply.status, TPC_UNKNOWN, "a closed log must not look like a decision");
+
+  memset(&s, 0, sizeof s);
+  seam_start(&s);
+  /* Only txn 2 is re-driven: 1 is done, 3 never reached the disk. */
+  cr_assert_eq(s.commits_sent, 3);
+  cr_assert_eq(tpc_state_of(s.core, 2), TPC_S_COMMITTING);
+  cr_assert_eq(tpc_state_of(s.core, 3), TPC_S_NONE);
+  /* A participant in doubt about 3 gets ABORT, now the decision forever. */
+  cr_assert_eq(tpc_resolve(s.core, 3, 2, 5), 0);
+  cr_assert_eq(s.aborts_sent, 0);
+  flush(s.log);
+  cr_assert_eq(s.aborts_sent, 1);
+  dlog_record r;
+  cr_assert_eq(dlog_lookup(s.log, 3, &r, NULL), 0);
+  cr_assert_eq(r.outcome, DLOG_ABORT);
+  /* In doubt about 2 (re-driven): COMMIT again at once. */
+  cr_assert_eq(tpc_resolve(s.core, 2, 1, 6), 0);
+  cr_assert_eq(s.commits_sent, 4);
+  for (uint32_t p = 1; p <= 3; p++) tpc_ack(s.core, 2, p, 7);
+  flush(s.log);
+  cr_assert_eq(tpc_active(s.core), 0);
+  walk w = {0};
+  dlog_foreach_undone(s.log, collect, &w);
+  cr_assert_eq(w.n, 0, "%d decisions left undone", w.n);
+  seam_crash(&s);
 }
