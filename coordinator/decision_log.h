@@ -25,6 +25,9 @@
 ** exactly once, never from inside dlog_propose itself: from dlog_flush, or
 ** with SYN_ECLOSED from dlog_close.
 **
+** Threads: a dlog is not thread-safe; one thread (the coordinator's loop)
+** owns it.
+**
 ** Errors are sticky: after a failed write or fsync the file's state is
 ** unknown (the kernel may have dropped dirty pages), so every later call
 ** fails with SYN_EIO until the log is closed and reopened, which re-reads

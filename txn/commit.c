@@ -139,11 +139,14 @@ static void tpc_txn_check(const tpc_txn *t) {
 #endif
 }
 
-static void tpc_move(tpc_txn *t, tpc_state to) {
+/* The one place a transaction changes state. */
+static void tpc_move(tpc *c, tpc_txn *t, tpc_state to) {
   assert((unsigned)to < TPC_S__COUNT);
   assert(tpc_edges[t->st] & (1u << to));
+  tpc_state from = t->st;
   t->st = to;
   tpc_txn_check(t);
+  if (c->io.trace) c->io.trace(c->io.ud, t->id, from, to);
 }
 
 void tpc_config_default(tpc_config *cfg) {
@@ -219,7 +222,7 @@ static tpc_txn *tpc_txn_new(tpc *c, uint64_t id, int *rc) {
 
 /* Move to DONE and free. */
 static void tpc_forget(tpc *c, tpc_txn *t) {
-  tpc_move(t, TPC_S_DONE);
+  tpc_move(c, t, TPC_S_DONE);
   u64map_del(&c->by_id, t->id);
   if (t->prev) t->prev->next = t->next;
   else c->head = t->next;
@@ -270,7 +273,7 @@ static void tpc_start_abort(tpc *c, tpc_txn *t, uint64_t now) {
     p->need_ack = p->vote != VOTE_NO;
     p->acked = false;
   }
-  tpc_move(t, TPC_S_ABORTING);
+  tpc_move(c, t, TPC_S_ABORTING);
   t->deadline = now + c->cfg.abort_give_up_ms;
   bool any = false;
   for (uint32_t i = 0; i < t->n; i++) {
@@ -289,7 +292,7 @@ static void tpc_start_commit(tpc *c, tpc_txn *t, uint64_t now) {
     t->p[i].need_ack = true;
     t->p[i].acked = false;
   }
-  tpc_move(t, TPC_S_COMMITTING);
+  tpc_move(c, t, TPC_S_COMMITTING);
   for (uint32_t i = 0; i < t->n; i++) {
     tpc_send_phase2(c, t, &t->p[i]);
     tpc_arm(c, &t->p[i], now);
@@ -334,13 +337,13 @@ int tpc_begin_commit(tpc *c, uint64_t txn, const tpc_participant *parts, size_t 
     return 0;
   }
   if (nw == 1) {
-    tpc_move(t, TPC_S_ONE_PHASE);
+    tpc_move(c, t, TPC_S_ONE_PHASE);
     t->deadline = now_ms + c->cfg.one_phase_timeout_ms;
     c->io.send_one_phase(c->io.ud, t->id, t->p[0].id);
     tpc_arm(c, &t->p[0], now_ms);
     return 0;
   }
-  tpc_move(t, TPC_S_PREPARING);
+  tpc_move(c, t, TPC_S_PREPARING);
   t->deadline = now_ms + c->cfg.prepare_timeout_ms;
   for (uint32_t i = 0; i < nw; i++) {
     c->io.send_prepare(c->io.ud, t->id, t->p[i].id);
@@ -374,7 +377,7 @@ int tpc_vote(tpc *c, uint64_t txn, uint32_t participant, bool yes, uint64_t prep
   /* All YES. commit_ts = max(prepare_ts) (Clock-SI): every participant
   ** already promised nothing it served reads past its prepare_ts. */
   t->commit_ts = max_ts;
-  tpc_move(t, TPC_S_DECIDING);
+  tpc_move(c, t, TPC_S_DECIDING);
   uint32_t ids[TPC_MAX_PARTICIPANTS];
   for (uint32_t i = 0; i < t->n; i++) ids[i] = t->p[i].id;
   tpc_record rec = {.txn = t->id, .outcome = TPC_COMMIT, .commit_ts = max_ts, .nparts = t->n,
@@ -506,7 +509,7 @@ int tpc_resolve(tpc *c, uint64_t txn, uint32_t participant, uint64_t now_ms) {
   if (!t) return rc;
   t->n = 1;
   t->p[0].id = participant;
-  tpc_move(t, TPC_S_RESOLVING);
+  tpc_move(c, t, TPC_S_RESOLVING);
   /* First decision wins: if a COMMIT is logged the log answers with it;
   ** otherwise our ABORT becomes the decision and no COMMIT can follow. */
   tpc_record rec = {.txn = txn, .outcome = TPC_ABORT, .commit_ts = 0, .nparts = 1,

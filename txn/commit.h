@@ -125,6 +125,9 @@ typedef struct tpc_io {
   /* Exactly once per tpc_begin_commit that returned 0, unless the
   ** coordinator crashes first. */
   void (*reply)(void *ud, uint64_t txn, const tpc_result *res);
+  /* Optional (may be NULL): every state move, for DEBUG logs with the txn
+  ** as correlation id and for simulator traces. */
+  void (*trace)(void *ud, uint64_t txn, tpc_state from, tpc_state to);
 } tpc_io;
 
 typedef struct tpc_config {

@@ -254,9 +254,15 @@ static void io_reply(void *ud, uint64_t txn, const tpc_result *r) {
   }
 }
 
+static void io_trace(void *ud, uint64_t txn, tpc_state from, tpc_state to) {
+  sim *s = ud;
+  TRACE(s, "core txn=%llu %s -> %s", (unsigned long long)txn, tpc_state_name(from),
+        tpc_state_name(to));
+}
+
 static const tpc_io sim_io = {.send_prepare = io_prepare, .send_one_phase = io_one,
                               .send_decision = io_decision, .persist = io_persist,
-                              .mark_done = io_done, .reply = io_reply};
+                              .mark_done = io_done, .reply = io_reply, .trace = io_trace};
 
 /* ---- coordinator lifecycle ---------------------------------------------------- */
 

@@ -58,9 +58,16 @@ static void s_reply(void *ud, uint64_t t, const tpc_result *r) {
   push((ev){.kind = EV_REPLY, .txn = t, .res = *r});
 }
 
+static tpc_state moves[64];
+static int nmoves;
+static void s_trace(void *ud, uint64_t t, tpc_state from, tpc_state to) {
+  if (nmoves == 0) moves[nmoves++] = from;
+  if (nmoves < 64) moves[nmoves++] = to;
+}
+
 static const tpc_io script_io = {.send_prepare = s_prepare, .send_one_phase = s_one,
                                  .send_decision = s_decision, .persist = s_persist,
-                                 .mark_done = s_done, .reply = s_reply};
+                                 .mark_done = s_done, .reply = s_reply, .trace = s_trace};
 
 static int count(int kind) {
   int n = 0;
@@ -75,6 +82,7 @@ static const ev *find(int kind) {
 
 static tpc *mk(void) {
   nev = 0;
+  nmoves = 0;
   tpc_config cfg;
   tpc_config_default(&cfg);
   cfg.prepare_timeout_ms = 1000;
@@ -185,6 +193,11 @@ Test(commit, all_yes_commits_at_max_prepare_ts_after_durability) {
   cr_assert_eq(tpc_ack(c, 9, 3, 5013), 0);
   cr_assert_eq(count(EV_DONE), 1);
   cr_assert_eq(tpc_active(c), 0);
+  /* Every move went through the transition function, in this order. */
+  tpc_state want[] = {TPC_S_NONE, TPC_S_PREPARING, TPC_S_DECIDING, TPC_S_COMMITTING, TPC_S_DONE};
+  cr_assert_eq(nmoves, 5);
+  for (int i = 0; i < 5; i++)
+    cr_assert_eq(moves[i], want[i], "move %d: %s", i, tpc_state_name(moves[i]));
   tpc_free(c);
 }
 
