@@ -611,6 +611,7 @@ Test(decision_log, drives_the_2pc_core_across_a_restart) {
   seam_crash(&s);
 }
 
+#ifdef SYN_FAILPOINTS
 /* ---- crashes at the failpoints, in a real child process --------------------- */
 
 #include <sys/wait.h>
@@ -697,3 +698,4 @@ Test(decision_log, crash_and_error_failpoints) {
   cr_assert_eq(dlog_lookup(log, 2, NULL, NULL), 0);
   dlog_close(log);
 }
+#endif /* SYN_FAILPOINTS */
