@@ -31,6 +31,7 @@
 #include "txn/u64map.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,10 +140,15 @@ static void tpc_txn_check(const tpc_txn *t) {
 #endif
 }
 
-/* The one place a transaction changes state. */
+/* The one place a transaction changes state. The edge check stays on in
+** release builds: an illegal move is a bug that could break atomicity, and
+** stopping is safer than committing on a confused state. */
 static void tpc_move(tpc *c, tpc_txn *t, tpc_state to) {
-  assert((unsigned)to < TPC_S__COUNT);
-  assert(tpc_edges[t->st] & (1u << to));
+  if ((unsigned)to >= TPC_S__COUNT || !(tpc_edges[t->st] & (1u << to))) {
+    fprintf(stderr, "tpc: illegal transition %s -> %s for txn %llu\n", tpc_state_name(t->st),
+            tpc_state_name(to), (unsigned long long)t->id);
+    abort();
+  }
   tpc_state from = t->st;
   t->st = to;
   tpc_txn_check(t);
