@@ -54,9 +54,10 @@ typedef struct tpc_txn {
   uint64_t deadline;    /* PREPARING/ONE_PHASE: timeout; ABORTING: give up */
   tpc_outcome outcome;  /* COMMITTING/ABORTING */
   uint64_t commit_ts;
-  uint32_t n;
+  uint32_t n;   /* peers in use */
+  uint32_t cap; /* peers allocated: the writers, or TPC_MAX_PARTICIPANTS askers */
   struct tpc_txn *prev, *next; /* insertion order, for deterministic ticks */
-  tpc_peer p[TPC_MAX_PARTICIPANTS];
+  tpc_peer p[];
 } tpc_txn;
 
 struct tpc {
@@ -201,7 +202,7 @@ tpc_state tpc_state_of(const tpc *c, uint64_t txn) {
   return t ? t->st : TPC_S_NONE;
 }
 
-static tpc_txn *tpc_txn_new(tpc *c, uint64_t id, int *rc) {
+static tpc_txn *tpc_txn_new(tpc *c, uint64_t id, uint32_t cap, int *rc) {
   if (u64map_get(&c->by_id, id)) {
     *rc = SYN_EEXIST;
     return NULL;
@@ -210,7 +211,7 @@ static tpc_txn *tpc_txn_new(tpc *c, uint64_t id, int *rc) {
     *rc = SYN_EBUSY;
     return NULL;
   }
-  tpc_txn *t = calloc(1, sizeof *t);
+  tpc_txn *t = calloc(1, sizeof *t + cap * sizeof t->p[0]);
   if (!t || u64map_put(&c->by_id, id, t) != 0) {
     free(t);
     *rc = SYN_ENOMEM;
@@ -218,6 +219,7 @@ static tpc_txn *tpc_txn_new(tpc *c, uint64_t id, int *rc) {
   }
   t->id = id;
   t->st = TPC_S_NONE;
+  t->cap = cap;
   t->prev = c->tail;
   if (c->tail) c->tail->next = t;
   else c->head = t;
@@ -323,7 +325,7 @@ int tpc_begin_commit(tpc *c, uint64_t txn, const tpc_participant *parts, size_t 
     writers[nw++] = parts[i].id;
   }
   int rc;
-  tpc_txn *t = tpc_txn_new(c, txn, &rc);
+  tpc_txn *t = tpc_txn_new(c, txn, nw, &rc);
   if (!t) {
     if (rc == SYN_EEXIST)
       return syn_err_set(err, rc, "txn %llu: commit already in progress", (unsigned long long)txn);
@@ -502,7 +504,7 @@ int tpc_resolve(tpc *c, uint64_t txn, uint32_t participant, uint64_t now_ms) {
     case TPC_S_RESOLVING:
       for (uint32_t i = 0; i < t->n; i++)
         if (t->p[i].id == participant) return 0;
-      if (t->n == TPC_MAX_PARTICIPANTS) return SYN_EBUSY;
+      if (t->n == t->cap) return SYN_EBUSY;
       t->p[t->n++].id = participant;
       return 0;
     case TPC_S_ONE_PHASE:
@@ -511,7 +513,7 @@ int tpc_resolve(tpc *c, uint64_t txn, uint32_t participant, uint64_t now_ms) {
     }
   }
   int rc;
-  t = tpc_txn_new(c, txn, &rc);
+  t = tpc_txn_new(c, txn, TPC_MAX_PARTICIPANTS, &rc);
   if (!t) return rc;
   t->n = 1;
   t->p[0].id = participant;
@@ -540,7 +542,7 @@ int tpc_recover(tpc *c, const tpc_record *rec, uint64_t now_ms, syn_err *err) {
     return syn_err_set(err, SYN_ERANGE, "txn %llu: %u participants in logged COMMIT",
                        (unsigned long long)rec->txn, rec->nparts);
   int rc;
-  tpc_txn *t = tpc_txn_new(c, rec->txn, &rc);
+  tpc_txn *t = tpc_txn_new(c, rec->txn, rec->nparts, &rc);
   if (!t) return syn_err_set(err, rc, "txn %llu: cannot recover (%s)",
                              (unsigned long long)rec->txn, syn_strerror(rc));
   t->n = rec->nparts;
