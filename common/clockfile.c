@@ -11,18 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/crc32c.h"
+
 static const uint8_t clockfile_magic[8] = {'S', 'Y', 'N', 'H', 'L', 'C', 'B', '1'};
 
-/* Bitwise CRC-32C (reflected polynomial 0x82F63B78): 16 bytes per write do
-** not justify a table. Check value of "123456789" is 0xE3069283. */
-static uint32_t crc32c(const uint8_t *p, size_t n) {
-  uint32_t crc = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; i++) {
-    crc ^= p[i];
-    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
+static uint32_t crc32c(const uint8_t *p, size_t n) { return crc32c_update(0, p, n); }
 
 static void put_be64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
