@@ -11,6 +11,25 @@
 
 enum {
   SYN_M_HEALTH = 1,
+
+  /* participant: common/proto/participant.proto */
+  SYN_M_PART_DDL = 100,
+  SYN_M_PART_SCAN = 101,
+  SYN_M_PART_WRITE = 102,
+  SYN_M_PART_PREPARE = 103,
+  SYN_M_PART_COMMIT = 104,
+  SYN_M_PART_ABORT = 105,
+  SYN_M_PART_COMMIT_ONE_PHASE = 106,
+  SYN_M_PART_TXN_STATE = 107,
+
+  /* coordinator */
+  SYN_M_COORD_RESOLVE = 200,
 };
+
+/* Transaction ids are cluster-unique without coordination: the top 8 bits
+** name the coordinator that began the transaction (its index, c1 = 1), so a
+** participant knows whom to ask about an in-doubt transaction; the low 56
+** bits are unique per coordinator (see coordinator/txnid). */
+#define SYN_TXN_COORD(txn) ((unsigned)((txn) >> 56))
 
 #endif
