@@ -35,7 +35,8 @@
 #include "common/err.h"
 #include "common/value.h"
 
-struct cat_table; /* sql/catalog.h */
+struct cat_table;  /* sql/catalog.h */
+struct cat_column; /* sql/catalog.h */
 
 enum {
   CL_ECONFLICT = SYN_ECONFLICT,
@@ -78,9 +79,9 @@ int cl_create_table(cl_cluster *cl, const struct cat_table *def, bool if_not_exi
                     syn_err *err);
 int cl_drop_table(cl_cluster *cl, const char *name, bool if_exists, syn_err *err);
 int cl_truncate_table(cl_cluster *cl, const char *name, syn_err *err);
-/* def->name gives the column; def->def_* its default. */
-int cl_add_column(cl_cluster *cl, const char *table, const struct cat_table *col_holder,
-                  int col_index, bool if_not_exists, syn_err *err);
+/* The new column goes last; its default (if any) fills existing rows. */
+int cl_add_column(cl_cluster *cl, const char *table, const struct cat_column *col,
+                  bool if_not_exists, syn_err *err);
 int cl_drop_column(cl_cluster *cl, const char *table, const char *column, bool if_exists,
                    syn_err *err);
 int cl_rename_column(cl_cluster *cl, const char *table, const char *from, const char *to,
