@@ -54,6 +54,8 @@ stop_server() {  # stop_server PID NAME: SIGTERM, expect a clean exit
   wait "$1" || rc=$?
   forget "$1"
   [ "$rc" -eq 0 ] || fail "$2 server exited with status $rc after SIGTERM"
+  # Sanitizer builds report UB without failing the process: make it fail.
+  if grep -E "runtime error:|Sanitizer" "$WORK/$2.log"; then fail "$2 server: sanitizer report"; fi
 }
 
 start_server main --database postgres
