@@ -176,7 +176,7 @@ size_t pgw_server_session_count(const pgw_server *srv);
 /* Stop listening and close every connection. cb runs (from a later loop
 ** callback) once every handle is closed and every session freed, which
 ** waits for running queries to reach pgw_query_done. The server is freed
-** before cb runs. */
+** before cb runs. A second call is ignored (its cb never runs). */
 void pgw_server_close(pgw_server *srv, void (*cb)(void *ud), void *ud);
 
 /* ---- session accessors ------------------------------------------------- */

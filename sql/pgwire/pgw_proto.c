@@ -140,6 +140,17 @@ static void handshake(pgw_session *c, const pgw_su_req *req) {
       return;
     }
   }
+  /* Startup strings reach log lines, ParameterStatus echoes and the
+  ** executor; the server encoding is UTF8, so refuse anything else here. */
+  for (size_t i = 0; i < st->nparams; i++) {
+    const char *kv[2] = {st->params[i].name, st->params[i].value};
+    for (int j = 0; j < 2; j++) {
+      if (!pgw_utf8_valid((const uint8_t *)kv[j], strlen(kv[j]), NULL)) {
+        pgw__fatal(c, "22021", "invalid byte sequence for encoding \"UTF8\" in startup packet");
+        return;
+      }
+    }
+  }
   if (!st->user) {
     pgw__fatal(c, "28000", "no PostgreSQL user name specified in startup packet");
     return;

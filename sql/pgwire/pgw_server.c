@@ -318,7 +318,10 @@ static void on_connection(uv_stream_t *listener, int status) {
     pgw__close_now(c);
     return;
   }
+  /* Small responses must not wait for Nagle; idle peers that vanished
+  ** (host crash, cable) are found by keepalive instead of holding a slot. */
   uv_tcp_nodelay(&c->tcp, 1);
+  uv_tcp_keepalive(&c->tcp, 1, 60);
   uv_timer_start(&c->timer, on_startup_timeout, srv->startup_timeout_ms, 0);
   pgw__update_reading(c);
 }
@@ -408,6 +411,7 @@ int pgw_server_port(const pgw_server *srv) { return srv->port; }
 size_t pgw_server_session_count(const pgw_server *srv) { return srv->nsessions; }
 
 void pgw_server_close(pgw_server *srv, void (*cb)(void *ud), void *ud) {
+  if (srv->closing) return; /* a second call would close handles twice */
   srv->closing = 1;
   srv->close_cb = cb;
   srv->close_ud = ud;

@@ -266,6 +266,10 @@ def t_bad_startup():
     s.sendall(struct.pack("!II", 16, 196608) + b"user\0bob")  # no terminators
     expect_fatal(s, "08P01", "bad layout")
     s = connect()
+    bad = struct.pack("!I", 196608) + b"user\0\xc3\x28\0\0"
+    s.sendall(struct.pack("!I", 4 + len(bad)) + bad)
+    expect_fatal(s, "22021", "invalid UTF-8 user name")
+    s = connect()
     s.sendall(startup_packet({"user": "postgres", "database": "nosuchdb"}))
     t, b = read_msg(s)
     check(t == b"R", "auth before the database check: %r" % t)
