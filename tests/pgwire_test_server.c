@@ -535,7 +535,7 @@ int main(int argc, char **argv) {
   ts_config cfg = {0};
   pgw_server_opts o = {0};
   syn_log_level level = SYN_LOG_INFO;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) {
@@ -556,7 +556,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "unknown option %s\n", a);
       return 2;
     }
-    i++;
   }
   syn_log_init("pgw-test", level, 2);
   signal(SIGPIPE, SIG_IGN);
