@@ -31,6 +31,8 @@ typedef struct fx {
   answer_mode mode;
   int signalled;        /* the script already asked for pgw_server_close */
   int fail_open;
+  uint32_t max_sessions;
+  uint32_t startup_timeout_ms;
   /* observations, loop thread */
   int opens, closes, queries, answered;
   int close_during_query;
@@ -239,7 +241,9 @@ static void run_fixture(fx *f) {
   f->done.data = f;
   uv_timer_init(&f->loop, &f->delay);
   f->delay.data = f;
-  pgw_server_opts o = {.host = "127.0.0.1", .port = 0, .random = ex_random};
+  pgw_server_opts o = {.host = "127.0.0.1", .port = 0, .random = ex_random,
+                       .max_sessions = f->max_sessions,
+                       .startup_timeout_ms = f->startup_timeout_ms};
   o.executor = (pgw_executor){.ud = f, .session_open = ex_open, .session_close = ex_close,
                               .simple_query = ex_query};
   syn_err err;
@@ -378,4 +382,44 @@ Test(pgw_server, failed_open_never_closes) {
   cr_assert_str_empty(f.client_err, "%s", f.client_err);
   cr_assert_eq(f.opens, 0);
   cr_assert_eq(f.closes, 0, "session_close must not follow a failed session_open");
+}
+
+static void script_too_many(fx *f) {
+  int a = cli_login(f);
+  int b = cli_login(f); /* over max_sessions = 1: FATAL 53300 */
+  if (a < 0 || b != -2) snprintf(f->client_err, sizeof f->client_err, "logins %d %d", a, b);
+  if (a >= 0) close(a);
+  if (b >= 0) close(b);
+  /* The slot frees once the first session is gone. */
+  int c = -1;
+  for (int i = 0; i < 200 && c < 0; i++) {
+    c = cli_login(f);
+    if (c < 0) usleep(5000);
+  }
+  if (c < 0) snprintf(f->client_err, sizeof f->client_err, "slot never freed");
+  else close(c);
+}
+
+Test(pgw_server, max_sessions_refuses_with_53300) {
+  fx f = {.script = script_too_many, .max_sessions = 1};
+  run_fixture(&f);
+  cr_assert_str_empty(f.client_err, "%s", f.client_err);
+  cr_assert_eq(f.opens, 2);
+  cr_assert_eq(f.closes, 2);
+}
+
+static void script_silent_client(fx *f) {
+  int s = cli_connect(f);
+  char c;
+  /* Send nothing: the server must hang up after startup_timeout_ms. */
+  ssize_t r = recv(s, &c, 1, 0);
+  if (r != 0) snprintf(f->client_err, sizeof f->client_err, "expected EOF, got %zd", r);
+  close(s);
+}
+
+Test(pgw_server, startup_timeout_closes_silent_client) {
+  fx f = {.script = script_silent_client, .startup_timeout_ms = 100};
+  run_fixture(&f);
+  cr_assert_str_empty(f.client_err, "%s", f.client_err);
+  cr_assert_eq(f.opens, 0);
 }
