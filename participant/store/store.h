@@ -194,16 +194,18 @@ typedef enum {
   STORE_LOCK = 4,   /* locking read: take the write lock, change nothing */
 } store_write_mode;
 
-/* txn != 0. key: the nkey key values (one INT for hidden-row-id tables).
-** row: ncols values for INSERT/UPDATE (key columns must equal key), NULL
-** for DELETE/LOCK. Borrowed for the call.
+/* txn != 0. key: the table's nkey key values (one INT for hidden-row-id
+** tables), nkey of them. row: the table's ncols values for INSERT/UPDATE
+** (key columns must equal key), NULL and 0 for DELETE/LOCK. Counts that do
+** not match the current schema give SYN_EINVAL (a stale schema at the
+** caller). Borrowed for the call.
 ** Errors: SYN_EBUSY (info->blocker holds the key), SYN_ECONFLICT (a
 ** version committed after snapshot_ts; info->conflict_ts), STORE_EUNIQUE,
 ** SYN_ECLOSED (txn already aborted), SYN_EINVAL (txn prepared/committed or
 ** bad arguments), SYN_ENOTFOUND (no such table). */
 int store_write(store *st, uint64_t txn, uint32_t table_id,
-                const syn_value *key, const syn_value *row,
-                uint64_t snapshot_ts, store_write_mode mode,
+                const syn_value *key, int nkey, const syn_value *row,
+                int nrow, uint64_t snapshot_ts, store_write_mode mode,
                 store_info *info, syn_err *err);
 
 /* ---- reads --------------------------------------------------------------- */
@@ -252,7 +254,7 @@ int store_scan(store *st, uint32_t table_id, const store_scan_opts *opts,
                store_info *info, syn_err *err);
 
 /* Point read of one key: calls fn at most once; *found says whether. */
-int store_get(store *st, uint32_t table_id, const syn_value *key,
+int store_get(store *st, uint32_t table_id, const syn_value *key, int nkey,
               uint64_t snapshot_ts, uint64_t txn, store_row_fn fn, void *ud,
               int *found, store_info *info, syn_err *err);
 
@@ -302,7 +304,7 @@ int store_prepared_list(store *st, store_prepared **out, size_t *n,
 
 /* Waits-for edges: the txn holding a lock on (table, key), or 0. */
 int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
-                      uint64_t *holder, syn_err *err);
+                      int nkey, uint64_t *holder, syn_err *err);
 
 /* ---- garbage collection ------------------------------------------------ */
 

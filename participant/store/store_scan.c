@@ -422,7 +422,7 @@ int store_scan(store *st, uint32_t table_id, const store_scan_opts *o,
   return scan_run(st, t, &a, fn, ud, res, info, err);
 }
 
-int store_get(store *st, uint32_t table_id, const syn_value *key,
+int store_get(store *st, uint32_t table_id, const syn_value *key, int nkey,
               uint64_t snapshot_ts, uint64_t txn, store_row_fn fn, void *ud,
               int *found, store_info *info, syn_err *err) {
   ST_GUARD(st, err);
@@ -433,6 +433,9 @@ int store_get(store *st, uint32_t table_id, const syn_value *key,
   st_table *t;
   int rc = read_checks(st, table_id, snapshot_ts, &t, err);
   if (rc) return rc;
+  if (nkey != (t->nkey ? t->nkey : 1))
+    return syn_err_set(err, SYN_EINVAL, "store: table %u takes %d key values",
+                       table_id, t->nkey ? t->nkey : 1);
   size_t klen;
   if ((rc = st_key(st, key, t->nkey ? t->nkey : 1, &klen, err))) return rc;
   scan_args a = {.lo = st->kbuf, .lolen = klen, .hi = st->kbuf, .hilen = klen,

@@ -258,7 +258,7 @@ int store_prepared_list(store *st, store_prepared **out, size_t *n,
 }
 
 int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
-                      uint64_t *holder, syn_err *err) {
+                      int nkey, uint64_t *holder, syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
   sqlite3_stmt *q;
@@ -267,6 +267,8 @@ int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
   if (rc) return rc;
   if (!holder) return syn_err_set(err, SYN_EINVAL, "store: NULL output");
   *holder = 0;
+  if (!key || nkey != (t->nkey ? t->nkey : 1))
+    return syn_err_set(err, SYN_EINVAL, "store: wrong key value count");
   if ((rc = st_key(st, key, t->nkey ? t->nkey : 1, &klen, err))) return rc;
   if ((rc = st_tq(st, t, Q_LOCK_GET, &q, err))) return rc;
   sqlite3_bind_blob(q, 1, st->kbuf, (int)klen, SQLITE_STATIC);

@@ -212,8 +212,8 @@ static int write_locked(store *st, st_table *t, uint64_t txn,
 }
 
 int store_write(store *st, uint64_t txn, uint32_t table_id,
-                const syn_value *key, const syn_value *row,
-                uint64_t snapshot_ts, store_write_mode mode,
+                const syn_value *key, int nkey, const syn_value *row,
+                int nrow, uint64_t snapshot_ts, store_write_mode mode,
                 store_info *info, syn_err *err) {
   ST_GUARD(st, err);
   if (info) memset(info, 0, sizeof *info);
@@ -227,7 +227,12 @@ int store_write(store *st, uint64_t txn, uint32_t table_id,
   int put = mode == STORE_INSERT || mode == STORE_UPDATE;
   if (put && !row)
     return syn_err_set(err, SYN_EINVAL, "store: put without a row");
-  if (!key) return syn_err_set(err, SYN_EINVAL, "store: no key");
+  if (!key || nkey != (t->nkey ? t->nkey : 1))
+    return syn_err_set(err, SYN_EINVAL, "store: table %u takes %d key values,"
+                       " %d given", table_id, t->nkey ? t->nkey : 1, nkey);
+  if (put && nrow != t->ncols)
+    return syn_err_set(err, SYN_EINVAL, "store: table %u has %d columns, %d "
+                       "values given", table_id, t->ncols, nrow);
   if (t->nkey == 0 && key[0].type != SYN_V_INT)
     return syn_err_set(err, SYN_EINVAL, "store: table %u keys rows by an "
                        "integer row id", table_id);
