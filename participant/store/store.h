@@ -238,7 +238,9 @@ typedef struct store_scan_opts {
 typedef struct store_scan_result {
   uint32_t nrows;
   int more;                /* stopped by limit/callback: call again */
-  const uint8_t *last_key; /* borrowed until the next store call */
+  /* Resume cursor: the last row's key, or opts->after_key when no row was
+  ** returned. Borrowed until the next store call. */
+  const uint8_t *last_key;
   size_t last_key_len;
 } store_scan_result;
 

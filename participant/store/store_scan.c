@@ -359,9 +359,11 @@ static int scan_run(store *st, st_table *t, const scan_args *a,
     }
     if ((rc = step_row(st, I, &hi, err))) break;
   }
-  /* Stopped by the limit or the callback: there may be more. */
+  /* Stopped by the callback (rc 1: there may be more) or by the limit
+  ** (more only if either cursor still has a row; it may still turn out to
+  ** produce nothing, so "more" means "call again", not "rows follow"). */
   if (rc == 1 || !rc) {
-    res->more = 1;
+    res->more = rc == 1 || hv || hi;
     rc = 0;
   }
 done:
@@ -419,6 +421,9 @@ int store_scan(store *st, uint32_t table_id, const store_scan_opts *o,
     a.lo = (const uint8_t *)"";
     a.lolen = 0;
   }
+  /* With no row returned the resume point stays where it was. */
+  res->last_key = o->after_key;
+  res->last_key_len = o->after_key ? o->after_key_len : 0;
   return scan_run(st, t, &a, fn, ud, res, info, err);
 }
 

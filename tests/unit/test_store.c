@@ -855,14 +855,17 @@ Test(store, scan_10000_rows, .timeout = 60) {
     store_scan_opts o = {.snapshot_ts = round ? 250 : 150, .limit = 1000};
     store_scan_result res;
     static uint8_t cur[64];
+    int batches = 0;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     do {
       cr_assert_eq(store_scan(g_st, 1, &o, collect, &all, &res, NULL, &g_err),
                    0, "%s", g_err.msg);
-      memcpy(cur, res.last_key, res.last_key_len);
+      if (res.last_key_len) memcpy(cur, res.last_key, res.last_key_len);
       o.after_key = cur;
       o.after_key_len = res.last_key_len;
+      batches++;
     } while (res.more);
+    cr_assert_eq(batches, 10, "exact limit: no empty trailing batch");
     clock_gettime(CLOCK_MONOTONIC, &t2);
     cr_assert_eq(all.n, 10000);
     for (int i = 0; i < 10000; i++) {
