@@ -57,6 +57,9 @@ static const char *const k_global_sql[G_N] = {
                  "VALUES (?1, ?2)",
     [G_TT_LIST] = "SELECT table_id FROM _syn_txn_tables WHERE _syn_txn = ?1",
     [G_TT_DEL] = "DELETE FROM _syn_txn_tables WHERE _syn_txn = ?1",
+    [G_SP] = "SAVEPOINT syn_op",
+    [G_SP_UNDO] = "ROLLBACK TO syn_op",
+    [G_SP_RELEASE] = "RELEASE syn_op",
 };
 
 static int meta_int(store *st, const char *k, int64_t *out, syn_err *err) {

@@ -208,6 +208,24 @@ int store_write(store *st, uint64_t txn, uint32_t table_id,
                 int nrow, uint64_t snapshot_ts, store_write_mode mode,
                 store_info *info, syn_err *err);
 
+typedef struct store_write_op {
+  store_write_mode mode;
+  const syn_value *key;
+  int nkey;
+  const syn_value *row; /* NULL for DELETE/LOCK */
+  int nrow;
+} store_write_op;
+
+/* The ops of one txn on one table at one snapshot, in order, in a single
+** SQLite transaction (much cheaper than n store_write calls). Stops at the
+** first failing op, which leaves no trace: *done says how many ops before
+** it were recorded; the return code and info are that op's, as store_write
+** would give them. If recording the earlier ops fails too, the storage
+** error is returned with *done = 0. */
+int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
+                      const store_write_op *ops, int n, uint64_t snapshot_ts,
+                      int *done, store_info *info, syn_err *err);
+
 /* ---- reads --------------------------------------------------------------- */
 
 typedef struct store_row {

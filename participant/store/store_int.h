@@ -65,6 +65,9 @@ enum {
   G_TT_ADD,
   G_TT_LIST,
   G_TT_DEL,
+  G_SP,         /* SAVEPOINT: one op of a write batch */
+  G_SP_UNDO,    /* ROLLBACK TO it */
+  G_SP_RELEASE, /* RELEASE it */
   G_N
 };
 

@@ -211,39 +211,48 @@ static int write_locked(store *st, st_table *t, uint64_t txn,
   return st_run(st, a, err, "txn tables");
 }
 
-int store_write(store *st, uint64_t txn, uint32_t table_id,
-                const syn_value *key, int nkey, const syn_value *row,
-                int nrow, uint64_t snapshot_ts, store_write_mode mode,
-                store_info *info, syn_err *err) {
+/* Argument checks for one op; encodes its key into st->kbuf. */
+static int op_check(store *st, st_table *t, const store_write_op *op,
+                    size_t *klen, syn_err *err) {
+  store_write_mode mode = op->mode;
+  int nk = t->nkey ? t->nkey : 1;
+  if (mode < STORE_INSERT || mode > STORE_LOCK)
+    return syn_err_set(err, SYN_EINVAL, "store: bad write mode %d", (int)mode);
+  int put = mode == STORE_INSERT || mode == STORE_UPDATE;
+  if (!op->key || op->nkey != nk)
+    return syn_err_set(err, SYN_EINVAL, "store: table %u takes %d key values,"
+                       " %d given", t->id, nk, op->nkey);
+  if (put && (!op->row || op->nrow != t->ncols))
+    return syn_err_set(err, SYN_EINVAL, "store: table %u has %d columns, %d "
+                       "values given", t->id, t->ncols, op->row ? op->nrow : 0);
+  if (t->nkey == 0 && op->key[0].type != SYN_V_INT)
+    return syn_err_set(err, SYN_EINVAL, "store: table %u keys rows by an "
+                       "integer row id", t->id);
+  if (put)
+    for (int i = 0; i < t->ncols; i++)
+      if (t->cols[i].key_ord >= 0 &&
+          !val_eq(&op->row[i], &op->key[t->cols[i].key_ord]))
+        return syn_err_set(err, SYN_EINVAL, "store: column %s differs from the"
+                           " key", t->cols[i].name);
+  int rc = st_key(st, op->key, nk, klen, err);
+  if (!rc && *klen > 0x7fffffff)
+    rc = syn_err_set(err, SYN_ERANGE, "store: key size");
+  return rc;
+}
+
+int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
+                      const store_write_op *ops, int n, uint64_t snapshot_ts,
+                      int *done, store_info *info, syn_err *err) {
   ST_GUARD(st, err);
   if (info) memset(info, 0, sizeof *info);
+  if (done) *done = 0;
   int rc, state;
   st_table *t;
   if (txn == 0) return syn_err_set(err, SYN_EINVAL, "store: txn id 0");
+  if (n < 0 || (n && !ops))
+    return syn_err_set(err, SYN_EINVAL, "store: bad op count %d", n);
   if ((rc = st_ts_ok(snapshot_ts, err, "snapshot_ts"))) return rc;
-  if (mode < STORE_INSERT || mode > STORE_LOCK)
-    return syn_err_set(err, SYN_EINVAL, "store: bad write mode %d", (int)mode);
   if ((rc = st_table_get(st, table_id, &t, err))) return rc;
-  int put = mode == STORE_INSERT || mode == STORE_UPDATE;
-  if (put && !row)
-    return syn_err_set(err, SYN_EINVAL, "store: put without a row");
-  if (!key || nkey != (t->nkey ? t->nkey : 1))
-    return syn_err_set(err, SYN_EINVAL, "store: table %u takes %d key values,"
-                       " %d given", table_id, t->nkey ? t->nkey : 1, nkey);
-  if (put && nrow != t->ncols)
-    return syn_err_set(err, SYN_EINVAL, "store: table %u has %d columns, %d "
-                       "values given", table_id, t->ncols, nrow);
-  if (t->nkey == 0 && key[0].type != SYN_V_INT)
-    return syn_err_set(err, SYN_EINVAL, "store: table %u keys rows by an "
-                       "integer row id", table_id);
-  if (put)
-    for (int i = 0; i < t->ncols; i++)
-      if (t->cols[i].key_ord >= 0 && !val_eq(&row[i], &key[t->cols[i].key_ord]))
-        return syn_err_set(err, SYN_EINVAL, "store: column %s differs from the"
-                           " key", t->cols[i].name);
-  size_t klen;
-  if ((rc = st_key(st, key, t->nkey ? t->nkey : 1, &klen, err))) return rc;
-  if (klen > 0x7fffffff) return syn_err_set(err, SYN_ERANGE, "store: key size");
   if ((rc = st_txn_state(st, txn, &state, NULL, NULL, err))) return rc;
   if (state == STORE_TXN_ABORTED)
     return syn_err_set(err, SYN_ECLOSED, "store: txn %llu was aborted",
@@ -252,13 +261,47 @@ int store_write(store *st, uint64_t txn, uint32_t table_id,
     return syn_err_set(err, SYN_EINVAL, "store: txn %llu is %s: no more "
                        "writes", (unsigned long long)txn,
                        state == STORE_TXN_PREPARED ? "prepared" : "committed");
-
+  if (n == 0) return 0;
   if ((rc = st_begin(st, 0, err))) return rc;
-  rc = write_locked(st, t, txn, st->kbuf, (int)klen, row, snapshot_ts, mode,
-                    info, err);
+  int ok = 0;
+  for (; ok < n; ok++) {
+    size_t klen;
+    if ((rc = op_check(st, t, &ops[ok], &klen, err))) break;
+    /* A savepoint per op: whatever makes an op fail (a refusal or a storage
+    ** error halfway through its statements) undoes exactly that op. */
+    if ((rc = st_run(st, st->g[G_SP], err, "savepoint"))) break;
+    rc = write_locked(st, t, txn, st->kbuf, (int)klen, ops[ok].row,
+                      snapshot_ts, ops[ok].mode, info, err);
+    if (rc) {
+      sqlite3_step(st->g[G_SP_UNDO]);
+      sqlite3_reset(st->g[G_SP_UNDO]);
+    }
+    int rrc = st_run(st, st->g[G_SP_RELEASE], err, "release");
+    if (rc || (rc = rrc)) break;
+  }
   /* No fsync on purpose (see the file comment): prepare makes these
   ** intents durable before the txn can vote YES. */
-  if (!rc) rc = st_commit(st, err);
-  else st_rollback(st);
+  int crc;
+  if (ok) {
+    syn_err cerr;
+    crc = st_commit(st, &cerr);
+    if (crc) {
+      if (err) *err = cerr;
+      return crc;
+    }
+  } else {
+    st_rollback(st);
+  }
+  if (done) *done = ok;
   return rc;
+}
+
+int store_write(store *st, uint64_t txn, uint32_t table_id,
+                const syn_value *key, int nkey, const syn_value *row,
+                int nrow, uint64_t snapshot_ts, store_write_mode mode,
+                store_info *info, syn_err *err) {
+  store_write_op op = {.mode = mode, .key = key, .nkey = nkey, .row = row,
+                       .nrow = nrow};
+  return store_write_batch(st, txn, table_id, &op, 1, snapshot_ts, NULL, info,
+                           err);
 }
