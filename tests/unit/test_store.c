@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "participant/store/store.h"
@@ -372,6 +373,55 @@ Test(store, prepare_reopen_commit) {
   cr_assert_eq(wr(12, 1, "x", 0, 300, STORE_UPDATE), 0, "lock released");
   cr_assert_eq(store_commit(g_st, 10, 160, &g_err), 0);
   cr_assert_eq(store_commit(g_st, 999, 160, &g_err), 0, "unknown: done");
+}
+
+/* A real crash: a child process writes, prepares and _exit()s without
+** closing, so nothing is checkpointed or cleaned up; the parent recovers
+** from the WAL exactly as a restarted participant would. */
+Test(store, crash_by_exit_recovers_prepared_only) {
+  seed(1, 1, "old", 1, 100, STORE_INSERT);
+  store_close(g_st);
+  g_st = NULL;
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    store *c = NULL;
+    syn_err e;
+    int bad = store_open(g_dir, &c, &e) != 0;
+    syn_value k1 = vint(1), k2 = vint(2), k3 = vint(3);
+    syn_value r1[3] = {vint(1), vtext("new"), vint(2)};
+    syn_value r2[3] = {vint(2), vtext("two"), vint(2)};
+    syn_value r3[3] = {vint(3), vtext("three"), vint(3)};
+    bad |= store_write(c, 10, 1, &k1, 1, r1, 3, 120, STORE_UPDATE, NULL, &e);
+    bad |= store_write(c, 10, 1, &k2, 1, r2, 3, 120, STORE_INSERT, NULL, &e);
+    bad |= store_prepare(c, 10, 150, NULL, &e);
+    bad |= store_write(c, 11, 1, &k3, 1, r3, 3, 120, STORE_INSERT, NULL, &e);
+    bad |= store_write(c, 12, 1, &k3, 1, NULL, 0, 120, STORE_LOCK, NULL, &e)
+           != SYN_EBUSY;
+    _exit(bad ? 1 : 0); /* no store_close: the process dies holding it */
+  }
+  int status = 0;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed");
+  reopen();
+  store_prepared *pl;
+  size_t n;
+  cr_assert_eq(store_prepared_list(g_st, &pl, &n, &g_err), 0);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(pl[0].txn, 10);
+  cr_assert_eq(pl[0].prepare_ts, 150);
+  free(pl);
+  cr_assert_eq(wr(13, 2, "x", 0, 300, STORE_UPDATE), SYN_EBUSY);
+  cr_assert_eq(g_info.blocker, 10);
+  cr_assert_eq(wr(13, 3, "x", 0, 300, STORE_UPDATE), 0,
+               "txn 11's lock died with it: %s", g_err.msg);
+  cr_assert_eq(store_abort(g_st, 13, &g_err), 0);
+  cr_assert_eq(wr(11, 4, "four", 4, 120, STORE_INSERT), SYN_ECLOSED);
+  cr_assert_eq(store_commit(g_st, 10, 160, &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(scan_all(300, 0, NULL, NULL, 0), 0);
+  cr_assert_eq(g_rows.n, 2);
+  cr_assert_str_eq(g_rows.name[0], "new");
+  cr_assert_str_eq(g_rows.name[1], "two");
 }
 
 Test(store, prepare_reopen_abort) {
