@@ -122,6 +122,11 @@ int store_open(const char *dir, store **out, syn_err *err) {
   free(path);
   path = NULL;
   sqlite3_extended_result_codes(st->db, 1);
+  /* A misspelled column in a pushed-down filter must be an error, not a
+  ** double-quoted string literal; and nothing may corrupt the schema. */
+  sqlite3_db_config(st->db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
+  sqlite3_db_config(st->db, SQLITE_DBCONFIG_DQS_DDL, 0, (int *)NULL);
+  sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
   /* EXCLUSIVE locking: one participant process per data directory, and no
   ** shared-memory WAL index to go stale. FULL is the default; store
   ** switches to NORMAL only for writes recovery discards anyway. */

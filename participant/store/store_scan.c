@@ -274,7 +274,7 @@ static int emit(store *st, const st_table *t, sqlite3_stmt *s, int first,
   r.rowid = 0;
   for (int i = 0; i < t->ncols; i++) st_col_value(s, first + i, &st->row[i]);
   r.vals = st->row;
-  if (t->nkey == 0 && r.key_len == 9) {
+  if (t->nkey == 0 && r.key_len == 9 && r.key[0] == 0x15) {
     uint64_t u = 0;
     for (int i = 1; i < 9; i++) u = u << 8 | r.key[i];
     r.rowid = (int64_t)(u ^ (1ull << 63));

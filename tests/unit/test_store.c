@@ -872,6 +872,32 @@ Test(store, hidden_rowid_table) {
   cr_assert_eq(seen[0], -3);
   cr_assert_eq(seen[1], 5);
   cr_assert_eq(seen[2], 1LL << 40);
+  /* One txn over two tables commits both atomically. */
+  syn_value k7 = vint(7);
+  syn_value r7[1] = {vtext("seven")};
+  cr_assert_eq(store_write(g_st, 11, 3, &k7, 1, r7, 1, 30, STORE_INSERT, NULL,
+                           &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(wr(11, 70, "seventy", 70, 30, STORE_INSERT), 0, "%s",
+               g_err.msg);
+  cr_assert_eq(store_prepare(g_st, 11, 40, NULL, &g_err), 0);
+  reopen();
+  cr_assert_eq(store_commit(g_st, 11, 45, &g_err), 0, "%s", g_err.msg);
+  int found;
+  cr_assert_eq(get1(70, 45, 0, &found), 0);
+  cr_assert(found);
+  g_nseen = 0;
+  o.snapshot_ts = 45;
+  cr_assert_eq(store_scan(g_st, 3, &o, rowid_cb, seen, &res, NULL, &g_err), 0);
+  cr_assert_eq(res.nrows, 4);
+  cr_assert_eq(seen[2], 7);
+  /* A double-quoted unknown name is an error, not a string literal. */
+  o.filter = "v = \"seven\"";
+  cr_assert_eq(store_scan(g_st, 3, &o, rowid_cb, seen, &res, NULL, &g_err),
+               SYN_EINVAL);
+  o.filter = "v = 'seven'";
+  cr_assert_eq(store_scan(g_st, 3, &o, rowid_cb, seen, &res, NULL, &g_err), 0,
+               "%s", g_err.msg);
+  cr_assert_eq(res.nrows, 1);
   syn_value tk = vtext("x");
   cr_assert_eq(store_write(g_st, 10, 3, &tk, 1, NULL, 0, 30, STORE_DELETE, NULL,
                            &g_err), SYN_EINVAL);
