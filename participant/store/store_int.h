@@ -139,13 +139,17 @@ int st_ts_ok(uint64_t ts, syn_err *err, const char *what);
 int st_key(store *st, const syn_value *vals, int n, size_t *len, syn_err *err);
 int st_keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 
-/* ---- store_ddl.c ----------------------------------------------------------- */
+/* ---- store_catalog.c / store_ddl.c ----------------------------------------------------------- */
 
 int st_catalog_load(store *st, syn_err *err);
 st_table *st_table_find(store *st, uint32_t id);
 int st_table_get(store *st, uint32_t id, st_table **out, syn_err *err);
 void st_table_free(st_table *t);
 void st_table_stmts_drop(store *st, st_table *t);
+int st_table_load(store *st, uint32_t id, syn_err *err);
+void st_table_unlink(store *st, uint32_t id);
+/* Rebuild one table from the catalog after a committed DDL step. */
+int st_table_reload(store *st, uint32_t id, syn_err *err);
 /* Lazily prepared per-table statement. */
 int st_tq(store *st, st_table *t, int which, sqlite3_stmt **out, syn_err *err);
 
