@@ -125,8 +125,9 @@ typedef struct store_info {
 /* Open (creating if needed) DATADIR/store.db; dir is created if missing.
 ** Runs recovery (see above). SYN_EBUSY if another process holds it. */
 int store_open(const char *dir, store **out, syn_err *err);
-/* Close without committing anything pending: exactly what a crash leaves
-** behind, minus unsynced writes. NULL is allowed. */
+/* Close the store. Active (unprepared) transactions are left as they are;
+** the next store_open aborts them, exactly as after a crash. NULL is
+** allowed. */
 void store_close(store *st);
 
 /* ---- tables (DDL, each step durable before return) ------------------------ */
