@@ -958,6 +958,98 @@ Test(store, callbacks_cannot_reenter_and_one_owner_per_dir) {
   cr_assert_null(other);
 }
 
+/* ---- model check ----------------------------------------------------------- */
+
+/* Random committed histories against a trivial model: for every snapshot,
+** the scan (with and without a filter, with and without the reader's own
+** pending writes, before and after GC) must equal the model's answer. */
+enum { MK = 24, MT = 160 };
+typedef struct mver {
+  uint64_t ts;
+  int del;
+  int64_t bal;
+} mver;
+static mver g_hist[MK + 1][MT + 1];
+static int g_nhist[MK + 1];
+
+/* Model: bal of key k at snapshot ts, or INT64_MIN if invisible. */
+static int64_t model_at(int k, uint64_t ts) {
+  int64_t out = INT64_MIN;
+  for (int i = 0; i < g_nhist[k]; i++)
+    if (g_hist[k][i].ts <= ts) out = g_hist[k][i].del ? INT64_MIN : g_hist[k][i].bal;
+  return out;
+}
+
+static void check_all(uint64_t snap, uint64_t txn, const int64_t *own,
+                      int64_t min_bal) {
+  syn_value p = vint(min_bal);
+  cr_assert_eq(scan_all(snap, txn, "bal > ?1", &p, 1), 0, "%s", g_err.msg);
+  int j = 0;
+  for (int k = 1; k <= MK; k++) {
+    int64_t want = model_at(k, snap);
+    if (own && own[k] != INT64_MAX) want = own[k]; /* INT64_MIN = deleted */
+    if (want == INT64_MIN || want <= min_bal) continue;
+    cr_assert_lt(j, g_rows.n, "snap %llu: missing key %d",
+                 (unsigned long long)snap, k);
+    cr_assert_eq(g_rows.id[j], k, "snap %llu", (unsigned long long)snap);
+    cr_assert_eq(g_rows.bal[j], want, "snap %llu key %d",
+                 (unsigned long long)snap, k);
+    j++;
+  }
+  cr_assert_eq(j, g_rows.n, "snap %llu: extra rows", (unsigned long long)snap);
+}
+
+Test(store, random_histories_match_model) {
+  srand(7);
+  memset(g_nhist, 0, sizeof g_nhist);
+  uint64_t ts = 100;
+  for (int t = 0; t < MT; t++, ts += 10) {
+    uint64_t txn = 1000 + (uint64_t)t;
+    int nw = 1 + rand() % 3;
+    int used[MK + 1] = {0};
+    for (int w = 0; w < nw; w++) {
+      int k = 1 + rand() % MK;
+      if (used[k]) continue;
+      used[k] = 1;
+      int del = rand() % 4 == 0;
+      int64_t bal = rand() % 1000;
+      char nm[16];
+      snprintf(nm, sizeof nm, "k%d_%d", k, t); /* unique names */
+      cr_assert_eq(wr(txn, k, nm, bal, ts - 1, del ? STORE_DELETE : STORE_UPDATE),
+                   0, "%s", g_err.msg);
+      g_hist[k][g_nhist[k]++] = (mver){ts, del, bal};
+    }
+    if (t % 2) {
+      cr_assert_eq(store_commit_one_phase(g_st, txn, ts, &g_err), 0);
+    } else {
+      cr_assert_eq(store_prepare(g_st, txn, ts - 5, NULL, &g_err), 0);
+      cr_assert_eq(store_commit(g_st, txn, ts, &g_err), 0);
+    }
+  }
+  int64_t own[MK + 1];
+  for (int k = 0; k <= MK; k++) own[k] = INT64_MAX;
+  for (int k = 1; k <= MK; k += 3) {
+    int del = k % 2;
+    own[k] = del ? INT64_MIN : 5000 + k;
+    char nm[16];
+    snprintf(nm, sizeof nm, "own%d", k);
+    cr_assert_eq(wr(99, k, nm, own[k], ts, del ? STORE_DELETE : STORE_UPDATE),
+                 0, "%s", g_err.msg);
+  }
+  for (int round = 0; round < 2; round++) {
+    uint64_t lo = round ? 100 + 10 * (MT / 2) : 50;
+    for (uint64_t snap = lo; snap <= ts + 10; snap += 7) {
+      check_all(snap, 0, NULL, -1);
+      check_all(snap, 0, NULL, 500);
+    }
+    check_all(ts, 99, own, -1);
+    check_all(ts, 99, own, 500);
+    if (!round)
+      cr_assert_eq(store_gc(g_st, 100 + 10 * (MT / 2), &g_err), 0, "%s",
+                   g_err.msg);
+  }
+}
+
 /* ---- speed ------------------------------------------------------------------------ */
 
 Test(store, scan_10000_rows, .timeout = 60) {
