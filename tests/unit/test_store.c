@@ -665,6 +665,9 @@ Test(store, bad_filters_rejected) {
   syn_value p = vint(1);
   cr_assert_eq(scan_all(100, 0, "bal = ?1 OR bal = ?2", &p, 1), SYN_EINVAL);
   cr_assert_eq(scan_all(100, 0, "bal > 0", &p, 1), SYN_EINVAL);
+  /* Prepares, but fails while running (integer overflow in abs()). */
+  cr_assert_eq(scan_all(100, 0, "abs(bal - 9223372036854775807 - 11) > 0",
+                        NULL, 0), SYN_EINVAL);
   /* The store keeps serving. */
   cr_assert_eq(scan_all(100, 0, NULL, NULL, 0), 0);
   cr_assert_eq(g_rows.n, 5);
