@@ -5,7 +5,9 @@
 **
 **   1. every transaction still ACTIVE (never prepared) becomes ABORTED;
 **   2. every intent whose transaction is not PREPARED is deleted;
-**   3. _syn_txn_tables rows of non-prepared transactions are deleted.
+**   3. _syn_txn_tables rows of non-prepared transactions are deleted;
+**   4. all undo rows (u<id>) are deleted: only active transactions can roll
+**      back to a savepoint, and after a restart there are none.
 **
 ** All three run in the one SQLite transaction that also creates missing
 ** schema, committed with FULL sync before store_open returns, so a crash
@@ -34,7 +36,7 @@ static const char *const k_schema =
     " cols TEXT NOT NULL, PRIMARY KEY(table_id, name));"
     "CREATE TABLE IF NOT EXISTS _syn_txns(_syn_txn INTEGER PRIMARY KEY,"
     " _syn_state INTEGER NOT NULL, _syn_pts INTEGER NOT NULL,"
-    " _syn_cts INTEGER NOT NULL);"
+    " _syn_cts INTEGER NOT NULL, _syn_sp INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS _syn_txn_tables(_syn_txn INTEGER NOT NULL,"
     " table_id INTEGER NOT NULL, PRIMARY KEY(_syn_txn, table_id))"
     " WITHOUT ROWID;"
@@ -47,7 +49,7 @@ static const char *const k_global_sql[G_N] = {
     [G_ROLLBACK] = "ROLLBACK",
     [G_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [G_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-    [G_TXN_GET] = "SELECT _syn_state, _syn_pts, _syn_cts FROM _syn_txns "
+    [G_TXN_GET] = "SELECT _syn_state, _syn_pts, _syn_cts, _syn_sp FROM _syn_txns "
                   "WHERE _syn_txn = ?1",
     [G_TXN_ADD] = "INSERT OR IGNORE INTO _syn_txns(_syn_txn, _syn_state, "
                   "_syn_pts, _syn_cts) VALUES (?1, 0, 0, 0)",
@@ -57,6 +59,7 @@ static const char *const k_global_sql[G_N] = {
                  "VALUES (?1, ?2)",
     [G_TT_LIST] = "SELECT table_id FROM _syn_txn_tables WHERE _syn_txn = ?1",
     [G_TT_DEL] = "DELETE FROM _syn_txn_tables WHERE _syn_txn = ?1",
+    [G_TXN_SP] = "UPDATE _syn_txns SET _syn_sp = ?2 WHERE _syn_txn = ?1",
     [G_SP] = "SAVEPOINT syn_op",
     [G_SP_UNDO] = "ROLLBACK TO syn_op",
     [G_SP_RELEASE] = "RELEASE syn_op",
@@ -88,8 +91,8 @@ static int recover(store *st, syn_err *err) {
     char sql[160];
     snprintf(sql, sizeof sql,
              "DELETE FROM i%u WHERE _syn_txn NOT IN (SELECT _syn_txn FROM "
-             "_syn_txns WHERE _syn_state = 1);",
-             st->tables[i]->id);
+             "_syn_txns WHERE _syn_state = 1); DELETE FROM u%u;",
+             st->tables[i]->id, st->tables[i]->id);
     rc = st_exec(st, sql, err);
   }
   return rc;
@@ -146,10 +149,12 @@ int store_open(const char *dir, store **out, syn_err *err) {
       goto fail;
     }
   }
-  for (int i = 0; i < G_N; i++)
-    if (i != G_TXN_GET && i != G_TXN_ADD && i != G_TXN_SET && i != G_TT_ADD &&
-        i != G_TT_LIST && i != G_TT_DEL &&
-        (rc = st_prep(st, k_global_sql[i], &st->g[i], err)))
+  /* Statements that touch no table can be prepared before the schema. */
+  static const int early[] = {G_BEGIN,       G_COMMIT, G_ROLLBACK,
+                              G_SYNC_FULL,   G_SYNC_NORMAL, G_SP,
+                              G_SP_UNDO,     G_SP_RELEASE};
+  for (size_t i = 0; i < sizeof early / sizeof early[0]; i++)
+    if ((rc = st_prep(st, k_global_sql[early[i]], &st->g[early[i]], err)))
       goto fail;
   /* BEGIN IMMEDIATE takes the file lock, held until close (EXCLUSIVE). */
   if ((rc = st_begin(st, 1, err))) {

@@ -19,14 +19,16 @@
 **   _syn_tables(id, nkey, pkey_name, next_idx)          one row per table
 **   _syn_columns(table_id, pos, name, aff, key_ord)     user columns
 **   _syn_indexes(table_id, name, phys, is_unique, cols) cols = "0,2"
-**   _syn_txns(_syn_txn PK, _syn_state, _syn_pts, _syn_cts)
+**   _syn_txns(_syn_txn PK, _syn_state, _syn_pts, _syn_cts, _syn_sp)
 **        state 0 active, 1 prepared, 2 committed, 3 aborted
 **   _syn_txn_tables(_syn_txn, table_id)   which intent tables a txn touched
 **   v<id>(_syn_key BLOB, _syn_ts INT, _syn_del INT, "col1", "col2", ...)
 **        PRIMARY KEY(_syn_key, _syn_ts) WITHOUT ROWID: committed versions
 **   i<id>(_syn_key BLOB PRIMARY KEY, _syn_txn INT, _syn_op INT, "col1", ...)
 **        WITHOUT ROWID: intents (write locks), at most one per key;
-**        op 0 lock only, 1 put, 2 delete (tombstone)
+**        op 0 lock only, 1 put, 2 delete
+**   u<id>(_syn_txn, _syn_sp, _syn_key, _syn_had, _syn_op, "col1", ...)
+**        undo rows for statement savepoints (store_rollback_to) (tombstone)
 **   v<id>_x<n>, i<id>_x<n>  SQLite indexes for secondary/unique indexes
 **
 ** User columns are real SQLite columns with the user's names and declared
@@ -313,6 +315,17 @@ int store_abort(store *st, uint64_t txn, syn_err *err);
 int store_txn_state_get(store *st, uint64_t txn, store_txn_state *state,
                         uint64_t *prepare_ts, uint64_t *commit_ts,
                         syn_err *err);
+
+/* Statement savepoints, for READ COMMITTED statement re-runs (undo the
+** statement's partial writes, re-run at a newer snapshot) and SQL
+** SAVEPOINT / ROLLBACK TO. store_savepoint marks the txn's current writes
+** as savepoint sp (sp > 0 and above the txn's current one; a new txn is
+** created ACTIVE). store_rollback_to restores every intent of the txn to
+** what it was when sp was marked, dropping locks taken since, and leaves sp
+** current (so it can be rolled back to again). Not durable: only active
+** txns have savepoints. Rolling back to an unknown sp is SYN_EINVAL. */
+int store_savepoint(store *st, uint64_t txn, uint32_t sp, syn_err *err);
+int store_rollback_to(store *st, uint64_t txn, uint32_t sp, syn_err *err);
 
 typedef struct store_prepared {
   uint64_t txn;

@@ -260,6 +260,44 @@ int st_tq(store *st, st_table *t, int which, sqlite3_stmt **out,
   case Q_ANY_INTENT:
     sb_addf(&b, "SELECT _syn_txn FROM i%u LIMIT 1", id);
     break;
+  case Q_UNDO_SAVE: /* ?1 txn, ?2 sp, ?3 key */
+    sb_addf(&b, "INSERT OR IGNORE INTO u%u(_syn_txn, _syn_sp, _syn_key, "
+                "_syn_had, _syn_op", id);
+    add_cols(&b, t, "");
+    sb_add(&b, ") SELECT ?1, ?2, ?3, 1, _syn_op");
+    add_cols(&b, t, "");
+    sb_addf(&b, " FROM i%u WHERE _syn_key = ?3 AND _syn_txn = ?1", id);
+    break;
+  case Q_UNDO_NONE:
+    sb_addf(&b, "INSERT OR IGNORE INTO u%u(_syn_txn, _syn_sp, _syn_key, "
+                "_syn_had, _syn_op) VALUES (?1, ?2, ?3, 0, 0)", id);
+    break;
+  case Q_UNDO_DEL: /* ?1 txn, ?2 sp: the oldest undo row >= sp per key
+                   ** holds the state the savepoint saw */
+    sb_addf(&b, "DELETE FROM i%u WHERE _syn_txn = ?1 AND _syn_key IN (SELECT "
+                "u._syn_key FROM u%u AS u WHERE u._syn_txn = ?1 AND "
+                "u._syn_sp >= ?2 AND u._syn_had = 0 AND ", id, id);
+    sb_addf(&b, "u._syn_sp = (SELECT min(w._syn_sp) FROM u%u AS w WHERE "
+                "w._syn_txn = ?1 AND w._syn_key = u._syn_key AND "
+                "w._syn_sp >= ?2))", id);
+    break;
+  case Q_UNDO_PUT:
+    sb_addf(&b, "INSERT OR REPLACE INTO i%u(_syn_key, _syn_txn, _syn_op", id);
+    add_cols(&b, t, "");
+    sb_add(&b, ") SELECT u._syn_key, ?1, u._syn_op");
+    add_cols(&b, t, "u.");
+    sb_addf(&b, " FROM u%u AS u WHERE u._syn_txn = ?1 AND u._syn_sp >= ?2 "
+                "AND u._syn_had = 1 AND ", id);
+    sb_addf(&b, "u._syn_sp = (SELECT min(w._syn_sp) FROM u%u AS w WHERE "
+                "w._syn_txn = ?1 AND w._syn_key = u._syn_key AND "
+                "w._syn_sp >= ?2)", id);
+    break;
+  case Q_UNDO_FORGET:
+    sb_addf(&b, "DELETE FROM u%u WHERE _syn_txn = ?1 AND _syn_sp >= ?2", id);
+    break;
+  case Q_UNDO_DROP:
+    sb_addf(&b, "DELETE FROM u%u WHERE _syn_txn = ?1", id);
+    break;
   default:
     return syn_err_set(err, SYN_EINTERNAL, "store: bad statement %d", which);
   }

@@ -207,8 +207,16 @@ int store_create_table(store *st, const store_table_def *d, syn_err *err) {
     sb_ident(&b, d->cols[i].name);
     sb_addf(&b, " %s", aff_norm(d->cols[i].affinity));
   }
-  sb_addf(&b, ") WITHOUT ROWID;\nCREATE INDEX i%u_txn ON i%u(_syn_txn);", id,
-          id);
+  sb_addf(&b, ") WITHOUT ROWID;\nCREATE INDEX i%u_txn ON i%u(_syn_txn);\n"
+              "CREATE TABLE u%u(_syn_txn INTEGER NOT NULL, _syn_sp INTEGER NOT "
+              "NULL, _syn_key BLOB NOT NULL, _syn_had INTEGER NOT NULL, "
+              "_syn_op INTEGER NOT NULL", id, id, id);
+  for (int i = 0; i < d->ncols; i++) {
+    sb_add(&b, ", ");
+    sb_ident(&b, d->cols[i].name);
+    sb_addf(&b, " %s", aff_norm(d->cols[i].affinity));
+  }
+  sb_add(&b, ", PRIMARY KEY(_syn_txn, _syn_sp, _syn_key)) WITHOUT ROWID;");
   if (b.oom) {
     sb_free(&b);
     return syn_err_set(err, SYN_ENOMEM, "store: sql");
@@ -259,8 +267,8 @@ int store_drop_table(store *st, uint32_t table_id, store_info *info,
   if (rc || (rc = no_intents(st, t, info, err))) return rc;
   st_table_stmts_drop(st, t);
   char sql[128];
-  snprintf(sql, sizeof sql, "DROP TABLE v%u; DROP TABLE i%u;", table_id,
-           table_id);
+  snprintf(sql, sizeof sql, "DROP TABLE v%u; DROP TABLE i%u; DROP TABLE u%u;",
+           table_id, table_id, table_id);
   if ((rc = st_begin(st, 1, err))) return rc;
   rc = st_exec(st, sql, err);
   if (!rc) rc = cat_exec(st, "DELETE FROM _syn_tables WHERE id = ?1", err,
@@ -341,8 +349,8 @@ int store_add_column(store *st, uint32_t table_id, const store_col_def *col,
   if (t->ncols >= STORE_MAX_COLS)
     return syn_err_set(err, SYN_ERANGE, "store: too many columns");
   st_sb b = {0};
-  for (int pass = 0; pass < 2; pass++) {
-    sb_addf(&b, "ALTER TABLE %c%u ADD COLUMN ", pass ? 'i' : 'v', table_id);
+  for (int pass = 0; pass < 3; pass++) {
+    sb_addf(&b, "ALTER TABLE %c%u ADD COLUMN ", "viu"[pass], table_id);
     sb_ident(&b, col->name);
     sb_addf(&b, " %s", aff);
     if (deflt && deflt->type != SYN_V_NULL) {
@@ -421,8 +429,8 @@ int store_drop_column(store *st, uint32_t table_id, const char *name,
     sb_free(&c);
   }
   st_sb b = {0};
-  for (int pass = 0; pass < 2; pass++) {
-    sb_addf(&b, "ALTER TABLE %c%u DROP COLUMN ", pass ? 'i' : 'v', table_id);
+  for (int pass = 0; pass < 3; pass++) {
+    sb_addf(&b, "ALTER TABLE %c%u DROP COLUMN ", "viu"[pass], table_id);
     sb_ident(&b, t->cols[pos].name);
     sb_add(&b, ";");
   }
@@ -461,8 +469,8 @@ int store_rename_column(store *st, uint32_t table_id, const char *from,
   if (other >= 0 && other != pos)
     return syn_err_set(err, SYN_EEXIST, "store: column %s exists", to);
   st_sb b = {0};
-  for (int pass = 0; pass < 2; pass++) {
-    sb_addf(&b, "ALTER TABLE %c%u RENAME COLUMN ", pass ? 'i' : 'v', table_id);
+  for (int pass = 0; pass < 3; pass++) {
+    sb_addf(&b, "ALTER TABLE %c%u RENAME COLUMN ", "viu"[pass], table_id);
     sb_ident(&b, t->cols[pos].name);
     sb_add(&b, " TO ");
     sb_ident(&b, to);

@@ -37,6 +37,13 @@ enum {
   Q_APPLY,        /* copy a txn's data intents into versions */
   Q_DROP_INTENTS, /* delete a txn's intents */
   Q_ANY_INTENT,   /* any txn holding an intent on the table */
+  Q_UNDO_SAVE,    /* remember a txn's intent on a key before a savepoint's
+                     first change to it */
+  Q_UNDO_NONE,    /* ... or that it had none */
+  Q_UNDO_DEL,     /* rollback: drop intents created since the savepoint */
+  Q_UNDO_PUT,     /* rollback: restore intents replaced since it */
+  Q_UNDO_FORGET,  /* drop undo rows at or after a savepoint */
+  Q_UNDO_DROP,    /* drop all undo rows of a txn */
   Q_N
 };
 
@@ -65,6 +72,7 @@ enum {
   G_TT_ADD,
   G_TT_LIST,
   G_TT_DEL,
+  G_TXN_SP,     /* set a txn's current statement savepoint */
   G_SP,         /* SAVEPOINT: one op of a write batch */
   G_SP_UNDO,    /* ROLLBACK TO it */
   G_SP_RELEASE, /* RELEASE it */
@@ -99,6 +107,7 @@ struct store {
   uint64_t fc_clock;
   int sync_full; /* current PRAGMA synchronous: 1 FULL, 0 NORMAL, -1 ? */
   int in_cb;     /* inside a scan callback */
+  uint32_t last_sp; /* savepoint of the txn last read by st_txn_state */
   uint64_t gc_ts;
   uint8_t *kbuf; /* scratch for key encoding */
   size_t kcap;
@@ -162,6 +171,7 @@ void st_fcache_free(store *st);
 
 int st_txn_state(store *st, uint64_t txn, int *state, uint64_t *pts,
                  uint64_t *cts, syn_err *err);
+
 
 /* Re-entrancy guard for public entry points. */
 #define ST_GUARD(st, err)                                                     \

@@ -25,12 +25,14 @@ int st_txn_state(store *st, uint64_t txn, int *state, uint64_t *pts,
   sqlite3_bind_int64(s, 1, (int64_t)txn);
   int rc = sqlite3_step(s);
   *state = STORE_TXN_UNKNOWN;
+  st->last_sp = 0;
   if (pts) *pts = 0;
   if (cts) *cts = 0;
   if (rc == SQLITE_ROW) {
     *state = sqlite3_column_int(s, 0);
     if (pts) *pts = (uint64_t)sqlite3_column_int64(s, 1);
     if (cts) *cts = (uint64_t)sqlite3_column_int64(s, 2);
+    st->last_sp = (uint32_t)sqlite3_column_int64(s, 3);
     rc = 0;
   } else if (rc == SQLITE_DONE) {
     rc = 0;
@@ -76,6 +78,10 @@ static int txn_finish(store *st, uint64_t txn, int apply, uint64_t cts,
     if (!rc && !(rc = st_tq(st, t, Q_DROP_INTENTS, &q, err))) {
       sqlite3_bind_int64(q, 1, (int64_t)txn);
       rc = st_run(st, q, err, "drop intents");
+    }
+    if (!rc && !(rc = st_tq(st, t, Q_UNDO_DROP, &q, err))) {
+      sqlite3_bind_int64(q, 1, (int64_t)txn);
+      rc = st_run(st, q, err, "drop undo");
     }
   }
   if (!rc && step != SQLITE_DONE) rc = st_sqlerr(st, err, step, "txn tables");
@@ -206,6 +212,91 @@ int store_abort(store *st, uint64_t txn, syn_err *err) {
   /* _syn_cts of an aborted record is the GC horizon at abort time, so GC
   ** can age it out like committed records. */
   if (!rc) rc = txn_set(st, txn, STORE_TXN_ABORTED, pts, st->gc_ts, err);
+  if (!rc) rc = st_commit(st, err);
+  else st_rollback(st);
+  return rc;
+}
+
+/* Statement savepoints. Undo rows u<id>(txn, sp, key, had, op, cols)
+** record, for the first change a txn makes to a key after savepoint sp was
+** marked, the intent it had on that key before (had = 1) or that it had
+** none (had = 0). Rolling back to sp restores, per key, the oldest undo
+** row at or after sp: that is the state when sp was marked. None of this is
+** durable: a crash aborts every unprepared txn, and prepared txns never
+** roll back. */
+int store_savepoint(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
+  ST_GUARD(st, err);
+  int rc, state;
+  if (txn == 0 || sp == 0)
+    return syn_err_set(err, SYN_EINVAL, "store: txn id and savepoint must "
+                       "be non-zero");
+  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, err))) return rc;
+  if (state == STORE_TXN_ABORTED)
+    return syn_err_set(err, SYN_ECLOSED, "store: txn %llu was aborted",
+                       (unsigned long long)txn);
+  if (state == STORE_TXN_PREPARED || state == STORE_TXN_COMMITTED)
+    return syn_err_set(err, SYN_EINVAL, "store: txn %llu is no longer "
+                       "active", (unsigned long long)txn);
+  if (state == STORE_TXN_ACTIVE && sp <= st->last_sp)
+    return syn_err_set(err, SYN_EINVAL, "store: savepoint %u not above the "
+                       "current %u", sp, st->last_sp);
+  if ((rc = st_begin(st, 0, err))) return rc;
+  sqlite3_stmt *a = st->g[G_TXN_ADD];
+  sqlite3_bind_int64(a, 1, (int64_t)txn);
+  rc = st_run(st, a, err, "txn record");
+  if (!rc) {
+    a = st->g[G_TXN_SP];
+    sqlite3_bind_int64(a, 1, (int64_t)txn);
+    sqlite3_bind_int64(a, 2, sp);
+    rc = st_run(st, a, err, "savepoint");
+  }
+  /* Not fsynced: savepoints only matter while the txn is active. */
+  if (!rc) rc = st_commit(st, err);
+  else st_rollback(st);
+  return rc;
+}
+
+int store_rollback_to(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
+  ST_GUARD(st, err);
+  int rc, state;
+  if (txn == 0 || sp == 0)
+    return syn_err_set(err, SYN_EINVAL, "store: txn id and savepoint must "
+                       "be non-zero");
+  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, err))) return rc;
+  if (state == STORE_TXN_ABORTED)
+    return syn_err_set(err, SYN_ECLOSED, "store: txn %llu was aborted",
+                       (unsigned long long)txn);
+  if (state != STORE_TXN_ACTIVE || sp > st->last_sp)
+    return syn_err_set(err, SYN_EINVAL, "store: txn %llu has no savepoint "
+                       "%u", (unsigned long long)txn, sp);
+  if ((rc = st_begin(st, 0, err))) return rc;
+  sqlite3_stmt *l = st->g[G_TT_LIST];
+  sqlite3_bind_int64(l, 1, (int64_t)txn);
+  int step;
+  static const int steps[] = {Q_UNDO_DEL, Q_UNDO_PUT, Q_UNDO_FORGET};
+  while (!rc && (step = sqlite3_step(l)) == SQLITE_ROW) {
+    st_table *t = st_table_find(st, (uint32_t)sqlite3_column_int64(l, 0));
+    if (!t) {
+      rc = syn_err_set(err, SYN_EINTERNAL, "store: txn touched a missing "
+                       "table");
+      break;
+    }
+    for (size_t i = 0; !rc && i < sizeof steps / sizeof steps[0]; i++) {
+      sqlite3_stmt *q;
+      if ((rc = st_tq(st, t, steps[i], &q, err))) break;
+      sqlite3_bind_int64(q, 1, (int64_t)txn);
+      sqlite3_bind_int64(q, 2, sp);
+      rc = st_run(st, q, err, "rollback to savepoint");
+    }
+  }
+  if (!rc && step != SQLITE_DONE) rc = st_sqlerr(st, err, step, "txn tables");
+  sqlite3_reset(l);
+  if (!rc) {
+    sqlite3_stmt *a = st->g[G_TXN_SP];
+    sqlite3_bind_int64(a, 1, (int64_t)txn);
+    sqlite3_bind_int64(a, 2, sp);
+    rc = st_run(st, a, err, "savepoint");
+  }
   if (!rc) rc = st_commit(st, err);
   else st_rollback(st);
   return rc;

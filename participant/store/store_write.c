@@ -148,7 +148,7 @@ static int unique_check(store *st, st_table *t, st_idx *x, uint64_t txn,
   return 0;
 }
 
-static int write_locked(store *st, st_table *t, uint64_t txn,
+static int write_locked(store *st, st_table *t, uint64_t txn, uint32_t sp,
                         const uint8_t *key, int klen, const syn_value *row,
                         uint64_t snap, store_write_mode mode,
                         store_info *info, syn_err *err) {
@@ -185,6 +185,15 @@ static int write_locked(store *st, st_table *t, uint64_t txn,
         (rc = unique_check(st, t, &t->idx[i], txn, row, key, klen, info, err)))
       return rc;
 
+  /* Under a savepoint, remember what this key looked like to the txn
+  ** before the savepoint's first change to it (see store_rollback_to). */
+  for (int u = 0; sp && u < 2; u++) {
+    if ((rc = st_tq(st, t, u ? Q_UNDO_NONE : Q_UNDO_SAVE, &q, err))) return rc;
+    sqlite3_bind_int64(q, 1, (int64_t)txn);
+    sqlite3_bind_int64(q, 2, sp);
+    sqlite3_bind_blob(q, 3, key, klen, SQLITE_STATIC);
+    if ((rc = st_run(st, q, err, "undo"))) return rc;
+  }
   if (mode == STORE_LOCK) {
     if ((rc = st_tq(st, t, Q_LOCK_PUT, &q, err))) return rc;
     sqlite3_bind_blob(q, 1, key, klen, SQLITE_STATIC);
@@ -261,6 +270,7 @@ int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
     return syn_err_set(err, SYN_EINVAL, "store: txn %llu is %s: no more "
                        "writes", (unsigned long long)txn,
                        state == STORE_TXN_PREPARED ? "prepared" : "committed");
+  uint32_t sp = st->last_sp; /* read with the state just above */
   if (n == 0) return 0;
   if ((rc = st_begin(st, 0, err))) return rc;
   int ok = 0;
@@ -270,7 +280,7 @@ int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
     /* A savepoint per op: whatever makes an op fail (a refusal or a storage
     ** error halfway through its statements) undoes exactly that op. */
     if ((rc = st_run(st, st->g[G_SP], err, "savepoint"))) break;
-    rc = write_locked(st, t, txn, st->kbuf, (int)klen, ops[ok].row,
+    rc = write_locked(st, t, txn, sp, st->kbuf, (int)klen, ops[ok].row,
                       snapshot_ts, ops[ok].mode, info, err);
     if (rc) {
       sqlite3_step(st->g[G_SP_UNDO]);

@@ -961,6 +961,91 @@ Test(store, callbacks_cannot_reenter_and_one_owner_per_dir) {
   cr_assert_null(other);
 }
 
+/* ---- statement savepoints -------------------------------------------------- */
+
+static int count_rows(const char *dir, const char *sql) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/store.db", dir);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+               SQLITE_OK);
+  sqlite3_stmt *s;
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s",
+               sqlite3_errmsg(db));
+  cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+  int n = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+Test(store, savepoints_undo_statement_writes) {
+  seed(1, 1, "a", 10, 100, STORE_INSERT);
+  seed(2, 2, "b", 20, 100, STORE_INSERT);
+  cr_assert_eq(store_savepoint(g_st, 50, 1, &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(wr(50, 1, "a", 11, 150, STORE_UPDATE), 0, "%s", g_err.msg);
+  cr_assert_eq(store_savepoint(g_st, 50, 2, &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(wr(50, 1, "a", 12, 150, STORE_UPDATE), 0);
+  cr_assert_eq(wr(50, 3, "c", 30, 150, STORE_INSERT), 0);
+  cr_assert_eq(wr(50, 2, NULL, 0, 150, STORE_DELETE), 0);
+  cr_assert_eq(wr(50, 4, NULL, 0, 150, STORE_LOCK), 0);
+  cr_assert_eq(scan_all(150, 50, NULL, NULL, 0), 0);
+  cr_assert_eq(g_rows.n, 2);
+  cr_assert_eq(g_rows.bal[0], 12);
+  cr_assert_eq(g_rows.id[1], 3);
+
+  cr_assert_eq(store_rollback_to(g_st, 50, 2, &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(scan_all(150, 50, NULL, NULL, 0), 0);
+  cr_assert_eq(g_rows.n, 2);
+  cr_assert_eq(g_rows.bal[0], 11, "state at savepoint 2");
+  cr_assert_eq(g_rows.bal[1], 20, "the delete is undone");
+  uint64_t holder;
+  syn_value k1 = vint(1), k3 = vint(3), k4 = vint(4);
+  cr_assert_eq(store_lock_holder(g_st, 1, &k1, 1, &holder, &g_err), 0);
+  cr_assert_eq(holder, 50, "written before the savepoint: still locked");
+  cr_assert_eq(store_lock_holder(g_st, 1, &k3, 1, &holder, &g_err), 0);
+  cr_assert_eq(holder, 0);
+  cr_assert_eq(store_lock_holder(g_st, 1, &k4, 1, &holder, &g_err), 0);
+  cr_assert_eq(holder, 0, "a lock taken after the savepoint is released");
+  /* Savepoint 2 stays current: write, roll back to it again. */
+  cr_assert_eq(wr(50, 2, "b", 21, 150, STORE_UPDATE), 0);
+  cr_assert_eq(store_rollback_to(g_st, 50, 2, &g_err), 0);
+  cr_assert_eq(scan_all(150, 50, NULL, NULL, 0), 0);
+  cr_assert_eq(g_rows.bal[1], 20);
+  cr_assert_eq(store_rollback_to(g_st, 50, 3, &g_err), SYN_EINVAL);
+  cr_assert_eq(store_rollback_to(g_st, 50, 1, &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(scan_all(150, 50, NULL, NULL, 0), 0);
+  cr_assert_eq(g_rows.bal[0], 10);
+  cr_assert_eq(store_lock_holder(g_st, 1, &k1, 1, &holder, &g_err), 0);
+  cr_assert_eq(holder, 0, "nothing written before savepoint 1");
+  cr_assert_eq(store_savepoint(g_st, 50, 1, &g_err), SYN_EINVAL);
+  cr_assert_eq(store_savepoint(g_st, 50, 5, &g_err), 0);
+
+  /* READ COMMITTED re-run: the statement hits a newer version halfway. */
+  seed(3, 2, "b", 22, 200, STORE_UPDATE);
+  cr_assert_eq(store_savepoint(g_st, 60, 1, &g_err), 0);
+  cr_assert_eq(wr(60, 1, "a", 100, 150, STORE_UPDATE), 0);
+  cr_assert_eq(wr(60, 2, "b", 100, 150, STORE_UPDATE), SYN_ECONFLICT);
+  cr_assert_eq(store_rollback_to(g_st, 60, 1, &g_err), 0);
+  cr_assert_eq(wr(60, 1, "a", 101, 250, STORE_UPDATE), 0);
+  cr_assert_eq(wr(60, 2, "b", 101, 250, STORE_UPDATE), 0);
+  cr_assert_eq(store_prepare(g_st, 60, 260, NULL, &g_err), 0);
+  cr_assert_eq(store_rollback_to(g_st, 60, 1, &g_err), SYN_EINVAL,
+               "no rollback after prepare");
+  cr_assert_eq(store_commit(g_st, 60, 270, &g_err), 0);
+  cr_assert_eq(scan_all(270, 0, NULL, NULL, 0), 0);
+  cr_assert_eq(g_rows.n, 2);
+  cr_assert_eq(g_rows.bal[0], 101);
+  cr_assert_eq(g_rows.bal[1], 101);
+  cr_assert_eq(store_abort(g_st, 50, &g_err), 0);
+  store_close(g_st);
+  g_st = NULL;
+  cr_assert_eq(count_rows(g_dir, "SELECT count(*) FROM u1"), 0,
+               "undo rows die with their txn");
+  cr_assert_eq(count_rows(g_dir, "SELECT count(*) FROM i1"), 0);
+  reopen();
+}
+
 /* ---- model check ----------------------------------------------------------- */
 
 /* Random committed histories against a trivial model: for every snapshot,
