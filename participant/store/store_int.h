@@ -107,7 +107,6 @@ struct store {
   uint64_t fc_clock;
   int sync_full; /* current PRAGMA synchronous: 1 FULL, 0 NORMAL, -1 ? */
   int in_cb;     /* inside a scan callback */
-  uint32_t last_sp; /* savepoint of the txn last read by st_txn_state */
   uint64_t gc_ts;
   uint8_t *kbuf; /* scratch for key encoding */
   size_t kcap;
@@ -169,8 +168,10 @@ void st_fcache_free(store *st);
 
 /* ---- store_txn.c -------------------------------------------------------------- */
 
+/* State (STORE_TXN_*), prepare/commit ts and current savepoint of a txn;
+** any output may be NULL except state. */
 int st_txn_state(store *st, uint64_t txn, int *state, uint64_t *pts,
-                 uint64_t *cts, syn_err *err);
+                 uint64_t *cts, uint32_t *sp, syn_err *err);
 
 
 /* Re-entrancy guard for public entry points. */

@@ -20,19 +20,19 @@
 #include "participant/store/store_int.h"
 
 int st_txn_state(store *st, uint64_t txn, int *state, uint64_t *pts,
-                 uint64_t *cts, syn_err *err) {
+                 uint64_t *cts, uint32_t *sp, syn_err *err) {
   sqlite3_stmt *s = st->g[G_TXN_GET];
   sqlite3_bind_int64(s, 1, (int64_t)txn);
   int rc = sqlite3_step(s);
   *state = STORE_TXN_UNKNOWN;
-  st->last_sp = 0;
+  if (sp) *sp = 0;
   if (pts) *pts = 0;
   if (cts) *cts = 0;
   if (rc == SQLITE_ROW) {
     *state = sqlite3_column_int(s, 0);
     if (pts) *pts = (uint64_t)sqlite3_column_int64(s, 1);
     if (cts) *cts = (uint64_t)sqlite3_column_int64(s, 2);
-    st->last_sp = (uint32_t)sqlite3_column_int64(s, 3);
+    if (sp) *sp = (uint32_t)sqlite3_column_int64(s, 3);
     rc = 0;
   } else if (rc == SQLITE_DONE) {
     rc = 0;
@@ -99,7 +99,7 @@ int store_prepare(store *st, uint64_t txn, uint64_t prepare_ts,
   uint64_t pts;
   if (txn == 0) return syn_err_set(err, SYN_EINVAL, "store: txn id 0");
   if ((rc = st_ts_ok(prepare_ts, err, "prepare_ts"))) return rc;
-  if ((rc = st_txn_state(st, txn, &state, &pts, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, &pts, NULL, NULL, err))) return rc;
   switch (state) {
   case STORE_TXN_PREPARED:
     if (out_pts) *out_pts = pts;
@@ -148,7 +148,7 @@ int store_commit(store *st, uint64_t txn, uint64_t commit_ts, syn_err *err) {
   uint64_t pts;
   if (txn == 0) return syn_err_set(err, SYN_EINVAL, "store: txn id 0");
   if ((rc = st_ts_ok(commit_ts, err, "commit_ts"))) return rc;
-  if ((rc = st_txn_state(st, txn, &state, &pts, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, &pts, NULL, NULL, err))) return rc;
   switch (state) {
   case STORE_TXN_UNKNOWN:
   case STORE_TXN_COMMITTED:
@@ -175,7 +175,7 @@ int store_commit_one_phase(store *st, uint64_t txn, uint64_t commit_ts,
   int rc, state;
   if (txn == 0) return syn_err_set(err, SYN_EINVAL, "store: txn id 0");
   if ((rc = st_ts_ok(commit_ts, err, "commit_ts"))) return rc;
-  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, NULL, err))) return rc;
   switch (state) {
   case STORE_TXN_UNKNOWN:
   case STORE_TXN_COMMITTED:
@@ -197,7 +197,7 @@ int store_abort(store *st, uint64_t txn, syn_err *err) {
   int rc, state;
   uint64_t pts;
   if (txn == 0) return syn_err_set(err, SYN_EINVAL, "store: txn id 0");
-  if ((rc = st_txn_state(st, txn, &state, &pts, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, &pts, NULL, NULL, err))) return rc;
   if (state == STORE_TXN_ABORTED) return 0;
   if (state == STORE_TXN_COMMITTED)
     return syn_err_set(err, SYN_EINVAL, "store: abort of committed txn %llu",
@@ -227,19 +227,20 @@ int store_abort(store *st, uint64_t txn, syn_err *err) {
 int store_savepoint(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
+  uint32_t cur;
   if (txn == 0 || sp == 0)
     return syn_err_set(err, SYN_EINVAL, "store: txn id and savepoint must "
                        "be non-zero");
-  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, &cur, err))) return rc;
   if (state == STORE_TXN_ABORTED)
     return syn_err_set(err, SYN_ECLOSED, "store: txn %llu was aborted",
                        (unsigned long long)txn);
   if (state == STORE_TXN_PREPARED || state == STORE_TXN_COMMITTED)
     return syn_err_set(err, SYN_EINVAL, "store: txn %llu is no longer "
                        "active", (unsigned long long)txn);
-  if (state == STORE_TXN_ACTIVE && sp <= st->last_sp)
+  if (state == STORE_TXN_ACTIVE && sp <= cur)
     return syn_err_set(err, SYN_EINVAL, "store: savepoint %u not above the "
-                       "current %u", sp, st->last_sp);
+                       "current %u", sp, cur);
   if ((rc = st_begin(st, 0, err))) return rc;
   sqlite3_stmt *a = st->g[G_TXN_ADD];
   sqlite3_bind_int64(a, 1, (int64_t)txn);
@@ -259,14 +260,15 @@ int store_savepoint(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
 int store_rollback_to(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
+  uint32_t cur;
   if (txn == 0 || sp == 0)
     return syn_err_set(err, SYN_EINVAL, "store: txn id and savepoint must "
                        "be non-zero");
-  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, &cur, err))) return rc;
   if (state == STORE_TXN_ABORTED)
     return syn_err_set(err, SYN_ECLOSED, "store: txn %llu was aborted",
                        (unsigned long long)txn);
-  if (state != STORE_TXN_ACTIVE || sp > st->last_sp)
+  if (state != STORE_TXN_ACTIVE || sp > cur)
     return syn_err_set(err, SYN_EINVAL, "store: txn %llu has no savepoint "
                        "%u", (unsigned long long)txn, sp);
   if ((rc = st_begin(st, 0, err))) return rc;
@@ -306,7 +308,7 @@ int store_txn_state_get(store *st, uint64_t txn, store_txn_state *state,
                         uint64_t *prepare_ts, uint64_t *commit_ts,
                         syn_err *err) {
   ST_GUARD(st, err);
-  int s, rc = st_txn_state(st, txn, &s, prepare_ts, commit_ts, err);
+  int s, rc = st_txn_state(st, txn, &s, prepare_ts, commit_ts, NULL, err);
   if (!rc && state) *state = (store_txn_state)s;
   return rc;
 }

@@ -256,13 +256,14 @@ int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
   if (info) memset(info, 0, sizeof *info);
   if (done) *done = 0;
   int rc, state;
+  uint32_t sp; /* the txn's current statement savepoint */
   st_table *t;
   if (txn == 0) return syn_err_set(err, SYN_EINVAL, "store: txn id 0");
   if (n < 0 || (n && !ops))
     return syn_err_set(err, SYN_EINVAL, "store: bad op count %d", n);
   if ((rc = st_ts_ok(snapshot_ts, err, "snapshot_ts"))) return rc;
   if ((rc = st_table_get(st, table_id, &t, err))) return rc;
-  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, NULL, NULL, &sp, err))) return rc;
   if (state == STORE_TXN_ABORTED)
     return syn_err_set(err, SYN_ECLOSED, "store: txn %llu was aborted",
                        (unsigned long long)txn);
@@ -270,7 +271,6 @@ int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
     return syn_err_set(err, SYN_EINVAL, "store: txn %llu is %s: no more "
                        "writes", (unsigned long long)txn,
                        state == STORE_TXN_PREPARED ? "prepared" : "committed");
-  uint32_t sp = st->last_sp; /* read with the state just above */
   if (n == 0) return 0;
   if ((rc = st_begin(st, 0, err))) return rc;
   int ok = 0;
