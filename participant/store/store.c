@@ -51,8 +51,11 @@ static const char *const k_global_sql[G_N] = {
     [G_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
     [G_TXN_GET] = "SELECT _syn_state, _syn_pts, _syn_cts, _syn_sp FROM _syn_txns "
                   "WHERE _syn_txn = ?1",
-    [G_TXN_ADD] = "INSERT OR IGNORE INTO _syn_txns(_syn_txn, _syn_state, "
-                  "_syn_pts, _syn_cts) VALUES (?1, 0, 0, 0)",
+    /* For a live txn _syn_cts holds the largest snapshot it wrote at:
+    ** its decided record must outlive the txn (see store_gc). */
+    [G_TXN_ADD] = "INSERT INTO _syn_txns(_syn_txn, _syn_state, _syn_pts, "
+                  "_syn_cts) VALUES (?1, 0, 0, ?2) ON CONFLICT(_syn_txn) DO "
+                  "UPDATE SET _syn_cts = max(_syn_cts, excluded._syn_cts)",
     [G_TXN_SET] = "INSERT OR REPLACE INTO _syn_txns(_syn_txn, _syn_state, "
                   "_syn_pts, _syn_cts) VALUES (?1, ?2, ?3, ?4)",
     [G_TT_ADD] = "INSERT OR IGNORE INTO _syn_txn_tables(_syn_txn, table_id) "

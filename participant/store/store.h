@@ -343,7 +343,9 @@ int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
 /* ---- garbage collection ------------------------------------------------ */
 
 /* Remove versions no snapshot >= below_ts can see, and decided txn records
-** older than below_ts. below_ts must not decrease (SYN_EINVAL). */
+** older than below_ts. below_ts must not decrease (SYN_EINVAL) and must not
+** exceed the start_ts of any live transaction (the oldest snapshot in use
+** anywhere): the store relies on it to keep the records of live txns. */
 int store_gc(store *st, uint64_t below_ts, syn_err *err);
 
 #endif /* SYN_STORE_H */

@@ -96,10 +96,10 @@ int store_prepare(store *st, uint64_t txn, uint64_t prepare_ts,
                   uint64_t *out_pts, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
-  uint64_t pts;
+  uint64_t pts, snap;
   if (txn == 0) return syn_err_set(err, SYN_EINVAL, "store: txn id 0");
   if ((rc = st_ts_ok(prepare_ts, err, "prepare_ts"))) return rc;
-  if ((rc = st_txn_state(st, txn, &state, &pts, NULL, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, &pts, &snap, NULL, err))) return rc;
   switch (state) {
   case STORE_TXN_PREPARED:
     if (out_pts) *out_pts = pts;
@@ -114,7 +114,7 @@ int store_prepare(store *st, uint64_t txn, uint64_t prepare_ts,
     break;
   }
   if ((rc = st_begin(st, 1, err))) return rc;
-  rc = txn_set(st, txn, STORE_TXN_PREPARED, prepare_ts, 0, err);
+  rc = txn_set(st, txn, STORE_TXN_PREPARED, prepare_ts, snap, err);
   /* Invariant (2PC vote): a YES vote leaves this process only after the
   ** prepared record and every intent of the txn are on disk. The intents
   ** were written earlier without fsync; this FULL commit fsyncs the WAL,
@@ -195,9 +195,9 @@ int store_commit_one_phase(store *st, uint64_t txn, uint64_t commit_ts,
 int store_abort(store *st, uint64_t txn, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
-  uint64_t pts;
+  uint64_t pts, snap;
   if (txn == 0) return syn_err_set(err, SYN_EINVAL, "store: txn id 0");
-  if ((rc = st_txn_state(st, txn, &state, &pts, NULL, NULL, err))) return rc;
+  if ((rc = st_txn_state(st, txn, &state, &pts, &snap, NULL, err))) return rc;
   if (state == STORE_TXN_ABORTED) return 0;
   if (state == STORE_TXN_COMMITTED)
     return syn_err_set(err, SYN_EINVAL, "store: abort of committed txn %llu",
@@ -209,9 +209,12 @@ int store_abort(store *st, uint64_t txn, syn_err *err) {
   int durable = state == STORE_TXN_PREPARED;
   if ((rc = st_begin(st, durable, err))) return rc;
   rc = txn_finish(st, txn, 0, 0, err);
-  /* _syn_cts of an aborted record is the GC horizon at abort time, so GC
-  ** can age it out like committed records. */
-  if (!rc) rc = txn_set(st, txn, STORE_TXN_ABORTED, pts, st->gc_ts, err);
+  /* _syn_cts of an aborted record: a timestamp at or above every snapshot
+  ** the txn used here (and its prepare_ts), so store_gc keeps the record
+  ** while the txn can still be live (see store_gc). */
+  uint64_t keep = snap > pts ? snap : pts;
+  if (keep < st->gc_ts) keep = st->gc_ts;
+  if (!rc) rc = txn_set(st, txn, STORE_TXN_ABORTED, pts, keep, err);
   if (!rc) rc = st_commit(st, err);
   else st_rollback(st);
   return rc;
@@ -244,6 +247,7 @@ int store_savepoint(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
   if ((rc = st_begin(st, 0, err))) return rc;
   sqlite3_stmt *a = st->g[G_TXN_ADD];
   sqlite3_bind_int64(a, 1, (int64_t)txn);
+  sqlite3_bind_int64(a, 2, 0);
   rc = st_run(st, a, err, "txn record");
   if (!rc) {
     a = st->g[G_TXN_SP];
@@ -377,7 +381,15 @@ int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
 /* Version GC. For each key keep every version newer than below_ts and the
 ** newest one at or below it, unless that one is a tombstone: a snapshot
 ** at S >= below_ts reads the newest version <= S, which is one of those
-** kept (or, for a dropped tombstone, nothing, which reads the same). */
+** kept (or, for a dropped tombstone, nothing, which reads the same).
+**
+** Decided txn records with _syn_cts < below_ts are dropped too. The caller
+** guarantees below_ts <= the start_ts of every live txn (it is the oldest
+** snapshot in use), and a record's _syn_cts is >= every snapshot its txn
+** wrote at, so no record of a live txn is dropped. That matters: a txn
+** aborted by recovery whose record vanished would look unknown, and an
+** unknown txn's prepare is an empty YES vote and its commit a no-op 0,
+** which would acknowledge a commit whose writes were lost. */
 int store_gc(store *st, uint64_t below_ts, syn_err *err) {
   ST_GUARD(st, err);
   int rc = st_ts_ok(below_ts, err, "gc horizon");

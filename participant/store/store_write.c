@@ -213,6 +213,7 @@ static int write_locked(store *st, st_table *t, uint64_t txn, uint32_t sp,
   if ((rc = st_run(st, q, err, "intent"))) return rc;
   sqlite3_stmt *a = st->g[G_TXN_ADD];
   sqlite3_bind_int64(a, 1, (int64_t)txn);
+  sqlite3_bind_int64(a, 2, (int64_t)snap);
   if ((rc = st_run(st, a, err, "txn record"))) return rc;
   a = st->g[G_TT_ADD];
   sqlite3_bind_int64(a, 1, (int64_t)txn);

@@ -961,6 +961,29 @@ Test(store, callbacks_cannot_reenter_and_one_owner_per_dir) {
   cr_assert_null(other);
 }
 
+/* A txn aborted by recovery must stay known as aborted while it can still
+** be live (GC horizon <= its snapshot): otherwise a late prepare or
+** one-phase commit would see "unknown" and acknowledge lost writes. */
+Test(store, recovery_abort_survives_gc_while_txn_live) {
+  cr_assert_eq(wr(70, 1, "a", 1, 500, STORE_INSERT), 0);
+  cr_assert_eq(wr(71, 2, "b", 1, 500, STORE_INSERT), 0);
+  cr_assert_eq(store_abort(g_st, 71, &g_err), 0);
+  reopen();
+  cr_assert_eq(store_gc(g_st, 400, &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(store_commit_one_phase(g_st, 70, 600, &g_err), SYN_ECLOSED);
+  cr_assert_eq(store_prepare(g_st, 70, 600, NULL, &g_err), SYN_ECLOSED);
+  cr_assert_eq(store_prepare(g_st, 71, 600, NULL, &g_err), SYN_ECLOSED);
+  store_txn_state s;
+  cr_assert_eq(store_txn_state_get(g_st, 70, &s, NULL, NULL, &g_err), 0);
+  cr_assert_eq(s, STORE_TXN_ABORTED);
+  /* Once the horizon passes its snapshot the txn cannot be live. */
+  cr_assert_eq(store_gc(g_st, 501, &g_err), 0);
+  cr_assert_eq(store_txn_state_get(g_st, 70, &s, NULL, NULL, &g_err), 0);
+  cr_assert_eq(s, STORE_TXN_UNKNOWN);
+  cr_assert_eq(store_txn_state_get(g_st, 71, &s, NULL, NULL, &g_err), 0);
+  cr_assert_eq(s, STORE_TXN_UNKNOWN);
+}
+
 /* ---- statement savepoints -------------------------------------------------- */
 
 static int count_rows(const char *dir, const char *sql) {
