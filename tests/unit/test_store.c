@@ -674,6 +674,79 @@ Test(store, bad_filters_rejected) {
   cr_assert_eq(wr(2, 6, "six", 60, 100, STORE_INSERT), 0, "%s", g_err.msg);
 }
 
+/* Random token soup as filters: never a crash, only 0 or SYN_EINVAL, and
+** whatever is accepted can only narrow the snapshot's rows, never expose
+** versions the snapshot cannot see. */
+Test(store, random_filters_never_bypass_mvcc) {
+  for (int i = 1; i <= 11; i++) {
+    char nm[8];
+    snprintf(nm, sizeof nm, "r%d", i);
+    seed(100 + (uint64_t)i, i, nm, i, 100, STORE_INSERT);
+  }
+  seed(200, 11, NULL, 0, 120, STORE_DELETE);
+  for (int i = 1; i <= 10; i++) {
+    char nm[8];
+    snprintf(nm, sizeof nm, "r%d", i);
+    seed(300 + (uint64_t)i, i, nm, 1000 + i, 200 + (uint64_t)i, STORE_UPDATE);
+  }
+  static const char *const tok[] = {
+      "bal", "id", "name", "1", "0", "'x'", "(", ")", "AND", "OR", "NOT",
+      ">", "=", "<", "+", "-", "--", ";", "/*", "*/", "UNION", "SELECT",
+      "FROM", "v1", "i1", "_syn_ts", "?1", "\"id\"", ",", "IS", "NULL",
+      "LIKE", "abs(", "count(*)", "CASE", "WHEN", "THEN", "END", "IN",
+      "x'00'", "'", "\"", "[", "]", "`", "ORDER BY", "LIMIT", "max(",
+      "_syn_del", "WHERE", "EXISTS", "%", "||", "ATTACH", "PRAGMA"};
+  const int ntok = (int)(sizeof tok / sizeof tok[0]);
+  srand(11);
+  int accepted = 0;
+  syn_value p = vint(3);
+  for (int iter = 0; iter < 3000; iter++) {
+    char f[256] = "";
+    if (iter % 2) { /* token soup */
+      int n = 1 + rand() % 7;
+      for (int k = 0; k < n; k++) {
+        strncat(f, tok[rand() % ntok], sizeof f - strlen(f) - 2);
+        strncat(f, " ", sizeof f - strlen(f) - 1);
+      }
+    } else { /* mostly well-formed: a OP b [AND|OR a OP b], maybe mutated */
+      static const char *const term[] = {"bal", "id", "1", "5", "?1",
+                                         "abs(bal)", "length(name)", "NULL"};
+      static const char *const op[] = {">", "<", "=", "<>", "IS", "IS NOT",
+                                       ">="};
+      const int nt = (int)(sizeof term / sizeof term[0]);
+      const int no = (int)(sizeof op / sizeof op[0]);
+      snprintf(f, sizeof f, "%s %s %s%s%s %s %s", term[rand() % nt],
+               op[rand() % no], term[rand() % nt],
+               rand() % 2 ? " AND " : " OR ", term[rand() % nt],
+               op[rand() % no], term[rand() % nt]);
+      if (rand() % 3 == 0) { /* splice in a hostile token */
+        size_t at = (size_t)rand() % strlen(f);
+        char tail[128];
+        snprintf(tail, sizeof tail, "%.100s", f + at);
+        f[at] = '\0';
+        strncat(f, " ", sizeof f - strlen(f) - 1);
+        strncat(f, tok[rand() % ntok], sizeof f - strlen(f) - 1);
+        strncat(f, " ", sizeof f - strlen(f) - 1);
+        strncat(f, tail, sizeof f - strlen(f) - 1);
+      }
+    }
+    int rc = scan_all(150, 0, f, &p, strstr(f, "?1") ? 1 : 0);
+    cr_assert(rc == 0 || rc == SYN_EINVAL, "filter \"%s\" gave %d", f, rc);
+    if (rc) continue;
+    accepted++;
+    cr_assert_leq(g_rows.n, 10, "filter \"%s\"", f);
+    for (int r = 0; r < g_rows.n; r++) {
+      cr_assert_neq(g_rows.id[r], 11, "deleted row via \"%s\"", f);
+      cr_assert_eq(g_rows.bal[r], g_rows.id[r], "future version via \"%s\"",
+                   f);
+    }
+  }
+  cr_log_info("random filters: %d of 3000 accepted", accepted);
+  cr_assert_gt(accepted, 300, "the generator should produce valid filters");
+  cr_assert_eq(scan_all(150, 0, NULL, NULL, 0), 0);
+  cr_assert_eq(g_rows.n, 10);
+}
+
 /* ---- GC ---------------------------------------------------------------------- */
 
 static int count_versions(const char *dir, const char *where) {
