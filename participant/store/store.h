@@ -26,9 +26,9 @@
 **        PRIMARY KEY(_syn_key, _syn_ts) WITHOUT ROWID: committed versions
 **   i<id>(_syn_key BLOB PRIMARY KEY, _syn_txn INT, _syn_op INT, "col1", ...)
 **        WITHOUT ROWID: intents (write locks), at most one per key;
-**        op 0 lock only, 1 put, 2 delete
+**        op 0 lock only, 1 put, 2 delete (tombstone)
 **   u<id>(_syn_txn, _syn_sp, _syn_key, _syn_had, _syn_op, "col1", ...)
-**        undo rows for statement savepoints (store_rollback_to) (tombstone)
+**        undo rows for statement savepoints (store_rollback_to)
 **   v<id>_x<n>, i<id>_x<n>  SQLite indexes for secondary/unique indexes
 **
 ** User columns are real SQLite columns with the user's names and declared
@@ -73,9 +73,13 @@
 ** its writes silently lost). Prepared transactions keep their intents,
 ** which are their write locks, so locks are restored by the same act; the
 ** shell lists them with store_prepared_list and asks the coordinator group
-** for each decision. A commit or abort that returned 0 was fsynced, so it
-** is never rolled back by a crash; one that did not return 0 may or may not
-** have happened, and both are idempotent, so the shell simply retries.
+** for each decision. A commit, one-phase commit or abort of a prepared
+** txn that returned 0 was fsynced, so a crash never rolls it back; one that
+** did not return 0 may or may not have happened, and all are idempotent,
+** so the shell simply retries. Undo rows are dropped (only active txns
+** roll back to savepoints). The ABORTED record of a recovered txn is kept
+** while the txn may still be live (store_gc), so its late prepare or
+** commit is refused instead of being mistaken for an unknown, empty txn.
 **
 ** DDL is a barrier, not a versioned operation: the SQL layer runs DDL
 ** outside of data transactions through the replicated catalog, and here
