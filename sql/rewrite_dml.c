@@ -1,0 +1,462 @@
+/*
+** INSERT/UPDATE/DELETE planned as queries, the entry point sqlr_rewrite()
+** and DEFAULT expressions (rewrite.h).
+*/
+#include "sql/rewrite_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PUT(s) do { if (cat_buf_printf(b, "%s", (s))) return sqlr__oom(w); } while (0)
+
+static int target_table(sqlr_rw *w, const PgQuery__RangeVar *rv, const cat_table **t,
+                        const char **alias) {
+  if (rv->schemaname && *rv->schemaname && strcmp(rv->schemaname, "public") != 0)
+    return sqlr__unsupported(w, rv->location, "schema-qualified names");
+  if (!w->cat || !w->cat->lookup || w->cat->lookup(w->cat->ctx, rv->relname, t) != 0 || !*t)
+    return sqlr__fail(w, rv->location, SQLST_UNDEFINED_TABLE, "relation \"%s\" does not exist",
+                      rv->relname);
+  *alias = rv->alias ? rv->alias->aliasname : rv->relname;
+  return 0;
+}
+
+static int column_of(sqlr_rw *w, const cat_table *t, const PgQuery__ResTarget *rt, int *idx) {
+  if (rt->n_indirection) return sqlr__unsupported(w, rt->location, "assignment to subscripts or fields");
+  *idx = cat_table_find_column(t, rt->name);
+  if (*idx < 0)
+    return sqlr__fail(w, rt->location, SQLST_UNDEFINED_COLUMN,
+                      "column \"%s\" of relation \"%s\" does not exist", rt->name, t->name);
+  return 0;
+}
+
+/* The old row: every column, then the rowid of rowid-keyed tables. */
+static int old_row(sqlr_rw *w, cat_buf *b, const cat_table *t, const char *alias) {
+  for (int i = 0; i < t->ncols; i++) {
+    if (i) PUT(", ");
+    if (sqlr__ident(b, alias) || cat_buf_printf(b, ".") || sqlr__ident(b, t->cols[i].name))
+      return sqlr__oom(w);
+  }
+  if (t->hidden_rowid) {
+    PUT(", ");
+    if (sqlr__ident(b, alias)) return sqlr__oom(w);
+    PUT(".rowid");
+  }
+  return 0;
+}
+
+static int old_row_cols(sqlr_rw *w, sqlr_query *q, const cat_table *t) {
+  q->ncols = t->ncols + (t->hidden_rowid ? 1 : 0);
+  q->cols = calloc((size_t)q->ncols, sizeof *q->cols);
+  if (!q->cols) return sqlr__oom(w);
+  for (int i = 0; i < q->ncols; i++) {
+    const char *name = i < t->ncols ? t->cols[i].name : "rowid";
+    q->cols[i].name = malloc(strlen(name) + 1);
+    if (!q->cols[i].name) return sqlr__oom(w);
+    strcpy(q->cols[i].name, name);
+    q->cols[i].type_oid = i < t->ncols ? t->cols[i].type_oid : CAT_OID_INT8;
+    q->cols[i].typmod = i < t->ncols ? t->cols[i].typmod : -1;
+  }
+  return 0;
+}
+
+static int returning(sqlr_rw *w, sqlr_query *q, const cat_table *t, const char *alias,
+                     PgQuery__Node **list, size_t n) {
+  if (!n) return 0;
+  sqlr_scope sc = {0};
+  sc.ents[sc.n++] = (sqlr_ent){.alias = alias, .t = t, .is_row = true, .row_param0 = 1};
+  cat_buf buf = {0}, *b = &buf;
+  sqlr_col *cols = NULL;
+  int ncols = 0;
+  int rc = cat_buf_printf(b, "SELECT ") ? sqlr__oom(w) : 0;
+  /* Reuse the SELECT target-list logic through a synthetic statement. */
+  PgQuery__SelectStmt s = PG_QUERY__SELECT_STMT__INIT;
+  s.target_list = list;
+  s.n_target_list = n;
+  if (!rc) {
+    cat_buf tmp = {0};
+    rc = sqlr__select(w, &tmp, &sc, &s, &cols, &ncols);
+    /* sqlr__select wrote "SELECT <targets>" with sc as the parent scope,
+    ** so references resolve to the bound row. */
+    if (!rc) {
+      cat_buf_free(b);
+      *b = tmp;
+    } else {
+      cat_buf_free(&tmp);
+    }
+  }
+  if (rc) {
+    cat_buf_free(b);
+    return rc;
+  }
+  q->returning_sql = b->p;
+  q->nret = ncols;
+  q->ret_cols = calloc((size_t)(ncols ? ncols : 1), sizeof *q->ret_cols);
+  if (!q->ret_cols) return sqlr__oom(w);
+  for (int i = 0; i < ncols; i++) {
+    q->ret_cols[i] = cols[i];
+    q->ret_cols[i].name = malloc(strlen(cols[i].name) + 1);
+    if (!q->ret_cols[i].name) return sqlr__oom(w);
+    strcpy(q->ret_cols[i].name, cols[i].name);
+  }
+  return 0;
+}
+
+static int rw_update(sqlr_rw *w, const PgQuery__UpdateStmt *u, sqlr_query *q, cat_buf *b) {
+  const cat_table *t;
+  const char *alias;
+  int rc;
+  if (u->with_clause) return sqlr__unsupported(w, -1, "WITH in UPDATE");
+  if ((rc = target_table(w, u->relation, &t, &alias))) return rc;
+  q->target = t;
+  q->locking = true;
+  sqlr_scope sc = {0};
+  sc.ents[sc.n++] = (sqlr_ent){.alias = alias, .t = t};
+  if (u->n_from_clause) return sqlr__unsupported(w, -1, "UPDATE ... FROM");
+  if ((rc = old_row_cols(w, q, t))) return rc;
+  PUT("SELECT ");
+  if ((rc = old_row(w, b, t, alias))) return rc;
+  q->set_cols = calloc(u->n_target_list ? u->n_target_list : 1, sizeof(int));
+  if (!q->set_cols) return sqlr__oom(w);
+  for (size_t i = 0; i < u->n_target_list; i++) {
+    const PgQuery__ResTarget *rt = u->target_list[i]->res_target;
+    if (rt->val && rt->val->node_case == PG_QUERY__NODE__NODE_MULTI_ASSIGN_REF)
+      return sqlr__unsupported(w, rt->location, "multiple-column assignment");
+    int idx;
+    if ((rc = column_of(w, t, rt, &idx))) return rc;
+    for (int k = 0; k < q->nset; k++)
+      if (q->set_cols[k] == idx)
+        return sqlr__fail(w, rt->location, SQLST_SYNTAX, "multiple assignments to same column \"%s\"",
+                          rt->name);
+    q->set_cols[q->nset++] = idx;
+    PUT(", ");
+    uint32_t ty;
+    int32_t tm;
+    if ((rc = sqlr__expr(w, b, &sc, rt->val, &ty, &tm))) return rc;
+  }
+  PUT(" FROM ");
+  if (sqlr__ident(b, t->name)) return sqlr__oom(w);
+  if (u->relation->alias) {
+    PUT(" AS ");
+    if (sqlr__ident(b, alias)) return sqlr__oom(w);
+  }
+  if (u->where_clause) {
+    uint32_t ty;
+    int32_t tm;
+    PUT(" WHERE ");
+    if ((rc = sqlr__expr(w, b, &sc, u->where_clause, &ty, &tm))) return rc;
+  }
+  return returning(w, q, t, alias, u->returning_list, u->n_returning_list);
+}
+
+static int rw_delete(sqlr_rw *w, const PgQuery__DeleteStmt *d, sqlr_query *q, cat_buf *b) {
+  const cat_table *t;
+  const char *alias;
+  int rc;
+  if (d->with_clause) return sqlr__unsupported(w, -1, "WITH in DELETE");
+  if (d->n_using_clause) return sqlr__unsupported(w, -1, "DELETE ... USING");
+  if ((rc = target_table(w, d->relation, &t, &alias))) return rc;
+  q->target = t;
+  q->locking = true;
+  sqlr_scope sc = {0};
+  sc.ents[sc.n++] = (sqlr_ent){.alias = alias, .t = t};
+  if ((rc = old_row_cols(w, q, t))) return rc;
+  PUT("SELECT ");
+  if ((rc = old_row(w, b, t, alias))) return rc;
+  PUT(" FROM ");
+  if (sqlr__ident(b, t->name)) return sqlr__oom(w);
+  if (d->relation->alias) {
+    PUT(" AS ");
+    if (sqlr__ident(b, alias)) return sqlr__oom(w);
+  }
+  if (d->where_clause) {
+    uint32_t ty;
+    int32_t tm;
+    PUT(" WHERE ");
+    if ((rc = sqlr__expr(w, b, &sc, d->where_clause, &ty, &tm))) return rc;
+  }
+  return returning(w, q, t, alias, d->returning_list, d->n_returning_list);
+}
+
+static bool same_set(const int *a, int na, const int *b, int nb) {
+  if (na != nb) return false;
+  for (int i = 0; i < na; i++) {
+    bool found = false;
+    for (int k = 0; k < nb; k++) found |= a[i] == b[k];
+    if (!found) return false;
+  }
+  return true;
+}
+
+static int on_conflict(sqlr_rw *w, const PgQuery__OnConflictClause *oc, sqlr_query *q,
+                       const cat_table *t, const char *alias) {
+  int rc;
+  q->conflict = oc->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE ? SQLR_CONFLICT_UPDATE
+                                                                            : SQLR_CONFLICT_NOTHING;
+  const PgQuery__InferClause *inf = oc->infer;
+  if (inf && inf->where_clause) return sqlr__unsupported(w, inf->location, "partial-index inference");
+  if (inf && inf->conname) {
+    char pkey[256];
+    snprintf(pkey, sizeof pkey, "%s_pkey", t->name);
+    const int *cols = NULL;
+    int n = 0;
+    if (t->npk && strcmp(inf->conname, pkey) == 0) cols = t->pk, n = t->npk;
+    for (int i = 0; i < t->nuniques && !cols; i++)
+      if (strcmp(t->uniques[i].name, inf->conname) == 0) cols = t->uniques[i].cols, n = t->uniques[i].ncols;
+    if (!cols)
+      return sqlr__fail(w, inf->location, SQLST_UNDEFINED_OBJECT,
+                        "constraint \"%s\" for table \"%s\" does not exist", inf->conname, t->name);
+    q->conflict_cols = malloc(sizeof(int) * (size_t)n);
+    if (!q->conflict_cols) return sqlr__oom(w);
+    memcpy(q->conflict_cols, cols, sizeof(int) * (size_t)n);
+    q->nconflict_cols = n;
+  } else if (inf) {
+    q->conflict_cols = calloc(inf->n_index_elems ? inf->n_index_elems : 1, sizeof(int));
+    if (!q->conflict_cols) return sqlr__oom(w);
+    for (size_t i = 0; i < inf->n_index_elems; i++) {
+      const PgQuery__Node *el = inf->index_elems[i];
+      if (el->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM || !el->index_elem->name)
+        return sqlr__unsupported(w, inf->location, "expressions in ON CONFLICT");
+      int idx = cat_table_find_column(t, el->index_elem->name);
+      if (idx < 0)
+        return sqlr__fail(w, inf->location, SQLST_UNDEFINED_COLUMN, "column \"%s\" does not exist",
+                          el->index_elem->name);
+      q->conflict_cols[q->nconflict_cols++] = idx;
+    }
+    bool match = t->npk && same_set(q->conflict_cols, q->nconflict_cols, t->pk, t->npk);
+    for (int i = 0; i < t->nuniques && !match; i++)
+      match = same_set(q->conflict_cols, q->nconflict_cols, t->uniques[i].cols, t->uniques[i].ncols);
+    if (!match)
+      return sqlr__fail(w, inf->location, SQLST_INVALID_COLUMN_REF,
+                        "there is no unique or exclusion constraint matching the ON CONFLICT specification");
+  } else if (q->conflict == SQLR_CONFLICT_UPDATE) {
+    return sqlr__fail(w, oc->location, SQLST_SYNTAX,
+                      "ON CONFLICT DO UPDATE requires inference specification or constraint name");
+  }
+  if (q->conflict != SQLR_CONFLICT_UPDATE) return 0;
+  sqlr_scope sc = {0};
+  sc.ents[sc.n++] = (sqlr_ent){.alias = alias, .t = t, .is_row = true, .row_param0 = 1};
+  sc.ents[sc.n++] = (sqlr_ent){.alias = "excluded", .t = t, .is_row = true, .row_param0 = 1 + t->ncols};
+  cat_buf buf = {0}, *b = &buf;
+  q->conflict_set_cols = calloc(oc->n_target_list ? oc->n_target_list : 1, sizeof(int));
+  if (!q->conflict_set_cols) return sqlr__oom(w);
+  rc = cat_buf_printf(b, "SELECT ") ? sqlr__oom(w) : 0;
+  for (size_t i = 0; i < oc->n_target_list && !rc; i++) {
+    const PgQuery__ResTarget *rt = oc->target_list[i]->res_target;
+    int idx;
+    if (rt->val && rt->val->node_case == PG_QUERY__NODE__NODE_MULTI_ASSIGN_REF) {
+      rc = sqlr__unsupported(w, rt->location, "multiple-column assignment");
+      break;
+    }
+    if ((rc = column_of(w, t, rt, &idx))) break;
+    q->conflict_set_cols[q->nconflict_set++] = idx;
+    if (i && cat_buf_printf(b, ", ")) rc = sqlr__oom(w);
+    uint32_t ty;
+    int32_t tm;
+    if (!rc) rc = sqlr__expr(w, b, &sc, rt->val, &ty, &tm);
+  }
+  if (!rc && oc->where_clause) {
+    uint32_t ty;
+    int32_t tm;
+    rc = cat_buf_printf(b, " WHERE ") ? sqlr__oom(w) : 0;
+    if (!rc) rc = sqlr__expr(w, b, &sc, oc->where_clause, &ty, &tm);
+  }
+  if (rc) {
+    cat_buf_free(b);
+    return rc;
+  }
+  q->conflict_sql = b->p;
+  return 0;
+}
+
+static int rw_insert(sqlr_rw *w, const PgQuery__InsertStmt *ins, sqlr_query *q, cat_buf *b) {
+  const cat_table *t;
+  const char *alias;
+  int rc;
+  if (ins->with_clause) return sqlr__unsupported(w, -1, "WITH in INSERT");
+  if (ins->override != PG_QUERY__OVERRIDING_KIND__OVERRIDING_NOT_SET &&
+      ins->override != PG_QUERY__OVERRIDING_KIND__OVERRIDING_KIND_UNDEFINED)
+    return sqlr__unsupported(w, -1, "OVERRIDING");
+  if ((rc = target_table(w, ins->relation, &t, &alias))) return rc;
+  q->target = t;
+  q->insert_cols = calloc((size_t)t->ncols + 1, sizeof(int));
+  if (!q->insert_cols) return sqlr__oom(w);
+  for (size_t i = 0; i < ins->n_cols; i++) {
+    const PgQuery__ResTarget *rt = ins->cols[i]->res_target;
+    int idx;
+    if ((rc = column_of(w, t, rt, &idx))) return rc;
+    for (int k = 0; k < q->ninsert; k++)
+      if (q->insert_cols[k] == idx)
+        return sqlr__fail(w, rt->location, SQLST_DUPLICATE_COLUMN,
+                          "column \"%s\" specified more than once", rt->name);
+    q->insert_cols[q->ninsert++] = idx;
+  }
+  if (!ins->select_stmt) { /* DEFAULT VALUES */
+    q->ninsert = 0;
+    PUT("SELECT 1");
+  } else {
+    if (ins->select_stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+      return sqlr__unsupported(w, -1, "this INSERT source");
+    sqlr_col *cols;
+    int ncols;
+    if ((rc = sqlr__select(w, b, NULL, ins->select_stmt->select_stmt, &cols, &ncols))) return rc;
+    if (ins->n_cols == 0) {
+      if (ncols > t->ncols)
+        return sqlr__fail(w, -1, SQLST_SYNTAX, "INSERT has more expressions than target columns");
+      for (int i = 0; i < ncols; i++) q->insert_cols[i] = i;
+      q->ninsert = ncols;
+    } else if (ncols > q->ninsert) {
+      return sqlr__fail(w, -1, SQLST_SYNTAX, "INSERT has more expressions than target columns");
+    } else if (ncols < q->ninsert) {
+      return sqlr__fail(w, -1, SQLST_SYNTAX, "INSERT has more target columns than expressions");
+    }
+    q->ncols = ncols;
+    q->cols = calloc((size_t)(ncols ? ncols : 1), sizeof *q->cols);
+    if (!q->cols) return sqlr__oom(w);
+    for (int i = 0; i < ncols; i++) {
+      q->cols[i] = cols[i];
+      q->cols[i].name = malloc(strlen(cols[i].name) + 1);
+      if (!q->cols[i].name) return sqlr__oom(w);
+      strcpy(q->cols[i].name, cols[i].name);
+    }
+  }
+  if (ins->on_conflict_clause && (rc = on_conflict(w, ins->on_conflict_clause, q, t, alias)))
+    return rc;
+  return returning(w, q, t, alias, ins->returning_list, ins->n_returning_list);
+}
+
+/* Replace parameter markers once the client's parameter count is known. */
+static int finish(sqlr_rw *w, char **sqlp, const sqlr_query *q) {
+  char *s = *sqlp;
+  if (!s || !strchr(s, SQLR_MARK)) return 0;
+  cat_buf out = {0};
+  int rc = 0;
+  for (const char *p = s; *p && !rc;) {
+    if (*p != SQLR_MARK) {
+      const char *e = strchr(p, SQLR_MARK);
+      size_t n = e ? (size_t)(e - p) : strlen(p);
+      rc = cat_buf_append(&out, p, n);
+      p += n;
+      continue;
+    }
+    const char *end = strchr(p + 1, SQLR_MARK);
+    if (!end) {
+      rc = SYN_EINTERNAL;
+      break;
+    }
+    if (p[1] == 'N') rc = cat_buf_printf(&out, "?%d", q->now_param);
+    else rc = cat_buf_printf(&out, "?%d", q->row_base + atoi(p + 2));
+    p = end + 1;
+  }
+  if (rc) {
+    cat_buf_free(&out);
+    return sqlr__oom(w);
+  }
+  free(s);
+  *sqlp = out.p;
+  return 0;
+}
+
+int sqlr_rewrite(const sqlp_stmt *st, const sqlr_catalog *cat, sqlr_query **out, int *err_pos,
+                 syn_err *e) {
+  *out = NULL;
+  if (err_pos) *err_pos = 0;
+  if (st->status) {
+    if (e) *e = st->err;
+    if (err_pos) *err_pos = st->err_pos;
+    return st->status;
+  }
+  sqlr_query *q = calloc(1, sizeof *q);
+  if (!q) return syn_err_set(e, SYN_ENOMEM, "out of memory");
+  q->kind = st->kind;
+  sqlr_rw w = {.cat = cat, .e = e};
+  cat_buf buf = {0};
+  int rc;
+  const PgQuery__Node *n = st->node;
+  switch (st->kind) {
+  case SQLP_SELECT: {
+    sqlr_col *cols;
+    int ncols;
+    const PgQuery__SelectStmt *s = n->select_stmt;
+    for (size_t i = 0; i < s->n_locking_clause; i++) q->locking = true;
+    rc = sqlr__select(&w, &buf, NULL, s, &cols, &ncols);
+    if (!rc) {
+      q->cols = calloc((size_t)(ncols ? ncols : 1), sizeof *q->cols);
+      if (!q->cols) rc = sqlr__oom(&w);
+      for (int i = 0; !rc && i < ncols; i++) {
+        q->cols[i] = cols[i];
+        q->cols[i].name = malloc(strlen(cols[i].name) + 1);
+        if (!q->cols[i].name) rc = sqlr__oom(&w);
+        else strcpy(q->cols[i].name, cols[i].name);
+        q->ncols = i + 1;
+      }
+    }
+    break;
+  }
+  case SQLP_INSERT: rc = rw_insert(&w, n->insert_stmt, q, &buf); break;
+  case SQLP_UPDATE: rc = rw_update(&w, n->update_stmt, q, &buf); break;
+  case SQLP_DELETE: rc = rw_delete(&w, n->delete_stmt, q, &buf); break;
+  default:
+    rc = syn_err_set(e, SYN_EINVAL, "%s statements are not rewritten for SQLite",
+                     sqlp_kind_name(st->kind));
+  }
+  q->sql = buf.p;
+  if (!rc) {
+    q->nparams = w.max_param;
+    q->row_base = w.max_param + 1;
+    q->now_param = w.uses_now ? w.max_param + 1 : 0;
+    rc = finish(&w, &q->sql, q);
+    if (!rc) rc = finish(&w, &q->returning_sql, q);
+    if (!rc) rc = finish(&w, &q->conflict_sql, q);
+  }
+  for (int i = 0; i < w.ngarbage; i++) {
+    for (int k = 0; k < w.garbage_n[i]; k++) free(w.garbage[i][k].name);
+    free(w.garbage[i]);
+  }
+  free(w.garbage);
+  free(w.garbage_n);
+  if (rc) {
+    if (err_pos) *err_pos = w.err_pos;
+    sqlr_query_free(q);
+    return rc;
+  }
+  *out = q;
+  return 0;
+}
+
+void sqlr_query_free(sqlr_query *q) {
+  if (!q) return;
+  free(q->sql);
+  for (int i = 0; i < q->ncols; i++) free(q->cols[i].name);
+  free(q->cols);
+  free(q->set_cols);
+  free(q->insert_cols);
+  free(q->returning_sql);
+  for (int i = 0; i < q->nret; i++) free(q->ret_cols[i].name);
+  free(q->ret_cols);
+  free(q->conflict_cols);
+  free(q->conflict_sql);
+  free(q->conflict_set_cols);
+  free(q);
+}
+
+int sqlr_default_expr(const struct PgQuery__Node *expr, char **sql, syn_err *e) {
+  sqlr_rw w = {.e = e, .in_default = true};
+  cat_buf b = {0};
+  uint32_t t;
+  int32_t tm;
+  *sql = NULL;
+  int rc = sqlr__expr(&w, &b, NULL, expr, &t, &tm);
+  for (int i = 0; i < w.ngarbage; i++) {
+    for (int k = 0; k < w.garbage_n[i]; k++) free(w.garbage[i][k].name);
+    free(w.garbage[i]);
+  }
+  free(w.garbage);
+  free(w.garbage_n);
+  if (rc) {
+    cat_buf_free(&b);
+    return rc;
+  }
+  *sql = b.p;
+  return 0;
+}
