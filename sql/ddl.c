@@ -107,7 +107,7 @@ static int column_def(sqlp_stmt *st, cat_table *t, const char *table,
     case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY: is_pk = true; loc = c->location; break;
     case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE:
       is_unique = true;
-      uname = c->conname;
+      uname = c->conname && *c->conname ? c->conname : NULL;
       loc = c->location;
       break;
     case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
@@ -162,7 +162,7 @@ static int key_cols(sqlp_stmt *st, const cat_table *t, const char *table,
                     const PgQuery__Constraint *c, key_spec *k) {
   k->ncols = 0;
   k->loc = c->location;
-  k->name = c->conname;
+  k->name = c->conname && *c->conname ? c->conname : NULL;
   if (c->n_keys > MAX_KEY_COLS) return sqlp__unsupported(st, c->location, "keys with this many columns");
   for (size_t i = 0; i < c->n_keys; i++) {
     const char *cn = sqlp__str(c->keys[i]);
@@ -304,7 +304,7 @@ int sqlp__create_index(sqlp_stmt *st, const PgQuery__IndexStmt *c) {
   st->if_not_exists = c->if_not_exists;
   if (c->where_clause) return sqlp__unsupported(st, -1, "partial indexes");
   if (c->n_index_including_params) return sqlp__unsupported(st, -1, "INCLUDE in indexes");
-  if (c->access_method && strcmp(c->access_method, "btree") != 0 &&
+  if (c->access_method && *c->access_method && strcmp(c->access_method, "btree") != 0 &&
       strcmp(c->access_method, "hash") != 0)
     return sqlp__unsupported(st, -1, "this index access method");
   const char *cols[MAX_KEY_COLS];
@@ -317,7 +317,7 @@ int sqlp__create_index(sqlp_stmt *st, const PgQuery__IndexStmt *c) {
     if (sqlp__add_name(st, p->index_elem->name)) return SYN_ENOMEM;
   }
   char name[256];
-  if (c->idxname) snprintf(name, sizeof name, "%s", c->idxname);
+  if (c->idxname && *c->idxname) snprintf(name, sizeof name, "%s", c->idxname);
   else default_name(name, sizeof name, table, NULL, NULL, st->nnames, cols, c->unique ? "key" : "idx");
   if (!(st->name = sqlp__dup(name))) return SYN_ENOMEM;
   return 0;
@@ -387,10 +387,10 @@ int sqlp__alter(sqlp_stmt *st, const PgQuery__AlterTableStmt *a) {
         cmd->def->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
       const PgQuery__Constraint *c = cmd->def->constraint;
       st->alter = SQLP_ALTER_ADD_PRIMARY_KEY;
-      if (c->indexname) return sqlp__unsupported(st, c->location, "PRIMARY KEY USING INDEX");
+      if (c->indexname && *c->indexname) return sqlp__unsupported(st, c->location, "PRIMARY KEY USING INDEX");
       for (size_t i = 0; i < c->n_keys; i++)
         if (!sqlp__str(c->keys[i]) || sqlp__add_name(st, sqlp__str(c->keys[i]))) return SYN_ENOMEM;
-      if (c->conname && !(st->name = sqlp__dup(c->conname))) return SYN_ENOMEM;
+      if (c->conname && *c->conname && !(st->name = sqlp__dup(c->conname))) return SYN_ENOMEM;
       return 0;
     }
     return sqlp__unsupported(st, -1, "ALTER TABLE ADD CONSTRAINT other than PRIMARY KEY");

@@ -308,6 +308,14 @@ int sqlp_parse(const char *sql, sqlp_list **out, int *err_cursor, syn_err *e) {
     st->location = raw->stmt_location;
     /* stmt_len 0 means "to the end of the string". */
     st->length = raw->stmt_len ? raw->stmt_len : total - raw->stmt_location;
+    /* The parser counts the whitespace (and comments) after the previous
+    ** ';' as part of the statement; skip plain whitespace so location
+    ** points at the first keyword. */
+    while (st->length > 0 && (sql[st->location] == ' ' || sql[st->location] == '\n' ||
+                              sql[st->location] == '\t' || sql[st->location] == '\r')) {
+      st->location++;
+      st->length--;
+    }
     syn_err_clear(&st->err);
     if (classify(st) == SYN_ENOMEM) {
       sqlp_list_free(l);

@@ -286,9 +286,13 @@ static int target_list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **t
     }
     uint32_t t = 0;
     int32_t tm = -1;
+    size_t start = b->n;
     if ((rc = sqlr__expr(w, b, sc, v, &t, &tm))) return rc;
-    const char *name = rt->name ? rt->name : sqlr__colname(v);
-    if (rt->name || v->node_case != PG_QUERY__NODE__NODE_COLUMN_REF) {
+    const char *name = rt->name && *rt->name ? rt->name : sqlr__colname(v);
+    /* Name every column whose SQLite name would differ from PostgreSQL's:
+    ** all but plain column references (a bound-row reference is a ?N). */
+    if ((rt->name && *rt->name) || v->node_case != PG_QUERY__NODE__NODE_COLUMN_REF ||
+        b->p[start] == SQLR_MARK) {
       PUT(" AS ");
       if (sqlr__ident(b, name)) return sqlr__oom(w);
     }

@@ -195,7 +195,7 @@ static int on_conflict(sqlr_rw *w, const PgQuery__OnConflictClause *oc, sqlr_que
                                                                             : SQLR_CONFLICT_NOTHING;
   const PgQuery__InferClause *inf = oc->infer;
   if (inf && inf->where_clause) return sqlr__unsupported(w, inf->location, "partial-index inference");
-  if (inf && inf->conname) {
+  if (inf && inf->conname && *inf->conname) {
     char pkey[256];
     snprintf(pkey, sizeof pkey, "%s_pkey", t->name);
     const int *cols = NULL;

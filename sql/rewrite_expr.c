@@ -24,6 +24,30 @@ static bool is_int(uint32_t t) {
   return t == CAT_OID_INT2 || t == CAT_OID_INT4 || t == CAT_OID_INT8;
 }
 static bool is_float(uint32_t t) { return t == CAT_OID_FLOAT4 || t == CAT_OID_FLOAT8; }
+static bool is_datetime(uint32_t t) {
+  return t == CAT_OID_DATE || t == CAT_OID_TIMESTAMP || t == CAT_OID_TIMESTAMPTZ;
+}
+
+/* Type of an expression without keeping its text (to reject an operator
+** before writing its right side). Errors surface again on the real pass. */
+static uint32_t rt_peek(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n) {
+  cat_buf tmp = {0};
+  uint32_t t = 0;
+  int32_t tm = -1;
+  syn_err *saved = w->e;
+  syn_err scratch;
+  int pos = w->err_pos;
+  bool now = w->uses_now;
+  int maxp = w->max_param;
+  w->e = &scratch;
+  if (sqlr__expr(w, &tmp, sc, n, &t, &tm)) t = 0;
+  w->e = saved;
+  w->err_pos = pos;
+  w->uses_now = now;
+  w->max_param = maxp;
+  cat_buf_free(&tmp);
+  return t;
+}
 
 /* Result type of + - * / % following PostgreSQL's operator families. */
 static uint32_t arith_type(uint32_t a, uint32_t b) {
@@ -415,6 +439,8 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   }
   PUT("(");
   if ((rc = EXPR(a->lexpr, &lt, &tm))) return rc;
+  if (is_arith && (is_datetime(lt) || is_datetime(rt_peek(w, sc, a->rexpr))))
+    return sqlr__unsupported(w, a->location, "date/time arithmetic");
   if (cat_buf_printf(b, " %s ", strcmp(op, "!=") == 0 ? "<>" : op)) return sqlr__oom(w);
   if ((rc = EXPR(a->rexpr, &rt, &tm))) return rc;
   PUT(")");
@@ -840,7 +866,7 @@ const char *sqlr__colname(const PgQuery__Node *n) {
       const PgQuery__SelectStmt *s = n->sub_link->subselect->select_stmt;
       if (s->n_target_list == 1 && s->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET) {
         const PgQuery__ResTarget *rt = s->target_list[0]->res_target;
-        return rt->name ? rt->name : sqlr__colname(rt->val);
+        return rt->name && *rt->name ? rt->name : sqlr__colname(rt->val);
       }
     }
     return "?column?";
