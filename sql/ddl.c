@@ -310,7 +310,8 @@ int sqlp__create_index(sqlp_stmt *st, const PgQuery__IndexStmt *c) {
   const char *cols[MAX_KEY_COLS];
   for (size_t i = 0; i < c->n_index_params; i++) {
     const PgQuery__Node *p = c->index_params[i];
-    if (p->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM || !p->index_elem->name)
+    if (p->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM || !p->index_elem->name ||
+        !*p->index_elem->name)
       return sqlp__unsupported(st, -1, "expression indexes");
     if (i >= MAX_KEY_COLS) return sqlp__unsupported(st, -1, "indexes with this many columns");
     cols[i] = p->index_elem->name;

@@ -215,7 +215,8 @@ static int on_conflict(sqlr_rw *w, const PgQuery__OnConflictClause *oc, sqlr_que
     if (!q->conflict_cols) return sqlr__oom(w);
     for (size_t i = 0; i < inf->n_index_elems; i++) {
       const PgQuery__Node *el = inf->index_elems[i];
-      if (el->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM || !el->index_elem->name)
+      if (el->node_case != PG_QUERY__NODE__NODE_INDEX_ELEM || !el->index_elem->name ||
+          !*el->index_elem->name)
         return sqlr__unsupported(w, inf->location, "expressions in ON CONFLICT");
       int idx = cat_table_find_column(t, el->index_elem->name);
       if (idx < 0)
