@@ -8,6 +8,7 @@
 */
 #include "sql/rewrite_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,12 @@ static int type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
       in.type = SYN_V_TEXT;
       in.u.b.p = (const uint8_t *)c->fval->fval;
       in.u.b.n = strlen(c->fval->fval);
+      if (is_int(oid) || is_float(oid)) {
+        /* A numeric literal: numeric -> int rounds half away from zero. */
+        double d = strtod(c->fval->fval, NULL);
+        in.type = SYN_V_REAL;
+        in.u.r = is_int(oid) ? round(d) : d;
+      }
     } else if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
       in.type = SYN_V_INT;
       in.u.i = c->ival->ival;
