@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Text of an input value, NUL-terminated in scratch (input text is not
 ** necessarily terminated). Returned pointer is valid until scratch reuse. */
@@ -467,7 +468,7 @@ static const char *storage_word(syn_vtype t) {
 
 int cat_coerce_type(uint32_t oid, int32_t typmod, const syn_value *in, syn_value *out,
                     cat_buf *scratch, syn_err *e) {
-  int rc;
+  int rc = 0;
   size_t len = 0;
   const char *s = NULL;
   if (in->type == SYN_V_NULL) {

@@ -132,7 +132,7 @@ static void merge_common(sqlr_scope *sc, int first_right) {
 }
 
 static int join_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__JoinExpr *j) {
-  int rc;
+  int rc = 0;
   if (j->alias || j->join_using_alias) return sqlr__unsupported(w, -1, "aliases on joins");
   if ((rc = from_item(w, b, sc, j->larg))) return rc;
   int first_right = sc->n;
@@ -171,7 +171,7 @@ static int join_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Join
 }
 
 static int from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n) {
-  int rc;
+  int rc = 0;
   switch (n->node_case) {
   case PG_QUERY__NODE__NODE_RANGE_VAR: {
     const PgQuery__RangeVar *rv = n->range_var;
@@ -220,7 +220,7 @@ static int from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node
 /* ---- SELECT ---- */
 
 static int expand_star(sqlr_rw *w, const sqlr_ent *en, sqlr_col **cols, int *ncols) {
-  int rc;
+  int rc = 0;
   if (en->t) {
     for (int i = 0; i < en->t->ncols; i++)
       if ((rc = add_col(w, cols, ncols, en->t->cols[i].name, en->t->cols[i].type_oid,
@@ -236,7 +236,7 @@ static int expand_star(sqlr_rw *w, const sqlr_ent *en, sqlr_col **cols, int *nco
 
 static int target_list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **tl, size_t n,
                        sqlr_col **cols, int *ncols) {
-  int rc;
+  int rc = 0;
   for (size_t i = 0; i < n; i++) {
     if (tl[i]->node_case != PG_QUERY__NODE__NODE_RES_TARGET)
       return sqlr__unsupported(w, -1, "this target list entry");
@@ -302,7 +302,7 @@ static int target_list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **t
 }
 
 static int sort_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **items, size_t n) {
-  int rc;
+  int rc = 0;
   for (size_t i = 0; i < n; i++) {
     if (items[i]->node_case != PG_QUERY__NODE__NODE_SORT_BY) return sqlr__unsupported(w, -1, "this ORDER BY");
     const PgQuery__SortBy *s = items[i]->sort_by;
@@ -324,7 +324,7 @@ static int sort_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **i
 }
 
 static int limit_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__SelectStmt *s) {
-  int rc;
+  int rc = 0;
   uint32_t t;
   int32_t tm;
   if (s->limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES)
@@ -352,7 +352,7 @@ static int set_arm(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Se
   ** operation on the right, which PostgreSQL groups) become subqueries. */
   bool wrap = s->n_sort_clause || s->limit_count || s->limit_offset || s->with_clause ||
               (right && s->op != PG_QUERY__SET_OPERATION__SETOP_NONE);
-  int rc;
+  int rc = 0;
   if (wrap) PUT("SELECT * FROM (");
   if ((rc = sqlr__select(w, b, parent, s, cols, ncols))) return rc;
   if (wrap) PUT(")");
@@ -360,7 +360,7 @@ static int set_arm(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Se
 }
 
 static int with_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__WithClause *wc) {
-  int rc;
+  int rc = 0;
   PUT(wc->recursive ? "WITH RECURSIVE " : "WITH ");
   for (size_t i = 0; i < wc->n_ctes; i++) {
     const PgQuery__CommonTableExpr *c = wc->ctes[i]->common_table_expr;
@@ -390,7 +390,7 @@ static int with_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery
 
 int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__SelectStmt *s,
                  sqlr_col **cols_out, int *ncols_out) {
-  int rc;
+  int rc = 0;
   sqlr_col *cols = NULL;
   int ncols = 0;
   int saved_ctes = w->nctes;

@@ -105,7 +105,7 @@ static int returning(sqlr_rw *w, sqlr_query *q, const cat_table *t, const char *
 static int rw_update(sqlr_rw *w, const PgQuery__UpdateStmt *u, sqlr_query *q, cat_buf *b) {
   const cat_table *t;
   const char *alias;
-  int rc;
+  int rc = 0;
   if (u->with_clause) return sqlr__unsupported(w, -1, "WITH in UPDATE");
   if ((rc = target_table(w, u->relation, &t, &alias))) return rc;
   q->target = t;
@@ -152,7 +152,7 @@ static int rw_update(sqlr_rw *w, const PgQuery__UpdateStmt *u, sqlr_query *q, ca
 static int rw_delete(sqlr_rw *w, const PgQuery__DeleteStmt *d, sqlr_query *q, cat_buf *b) {
   const cat_table *t;
   const char *alias;
-  int rc;
+  int rc = 0;
   if (d->with_clause) return sqlr__unsupported(w, -1, "WITH in DELETE");
   if (d->n_using_clause) return sqlr__unsupported(w, -1, "DELETE ... USING");
   if ((rc = target_table(w, d->relation, &t, &alias))) return rc;
@@ -190,7 +190,7 @@ static bool same_set(const int *a, int na, const int *b, int nb) {
 
 static int on_conflict(sqlr_rw *w, const PgQuery__OnConflictClause *oc, sqlr_query *q,
                        const cat_table *t, const char *alias) {
-  int rc;
+  int rc = 0;
   q->conflict = oc->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE ? SQLR_CONFLICT_UPDATE
                                                                             : SQLR_CONFLICT_NOTHING;
   const PgQuery__InferClause *inf = oc->infer;
@@ -273,7 +273,7 @@ static int on_conflict(sqlr_rw *w, const PgQuery__OnConflictClause *oc, sqlr_que
 static int rw_insert(sqlr_rw *w, const PgQuery__InsertStmt *ins, sqlr_query *q, cat_buf *b) {
   const cat_table *t;
   const char *alias;
-  int rc;
+  int rc = 0;
   if (ins->with_clause) return sqlr__unsupported(w, -1, "WITH in INSERT");
   if (ins->override != PG_QUERY__OVERRIDING_KIND__OVERRIDING_NOT_SET &&
       ins->override != PG_QUERY__OVERRIDING_KIND__OVERRIDING_KIND_UNDEFINED)
@@ -372,7 +372,7 @@ int sqlr_rewrite(const sqlp_stmt *st, const sqlr_catalog *cat, sqlr_query **out,
   q->kind = st->kind;
   sqlr_rw w = {.cat = cat, .e = e};
   cat_buf buf = {0};
-  int rc;
+  int rc = 0;
   const PgQuery__Node *n = st->node;
   switch (st->kind) {
   case SQLP_SELECT: {

@@ -422,7 +422,7 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   const char *op = last_name(a->name, a->n_name);
   uint32_t lt = 0, rt = 0;
   int32_t tm = -1;
-  int rc;
+  int rc = 0;
   static const char *cmp[] = {"=", "<>", "!=", "<", ">", "<=", ">="};
   static const char *arith[] = {"+", "-", "*", "/", "%"};
   bool is_cmp = false, is_arith = false;
@@ -461,7 +461,7 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
                   uint32_t *type) {
   uint32_t t = 0;
   int32_t tm = -1;
-  int rc;
+  int rc = 0;
   const char *op = last_name(a->name, a->n_name);
   *type = CAT_OID_BOOL;
   switch (a->kind) {
@@ -570,7 +570,7 @@ static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
   if (f->func_variadic) return sqlr__unsupported(w, f->location, "VARIADIC");
   uint32_t at = 0;
   int32_t atm = -1;
-  int rc;
+  int rc = 0;
   size_t n = f->n_args;
   *type = 0;
   if (strcmp(name, "now") == 0 || strcmp(name, "transaction_timestamp") == 0 ||
@@ -663,7 +663,7 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
                uint32_t *type, int32_t *typmod) {
   uint32_t t = 0;
   int32_t tm = -1;
-  int rc;
+  int rc = 0;
   *type = 0;
   *typmod = -1;
   if (!n) return sqlr__fail(w, -1, SQLST_INTERNAL, "missing expression");
