@@ -83,7 +83,7 @@ static int add_ent(sqlr_rw *w, sqlr_scope *sc, sqlr_ent en) {
   if (sc->n >= SQLR_MAX_SCOPE) return sqlr__unsupported(w, -1, "this many FROM items");
   for (int i = 0; i < sc->n; i++)
     if (strcmp(sc->ents[i].alias, en.alias) == 0)
-      return sqlr__fail(w, -1, SQLST_DUPLICATE_TABLE /* 42712 in PG */,
+      return sqlr__fail(w, -1, SQLST_DUPLICATE_ALIAS,
                         "table name \"%s\" specified more than once", en.alias);
   sc->ents[sc->n++] = en;
   return 0;
@@ -104,7 +104,7 @@ static int relname(sqlr_rw *w, const PgQuery__RangeVar *rv, const char **name) {
 
 /* ---- FROM ---- */
 
-static int from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n);
+#define from_item sqlr__from_item
 
 static void merge_common(sqlr_scope *sc, int first_right) {
   for (int r = first_right; r < sc->n; r++) {
@@ -170,7 +170,7 @@ static int join_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Join
   return 0;
 }
 
-static int from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n) {
+int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n) {
   int rc = 0;
   switch (n->node_case) {
   case PG_QUERY__NODE__NODE_RANGE_VAR: {

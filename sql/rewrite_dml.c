@@ -112,34 +112,50 @@ static int rw_update(sqlr_rw *w, const PgQuery__UpdateStmt *u, sqlr_query *q, ca
   q->locking = true;
   sqlr_scope sc = {0};
   sc.ents[sc.n++] = (sqlr_ent){.alias = alias, .t = t};
-  if (u->n_from_clause) return sqlr__unsupported(w, -1, "UPDATE ... FROM");
-  if ((rc = old_row_cols(w, q, t))) return rc;
-  PUT("SELECT ");
-  if ((rc = old_row(w, b, t, alias))) return rc;
-  q->set_cols = calloc(u->n_target_list ? u->n_target_list : 1, sizeof(int));
-  if (!q->set_cols) return sqlr__oom(w);
-  for (size_t i = 0; i < u->n_target_list; i++) {
+  /* UPDATE ... FROM: the extra FROM items join the target's scope level;
+  ** the engine takes the first joined row per target key, as PostgreSQL
+  ** leaves the choice unspecified. */
+  cat_buf fb = {0};
+  for (size_t i = 0; i < u->n_from_clause && !rc; i++) {
+    if (cat_buf_printf(&fb, ", ")) rc = sqlr__oom(w);
+    if (!rc) rc = sqlr__from_item(w, &fb, &sc, u->from_clause[i]);
+  }
+  if (rc) {
+    cat_buf_free(&fb);
+    return rc;
+  }
+  if ((rc = old_row_cols(w, q, t))) {
+    cat_buf_free(&fb);
+    return rc;
+  }
+  rc = cat_buf_printf(b, "SELECT ") ? sqlr__oom(w) : 0;
+  if (!rc) rc = old_row(w, b, t, alias);
+  if (!rc && !(q->set_cols = calloc(u->n_target_list ? u->n_target_list : 1, sizeof(int))))
+    rc = sqlr__oom(w);
+  for (size_t i = 0; i < u->n_target_list && !rc; i++) {
     const PgQuery__ResTarget *rt = u->target_list[i]->res_target;
-    if (rt->val && rt->val->node_case == PG_QUERY__NODE__NODE_MULTI_ASSIGN_REF)
-      return sqlr__unsupported(w, rt->location, "multiple-column assignment");
+    if (rt->val && rt->val->node_case == PG_QUERY__NODE__NODE_MULTI_ASSIGN_REF) {
+      rc = sqlr__unsupported(w, rt->location, "multiple-column assignment");
+      break;
+    }
     int idx;
-    if ((rc = column_of(w, t, rt, &idx))) return rc;
-    for (int k = 0; k < q->nset; k++)
+    if ((rc = column_of(w, t, rt, &idx))) break;
+    for (int k = 0; k < q->nset && !rc; k++)
       if (q->set_cols[k] == idx)
-        return sqlr__fail(w, rt->location, SQLST_SYNTAX, "multiple assignments to same column \"%s\"",
-                          rt->name);
+        rc = sqlr__fail(w, rt->location, SQLST_SYNTAX, "multiple assignments to same column \"%s\"",
+                        rt->name);
+    if (rc) break;
     q->set_cols[q->nset++] = idx;
-    PUT(", ");
     uint32_t ty;
     int32_t tm;
-    if ((rc = sqlr__expr(w, b, &sc, rt->val, &ty, &tm))) return rc;
+    rc = cat_buf_printf(b, ", ") ? sqlr__oom(w) : sqlr__expr(w, b, &sc, rt->val, &ty, &tm);
   }
-  PUT(" FROM ");
-  if (sqlr__ident(b, t->name)) return sqlr__oom(w);
-  if (u->relation->alias) {
-    PUT(" AS ");
-    if (sqlr__ident(b, alias)) return sqlr__oom(w);
-  }
+  if (!rc) rc = cat_buf_printf(b, " FROM ") || sqlr__ident(b, t->name) ? sqlr__oom(w) : 0;
+  if (!rc && u->relation->alias)
+    rc = cat_buf_printf(b, " AS ") || sqlr__ident(b, alias) ? sqlr__oom(w) : 0;
+  if (!rc && fb.n) rc = cat_buf_append(b, fb.p, fb.n) ? sqlr__oom(w) : 0;
+  cat_buf_free(&fb);
+  if (rc) return rc;
   if (u->where_clause) {
     uint32_t ty;
     int32_t tm;
@@ -154,21 +170,25 @@ static int rw_delete(sqlr_rw *w, const PgQuery__DeleteStmt *d, sqlr_query *q, ca
   const char *alias;
   int rc = 0;
   if (d->with_clause) return sqlr__unsupported(w, -1, "WITH in DELETE");
-  if (d->n_using_clause) return sqlr__unsupported(w, -1, "DELETE ... USING");
   if ((rc = target_table(w, d->relation, &t, &alias))) return rc;
   q->target = t;
   q->locking = true;
   sqlr_scope sc = {0};
   sc.ents[sc.n++] = (sqlr_ent){.alias = alias, .t = t};
-  if ((rc = old_row_cols(w, q, t))) return rc;
-  PUT("SELECT ");
-  if ((rc = old_row(w, b, t, alias))) return rc;
-  PUT(" FROM ");
-  if (sqlr__ident(b, t->name)) return sqlr__oom(w);
-  if (d->relation->alias) {
-    PUT(" AS ");
-    if (sqlr__ident(b, alias)) return sqlr__oom(w);
+  cat_buf fb = {0};
+  for (size_t i = 0; i < d->n_using_clause && !rc; i++) {
+    if (cat_buf_printf(&fb, ", ")) rc = sqlr__oom(w);
+    if (!rc) rc = sqlr__from_item(w, &fb, &sc, d->using_clause[i]);
   }
+  if (!rc) rc = old_row_cols(w, q, t);
+  if (!rc) rc = cat_buf_printf(b, "SELECT ") ? sqlr__oom(w) : 0;
+  if (!rc) rc = old_row(w, b, t, alias);
+  if (!rc) rc = cat_buf_printf(b, " FROM ") || sqlr__ident(b, t->name) ? sqlr__oom(w) : 0;
+  if (!rc && d->relation->alias)
+    rc = cat_buf_printf(b, " AS ") || sqlr__ident(b, alias) ? sqlr__oom(w) : 0;
+  if (!rc && fb.n) rc = cat_buf_append(b, fb.p, fb.n) ? sqlr__oom(w) : 0;
+  cat_buf_free(&fb);
+  if (rc) return rc;
   if (d->where_clause) {
     uint32_t ty;
     int32_t tm;
@@ -270,6 +290,94 @@ static int on_conflict(sqlr_rw *w, const PgQuery__OnConflictClause *oc, sqlr_que
   return 0;
 }
 
+
+/* INSERT ... VALUES with DEFAULT items. A column that is DEFAULT in every
+** row is dropped from insert_cols, so the engine fills its default (serial
+** values, defaults that read :now). DEFAULT mixed with values in one column
+** of a multi-row VALUES would need a column list per row: unsupported. */
+typedef struct {
+  PgQuery__SelectStmt s;
+  PgQuery__Node **rowptr;
+  PgQuery__Node *rownode;
+  PgQuery__List *rowlist;
+  PgQuery__Node **items;
+} vals_copy;
+
+static void vals_copy_free(vals_copy *vc) {
+  free(vc->rowptr);
+  free(vc->rownode);
+  free(vc->rowlist);
+  free(vc->items);
+}
+
+static int strip_defaults(sqlr_rw *w, sqlr_query *q, const cat_table *t,
+                          const PgQuery__InsertStmt *ins, const PgQuery__SelectStmt *s,
+                          vals_copy *vc, const PgQuery__SelectStmt **src, bool *stripped) {
+  *src = s;
+  *stripped = false;
+  if (!s->n_values_lists || s->values_lists[0]->node_case != PG_QUERY__NODE__NODE_LIST) return 0;
+  size_t nrows = s->n_values_lists, width = s->values_lists[0]->list->n_items;
+  bool any = false;
+  for (size_t r = 0; r < nrows; r++) {
+    const PgQuery__Node *row = s->values_lists[r];
+    if (row->node_case != PG_QUERY__NODE__NODE_LIST || row->list->n_items != width) return 0;
+    for (size_t c = 0; c < width; c++)
+      any |= row->list->items[c]->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT;
+  }
+  if (!any) return 0;
+  if (ins->n_cols == 0) {
+    if (width > (size_t)t->ncols)
+      return sqlr__fail(w, -1, SQLST_SYNTAX, "INSERT has more expressions than target columns");
+    for (size_t c = 0; c < width; c++) q->insert_cols[c] = (int)c;
+    q->ninsert = (int)width;
+  } else if (width != (size_t)q->ninsert) {
+    return sqlr__fail(w, -1, SQLST_SYNTAX, width > (size_t)q->ninsert
+                      ? "INSERT has more expressions than target columns"
+                      : "INSERT has more target columns than expressions");
+  }
+  vc->rowptr = calloc(nrows, sizeof *vc->rowptr);
+  vc->rownode = calloc(nrows, sizeof *vc->rownode);
+  vc->rowlist = calloc(nrows, sizeof *vc->rowlist);
+  vc->items = calloc(nrows * width + 1, sizeof *vc->items);
+  if (!vc->rowptr || !vc->rownode || !vc->rowlist || !vc->items) return sqlr__oom(w);
+  size_t kept = 0;
+  for (size_t c = 0; c < width; c++) {
+    size_t ndef = 0;
+    for (size_t r = 0; r < nrows; r++)
+      ndef += s->values_lists[r]->list->items[c]->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT;
+    if (ndef == nrows) continue;
+    if (ndef)
+      return sqlr__unsupported(w, -1, "DEFAULT mixed with values in one column of a multi-row VALUES");
+    q->insert_cols[kept] = q->insert_cols[c];
+    for (size_t r = 0; r < nrows; r++) vc->items[r * width + kept] = s->values_lists[r]->list->items[c];
+    kept++;
+  }
+  if (kept == 0) {
+    /* Every column DEFAULT: like DEFAULT VALUES, once per row. */
+    q->ninsert = 0;
+    *stripped = true;
+    *src = NULL;
+    return 0;
+  }
+  q->ninsert = (int)kept;
+  for (size_t r = 0; r < nrows; r++) {
+    PgQuery__List l = PG_QUERY__LIST__INIT;
+    l.items = &vc->items[r * width];
+    l.n_items = kept;
+    vc->rowlist[r] = l;
+    PgQuery__Node nd = PG_QUERY__NODE__INIT;
+    nd.node_case = PG_QUERY__NODE__NODE_LIST;
+    nd.list = &vc->rowlist[r];
+    vc->rownode[r] = nd;
+    vc->rowptr[r] = &vc->rownode[r];
+  }
+  vc->s = *s;
+  vc->s.values_lists = vc->rowptr;
+  *src = &vc->s;
+  *stripped = true;
+  return 0;
+}
+
 static int rw_insert(sqlr_rw *w, const PgQuery__InsertStmt *ins, sqlr_query *q, cat_buf *b) {
   const cat_table *t;
   const char *alias;
@@ -298,10 +406,23 @@ static int rw_insert(sqlr_rw *w, const PgQuery__InsertStmt *ins, sqlr_query *q, 
   } else {
     if (ins->select_stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
       return sqlr__unsupported(w, -1, "this INSERT source");
-    sqlr_col *cols;
-    int ncols;
-    if ((rc = sqlr__select(w, b, NULL, ins->select_stmt->select_stmt, &cols, &ncols))) return rc;
-    if (ins->n_cols == 0) {
+    sqlr_col *cols = NULL;
+    int ncols = 0;
+    vals_copy vc = {0};
+    const PgQuery__SelectStmt *src;
+    bool stripped;
+    rc = strip_defaults(w, q, t, ins, ins->select_stmt->select_stmt, &vc, &src, &stripped);
+    if (!rc && src) rc = sqlr__select(w, b, NULL, src, &cols, &ncols);
+    else if (!rc) {
+      /* All DEFAULT: one row per VALUES row, no values. */
+      for (size_t r = 0; r < ins->select_stmt->select_stmt->n_values_lists && !rc; r++)
+        rc = cat_buf_printf(b, r ? " UNION ALL SELECT 1" : "SELECT 1") ? sqlr__oom(w) : 0;
+    }
+    vals_copy_free(&vc);
+    if (rc) return rc;
+    if (stripped) {
+      /* insert_cols were settled by strip_defaults */
+    } else if (ins->n_cols == 0) {
       if (ncols > t->ncols)
         return sqlr__fail(w, -1, SQLST_SYNTAX, "INSERT has more expressions than target columns");
       for (int i = 0; i < ncols; i++) q->insert_cols[i] = i;

@@ -73,6 +73,8 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
 /* Deparse a whole SELECT; output columns in *cols (kept in w's garbage). */
 int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__SelectStmt *s,
                  sqlr_col **cols, int *ncols);
+/* Deparse one FROM item into b, adding what it makes visible to sc. */
+int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n);
 /* The PG column name of an unnamed target expression ("?column?" ...). */
 const char *sqlr__colname(const PgQuery__Node *n);
 int sqlr__keep_cols(sqlr_rw *w, sqlr_col *cols, int n);

@@ -460,7 +460,7 @@ Test(sql_rewrite, insert_as_query) {
   rw_err("insert into dept values (1, 'x', 3)", "42601", -1);
   rw_err("insert into dept (id, dname) values (1)", "42601", -1);
   rw_err("insert into nope values (1)", "42P01", 13);
-  rw_err("insert into dept values (default, 'x')", "0A000", -1);
+  rw_err("insert into dept values (default, (select default))", "0A000", -1);
 }
 
 Test(sql_rewrite, on_conflict) {
@@ -493,6 +493,56 @@ Test(sql_rewrite, on_conflict) {
   rw_err("insert into emp (id, name) values (1, 'x') on conflict (name) do nothing", "42P10", -1);
   rw_err("insert into emp (id, name) values (1, 'x') on conflict do update set name = 'y'", "42601", -1);
   rw_err("insert into emp (id, name) values (1, 'x') on conflict on constraint zz do nothing", "42704", -1);
+}
+
+Test(sql_rewrite, dml_joins_and_defaults) {
+  sqlr_query *q = rw("update emp set dept = d.id from dept d where d.dname = 'Ops' and emp.id = 1");
+  cr_assert_str_eq(q->sql, "SELECT \"emp\".\"id\", \"emp\".\"name\", \"emp\".\"dept\", \"emp\".\"salary\", "
+                           "\"emp\".\"hired\", \"emp\".\"active\", \"emp\".\"manager\", \"d\".\"id\" FROM \"emp\", "
+                           "\"dept\" AS \"d\" WHERE ((\"d\".\"dname\" = 'Ops') AND (\"emp\".\"id\" = 1))");
+  cr_assert_str_eq(run(q->sql, NULL, 0), "1|Ann|10|5000|2020-01-15|1|NULL|20");
+  sqlr_query_free(q);
+  q = rw("delete from emp e using dept d where e.dept = d.id and d.dname = 'Ops'");
+  cr_assert_str_eq(q->sql, "SELECT \"e\".\"id\", \"e\".\"name\", \"e\".\"dept\", \"e\".\"salary\", \"e\".\"hired\", "
+                           "\"e\".\"active\", \"e\".\"manager\" FROM \"emp\" AS \"e\", \"dept\" AS \"d\" WHERE "
+                           "((\"e\".\"dept\" = \"d\".\"id\") AND (\"d\".\"dname\" = 'Ops'))");
+  cr_assert_str_eq(run(q->sql, NULL, 0), "3|Cid|20|NULL|2019-07-30|0|1");
+  sqlr_query_free(q);
+  rw_err("update emp set dept = 1 from dept emp", "42712", -1);
+
+  q = rw("insert into emp values (9, 'ivy', default), (10, 'jo', default)");
+  cr_assert_str_eq(q->sql, "VALUES (9, 'ivy'), (10, 'jo')");
+  cr_assert_eq(q->ninsert, 2);
+  cr_assert_eq(q->insert_cols[1], 1);
+  sqlr_query_free(q);
+  q = rw("insert into emp (name, active, id) values ('kim', default, 11)");
+  cr_assert_str_eq(q->sql, "VALUES ('kim', 11)");
+  cr_assert_eq(q->ninsert, 2);
+  cr_assert_eq(q->insert_cols[0], 1);
+  cr_assert_eq(q->insert_cols[1], 0);
+  sqlr_query_free(q);
+  q = rw("insert into h values (default, default), (default, default)");
+  cr_assert_eq(q->ninsert, 0);
+  cr_assert_str_eq(run(q->sql, NULL, 0), "1;1");
+  sqlr_query_free(q);
+  rw_err("insert into emp values (1, 'a', 1), (2, 'b', default)", "0A000", -1);
+}
+
+Test(sql_rewrite, locking_and_types) {
+  sqlr_query *q = rw("select id from emp where id = 1 for update");
+  cr_assert(q->locking);
+  cr_assert_str_eq(q->sql, "SELECT \"id\" FROM \"emp\" WHERE (\"id\" = 1)");
+  sqlr_query_free(q);
+  q = rw("select id = 1, 1.5, 10000000000, true, 'x', null, id * 1.0, id / 2, $1, salary + 1 from emp");
+  uint32_t types[] = {CAT_OID_BOOL, CAT_OID_NUMERIC, CAT_OID_INT8, CAT_OID_BOOL, CAT_OID_TEXT,
+                      CAT_OID_TEXT, CAT_OID_NUMERIC, CAT_OID_INT4, CAT_OID_TEXT, CAT_OID_NUMERIC};
+  cr_assert_eq(q->ncols, 10);
+  for (int i = 0; i < 10; i++) cr_assert_eq(q->cols[i].type_oid, types[i], "col %d: %u", i, q->cols[i].type_oid);
+  cr_assert_eq(q->cols[0].typmod, -1);
+  sqlr_query_free(q);
+  q = rw("select name, salary from emp");
+  cr_assert_eq(q->cols[1].typmod, ((10 << 16) | 2) + 4);
+  sqlr_query_free(q);
 }
 
 Test(sql_rewrite, non_dml_is_rejected) {
