@@ -29,19 +29,20 @@ static bool is_datetime(uint32_t t) {
   return t == CAT_OID_DATE || t == CAT_OID_TIMESTAMP || t == CAT_OID_TIMESTAMPTZ;
 }
 
-/* Type of an expression without keeping its text (to reject an operator
-** before writing its right side). Errors surface again on the real pass. */
-static uint32_t rt_peek(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n) {
+/* Type of an expression without keeping its text (to type a literal on
+** the other side of an operator before writing it). Errors surface again
+** on the real pass. */
+static uint32_t peek_tm(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n, int32_t *tm) {
   cat_buf tmp = {0};
   uint32_t t = 0;
-  int32_t tm = -1;
   syn_err *saved = w->e;
   syn_err scratch;
   int pos = w->err_pos;
   bool now = w->uses_now;
   int maxp = w->max_param;
+  *tm = -1;
   w->e = &scratch;
-  if (sqlr__expr(w, &tmp, sc, n, &t, &tm)) t = 0;
+  if (sqlr__expr(w, &tmp, sc, n, &t, tm)) t = 0;
   w->e = saved;
   w->err_pos = pos;
   w->uses_now = now;
@@ -417,6 +418,38 @@ static int type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
 
 /* ---- operators ---- */
 
+/* An untyped string literal next to a typed operand takes the operand's
+** type, as in PostgreSQL ("active = 'yes'", "hired = '2024-1-2'"): it is
+** converted now with the column input rules, so SQLite compares like with
+** like and bad literals fail with PostgreSQL's SQLSTATE. */
+static bool is_str_lit(const PgQuery__Node *n) {
+  return n && n->node_case == PG_QUERY__NODE__NODE_A_CONST && !n->a_const->isnull &&
+         n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL;
+}
+
+static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
+                   uint32_t other, int32_t other_tm, uint32_t *type) {
+  int32_t tm = -1;
+  if (!is_str_lit(n) || !other || !cat_type_supported(other) || other == CAT_OID_TEXT ||
+      other == CAT_OID_VARCHAR)
+    return EXPR(n, type, &tm);
+  const char *s = n->a_const->sval->sval;
+  syn_value in = {.type = SYN_V_TEXT, .u.b = {(const uint8_t *)s, strlen(s)}}, out;
+  cat_buf tmp = {0};
+  /* bpchar keeps its declared length so padding matches stored values. */
+  int rc = cat_coerce_type(other, other == CAT_OID_BPCHAR ? other_tm : -1, &in, &out, &tmp, w->e);
+  if (rc) {
+    cat_buf_free(&tmp);
+    if (!w->err_pos) w->err_pos = n->a_const->location + 1;
+    return rc;
+  }
+  rc = literal_value(w, b, &out, other);
+  cat_buf_free(&tmp);
+  *type = other;
+  return rc;
+}
+
+/* Type (and typmod) of an expression without keeping its text. */
 static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a,
                  uint32_t *type) {
   const char *op = last_name(a->name, a->n_name);
@@ -444,12 +477,19 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
     *type = rt;
     return 0;
   }
+  int32_t ltm = -1, rtm = -1;
+  uint32_t rpeek = peek_tm(w, sc, a->rexpr, &rtm);
   PUT("(");
-  if ((rc = EXPR(a->lexpr, &lt, &tm))) return rc;
-  if (is_arith && (is_datetime(lt) || is_datetime(rt_peek(w, sc, a->rexpr))))
+  if (concat) rc = EXPR(a->lexpr, &lt, &tm);
+  else rc = operand(w, b, sc, a->lexpr, is_str_lit(a->rexpr) ? 0 : rpeek, rtm, &lt);
+  if (rc) return rc;
+  if (!concat) (void)peek_tm(w, sc, a->lexpr, &ltm);
+  if (is_arith && (is_datetime(lt) || is_datetime(rpeek)))
     return sqlr__unsupported(w, a->location, "date/time arithmetic");
   if (cat_buf_printf(b, " %s ", strcmp(op, "!=") == 0 ? "<>" : op)) return sqlr__oom(w);
-  if ((rc = EXPR(a->rexpr, &rt, &tm))) return rc;
+  if (concat) rc = EXPR(a->rexpr, &rt, &tm);
+  else rc = operand(w, b, sc, a->rexpr, lt, ltm, &rt);
+  if (rc) return rc;
   PUT(")");
   if (is_cmp) *type = CAT_OID_BOOL;
   else if (concat) *type = CAT_OID_TEXT;
@@ -473,7 +513,10 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     PUT("(");
     if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
     PUT(a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT ? " IS NOT " : " IS ");
-    if ((rc = EXPR(a->rexpr, &t, &tm))) return rc;
+    {
+      uint32_t rt2;
+      if ((rc = operand(w, b, sc, a->rexpr, t, tm, &rt2))) return rc;
+    }
     PUT(")");
     return 0;
   case PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF:
@@ -489,7 +532,11 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     PUT("(");
     if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
     PUT(strcmp(op, "<>") == 0 ? " NOT IN (" : " IN (");
-    if ((rc = list(w, b, sc, a->rexpr->list->items, a->rexpr->list->n_items, NULL))) return rc;
+    for (size_t i = 0; i < a->rexpr->list->n_items; i++) {
+      uint32_t it;
+      if (i) PUT(", ");
+      if ((rc = operand(w, b, sc, a->rexpr->list->items[i], t, tm, &it))) return rc;
+    }
     PUT("))");
     return 0;
   case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE:
@@ -532,9 +579,10 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     PUT("(");
     if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
     PUT(a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN ? " BETWEEN " : " NOT BETWEEN ");
-    if ((rc = EXPR(l->items[0], &t, &tm))) return rc;
+    uint32_t bt;
+    if ((rc = operand(w, b, sc, l->items[0], t, tm, &bt))) return rc;
     PUT(" AND ");
-    if ((rc = EXPR(l->items[1], &t, &tm))) return rc;
+    if ((rc = operand(w, b, sc, l->items[1], t, tm, &bt))) return rc;
     PUT(")");
     return 0;
   }
@@ -781,8 +829,24 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
     /* SQLite's multi-argument max()/min() are scalar; with one argument
     ** they would be aggregates, so a single argument is passed through. */
     if (m->n_args == 1) return EXPR(m->args[0], type, typmod);
+    /* PostgreSQL's GREATEST/LEAST skip NULLs; SQLite's max()/min() return
+    ** NULL if any argument is NULL. Each argument becomes
+    ** coalesce(arg, <all others>), NULL only when every argument is. */
     PUT(m->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "max(" : "min(");
-    if ((rc = list(w, b, sc, m->args, m->n_args, type))) return rc;
+    for (size_t i = 0; i < m->n_args; i++) {
+      if (i) PUT(", ");
+      bool lit = m->args[i]->node_case == PG_QUERY__NODE__NODE_A_CONST && !m->args[i]->a_const->isnull;
+      if (!lit) PUT("coalesce(");
+      if ((rc = EXPR(m->args[i], &t, &tm))) return rc;
+      if (!*type) *type = t;
+      if (lit) continue;
+      for (size_t k = 0; k < m->n_args; k++) {
+        if (k == i) continue;
+        PUT(", ");
+        if ((rc = EXPR(m->args[k], &t, &tm))) return rc;
+      }
+      PUT(")");
+    }
     PUT(")");
     return 0;
   }

@@ -205,7 +205,7 @@ Test(sql_rewrite, conditional_expressions) {
         "FROM \"emp\" ORDER BY \"id\" NULLS LAST",
         "5000|NULL|y|ten;4000.5|NULL|y|ten;0|20|n|NULL;3000|NULL|y|NULL");
   check("select greatest(1, id, 3), least(4, id) from emp where id in (2, 4) order by id",
-        "SELECT max(1, \"id\", 3) AS \"greatest\", min(4, \"id\") AS \"least\" FROM \"emp\" "
+        "SELECT max(1, coalesce(\"id\", 1, 3), 3) AS \"greatest\", min(4, coalesce(\"id\", 4)) AS \"least\" FROM \"emp\" "
         "WHERE (\"id\" IN (2, 4)) ORDER BY \"id\" NULLS LAST",
         "3|2;4|4");
 }
@@ -543,6 +543,27 @@ Test(sql_rewrite, locking_and_types) {
   q = rw("select name, salary from emp");
   cr_assert_eq(q->cols[1].typmod, ((10 << 16) | 2) + 4);
   sqlr_query_free(q);
+}
+
+Test(sql_rewrite, literals_take_the_other_operand_type) {
+  check("select id from emp where active = 'yes' and hired > '2020-1-1' order by id",
+        "SELECT \"id\" FROM \"emp\" WHERE ((\"active\" = 1) AND (\"hired\" > '2020-01-01')) ORDER BY \"id\" "
+        "NULLS LAST",
+        "1;2;4");
+  check("select id from emp where '2' = id", "SELECT \"id\" FROM \"emp\" WHERE (2 = \"id\")", "2");
+  check("select id from emp where id in ('1', '3') and hired between '2019-1-1' and '2020-12-31' order by id",
+        "SELECT \"id\" FROM \"emp\" WHERE ((\"id\" IN (1, 3)) AND (\"hired\" BETWEEN '2019-01-01' AND "
+        "'2020-12-31')) ORDER BY \"id\" NULLS LAST",
+        "1;3");
+  check("select greatest(dept, manager), least(manager, dept) from emp order by id",
+        "SELECT max(coalesce(\"dept\", \"manager\"), coalesce(\"manager\", \"dept\")) AS \"greatest\", "
+        "min(coalesce(\"manager\", \"dept\"), coalesce(\"dept\", \"manager\")) AS \"least\" FROM \"emp\" "
+        "ORDER BY \"id\" NULLS LAST",
+        "10|10;10|1;20|1;2|2");
+  check("select 'a' || 'b'", "SELECT ('a' || 'b') AS \"?column?\"", "ab");
+  rw_err("select id from emp where id = 'x'", "22P02", 31);
+  rw_err("select id from emp where hired = '2023-02-30'", "22008", -1);
+  rw_err("select id from emp where active in ('maybe')", "22P02", -1);
 }
 
 Test(sql_rewrite, non_dml_is_rejected) {
