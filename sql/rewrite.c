@@ -433,19 +433,27 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
     sqlr_scope sc = {.parent = parent};
     for (size_t r = 0; r < s->n_values_lists; r++) {
       const PgQuery__Node *row = s->values_lists[r];
-      if (row->node_case != PG_QUERY__NODE__NODE_LIST) return sqlr__unsupported(w, -1, "this VALUES form");
-      if (r && (int)row->list->n_items != ncols)
-        return sqlr__fail(w, -1, SQLST_SYNTAX, "VALUES lists must all be the same length");
+      if (row->node_case != PG_QUERY__NODE__NODE_LIST ||
+          (r && (int)row->list->n_items != ncols)) {
+        sqlr__keep_cols(w, cols, ncols);
+        return row->node_case != PG_QUERY__NODE__NODE_LIST
+                   ? sqlr__unsupported(w, -1, "this VALUES form")
+                   : sqlr__fail(w, -1, SQLST_SYNTAX, "VALUES lists must all be the same length");
+      }
       PUT(r ? ", (" : "(");
       for (size_t i = 0; i < row->list->n_items; i++) {
         uint32_t t = 0;
         int32_t tm = -1;
         if (i) PUT(", ");
-        if ((rc = sqlr__expr(w, b, &sc, row->list->items[i], &t, &tm))) return rc;
-        if (r == 0) {
+        rc = sqlr__expr(w, b, &sc, row->list->items[i], &t, &tm);
+        if (!rc && r == 0) {
           char name[32];
           snprintf(name, sizeof name, "column%zu", i + 1);
-          if ((rc = add_col(w, &cols, &ncols, name, t, tm))) return rc;
+          rc = add_col(w, &cols, &ncols, name, t, tm);
+        }
+        if (rc) {
+          sqlr__keep_cols(w, cols, ncols);
+          return rc;
         }
       }
       PUT(")");
@@ -458,6 +466,7 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
     return 0;
   }
 
+  if (s->n_target_list == 0) return sqlr__unsupported(w, -1, "SELECT with an empty target list");
   sqlr_scope sc = {.parent = parent, .targets = s->target_list, .ntargets = s->n_target_list};
   cat_buf fb = {0};
   for (size_t i = 0; i < s->n_from_clause && !rc; i++) {
@@ -479,7 +488,9 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
     }
   }
   rc = target_list(w, b, &sc, s->target_list, s->n_target_list, &cols, &ncols);
-  if (!rc) rc = sqlr__keep_cols(w, cols, ncols);
+  /* Kept (and freed with the rewrite) on failure too. */
+  int krc = sqlr__keep_cols(w, cols, ncols);
+  if (!rc) rc = krc;
   if (!rc && fb.n) rc = cat_buf_printf(b, " FROM %s", fb.p) ? sqlr__oom(w) : 0;
   cat_buf_free(&fb);
   if (rc) return rc;

@@ -789,8 +789,14 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
       if ((rc = now_ref(w, b))) return rc;
       PUT(", 1, 10)");
       return 0;
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME:
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N:
+      return sqlr__unsupported(w, v->location, "the time type (CURRENT_TIME, LOCALTIME)");
     default:
-      return sqlr__unsupported(w, v->location, "this SQL value function");
+      return sqlr__unsupported(w, v->location,
+                               "CURRENT_USER, SESSION_USER, CURRENT_CATALOG and CURRENT_SCHEMA");
     }
   }
   case PG_QUERY__NODE__NODE_CASE_EXPR: {
