@@ -1,5 +1,7 @@
 /*
-** Expression deparsing for the PostgreSQL -> SQLite rewrite (rewrite.h).
+** Expression deparsing for the PostgreSQL -> SQLite rewrite (rewrite.h):
+** literals, column references, operators and the dispatcher. Casts and
+** function calls are in rewrite_call.c.
 **
 ** Every binary operator is parenthesised, so SQLite's precedence (which
 ** differs from PostgreSQL's, e.g. for || and comparison chains) never
@@ -16,15 +18,15 @@
 #define EXPR(node, ty, tm) sqlr__expr(w, b, sc, (node), (ty), (tm))
 #define PUT(s) do { if (cat_buf_printf(b, "%s", (s))) return sqlr__oom(w); } while (0)
 
-static const char *last_name(PgQuery__Node **names, size_t n) {
+const char *sqlr__last_name(PgQuery__Node **names, size_t n) {
   if (n == 0 || names[n - 1]->node_case != PG_QUERY__NODE__NODE_STRING) return "";
   return names[n - 1]->string->sval;
 }
 
-static bool is_int(uint32_t t) {
+bool sqlr__is_int(uint32_t t) {
   return t == CAT_OID_INT2 || t == CAT_OID_INT4 || t == CAT_OID_INT8;
 }
-static bool is_float(uint32_t t) { return t == CAT_OID_FLOAT4 || t == CAT_OID_FLOAT8; }
+bool sqlr__is_float(uint32_t t) { return t == CAT_OID_FLOAT4 || t == CAT_OID_FLOAT8; }
 static bool is_datetime(uint32_t t) {
   return t == CAT_OID_DATE || t == CAT_OID_TIMESTAMP || t == CAT_OID_TIMESTAMPTZ;
 }
@@ -55,15 +57,15 @@ static uint32_t peek_tm(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n, int3
 static uint32_t arith_type(uint32_t a, uint32_t b) {
   if (!a) return b;
   if (!b) return a;
-  if (is_float(a) || is_float(b)) return CAT_OID_FLOAT8;
+  if (sqlr__is_float(a) || sqlr__is_float(b)) return CAT_OID_FLOAT8;
   if (a == CAT_OID_NUMERIC || b == CAT_OID_NUMERIC) return CAT_OID_NUMERIC;
   if (a == CAT_OID_INT8 || b == CAT_OID_INT8) return CAT_OID_INT8;
   if (a == CAT_OID_INT4 || b == CAT_OID_INT4) return CAT_OID_INT4;
-  if (is_int(a) && is_int(b)) return CAT_OID_INT2;
+  if (sqlr__is_int(a) && sqlr__is_int(b)) return CAT_OID_INT2;
   return a;
 }
 
-static int now_ref(sqlr_rw *w, cat_buf *b) {
+int sqlr__now_ref(sqlr_rw *w, cat_buf *b) {
   if (w->in_default) return cat_buf_printf(b, ":now") ? sqlr__oom(w) : 0;
   w->uses_now = true;
   return cat_buf_printf(b, "%cN%c", SQLR_MARK, SQLR_MARK) ? sqlr__oom(w) : 0;
@@ -84,7 +86,7 @@ static int list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **items, s
 
 /* ---- literals ---- */
 
-static int literal_value(sqlr_rw *w, cat_buf *b, const syn_value *v, uint32_t oid) {
+int sqlr__literal(sqlr_rw *w, cat_buf *b, const syn_value *v, uint32_t oid) {
   switch (v->type) {
   case SYN_V_NULL: PUT("NULL"); return 0;
   case SYN_V_INT:
@@ -280,142 +282,6 @@ static int column_ref(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Col
   return sqlr__fail(w, cr->location, SQLST_UNDEFINED_COLUMN, "column \"%s\" does not exist", f[0]);
 }
 
-/* ---- casts ---- */
-
-static int type_of_name(sqlr_rw *w, const PgQuery__TypeName *tn, uint32_t *oid, int32_t *typmod) {
-  if (tn->n_array_bounds) return sqlr__unsupported(w, tn->location, "array types");
-  const char *name = last_name(tn->names, tn->n_names);
-  int32_t mods[2];
-  int nmods = 0;
-  for (size_t i = 0; i < tn->n_typmods && i < 2; i++) {
-    const PgQuery__Node *m = tn->typmods[i];
-    if (m->node_case != PG_QUERY__NODE__NODE_A_CONST ||
-        m->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL)
-      return sqlr__fail(w, tn->location, SQLST_INVALID_PARAM, "invalid type modifier");
-    mods[nmods++] = m->a_const->ival->ival;
-  }
-  bool serial = false;
-  int rc = cat_type_resolve(name, mods, nmods, oid, typmod, &serial, w->e);
-  if (rc) {
-    w->err_pos = tn->location + 1;
-    return rc;
-  }
-  if (serial)
-    return sqlr__fail(w, tn->location, SQLST_UNDEFINED_OBJECT, "type \"%s\" does not exist", name);
-  return 0;
-}
-
-static int type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeCast *tc,
-                     uint32_t *type, int32_t *typmod) {
-  uint32_t oid;
-  int32_t tm;
-  int rc = type_of_name(w, tc->type_name, &oid, &tm);
-  if (rc) return rc;
-  *type = oid;
-  *typmod = tm;
-  const PgQuery__Node *arg = tc->arg;
-  /* A literal cast ('1'::int, '2024-01-02'::date, 't'::bool) is checked and
-  ** converted now with the same input rules as a write, so bad literals
-  ** give PostgreSQL's error and SQLite sees a plain constant. */
-  if (arg->node_case == PG_QUERY__NODE__NODE_A_CONST && !arg->a_const->isnull &&
-      arg->a_const->val_case != PG_QUERY__A__CONST__VAL_BSVAL) {
-    const PgQuery__AConst *c = arg->a_const;
-    syn_value in, out;
-    char num[32];
-    if (c->val_case == PG_QUERY__A__CONST__VAL_SVAL) {
-      in.type = SYN_V_TEXT;
-      in.u.b.p = (const uint8_t *)c->sval->sval;
-      in.u.b.n = strlen(c->sval->sval);
-    } else if (c->val_case == PG_QUERY__A__CONST__VAL_FVAL) {
-      in.type = SYN_V_TEXT;
-      in.u.b.p = (const uint8_t *)c->fval->fval;
-      in.u.b.n = strlen(c->fval->fval);
-      if (is_int(oid) || is_float(oid)) {
-        /* A numeric literal: numeric -> int rounds half away from zero. */
-        double d = strtod(c->fval->fval, NULL);
-        in.type = SYN_V_REAL;
-        in.u.r = is_int(oid) ? round(d) : d;
-      }
-    } else if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
-      in.type = SYN_V_INT;
-      in.u.i = c->ival->ival;
-    } else {
-      in.type = SYN_V_INT;
-      in.u.i = c->boolval->boolval;
-      if (oid != CAT_OID_BOOL && !is_int(oid)) {
-        snprintf(num, sizeof num, "%s", c->boolval->boolval ? "true" : "false");
-        in.type = SYN_V_TEXT;
-        in.u.b.p = (const uint8_t *)num;
-        in.u.b.n = strlen(num);
-      }
-    }
-    if (in.type == SYN_V_INT && oid == CAT_OID_BOOL && c->val_case == PG_QUERY__A__CONST__VAL_IVAL)
-      in.u.i = in.u.i != 0; /* 5::bool is true */
-    cat_buf tmp = {0};
-    rc = cat_coerce_type(oid, tm, &in, &out, &tmp, w->e);
-    if (rc) {
-      cat_buf_free(&tmp);
-      w->err_pos = tc->location + 1;
-      return rc;
-    }
-    rc = literal_value(w, b, &out, oid);
-    cat_buf_free(&tmp);
-    return rc;
-  }
-  uint32_t at = 0;
-  int32_t atm = -1;
-  cat_buf inner = {0};
-  rc = sqlr__expr(w, &inner, sc, arg, &at, &atm);
-  if (rc) {
-    cat_buf_free(&inner);
-    return rc;
-  }
-  const char *x = inner.p ? inner.p : "";
-  switch (oid) {
-  case CAT_OID_INT2: case CAT_OID_INT4: case CAT_OID_INT8:
-    /* float -> int rounds in PostgreSQL, SQLite's CAST truncates. */
-    if (is_float(at) || at == CAT_OID_NUMERIC) rc = cat_buf_printf(b, "CAST(round(%s) AS INTEGER)", x);
-    else rc = cat_buf_printf(b, "CAST(%s AS INTEGER)", x);
-    break;
-  case CAT_OID_FLOAT4: case CAT_OID_FLOAT8: rc = cat_buf_printf(b, "CAST(%s AS REAL)", x); break;
-  case CAT_OID_NUMERIC:
-    if (tm >= 4) rc = cat_buf_printf(b, "round(%s, %d)", x, (tm - 4) & 0xffff);
-    else rc = cat_buf_printf(b, "CAST(%s AS NUMERIC)", x);
-    break;
-  case CAT_OID_BOOL:
-    if (at == CAT_OID_BOOL) rc = cat_buf_printf(b, "%s", x);
-    else if (is_int(at)) rc = cat_buf_printf(b, "(%s <> 0)", x);
-    else
-      rc = cat_buf_printf(b, "(CASE WHEN %s IS NULL THEN NULL ELSE lower(trim(%s)) IN "
-                             "('t', 'true', 'y', 'yes', 'on', '1') END)", x, x);
-    break;
-  case CAT_OID_TEXT: case CAT_OID_VARCHAR: case CAT_OID_BPCHAR:
-    if (at == CAT_OID_BOOL)
-      rc = cat_buf_printf(b, "(CASE %s WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)", x);
-    else rc = cat_buf_printf(b, "CAST(%s AS TEXT)", x);
-    break;
-  case CAT_OID_DATE: rc = cat_buf_printf(b, "substr(%s, 1, 10)", x); break;
-  case CAT_OID_TIMESTAMP:
-    if (at == CAT_OID_TIMESTAMPTZ) rc = cat_buf_printf(b, "substr(%s, 1, length(%s) - 3)", x, x);
-    else if (at == CAT_OID_DATE) rc = cat_buf_printf(b, "(%s || ' 00:00:00')", x);
-    else rc = cat_buf_printf(b, "%s", x);
-    break;
-  case CAT_OID_TIMESTAMPTZ:
-    if (at == CAT_OID_TIMESTAMP) rc = cat_buf_printf(b, "(%s || '+00')", x);
-    else if (at == CAT_OID_DATE) rc = cat_buf_printf(b, "(%s || ' 00:00:00+00')", x);
-    else rc = cat_buf_printf(b, "%s", x);
-    break;
-  default:
-    if (at == oid) rc = cat_buf_printf(b, "%s", x);
-    else {
-      cat_buf_free(&inner);
-      return sqlr__unsupported(w, tc->location, "casts of non-constant values to bytea");
-    }
-  }
-  cat_buf_free(&inner);
-  return rc ? sqlr__oom(w) : 0;
-}
-
 /* ---- operators ---- */
 
 /* An untyped string literal next to a typed operand takes the operand's
@@ -443,7 +309,7 @@ static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *
     if (!w->err_pos) w->err_pos = n->a_const->location + 1;
     return rc;
   }
-  rc = literal_value(w, b, &out, other);
+  rc = sqlr__literal(w, b, &out, other);
   cat_buf_free(&tmp);
   *type = other;
   return rc;
@@ -452,7 +318,7 @@ static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *
 /* Type (and typmod) of an expression without keeping its text. */
 static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a,
                  uint32_t *type) {
-  const char *op = last_name(a->name, a->n_name);
+  const char *op = sqlr__last_name(a->name, a->n_name);
   uint32_t lt = 0, rt = 0;
   int32_t tm = -1;
   int rc = 0;
@@ -502,7 +368,7 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
   uint32_t t = 0;
   int32_t tm = -1;
   int rc = 0;
-  const char *op = last_name(a->name, a->n_name);
+  const char *op = sqlr__last_name(a->name, a->n_name);
   *type = CAT_OID_BOOL;
   switch (a->kind) {
   case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
@@ -547,7 +413,7 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     const PgQuery__Node *esc = NULL;
     /* x LIKE p ESCAPE e arrives as like_escape(p, e). */
     if (pat && pat->node_case == PG_QUERY__NODE__NODE_FUNC_CALL &&
-        strcmp(last_name(pat->func_call->funcname, pat->func_call->n_funcname), "like_escape") == 0 &&
+        strcmp(sqlr__last_name(pat->func_call->funcname, pat->func_call->n_funcname), "like_escape") == 0 &&
         pat->func_call->n_args == 2) {
       esc = pat->func_call->args[1];
       pat = pat->func_call->args[0];
@@ -597,112 +463,6 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
   default:
     return sqlr__unsupported(w, a->location, "this operator");
   }
-}
-
-/* ---- functions ---- */
-
-static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
-                     uint32_t *type, int32_t *typmod) {
-  const char *name = last_name(f->funcname, f->n_funcname);
-  if (f->n_funcname == 2) {
-    const PgQuery__Node *q = f->funcname[0];
-    if (q->node_case != PG_QUERY__NODE__NODE_STRING || strcmp(q->string->sval, "pg_catalog") != 0)
-      return sqlr__unsupported(w, f->location, "schema-qualified functions");
-  } else if (f->n_funcname != 1) {
-    return sqlr__unsupported(w, f->location, "schema-qualified functions");
-  }
-  if (f->over) return sqlr__unsupported(w, f->location, "window functions");
-  if (f->agg_filter) return sqlr__unsupported(w, f->location, "aggregate FILTER");
-  if (f->n_agg_order || f->agg_within_group)
-    return sqlr__unsupported(w, f->location, "ordered-set aggregates");
-  if (f->func_variadic) return sqlr__unsupported(w, f->location, "VARIADIC");
-  uint32_t at = 0;
-  int32_t atm = -1;
-  int rc = 0;
-  size_t n = f->n_args;
-  *type = 0;
-  if (strcmp(name, "now") == 0 || strcmp(name, "transaction_timestamp") == 0 ||
-      strcmp(name, "statement_timestamp") == 0) {
-    if (n) return sqlr__fail(w, f->location, SQLST_UNDEFINED_FUNCTION,
-                             "function %s() takes no arguments", name);
-    *type = CAT_OID_TIMESTAMPTZ;
-    return now_ref(w, b);
-  }
-  static const struct {
-    const char *pg, *sqlite;
-    int min, max;
-    uint32_t type; /* 0: type of the first argument */
-    bool agg;
-  } fns[] = {
-      {"count", "count", 0, 1, CAT_OID_INT8, true},
-      {"sum", "sum", 1, 1, 0, true},
-      {"avg", "avg", 1, 1, CAT_OID_NUMERIC, true},
-      {"min", "min", 1, 1, 0, true},
-      {"max", "max", 1, 1, 0, true},
-      {"lower", "lower", 1, 1, CAT_OID_TEXT, false},
-      {"upper", "upper", 1, 1, CAT_OID_TEXT, false},
-      {"length", "length", 1, 1, CAT_OID_INT4, false},
-      {"char_length", "length", 1, 1, CAT_OID_INT4, false},
-      {"character_length", "length", 1, 1, CAT_OID_INT4, false},
-      {"abs", "abs", 1, 1, 0, false},
-      {"round", "round", 1, 2, 0, false},
-      {"substr", "substr", 2, 3, CAT_OID_TEXT, false},
-      {"substring", "substr", 2, 3, CAT_OID_TEXT, false},
-      {"btrim", "trim", 1, 2, CAT_OID_TEXT, false},
-      {"ltrim", "ltrim", 1, 2, CAT_OID_TEXT, false},
-      {"rtrim", "rtrim", 1, 2, CAT_OID_TEXT, false},
-      {"replace", "replace", 3, 3, CAT_OID_TEXT, false},
-      {"strpos", "instr", 2, 2, CAT_OID_INT4, false},
-      {"coalesce", "coalesce", 1, 100, 0, false},
-      {"nullif", "nullif", 2, 2, 0, false},
-  };
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    if (strcmp(fns[i].pg, name) != 0) continue;
-    if (f->agg_star) {
-      if (strcmp(name, "count") != 0)
-        return sqlr__fail(w, f->location, SQLST_SYNTAX, "%s(*) must be used to call a parameterless aggregate function", name);
-      *type = CAT_OID_INT8;
-      PUT("count(*)");
-      return 0;
-    }
-    if ((int)n < fns[i].min || (int)n > fns[i].max)
-      return sqlr__fail(w, f->location, SQLST_UNDEFINED_FUNCTION,
-                        "function %s with %zu arguments does not exist", name, n);
-    if (f->agg_distinct && !fns[i].agg)
-      return sqlr__fail(w, f->location, SQLST_SYNTAX, "DISTINCT specified, but %s is not an aggregate function", name);
-    if (cat_buf_printf(b, "%s(%s", fns[i].sqlite, f->agg_distinct ? "DISTINCT " : ""))
-      return sqlr__oom(w);
-    for (size_t k = 0; k < n; k++) {
-      uint32_t t = 0;
-      int32_t tm = -1;
-      if (k) PUT(", ");
-      if ((rc = EXPR(f->args[k], &t, &tm))) return rc;
-      if (k == 0) {
-        at = t;
-        atm = tm;
-      }
-    }
-    /* SQLite's coalesce() wants two arguments at least. */
-    if (strcmp(name, "coalesce") == 0 && n == 1) PUT(", NULL");
-    PUT(")");
-    *type = fns[i].type ? fns[i].type : at;
-    if (!fns[i].type) *typmod = atm;
-    if (strcmp(name, "sum") == 0) {
-      /* PostgreSQL: sum(int2/int4) is int8, sum(int8) and sum(numeric)
-      ** numeric, sum(float) float. */
-      if (at == CAT_OID_INT2 || at == CAT_OID_INT4) *type = CAT_OID_INT8;
-      else if (at == CAT_OID_INT8) *type = CAT_OID_NUMERIC;
-      *typmod = -1;
-    } else if (strcmp(name, "avg") == 0 && is_float(at)) {
-      *type = CAT_OID_FLOAT8;
-    } else if (strcmp(name, "round") == 0 && is_int(at)) {
-      *type = CAT_OID_NUMERIC;
-    }
-    return 0;
-  }
-  char what[96];
-  snprintf(what, sizeof what, "function %s()", name);
-  return sqlr__unsupported(w, f->location, what);
 }
 
 /* ---- the dispatcher ---- */
@@ -764,29 +524,29 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
     PUT(sfx[k]);
     return 0;
   }
-  case PG_QUERY__NODE__NODE_TYPE_CAST: return type_cast(w, b, sc, n->type_cast, type, typmod);
-  case PG_QUERY__NODE__NODE_FUNC_CALL: return func_call(w, b, sc, n->func_call, type, typmod);
+  case PG_QUERY__NODE__NODE_TYPE_CAST: return sqlr__type_cast(w, b, sc, n->type_cast, type, typmod);
+  case PG_QUERY__NODE__NODE_FUNC_CALL: return sqlr__func_call(w, b, sc, n->func_call, type, typmod);
   case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION: {
     const PgQuery__SQLValueFunction *v = n->sqlvalue_function;
     switch (v->op) {
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N:
       *type = CAT_OID_TIMESTAMPTZ;
-      return now_ref(w, b);
+      return sqlr__now_ref(w, b);
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N:
       /* Session time zone is UTC: local time is the UTC wall clock. */
       *type = CAT_OID_TIMESTAMP;
       PUT("substr(");
-      if ((rc = now_ref(w, b))) return rc;
+      if ((rc = sqlr__now_ref(w, b))) return rc;
       PUT(", 1, length(");
-      if ((rc = now_ref(w, b))) return rc;
+      if ((rc = sqlr__now_ref(w, b))) return rc;
       PUT(") - 3)");
       return 0;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE:
       *type = CAT_OID_DATE;
       PUT("substr(");
-      if ((rc = now_ref(w, b))) return rc;
+      if ((rc = sqlr__now_ref(w, b))) return rc;
       PUT(", 1, 10)");
       return 0;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
@@ -874,7 +634,7 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
       break;
     case PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK:
     case PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK: {
-      const char *op = sl->n_oper_name ? last_name(sl->oper_name, sl->n_oper_name) : "=";
+      const char *op = sl->n_oper_name ? sqlr__last_name(sl->oper_name, sl->n_oper_name) : "=";
       bool any = sl->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK;
       if (!((any && strcmp(op, "=") == 0) || (!any && strcmp(op, "<>") == 0)))
         return sqlr__unsupported(w, sl->location, "ANY/ALL subqueries other than IN and NOT IN");
@@ -913,47 +673,5 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
     return sqlr__unsupported(w, -1, "GROUPING");
   default:
     return sqlr__unsupported(w, -1, "this expression");
-  }
-}
-
-const char *sqlr__colname(const PgQuery__Node *n) {
-  switch (n->node_case) {
-  case PG_QUERY__NODE__NODE_COLUMN_REF: {
-    const PgQuery__ColumnRef *cr = n->column_ref;
-    const PgQuery__Node *l = cr->fields[cr->n_fields - 1];
-    return l->node_case == PG_QUERY__NODE__NODE_STRING ? l->string->sval : "?column?";
-  }
-  case PG_QUERY__NODE__NODE_FUNC_CALL:
-    return last_name(n->func_call->funcname, n->func_call->n_funcname);
-  case PG_QUERY__NODE__NODE_TYPE_CAST: {
-    const char *inner = sqlr__colname(n->type_cast->arg);
-    if (strcmp(inner, "?column?") != 0) return inner;
-    return last_name(n->type_cast->type_name->names, n->type_cast->type_name->n_names);
-  }
-  case PG_QUERY__NODE__NODE_CASE_EXPR: return "case";
-  case PG_QUERY__NODE__NODE_COALESCE_EXPR: return "coalesce";
-  case PG_QUERY__NODE__NODE_MIN_MAX_EXPR:
-    return n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
-  case PG_QUERY__NODE__NODE_A_EXPR:
-    return n->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF ? "nullif" : "?column?";
-  case PG_QUERY__NODE__NODE_SUB_LINK:
-    if (n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK) return "exists";
-    if (n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK &&
-        n->sub_link->subselect->node_case == PG_QUERY__NODE__NODE_SELECT_STMT) {
-      const PgQuery__SelectStmt *s = n->sub_link->subselect->select_stmt;
-      if (s->n_target_list == 1 && s->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET) {
-        const PgQuery__ResTarget *rt = s->target_list[0]->res_target;
-        return rt->name && *rt->name ? rt->name : sqlr__colname(rt->val);
-      }
-    }
-    return "?column?";
-  case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
-    switch (n->sqlvalue_function->op) {
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE: return "current_date";
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N: return "localtimestamp";
-    default: return "current_timestamp";
-    }
-  default: return "?column?";
   }
 }

@@ -73,6 +73,19 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
 /* Deparse a whole SELECT; output columns in *cols (kept in w's garbage). */
 int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__SelectStmt *s,
                  sqlr_col **cols, int *ncols);
+/* Shared expression helpers (rewrite_expr.c, rewrite_call.c). */
+const char *sqlr__last_name(PgQuery__Node **names, size_t n);
+bool sqlr__is_int(uint32_t t);
+bool sqlr__is_float(uint32_t t);
+/* The statement timestamp: a marker replaced by ?now_param later, or
+** :now inside DEFAULT expressions. */
+int sqlr__now_ref(sqlr_rw *w, cat_buf *b);
+/* A coerced value as a SQLite literal. */
+int sqlr__literal(sqlr_rw *w, cat_buf *b, const syn_value *v, uint32_t oid);
+int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeCast *tc,
+                    uint32_t *type, int32_t *typmod);
+int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
+                    uint32_t *type, int32_t *typmod);
 /* Deparse one FROM item into b, adding what it makes visible to sc. */
 int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n);
 /* The PG column name of an unnamed target expression ("?column?" ...). */

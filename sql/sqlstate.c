@@ -74,7 +74,7 @@ static int is_state_char(char c) {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
 }
 
-/* True when s starts with "XXXXX: ". */
+/* True when s starts with a five-character SQLSTATE and ": ". */
 static int has_state(const char *s) {
   for (int i = 0; i < 5; i++)
     if (!is_state_char(s[i])) return 0;
