@@ -28,6 +28,20 @@ int sqlr__unsupported(sqlr_rw *w, int loc, const char *what) {
                     what[strlen(what) - 1] == 's' && strncmp(what, "this", 4) != 0 ? "are" : "is");
 }
 
+void sqlr__note_param(sqlr_rw *w, const PgQuery__Node *n, uint32_t type) {
+  if (!n || n->node_case != PG_QUERY__NODE__NODE_PARAM_REF || !type) return;
+  int k = n->param_ref->number;
+  if (k < 1 || k > 32000) return;
+  if (k > w->nptypes) {
+    uint32_t *p = realloc(w->ptypes, sizeof *p * (size_t)k);
+    if (!p) return; /* types are advisory: a missing one stays unknown */
+    memset(p + w->nptypes, 0, sizeof *p * (size_t)(k - w->nptypes));
+    w->ptypes = p;
+    w->nptypes = k;
+  }
+  if (!w->ptypes[k - 1]) w->ptypes[k - 1] = type;
+}
+
 int sqlr__oom(sqlr_rw *w) { return syn_err_set(w->e, SYN_ENOMEM, "out of memory"); }
 
 int sqlr__ident(cat_buf *b, const char *s) {
@@ -333,6 +347,8 @@ static int limit_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__S
                                        s->limit_count->a_const->isnull);
   if (!has_count && !s->limit_offset) return 0;
   PUT(" LIMIT ");
+  sqlr__note_param(w, s->limit_count, CAT_OID_INT8);
+  sqlr__note_param(w, s->limit_offset, CAT_OID_INT8);
   if (has_count) {
     if ((rc = sqlr__expr(w, b, sc, s->limit_count, &t, &tm))) return rc;
   } else {

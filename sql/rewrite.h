@@ -69,6 +69,10 @@ typedef struct sqlr_query {
   sqlp_kind kind;
   char *sql;
   int nparams;   /* highest $n the client used */
+  /* nparams entries: the PG type inferred for each $n from its context
+  ** (compared column, cast, INSERT target, SET column, LIMIT), 0 when
+  ** nothing says; for ParameterDescription and for binding text values. */
+  uint32_t *param_types;
   int now_param; /* 0 when now() is not used */
   int row_base;
   bool locking;  /* scans are locking reads (UPDATE, DELETE, FOR UPDATE) */

@@ -47,6 +47,7 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
   *type = oid;
   *typmod = tm;
   const PgQuery__Node *arg = tc->arg;
+  sqlr__note_param(w, arg, oid);
   /* A literal cast ('1'::int, '2024-01-02'::date, 't'::bool) is checked and
   ** converted now with the same input rules as a write, so bad literals
   ** give PostgreSQL's error and SQLite sees a plain constant. */

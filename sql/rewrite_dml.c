@@ -146,6 +146,7 @@ static int rw_update(sqlr_rw *w, const PgQuery__UpdateStmt *u, sqlr_query *q, ca
                         rt->name);
     if (rc) break;
     q->set_cols[q->nset++] = idx;
+    sqlr__note_param(w, rt->val, t->cols[idx].type_oid);
     uint32_t ty;
     int32_t tm;
     rc = cat_buf_printf(b, ", ") ? sqlr__oom(w) : sqlr__expr(w, b, &sc, rt->val, &ty, &tm);
@@ -271,6 +272,7 @@ static int on_conflict(sqlr_rw *w, const PgQuery__OnConflictClause *oc, sqlr_que
     }
     if ((rc = column_of(w, t, rt, &idx))) break;
     q->conflict_set_cols[q->nconflict_set++] = idx;
+    sqlr__note_param(w, rt->val, t->cols[idx].type_oid);
     if (i && cat_buf_printf(b, ", ")) rc = sqlr__oom(w);
     uint32_t ty;
     int32_t tm;
@@ -418,6 +420,16 @@ static int rw_insert(sqlr_rw *w, const PgQuery__InsertStmt *ins, sqlr_query *q, 
       for (size_t r = 0; r < ins->select_stmt->select_stmt->n_values_lists && !rc; r++)
         rc = cat_buf_printf(b, r ? " UNION ALL SELECT 1" : "SELECT 1") ? sqlr__oom(w) : 0;
     }
+    /* $n in a VALUES row takes the type of its target column. */
+    for (size_t r = 0; !rc && src && r < src->n_values_lists; r++) {
+      const PgQuery__Node *row = src->values_lists[r];
+      if (row->node_case != PG_QUERY__NODE__NODE_LIST) continue;
+      for (size_t i = 0; i < row->list->n_items; i++) {
+        int col = stripped || ins->n_cols ? (i < (size_t)q->ninsert ? q->insert_cols[i] : -1)
+                                          : (i < (size_t)t->ncols ? (int)i : -1);
+        if (col >= 0) sqlr__note_param(w, row->list->items[i], t->cols[col].type_oid);
+      }
+    }
     vals_copy_free(&vc);
     if (rc) return rc;
     if (stripped) {
@@ -525,6 +537,10 @@ int sqlr_rewrite(const sqlp_stmt *st, const sqlr_catalog *cat, sqlr_query **out,
   q->sql = buf.p;
   if (!rc) {
     q->nparams = w.max_param;
+    q->param_types = calloc((size_t)(w.max_param ? w.max_param : 1), sizeof *q->param_types);
+    if (!q->param_types) rc = sqlr__oom(&w);
+    for (int i = 0; q->param_types && i < w.max_param && i < w.nptypes; i++)
+      q->param_types[i] = w.ptypes[i];
     q->row_base = w.max_param + 1;
     q->now_param = w.uses_now ? w.max_param + 1 : 0;
     rc = finish(&w, &q->sql, q);
@@ -537,6 +553,7 @@ int sqlr_rewrite(const sqlp_stmt *st, const sqlr_catalog *cat, sqlr_query **out,
   }
   free(w.garbage);
   free(w.garbage_n);
+  free(w.ptypes);
   if (rc) {
     if (err_pos) *err_pos = w.err_pos;
     sqlr_query_free(q);
@@ -549,6 +566,7 @@ int sqlr_rewrite(const sqlp_stmt *st, const sqlr_catalog *cat, sqlr_query **out,
 void sqlr_query_free(sqlr_query *q) {
   if (!q) return;
   free(q->sql);
+  free(q->param_types);
   for (int i = 0; i < q->ncols; i++) free(q->cols[i].name);
   free(q->cols);
   free(q->set_cols);
@@ -575,6 +593,7 @@ int sqlr_default_expr(const struct PgQuery__Node *expr, char **sql, syn_err *e) 
   }
   free(w.garbage);
   free(w.garbage_n);
+  free(w.ptypes);
   if (rc) {
     cat_buf_free(&b);
     return rc;

@@ -296,6 +296,7 @@ static bool is_str_lit(const PgQuery__Node *n) {
 static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
                    uint32_t other, int32_t other_tm, uint32_t *type) {
   int32_t tm = -1;
+  sqlr__note_param(w, n, other);
   if (!is_str_lit(n) || !other || !cat_type_supported(other) || other == CAT_OID_TEXT ||
       other == CAT_OID_VARCHAR)
     return EXPR(n, type, &tm);

@@ -50,6 +50,9 @@ typedef struct sqlr_rw {
   syn_err *e;
   int err_pos;
   int max_param;
+  /* Inferred PG types of $1..$n (0: unknown), grown on demand. */
+  uint32_t *ptypes;
+  int nptypes;
   bool uses_now;
   bool in_default;
   sqlr_cte ctes[SQLR_MAX_CTES];
@@ -86,6 +89,9 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
                     uint32_t *type, int32_t *typmod);
 int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
                     uint32_t *type, int32_t *typmod);
+/* Record that parameter node n (if it is a $n) has the given type; the
+** first inference wins, as in PostgreSQL. */
+void sqlr__note_param(sqlr_rw *w, const PgQuery__Node *n, uint32_t type);
 /* Deparse one FROM item into b, adding what it makes visible to sc. */
 int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n);
 /* The PG column name of an unnamed target expression ("?column?" ...). */

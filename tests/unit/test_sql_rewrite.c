@@ -633,6 +633,27 @@ Test(sql_rewrite, every_outcome_is_valid_sql_or_a_sqlstate) {
   }
 }
 
+Test(sql_rewrite, parameter_types) {
+  struct { const char *sql; int n; uint32_t types[4]; } c[] = {
+      {"select name from emp where id = $1 and hired > $2", 2, {CAT_OID_INT4, CAT_OID_DATE}},
+      {"select $1::int8, $2", 2, {CAT_OID_INT8, 0}},
+      {"select id from emp where $1 = name limit $2 offset $3", 3, {CAT_OID_TEXT, CAT_OID_INT8, CAT_OID_INT8}},
+      {"select id from emp where dept in ($1, 3) or salary between $2 and 10", 2, {CAT_OID_INT4, CAT_OID_NUMERIC}},
+      {"insert into emp values ($1, $2, default, $3)", 3, {CAT_OID_INT4, CAT_OID_TEXT, CAT_OID_NUMERIC}},
+      {"insert into emp (active, id) values ($2, $1)", 2, {CAT_OID_INT4, CAT_OID_BOOL}},
+      {"update emp set hired = $1 where id = $2", 2, {CAT_OID_DATE, CAT_OID_INT4}},
+      {"insert into emp (id, name) values (1, 'a') on conflict (id) do update set salary = $1", 1,
+       {CAT_OID_NUMERIC}},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    sqlr_query *q = rw(c[i].sql);
+    cr_assert_eq(q->nparams, c[i].n, "%s", c[i].sql);
+    for (int k = 0; k < c[i].n; k++)
+      cr_assert_eq(q->param_types[k], c[i].types[k], "%s: $%d is %u", c[i].sql, k + 1, q->param_types[k]);
+    sqlr_query_free(q);
+  }
+}
+
 Test(sql_rewrite, non_dml_is_rejected) {
   sqlp_list *l;
   syn_err e;
