@@ -350,6 +350,27 @@ bool cat_table_equal(const cat_table *a, const cat_table *b) {
   return true;
 }
 
+static int put_ident(cat_buf *b, const char *s) {
+  int rc = cat_buf_append(b, "\"", 1);
+  for (const char *p = s; *p && !rc; p++)
+    rc = *p == '"' ? cat_buf_append(b, "\"\"", 2) : cat_buf_append(b, p, 1);
+  return rc | cat_buf_append(b, "\"", 1);
+}
+
+int cat_table_sqlite_decl(const cat_table *t, cat_buf *out, syn_err *e) {
+  int rc = cat_buf_printf(out, "CREATE TABLE ");
+  rc |= put_ident(out, t->name);
+  rc |= cat_buf_printf(out, " (");
+  for (int i = 0; i < t->ncols && !rc; i++) {
+    if (i) rc |= cat_buf_printf(out, ", ");
+    rc |= put_ident(out, t->cols[i].name);
+    rc |= cat_buf_printf(out, " %s", cat_type_sqlite(t->cols[i].type_oid));
+  }
+  rc |= cat_buf_printf(out, ")");
+  if (rc) return syn_err_set(e, SYN_ENOMEM, "out of memory");
+  return 0;
+}
+
 /* ---- serialisation ---- */
 
 static int put_str(cat_buf *b, const char *s) {

@@ -204,6 +204,12 @@ cat_table *cat_table_copy(const cat_table *t);
 int cat_table_encode(const cat_table *t, cat_buf *out, syn_err *e);
 int cat_table_decode(const char *p, size_t n, cat_table **out, syn_err *e);
 
+/* The SQLite column list declaring t, for sqlite3_declare_vtab() or a
+** plain table in tests: CREATE TABLE "name" ("a" INTEGER, "b" TEXT, ...),
+** column types from cat_type_sqlite() so SQLite applies the same affinity
+** as the stored values have. Appended to out. */
+int cat_table_sqlite_decl(const cat_table *t, cat_buf *out, syn_err *e);
+
 /* True when two definitions are equal field by field. */
 bool cat_table_equal(const cat_table *a, const cat_table *b);
 

@@ -158,8 +158,8 @@ static int column_def(sqlp_stmt *st, cat_table *t, const char *table,
   return 0;
 }
 
-static int key_cols(sqlp_stmt *st, const cat_table *t, const char *table,
-                    const PgQuery__Constraint *c, key_spec *k) {
+static int key_cols(sqlp_stmt *st, const cat_table *t, const PgQuery__Constraint *c,
+                    key_spec *k) {
   k->ncols = 0;
   k->loc = c->location;
   k->name = c->conname && *c->conname ? c->conname : NULL;
@@ -177,7 +177,6 @@ static int key_cols(sqlp_stmt *st, const cat_table *t, const char *table,
                           c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "primary key" : "unique");
     k->cols[k->ncols++] = idx;
   }
-  (void)table;
   return 0;
 }
 
@@ -224,11 +223,11 @@ int sqlp__create_table(sqlp_stmt *st, const PgQuery__CreateStmt *c) {
       if (has_pk)
         return sqlp__fail(st, con->location, SQLST_INVALID_TABLE_DEF,
                           "multiple primary keys for table \"%s\" are not allowed", table);
-      if ((rc = key_cols(st, t, table, con, &pk))) return rc;
+      if ((rc = key_cols(st, t, con, &pk))) return rc;
       has_pk = 1;
     } else if (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE) {
       if (nuniq >= 16) return sqlp__unsupported(st, con->location, "this many unique constraints");
-      if ((rc = key_cols(st, t, table, con, &uniq[nuniq]))) return rc;
+      if ((rc = key_cols(st, t, con, &uniq[nuniq]))) return rc;
       nuniq++;
     } else if (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK) {
       return sqlp__unsupported(st, con->location, "CHECK constraints");

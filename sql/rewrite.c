@@ -126,16 +126,12 @@ static void merge_common(sqlr_scope *sc, int first_right) {
     int rn = re->t ? re->t->ncols : re->ncols;
     for (int c = 0; c < rn; c++) {
       const char *name = re->t ? re->t->cols[c].name : re->cols[c].name;
-      uint32_t ty;
-      int32_t tm;
       for (int l = 0; l < first_right; l++) {
         const sqlr_ent *le = &sc->ents[l];
         bool has = false;
         if (le->t) has = cat_table_find_column(le->t, name) >= 0;
         else
           for (int k = 0; k < le->ncols; k++) has |= strcmp(le->cols[k].name, name) == 0;
-        (void)ty;
-        (void)tm;
         if (has && sc->nmerged < SQLR_MAX_SCOPE) {
           sc->merged[sc->nmerged++] = name;
           break;
@@ -161,7 +157,7 @@ static int join_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Join
   default: return sqlr__unsupported(w, -1, "this join type");
   }
   if (j->is_natural) PUT(" NATURAL");
-  PUT(kw + (j->is_natural ? 0 : 0));
+  PUT(kw);
   if ((rc = from_item(w, b, sc, j->rarg))) return rc;
   if (j->n_using_clause) {
     PUT(" USING (");

@@ -512,8 +512,21 @@ int sqlr_rewrite(const sqlp_stmt *st, const sqlr_catalog *cat, sqlr_query **out,
     sqlr_col *cols;
     int ncols;
     const PgQuery__SelectStmt *s = n->select_stmt;
-    for (size_t i = 0; i < s->n_locking_clause; i++) q->locking = true;
-    rc = sqlr__select(&w, &buf, NULL, s, &cols, &ncols);
+    /* FOR UPDATE / FOR SHARE: every scanned table is read with locks (FOR
+    ** SHARE is served by the stronger lock). NOWAIT and SKIP LOCKED change
+    ** what a conflict does and are refused rather than ignored. */
+    rc = 0;
+    for (size_t i = 0; i < s->n_locking_clause && !rc; i++) {
+      const PgQuery__Node *lc = s->locking_clause[i];
+      q->locking = true;
+      if (lc->node_case == PG_QUERY__NODE__NODE_LOCKING_CLAUSE &&
+          lc->locking_clause->wait_policy != PG_QUERY__LOCK_WAIT_POLICY__LockWaitBlock)
+        rc = sqlr__unsupported(&w, -1, "NOWAIT and SKIP LOCKED");
+      else if (lc->node_case == PG_QUERY__NODE__NODE_LOCKING_CLAUSE &&
+               lc->locking_clause->n_locked_rels)
+        rc = sqlr__unsupported(&w, -1, "FOR UPDATE OF a table list");
+    }
+    if (!rc) rc = sqlr__select(&w, &buf, NULL, s, &cols, &ncols);
     if (!rc) {
       q->cols = calloc((size_t)(ncols ? ncols : 1), sizeof *q->cols);
       if (!q->cols) rc = sqlr__oom(&w);

@@ -329,6 +329,11 @@ Test(catalog, serialise_roundtrip) {
     cr_assert_eq(cat_table_decode(bad[i], strlen(bad[i]), &x, NULL), SYN_ECORRUPT, "bad %zu", i);
     cr_assert_null(x);
   }
+  cat_buf d = {0};
+  cr_assert_eq(cat_table_sqlite_decl(t, &d, NULL), 0);
+  cr_assert_str_eq(d.p, "CREATE TABLE \"orders\" (\"id\" INTEGER, \"who\" TEXT, \"at\" TEXT, "
+                        "\"odd name\n\"\"x\"\"\" TEXT)");
+  cat_buf_free(&d);
   cat_buf_free(&b);
   cat_table_free(t);
   cat_table_free(u);

@@ -52,13 +52,10 @@ static void setup(void) {
     cr_assert_eq(l->stmts[i].status, 0, "%s", l->stmts[i].err.msg);
     cat_table *t = tabs[ntabs++] = l->stmts[i].table;
     l->stmts[i].table = NULL;
-    char sql[1024];
-    int n = snprintf(sql, sizeof sql, "CREATE TABLE \"%s\" (", t->name);
-    for (int c = 0; c < t->ncols; c++)
-      n += snprintf(sql + n, sizeof sql - (size_t)n, "%s\"%s\" %s", c ? ", " : "", t->cols[c].name,
-                    cat_type_sqlite(t->cols[c].type_oid));
-    snprintf(sql + n, sizeof sql - (size_t)n, ")");
-    exec(sql);
+    cat_buf decl = {0};
+    cr_assert_eq(cat_table_sqlite_decl(t, &decl, NULL), 0);
+    exec(decl.p);
+    cat_buf_free(&decl);
   }
   sqlp_list_free(l);
   exec("INSERT INTO emp VALUES (1, 'Ann', 10, 5000.00, '2020-01-15', 1, NULL),"
@@ -529,6 +526,8 @@ Test(sql_rewrite, dml_joins_and_defaults) {
 }
 
 Test(sql_rewrite, locking_and_types) {
+  rw_err("select id from emp for update nowait", "0A000", -1);
+  rw_err("select id from emp for update skip locked", "0A000", -1);
   sqlr_query *q = rw("select id from emp where id = 1 for update");
   cr_assert(q->locking);
   cr_assert_str_eq(q->sql, "SELECT \"id\" FROM \"emp\" WHERE (\"id\" = 1)");
