@@ -242,6 +242,17 @@ int sqlp__create_table(sqlp_stmt *st, const PgQuery__CreateStmt *c) {
   for (size_t i = 0; i < c->n_options; i++) {
     if (c->options[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM) continue;
     const PgQuery__DefElem *d = c->options[i]->def_elem;
+    /* PostgreSQL storage parameters tune its heap pages and vacuum; they
+    ** have no meaning for synod's storage and no effect on results, so they
+    ** are accepted (pgbench and dump files set them) and not kept. */
+    static const char *storage_params[] = {
+        "fillfactor", "autovacuum_enabled", "toast_tuple_target", "parallel_workers",
+        "user_catalog_table", "vacuum_truncate", "vacuum_index_cleanup",
+    };
+    bool storage = false;
+    for (size_t k = 0; k < sizeof storage_params / sizeof storage_params[0]; k++)
+      storage |= strcmp(d->defname, storage_params[k]) == 0;
+    if (storage || strncmp(d->defname, "autovacuum_", 11) == 0) continue;
     if (strcmp(d->defname, "distribution_key") != 0)
       return sqlp__fail(st, d->location, SQLST_INVALID_PARAM,
                         "unrecognized parameter \"%s\"", d->defname);

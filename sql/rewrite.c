@@ -180,6 +180,74 @@ static int join_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Join
   return 0;
 }
 
+/* generate_series(start, stop[, step]) over integers, the one set-returning
+** function clients commonly put in FROM (pgbench's server-side data
+** generation among them). SQLite's core has no generate_series, so it
+** becomes a recursive CTE in a subquery: the same rows, in order. */
+static int range_function(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__RangeFunction *rf) {
+  int rc = 0;
+  if (rf->lateral || rf->ordinality || rf->is_rowsfrom || rf->n_coldeflist || rf->n_functions != 1 ||
+      rf->functions[0]->node_case != PG_QUERY__NODE__NODE_LIST ||
+      rf->functions[0]->list->n_items < 1 ||
+      rf->functions[0]->list->items[0]->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
+    return sqlr__unsupported(w, -1, "this function in FROM");
+  const PgQuery__FuncCall *f = rf->functions[0]->list->items[0]->func_call;
+  const char *fname = sqlr__last_name(f->funcname, f->n_funcname);
+  if (strcmp(fname, "generate_series") != 0 || f->n_args < 2 || f->n_args > 3) {
+    char what[96];
+    snprintf(what, sizeof what, "function %s() in FROM", fname);
+    return sqlr__unsupported(w, f->location, what);
+  }
+  /* The step's sign decides the loop condition, so it must be a constant. */
+  long step = 1;
+  if (f->n_args == 3) {
+    const PgQuery__Node *s = f->args[2];
+    bool neg = false;
+    if (s->node_case == PG_QUERY__NODE__NODE_A_EXPR && !s->a_expr->lexpr &&
+        strcmp(sqlr__last_name(s->a_expr->name, s->a_expr->n_name), "-") == 0) {
+      neg = true;
+      s = s->a_expr->rexpr;
+    }
+    if (s->node_case != PG_QUERY__NODE__NODE_A_CONST || s->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL)
+      return sqlr__unsupported(w, f->location, "generate_series with a non-constant step");
+    step = neg ? -(long)s->a_const->ival->ival : (long)s->a_const->ival->ival;
+    if (step == 0) return sqlr__fail(w, f->location, SQLST_INVALID_PARAM, "step size cannot equal zero");
+  }
+  const char *alias = rf->alias ? rf->alias->aliasname : "generate_series";
+  const char *colname = alias;
+  if (rf->alias && rf->alias->n_colnames == 1 &&
+      rf->alias->colnames[0]->node_case == PG_QUERY__NODE__NODE_STRING)
+    colname = rf->alias->colnames[0]->string->sval;
+  else if (rf->alias && rf->alias->n_colnames)
+    return sqlr__unsupported(w, -1, "several column aliases for generate_series");
+  uint32_t t1 = 0, t2 = 0;
+  int32_t tm;
+  sqlr_scope none = {.parent = sc->parent};
+  PUT("(WITH RECURSIVE \"_gs\"(\"v\") AS (SELECT ");
+  sqlr__note_param(w, f->args[0], CAT_OID_INT4);
+  sqlr__note_param(w, f->args[1], CAT_OID_INT4);
+  if ((rc = sqlr__expr(w, b, &none, f->args[0], &t1, &tm))) return rc;
+  if (cat_buf_printf(b, " UNION ALL SELECT (\"v\" + %ld) FROM \"_gs\" WHERE (\"v\" + %ld) %s ", step,
+                     step, step > 0 ? "<=" : ">="))
+    return sqlr__oom(w);
+  if ((rc = sqlr__expr(w, b, &none, f->args[1], &t2, &tm))) return rc;
+  PUT(") SELECT \"v\" AS ");
+  if (sqlr__ident(b, colname)) return sqlr__oom(w);
+  PUT(" FROM \"_gs\") AS ");
+  if (sqlr__ident(b, alias)) return sqlr__oom(w);
+  if ((t1 && !sqlr__is_int(t1)) || (t2 && !sqlr__is_int(t2)))
+    return sqlr__unsupported(w, f->location, "generate_series over non-integer values");
+  sqlr_col *cols = NULL;
+  int ncols = 0;
+  uint32_t ty = t1 == CAT_OID_INT8 || t2 == CAT_OID_INT8 ? CAT_OID_INT8 : CAT_OID_INT4;
+  if ((rc = add_col(w, &cols, &ncols, colname, ty, -1))) {
+    sqlr__keep_cols(w, cols, ncols);
+    return rc;
+  }
+  if ((rc = sqlr__keep_cols(w, cols, ncols))) return rc;
+  return add_ent(w, sc, (sqlr_ent){.alias = alias, .cols = cols, .ncols = ncols});
+}
+
 int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n) {
   int rc = 0;
   switch (n->node_case) {
@@ -222,7 +290,7 @@ int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node 
     return add_ent(w, sc, en);
   }
   case PG_QUERY__NODE__NODE_JOIN_EXPR: return join_expr(w, b, sc, n->join_expr);
-  case PG_QUERY__NODE__NODE_RANGE_FUNCTION: return sqlr__unsupported(w, -1, "functions in FROM");
+  case PG_QUERY__NODE__NODE_RANGE_FUNCTION: return range_function(w, b, sc, n->range_function);
   default: return sqlr__unsupported(w, -1, "this FROM item");
   }
 }

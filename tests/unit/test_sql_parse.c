@@ -230,6 +230,12 @@ Test(sql_parse, create_table_keys) {
   cr_assert_eq(l->stmts[0].table->dist_col, 1);
   sqlp_list_free(l);
 
+  /* pgbench's DDL: storage parameters are accepted and have no effect. */
+  l = one("create table pgbench_tellers(tid int not null,bid int,tbalance int,filler char(84)) "
+          "with (fillfactor=100)", SQLP_CREATE_TABLE);
+  cr_assert_eq(l->stmts[0].table->cols[3].typmod, 88);
+  sqlp_list_free(l);
+
   l = one("create table h (x text, y int)", SQLP_CREATE_TABLE);
   cr_assert(l->stmts[0].table->hidden_rowid);
   cr_assert_eq(l->stmts[0].table->npk, 0);
@@ -262,7 +268,7 @@ Test(sql_parse, create_table_errors) {
   one_err("create table u (a int primary key, primary key (a))", "42P16");
   one_err("create table u (a int, primary key (nope))", "42703");
   one_err("create table u (a int primary key) with (distribution_key = 'zz')", "42703");
-  one_err("create table u (a int primary key) with (fillfactor = 50)", "22023");
+  one_err("create table u (a int primary key) with (colour = 50)", "22023");
   one_err("create table u (a jsonb)", "42704");
   one_err("create table u (a int[])", "0A000");
   one_err("create table u (a int check (a > 0))", "0A000");

@@ -352,7 +352,9 @@ Test(sql_rewrite, unsupported_and_unknown) {
   rw_err("select hired + 1 from emp", "0A000", -1);
   rw_err("select array[1, 2]", "0A000", -1);
   rw_err("select id from emp where name similar to 'a%'", "0A000", -1);
-  rw_err("select * from generate_series(1, 3)", "0A000", -1);
+  rw_err("select * from unnest(array[1])", "0A000", -1);
+  rw_err("select * from generate_series(1, 3, 0)", "22023", -1);
+  rw_err("select * from generate_series(1, 3, $1)", "0A000", -1);
   rw_err("select id from emp, lateral (select 1) as x", "0A000", -1);
 }
 
@@ -630,6 +632,24 @@ Test(sql_rewrite, every_outcome_is_valid_sql_or_a_sqlstate) {
     }
     sqlp_list_free(l);
   }
+}
+
+Test(sql_rewrite, generate_series_in_from) {
+  check("select count(*), sum(g) from generate_series(1, 1000) as g",
+        "SELECT count(*) AS \"count\", sum(\"g\") AS \"sum\" FROM (WITH RECURSIVE \"_gs\"(\"v\") AS (SELECT 1 "
+        "UNION ALL SELECT (\"v\" + 1) FROM \"_gs\" WHERE (\"v\" + 1) <= 1000) SELECT \"v\" AS \"g\" FROM "
+        "\"_gs\") AS \"g\"",
+        "1000|500500");
+  check("select x from generate_series(10, 1, -4) as t(x)",
+        "SELECT \"x\" FROM (WITH RECURSIVE \"_gs\"(\"v\") AS (SELECT 10 UNION ALL SELECT (\"v\" + -4) FROM "
+        "\"_gs\" WHERE (\"v\" + -4) >= 1) SELECT \"v\" AS \"x\" FROM \"_gs\") AS \"t\"",
+        "10;6;2");
+  /* pgbench's server-side data generation */
+  sqlr_query *q = rw("insert into emp (id, dept, name) select aid, (aid - 1) / 2 + 1, '' "
+                     "from generate_series(1, 5) as aid");
+  cr_assert_eq(q->ninsert, 3);
+  cr_assert_str_eq(run(q->sql, NULL, 0), "1|1|;2|1|;3|2|;4|2|;5|3|");
+  sqlr_query_free(q);
 }
 
 Test(sql_rewrite, parameter_types) {
