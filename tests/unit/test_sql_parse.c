@@ -112,6 +112,24 @@ Test(sql_parse, set_and_show) {
   sqlp_list_free(l);
 }
 
+Test(sql_parse, command_tags) {
+  struct { const char *sql; const char *tag; } c[] = {
+      {"begin", "BEGIN"}, {"commit", "COMMIT"}, {"abort", "ROLLBACK"}, {"set x = 1", "SET"},
+      {"show x", "SHOW"}, {"truncate t", "TRUNCATE TABLE"}, {"drop table t", "DROP TABLE"},
+      {"drop index i", "DROP INDEX"}, {"create index on t (a)", "CREATE INDEX"},
+      {"alter table t drop column a", "ALTER TABLE"}, {"create table t (a int primary key)", "CREATE TABLE"},
+      {"select 1", NULL}, {"insert into t values (1)", NULL}, {"update t set a = 1", NULL},
+      {"delete from t", NULL},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    sqlp_list *l = parse_ok(c[i].sql);
+    const char *tag = sqlp_command_tag(&l->stmts[0]);
+    if (c[i].tag) cr_assert_str_eq(tag, c[i].tag, "%s", c[i].sql);
+    else cr_assert_null(tag, "%s", c[i].sql);
+    sqlp_list_free(l);
+  }
+}
+
 Test(sql_parse, unsupported_statements) {
   struct { const char *sql; const char *feature; } c[] = {
       {"COPY t FROM STDIN", "COPY"},
