@@ -243,7 +243,9 @@ int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncC
       ** numeric, sum(float) float. */
       if (at == CAT_OID_INT2 || at == CAT_OID_INT4) *type = CAT_OID_INT8;
       else if (at == CAT_OID_INT8) *type = CAT_OID_NUMERIC;
-      *typmod = -1;
+      /* sum(numeric(p,s)) keeps s in its output (PostgreSQL's numeric
+      ** values carry their display scale); the typmod carries it here. */
+      *typmod = at == CAT_OID_NUMERIC ? atm : -1;
     } else if (strcmp(name, "avg") == 0 && sqlr__is_float(at)) {
       *type = CAT_OID_FLOAT8;
     } else if (strcmp(name, "round") == 0 && sqlr__is_int(at)) {

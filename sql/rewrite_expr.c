@@ -318,7 +318,7 @@ static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *
 
 /* Type (and typmod) of an expression without keeping its text. */
 static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a,
-                 uint32_t *type) {
+                 uint32_t *type, int32_t *typmod) {
   const char *op = sqlr__last_name(a->name, a->n_name);
   uint32_t lt = 0, rt = 0;
   int32_t tm = -1;
@@ -360,12 +360,22 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   PUT(")");
   if (is_cmp) *type = CAT_OID_BOOL;
   else if (concat) *type = CAT_OID_TEXT;
-  else *type = arith_type(lt, rt);
+  else {
+    *type = arith_type(lt, rt);
+    /* numeric + - keep the larger display scale of the operands, as
+    ** PostgreSQL's numeric arithmetic does; carried in the typmod. */
+    if (*type == CAT_OID_NUMERIC && (op[0] == '+' || op[0] == '-')) {
+      int32_t l = lt == CAT_OID_NUMERIC ? ltm : -1, r = rt == CAT_OID_NUMERIC ? rtm : -1;
+      int ls = l >= 4 ? (l - 4) & 0xffff : -1, rs = r >= 4 ? (r - 4) & 0xffff : -1;
+      int sc2 = ls > rs ? ls : rs;
+      *typmod = sc2 >= 0 ? ((1000 << 16) | sc2) + 4 : -1;
+    }
+  }
   return 0;
 }
 
 static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a,
-                  uint32_t *type) {
+                  uint32_t *type, int32_t *typmod) {
   uint32_t t = 0;
   int32_t tm = -1;
   int rc = 0;
@@ -373,7 +383,7 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
   *type = CAT_OID_BOOL;
   switch (a->kind) {
   case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
-    return binop(w, b, sc, a, type);
+    return binop(w, b, sc, a, type, typmod);
   case PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT:
   case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT:
     /* SQLite's IS / IS NOT are exactly IS NOT DISTINCT FROM / IS DISTINCT FROM. */
@@ -488,7 +498,7 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
                         "there is no parameter $%d", n->param_ref->number);
     if (n->param_ref->number > w->max_param) w->max_param = n->param_ref->number;
     return cat_buf_printf(b, "?%d", n->param_ref->number) ? sqlr__oom(w) : 0;
-  case PG_QUERY__NODE__NODE_A_EXPR: return a_expr(w, b, sc, n->a_expr, type);
+  case PG_QUERY__NODE__NODE_A_EXPR: return a_expr(w, b, sc, n->a_expr, type, typmod);
   case PG_QUERY__NODE__NODE_BOOL_EXPR: {
     const PgQuery__BoolExpr *be = n->bool_expr;
     *type = CAT_OID_BOOL;

@@ -544,6 +544,19 @@ Test(sql_rewrite, locking_and_types) {
   q = rw("select name, salary from emp");
   cr_assert_eq(q->cols[1].typmod, ((10 << 16) | 2) + 4);
   sqlr_query_free(q);
+  /* numeric display scale survives sum/min/max and + - (PostgreSQL prints
+  ** sum(numeric(10,2)) as 12000.50). */
+  q = rw("select sum(salary), max(salary), salary + 1, salary * 2 from emp");
+  cr_assert_eq(q->cols[0].typmod, ((10 << 16) | 2) + 4);
+  cr_assert_eq(q->cols[1].typmod, ((10 << 16) | 2) + 4);
+  cr_assert_eq((q->cols[2].typmod - 4) & 0xffff, 2);
+  cr_assert_eq(q->cols[3].typmod, -1);
+  syn_value v = {.type = SYN_V_REAL, .u.r = 12000.5};
+  cat_buf out = {0};
+  cr_assert_eq(cat_format_text(q->cols[0].type_oid, q->cols[0].typmod, &v, &out, NULL), 0);
+  cr_assert_str_eq(out.p, "12000.50");
+  cat_buf_free(&out);
+  sqlr_query_free(q);
 }
 
 Test(sql_rewrite, literals_take_the_other_operand_type) {
