@@ -1,0 +1,604 @@
+/*
+** Statement-level rewriting: SELECT (FROM, joins, set operations, ORDER
+** BY ...), and INSERT/UPDATE/DELETE planned as queries (rewrite.h).
+** Expressions are in rewrite_expr.c.
+*/
+#include "sql/rewrite_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PUT(s) do { if (cat_buf_printf(b, "%s", (s))) return sqlr__oom(w); } while (0)
+
+/* ---- helpers ---- */
+
+int sqlr__fail(sqlr_rw *w, int loc, sqlst_kind k, const char *fmt, ...) {
+  char text[SYN_ERR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (loc >= 0 && !w->err_pos) w->err_pos = loc + 1;
+  return sqlst_set(w->e, k, "%s", text);
+}
+
+int sqlr__unsupported(sqlr_rw *w, int loc, const char *what) {
+  return sqlr__fail(w, loc, SQLST_FEATURE, "%s %s not supported", what,
+                    what[strlen(what) - 1] == 's' && strncmp(what, "this", 4) != 0 ? "are" : "is");
+}
+
+void sqlr__note_param(sqlr_rw *w, const PgQuery__Node *n, uint32_t type) {
+  if (!n || n->node_case != PG_QUERY__NODE__NODE_PARAM_REF || !type) return;
+  int k = n->param_ref->number;
+  if (k < 1 || k > 32000) return;
+  if (k > w->nptypes) {
+    uint32_t *p = realloc(w->ptypes, sizeof *p * (size_t)k);
+    if (!p) return; /* types are advisory: a missing one stays unknown */
+    memset(p + w->nptypes, 0, sizeof *p * (size_t)(k - w->nptypes));
+    w->ptypes = p;
+    w->nptypes = k;
+  }
+  if (!w->ptypes[k - 1]) w->ptypes[k - 1] = type;
+}
+
+int sqlr__oom(sqlr_rw *w) { return syn_err_set(w->e, SYN_ENOMEM, "out of memory"); }
+
+int sqlr__ident(cat_buf *b, const char *s) {
+  int rc = cat_buf_append(b, "\"", 1);
+  for (const char *p = s; *p && !rc; p++)
+    rc = *p == '"' ? cat_buf_append(b, "\"\"", 2) : cat_buf_append(b, p, 1);
+  return rc | cat_buf_append(b, "\"", 1);
+}
+
+int sqlr__string(cat_buf *b, const char *s, size_t n) {
+  int rc = cat_buf_append(b, "'", 1);
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = s[i] == '\'' ? cat_buf_append(b, "''", 2) : cat_buf_append(b, s + i, 1);
+  return rc | cat_buf_append(b, "'", 1);
+}
+
+static void free_cols(sqlr_col *cols, int n) {
+  for (int i = 0; i < n; i++) free(cols[i].name);
+  free(cols);
+}
+
+int sqlr__keep_cols(sqlr_rw *w, sqlr_col *cols, int n) {
+  sqlr_col **g = realloc(w->garbage, sizeof *g * (size_t)(w->ngarbage + 1));
+  int *gn = realloc(w->garbage_n, sizeof *gn * (size_t)(w->ngarbage + 1));
+  if (g) w->garbage = g;
+  if (gn) w->garbage_n = gn;
+  if (!g || !gn) {
+    free_cols(cols, n);
+    return sqlr__oom(w);
+  }
+  g[w->ngarbage] = cols;
+  gn[w->ngarbage++] = n;
+  return 0;
+}
+
+static int add_col(sqlr_rw *w, sqlr_col **cols, int *n, const char *name, uint32_t type,
+                   int32_t typmod) {
+  sqlr_col *c = realloc(*cols, sizeof *c * (size_t)(*n + 1));
+  if (!c) return sqlr__oom(w);
+  *cols = c;
+  size_t len = strlen(name);
+  c[*n].name = malloc(len + 1);
+  if (!c[*n].name) return sqlr__oom(w);
+  memcpy(c[*n].name, name, len + 1);
+  /* Types that stay unknown (a bare string literal, $1) are text. */
+  c[*n].type_oid = type ? type : CAT_OID_TEXT;
+  c[*n].typmod = type ? typmod : -1;
+  (*n)++;
+  return 0;
+}
+
+static int add_ent(sqlr_rw *w, sqlr_scope *sc, sqlr_ent en) {
+  if (sc->n >= SQLR_MAX_SCOPE) return sqlr__unsupported(w, -1, "this many FROM items");
+  for (int i = 0; i < sc->n; i++)
+    if (strcmp(sc->ents[i].alias, en.alias) == 0)
+      return sqlr__fail(w, -1, SQLST_DUPLICATE_ALIAS,
+                        "table name \"%s\" specified more than once", en.alias);
+  sc->ents[sc->n++] = en;
+  return 0;
+}
+
+static int lookup(sqlr_rw *w, const char *name, int loc, const cat_table **t) {
+  if (!w->cat || !w->cat->lookup || w->cat->lookup(w->cat->ctx, name, t) != 0 || !*t)
+    return sqlr__fail(w, loc, SQLST_UNDEFINED_TABLE, "relation \"%s\" does not exist", name);
+  return 0;
+}
+
+static int relname(sqlr_rw *w, const PgQuery__RangeVar *rv, const char **name) {
+  if (rv->schemaname && *rv->schemaname && strcmp(rv->schemaname, "public") != 0)
+    return sqlr__unsupported(w, rv->location, "schema-qualified names");
+  *name = rv->relname;
+  return 0;
+}
+
+/* ---- FROM ---- */
+
+#define from_item sqlr__from_item
+
+static void merge_common(sqlr_scope *sc, int first_right) {
+  for (int r = first_right; r < sc->n; r++) {
+    const sqlr_ent *re = &sc->ents[r];
+    int rn = re->t ? re->t->ncols : re->ncols;
+    for (int c = 0; c < rn; c++) {
+      const char *name = re->t ? re->t->cols[c].name : re->cols[c].name;
+      for (int l = 0; l < first_right; l++) {
+        const sqlr_ent *le = &sc->ents[l];
+        bool has = false;
+        if (le->t) has = cat_table_find_column(le->t, name) >= 0;
+        else
+          for (int k = 0; k < le->ncols; k++) has |= strcmp(le->cols[k].name, name) == 0;
+        if (has && sc->nmerged < SQLR_MAX_SCOPE) {
+          sc->merged[sc->nmerged++] = name;
+          break;
+        }
+      }
+    }
+  }
+}
+
+static int join_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__JoinExpr *j) {
+  int rc = 0;
+  if (j->alias || j->join_using_alias) return sqlr__unsupported(w, -1, "aliases on joins");
+  if ((rc = from_item(w, b, sc, j->larg))) return rc;
+  int first_right = sc->n;
+  const char *kw;
+  switch (j->jointype) {
+  case PG_QUERY__JOIN_TYPE__JOIN_INNER:
+    kw = !j->quals && !j->n_using_clause && !j->is_natural ? " CROSS JOIN " : " JOIN ";
+    break;
+  case PG_QUERY__JOIN_TYPE__JOIN_LEFT: kw = " LEFT JOIN "; break;
+  case PG_QUERY__JOIN_TYPE__JOIN_RIGHT: kw = " RIGHT JOIN "; break;
+  case PG_QUERY__JOIN_TYPE__JOIN_FULL: kw = " FULL JOIN "; break;
+  default: return sqlr__unsupported(w, -1, "this join type");
+  }
+  if (j->is_natural) PUT(" NATURAL");
+  PUT(kw);
+  if ((rc = from_item(w, b, sc, j->rarg))) return rc;
+  if (j->n_using_clause) {
+    PUT(" USING (");
+    for (size_t i = 0; i < j->n_using_clause; i++) {
+      const PgQuery__Node *u = j->using_clause[i];
+      if (u->node_case != PG_QUERY__NODE__NODE_STRING) return sqlr__unsupported(w, -1, "this USING form");
+      if (i) PUT(", ");
+      if (sqlr__ident(b, u->string->sval)) return sqlr__oom(w);
+      if (sc->nmerged < SQLR_MAX_SCOPE) sc->merged[sc->nmerged++] = u->string->sval;
+    }
+    PUT(")");
+  } else if (j->is_natural) {
+    merge_common(sc, first_right);
+  } else if (j->quals) {
+    uint32_t t;
+    int32_t tm;
+    PUT(" ON ");
+    if ((rc = sqlr__expr(w, b, sc, j->quals, &t, &tm))) return rc;
+  }
+  return 0;
+}
+
+/* generate_series(start, stop[, step]) over integers, the one set-returning
+** function clients commonly put in FROM (pgbench's server-side data
+** generation among them). SQLite's core has no generate_series, so it
+** becomes a recursive CTE in a subquery: the same rows, in order. */
+static int range_function(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__RangeFunction *rf) {
+  int rc = 0;
+  if (rf->lateral || rf->ordinality || rf->is_rowsfrom || rf->n_coldeflist || rf->n_functions != 1 ||
+      rf->functions[0]->node_case != PG_QUERY__NODE__NODE_LIST ||
+      rf->functions[0]->list->n_items < 1 ||
+      rf->functions[0]->list->items[0]->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
+    return sqlr__unsupported(w, -1, "this function in FROM");
+  const PgQuery__FuncCall *f = rf->functions[0]->list->items[0]->func_call;
+  const char *fname = sqlr__last_name(f->funcname, f->n_funcname);
+  if (strcmp(fname, "generate_series") != 0 || f->n_args < 2 || f->n_args > 3) {
+    char what[96];
+    snprintf(what, sizeof what, "function %s() in FROM", fname);
+    return sqlr__unsupported(w, f->location, what);
+  }
+  /* The step's sign decides the loop condition, so it must be a constant. */
+  long step = 1;
+  if (f->n_args == 3) {
+    const PgQuery__Node *s = f->args[2];
+    bool neg = false;
+    if (s->node_case == PG_QUERY__NODE__NODE_A_EXPR && !s->a_expr->lexpr &&
+        strcmp(sqlr__last_name(s->a_expr->name, s->a_expr->n_name), "-") == 0) {
+      neg = true;
+      s = s->a_expr->rexpr;
+    }
+    if (s->node_case != PG_QUERY__NODE__NODE_A_CONST || s->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL)
+      return sqlr__unsupported(w, f->location, "generate_series with a non-constant step");
+    step = neg ? -(long)s->a_const->ival->ival : (long)s->a_const->ival->ival;
+    if (step == 0) return sqlr__fail(w, f->location, SQLST_INVALID_PARAM, "step size cannot equal zero");
+  }
+  const char *alias = rf->alias ? rf->alias->aliasname : "generate_series";
+  const char *colname = alias;
+  if (rf->alias && rf->alias->n_colnames == 1 &&
+      rf->alias->colnames[0]->node_case == PG_QUERY__NODE__NODE_STRING)
+    colname = rf->alias->colnames[0]->string->sval;
+  else if (rf->alias && rf->alias->n_colnames)
+    return sqlr__unsupported(w, -1, "several column aliases for generate_series");
+  uint32_t t1 = 0, t2 = 0;
+  int32_t tm;
+  sqlr_scope none = {.parent = sc->parent};
+  PUT("(WITH RECURSIVE \"_gs\"(\"v\") AS (SELECT ");
+  sqlr__note_param(w, f->args[0], CAT_OID_INT4);
+  sqlr__note_param(w, f->args[1], CAT_OID_INT4);
+  if ((rc = sqlr__expr(w, b, &none, f->args[0], &t1, &tm))) return rc;
+  if (cat_buf_printf(b, " UNION ALL SELECT (\"v\" + %ld) FROM \"_gs\" WHERE (\"v\" + %ld) %s ", step,
+                     step, step > 0 ? "<=" : ">="))
+    return sqlr__oom(w);
+  if ((rc = sqlr__expr(w, b, &none, f->args[1], &t2, &tm))) return rc;
+  PUT(") SELECT \"v\" AS ");
+  if (sqlr__ident(b, colname)) return sqlr__oom(w);
+  PUT(" FROM \"_gs\") AS ");
+  if (sqlr__ident(b, alias)) return sqlr__oom(w);
+  if ((t1 && !sqlr__is_int(t1)) || (t2 && !sqlr__is_int(t2)))
+    return sqlr__unsupported(w, f->location, "generate_series over non-integer values");
+  sqlr_col *cols = NULL;
+  int ncols = 0;
+  uint32_t ty = t1 == CAT_OID_INT8 || t2 == CAT_OID_INT8 ? CAT_OID_INT8 : CAT_OID_INT4;
+  if ((rc = add_col(w, &cols, &ncols, colname, ty, -1))) {
+    sqlr__keep_cols(w, cols, ncols);
+    return rc;
+  }
+  if ((rc = sqlr__keep_cols(w, cols, ncols))) return rc;
+  return add_ent(w, sc, (sqlr_ent){.alias = alias, .cols = cols, .ncols = ncols});
+}
+
+int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n) {
+  int rc = 0;
+  switch (n->node_case) {
+  case PG_QUERY__NODE__NODE_RANGE_VAR: {
+    const PgQuery__RangeVar *rv = n->range_var;
+    const char *name = NULL;
+    if ((rc = relname(w, rv, &name))) return rc;
+    if (rv->alias && rv->alias->n_colnames) return sqlr__unsupported(w, rv->location, "column aliases in FROM");
+    sqlr_ent en = {.alias = rv->alias ? rv->alias->aliasname : name, .ncols = -1};
+    bool is_cte = false;
+    if (!rv->schemaname || !*rv->schemaname)
+      for (int i = w->nctes - 1; i >= 0; i--)
+        if (strcmp(w->ctes[i].name, name) == 0) {
+          en.cols = w->ctes[i].cols;
+          en.ncols = w->ctes[i].ncols;
+          is_cte = true;
+          break;
+        }
+    if (!is_cte && (rc = lookup(w, name, rv->location, &en.t))) return rc;
+    if (sqlr__ident(b, name)) return sqlr__oom(w);
+    if (rv->alias) {
+      PUT(" AS ");
+      if (sqlr__ident(b, rv->alias->aliasname)) return sqlr__oom(w);
+    }
+    return add_ent(w, sc, en);
+  }
+  case PG_QUERY__NODE__NODE_RANGE_SUBSELECT: {
+    const PgQuery__RangeSubselect *rs = n->range_subselect;
+    if (rs->lateral) return sqlr__unsupported(w, -1, "LATERAL");
+    if (!rs->alias) return sqlr__fail(w, -1, SQLST_SYNTAX, "subquery in FROM must have an alias");
+    if (rs->alias->n_colnames) return sqlr__unsupported(w, -1, "column aliases in FROM");
+    if (rs->subquery->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+      return sqlr__unsupported(w, -1, "this subquery");
+    sqlr_ent en = {.alias = rs->alias->aliasname};
+    PUT("(");
+    if ((rc = sqlr__select(w, b, sc->parent, rs->subquery->select_stmt, &en.cols, &en.ncols)))
+      return rc;
+    PUT(") AS ");
+    if (sqlr__ident(b, rs->alias->aliasname)) return sqlr__oom(w);
+    return add_ent(w, sc, en);
+  }
+  case PG_QUERY__NODE__NODE_JOIN_EXPR: return join_expr(w, b, sc, n->join_expr);
+  case PG_QUERY__NODE__NODE_RANGE_FUNCTION: return range_function(w, b, sc, n->range_function);
+  default: return sqlr__unsupported(w, -1, "this FROM item");
+  }
+}
+
+/* ---- SELECT ---- */
+
+static int expand_star(sqlr_rw *w, const sqlr_ent *en, sqlr_col **cols, int *ncols) {
+  int rc = 0;
+  if (en->t) {
+    for (int i = 0; i < en->t->ncols; i++)
+      if ((rc = add_col(w, cols, ncols, en->t->cols[i].name, en->t->cols[i].type_oid,
+                        en->t->cols[i].typmod)))
+        return rc;
+  } else {
+    for (int i = 0; i < en->ncols; i++)
+      if ((rc = add_col(w, cols, ncols, en->cols[i].name, en->cols[i].type_oid, en->cols[i].typmod)))
+        return rc;
+  }
+  return 0;
+}
+
+static int target_list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **tl, size_t n,
+                       sqlr_col **cols, int *ncols) {
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (tl[i]->node_case != PG_QUERY__NODE__NODE_RES_TARGET)
+      return sqlr__unsupported(w, -1, "this target list entry");
+    const PgQuery__ResTarget *rt = tl[i]->res_target;
+    if (i) PUT(", ");
+    const PgQuery__Node *v = rt->val;
+    /* * and t.* : expand the description, keep the star in the SQL. */
+    if (v->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
+      const PgQuery__ColumnRef *cr = v->column_ref;
+      if (cr->fields[cr->n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR) {
+        const char *qual = cr->n_fields >= 2 && cr->fields[cr->n_fields - 2]->node_case ==
+                                                    PG_QUERY__NODE__NODE_STRING
+                               ? cr->fields[cr->n_fields - 2]->string->sval : NULL;
+        /* RETURNING lists are deparsed as a FROM-less SELECT whose parent
+        ** scope holds the bound row. */
+        sqlr_scope *ss = sc;
+        if (ss->n == 0 && ss->parent && ss->parent->n && ss->parent->ents[0].is_row) ss = ss->parent;
+        if (ss->n == 0)
+          return sqlr__fail(w, cr->location, SQLST_SYNTAX,
+                            "SELECT * with no tables specified is not valid");
+        bool any = false;
+        for (int k = 0; k < ss->n; k++) {
+          const sqlr_ent *en = &ss->ents[k];
+          if (qual && strcmp(en->alias, qual) != 0) continue;
+          any = true;
+          if (en->is_row) {
+            /* RETURNING *: the bound row's columns, named. */
+            for (int c = 0; c < en->t->ncols; c++) {
+              if (c) PUT(", ");
+              if (cat_buf_printf(b, "%cR%d%c AS ", SQLR_MARK, en->row_param0 + c, SQLR_MARK) ||
+                  sqlr__ident(b, en->t->cols[c].name))
+                return sqlr__oom(w);
+            }
+          }
+          if ((rc = expand_star(w, en, cols, ncols))) return rc;
+        }
+        if (!any)
+          return sqlr__fail(w, cr->location, SQLST_UNDEFINED_TABLE,
+                            "missing FROM-clause entry for table \"%s\"", qual);
+        if (!ss->ents[0].is_row) {
+          uint32_t t;
+          int32_t tm;
+          if ((rc = sqlr__expr(w, b, sc, v, &t, &tm))) return rc;
+        }
+        continue;
+      }
+    }
+    uint32_t t = 0;
+    int32_t tm = -1;
+    size_t start = b->n;
+    if ((rc = sqlr__expr(w, b, sc, v, &t, &tm))) return rc;
+    const char *name = rt->name && *rt->name ? rt->name : sqlr__colname(v);
+    /* Name every column whose SQLite name would differ from PostgreSQL's:
+    ** all but plain column references (a bound-row reference is a ?N). */
+    if ((rt->name && *rt->name) || v->node_case != PG_QUERY__NODE__NODE_COLUMN_REF ||
+        b->p[start] == SQLR_MARK) {
+      PUT(" AS ");
+      if (sqlr__ident(b, name)) return sqlr__oom(w);
+    }
+    if ((rc = add_col(w, cols, ncols, name, t, tm))) return rc;
+  }
+  return 0;
+}
+
+static int sort_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **items, size_t n) {
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (items[i]->node_case != PG_QUERY__NODE__NODE_SORT_BY) return sqlr__unsupported(w, -1, "this ORDER BY");
+    const PgQuery__SortBy *s = items[i]->sort_by;
+    if (s->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING)
+      return sqlr__unsupported(w, s->location, "ORDER BY USING");
+    PUT(i ? ", " : " ORDER BY ");
+    uint32_t t;
+    int32_t tm;
+    if ((rc = sqlr__expr(w, b, sc, s->node, &t, &tm))) return rc;
+    bool desc = s->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+    bool nulls_first = s->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+                       (s->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST && desc);
+    /* PostgreSQL sorts NULL as larger than every value, SQLite as smaller:
+    ** say where NULLs go explicitly every time. */
+    PUT(desc ? " DESC" : "");
+    PUT(nulls_first ? " NULLS FIRST" : " NULLS LAST");
+  }
+  return 0;
+}
+
+static int limit_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__SelectStmt *s) {
+  int rc = 0;
+  uint32_t t;
+  int32_t tm;
+  if (s->limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES)
+    return sqlr__unsupported(w, -1, "FETCH ... WITH TIES");
+  bool has_count = s->limit_count && !(s->limit_count->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+                                       s->limit_count->a_const->isnull);
+  if (!has_count && !s->limit_offset) return 0;
+  PUT(" LIMIT ");
+  sqlr__note_param(w, s->limit_count, CAT_OID_INT8);
+  sqlr__note_param(w, s->limit_offset, CAT_OID_INT8);
+  if (has_count) {
+    if ((rc = sqlr__expr(w, b, sc, s->limit_count, &t, &tm))) return rc;
+  } else {
+    PUT("-1");
+  }
+  if (s->limit_offset) {
+    PUT(" OFFSET ");
+    if ((rc = sqlr__expr(w, b, sc, s->limit_offset, &t, &tm))) return rc;
+  }
+  return 0;
+}
+
+static int set_arm(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__SelectStmt *s,
+                   bool right, sqlr_col **cols, int *ncols) {
+  /* SQLite compound SELECTs take no parentheses, ORDER BY or LIMIT in
+  ** their arms and evaluate left to right, so such arms (and a set
+  ** operation on the right, which PostgreSQL groups) become subqueries. */
+  bool wrap = s->n_sort_clause || s->limit_count || s->limit_offset || s->with_clause ||
+              (right && s->op != PG_QUERY__SET_OPERATION__SETOP_NONE);
+  int rc = 0;
+  if (wrap) PUT("SELECT * FROM (");
+  if ((rc = sqlr__select(w, b, parent, s, cols, ncols))) return rc;
+  if (wrap) PUT(")");
+  return 0;
+}
+
+static int with_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__WithClause *wc) {
+  int rc = 0;
+  PUT(wc->recursive ? "WITH RECURSIVE " : "WITH ");
+  for (size_t i = 0; i < wc->n_ctes; i++) {
+    const PgQuery__CommonTableExpr *c = wc->ctes[i]->common_table_expr;
+    if (c->n_aliascolnames) return sqlr__unsupported(w, c->location, "column lists on WITH queries");
+    if (!c->ctequery || c->ctequery->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+      return sqlr__unsupported(w, c->location, "data-modifying statements in WITH");
+    if (w->nctes >= SQLR_MAX_CTES) return sqlr__unsupported(w, c->location, "this many WITH queries");
+    if (i) PUT(", ");
+    if (sqlr__ident(b, c->ctename)) return sqlr__oom(w);
+    PUT(" AS (");
+    sqlr_cte *cte = &w->ctes[w->nctes];
+    cte->name = c->ctename;
+    cte->cols = NULL;
+    cte->ncols = -1; /* a recursive reference sees unknown columns */
+    if (wc->recursive) w->nctes++;
+    int ncols = 0;
+    sqlr_col *cols = NULL;
+    if ((rc = sqlr__select(w, b, parent, c->ctequery->select_stmt, &cols, &ncols))) return rc;
+    cte->cols = cols;
+    cte->ncols = ncols;
+    if (!wc->recursive) w->nctes++;
+    PUT(")");
+  }
+  PUT(" ");
+  return 0;
+}
+
+int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__SelectStmt *s,
+                 sqlr_col **cols_out, int *ncols_out) {
+  int rc = 0;
+  sqlr_col *cols = NULL;
+  int ncols = 0;
+  int saved_ctes = w->nctes;
+  *cols_out = NULL;
+  *ncols_out = 0;
+  if (s->into_clause) return sqlr__unsupported(w, -1, "SELECT INTO");
+  if (s->n_window_clause) return sqlr__unsupported(w, -1, "window functions");
+  if (s->with_clause && (rc = with_clause(w, b, parent, s->with_clause))) return rc;
+
+  if (s->op != PG_QUERY__SET_OPERATION__SETOP_NONE &&
+      s->op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED) {
+    sqlr_col *rcols = NULL;
+    int nr = 0;
+    if ((rc = set_arm(w, b, parent, s->larg, false, &cols, &ncols))) return rc;
+    const char *op = s->op == PG_QUERY__SET_OPERATION__SETOP_UNION ? " UNION "
+                     : s->op == PG_QUERY__SET_OPERATION__SETOP_INTERSECT ? " INTERSECT " : " EXCEPT ";
+    PUT(op);
+    if (s->all) {
+      if (s->op != PG_QUERY__SET_OPERATION__SETOP_UNION)
+        return sqlr__unsupported(w, -1, "INTERSECT ALL and EXCEPT ALL");
+      PUT("ALL ");
+    }
+    if ((rc = set_arm(w, b, parent, s->rarg, true, &rcols, &nr))) return rc;
+    if (nr != ncols)
+      return sqlr__fail(w, -1, SQLST_SYNTAX, "each %s query must have the same number of columns",
+                        op[1] == 'U' ? "UNION" : op[1] == 'I' ? "INTERSECT" : "EXCEPT");
+    sqlr_scope sc = {.parent = parent};
+    sqlr_ent en = {.alias = "", .cols = cols, .ncols = ncols};
+    sc.ents[sc.n++] = en;
+    if ((rc = sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
+    if ((rc = limit_clause(w, b, &sc, s))) return rc;
+    w->nctes = saved_ctes;
+    *cols_out = cols;
+    *ncols_out = ncols;
+    return 0;
+  }
+
+  if (s->n_values_lists) {
+    PUT("VALUES ");
+    sqlr_scope sc = {.parent = parent};
+    for (size_t r = 0; r < s->n_values_lists; r++) {
+      const PgQuery__Node *row = s->values_lists[r];
+      if (row->node_case != PG_QUERY__NODE__NODE_LIST ||
+          (r && (int)row->list->n_items != ncols)) {
+        sqlr__keep_cols(w, cols, ncols);
+        return row->node_case != PG_QUERY__NODE__NODE_LIST
+                   ? sqlr__unsupported(w, -1, "this VALUES form")
+                   : sqlr__fail(w, -1, SQLST_SYNTAX, "VALUES lists must all be the same length");
+      }
+      PUT(r ? ", (" : "(");
+      for (size_t i = 0; i < row->list->n_items; i++) {
+        uint32_t t = 0;
+        int32_t tm = -1;
+        if (i) PUT(", ");
+        rc = sqlr__expr(w, b, &sc, row->list->items[i], &t, &tm);
+        if (!rc && r == 0) {
+          char name[32];
+          snprintf(name, sizeof name, "column%zu", i + 1);
+          rc = add_col(w, &cols, &ncols, name, t, tm);
+        }
+        if (rc) {
+          sqlr__keep_cols(w, cols, ncols);
+          return rc;
+        }
+      }
+      PUT(")");
+    }
+    if ((rc = sqlr__keep_cols(w, cols, ncols))) return rc;
+    if ((rc = sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
+    if ((rc = limit_clause(w, b, &sc, s))) return rc;
+    *cols_out = cols;
+    *ncols_out = ncols;
+    return 0;
+  }
+
+  if (s->n_target_list == 0) return sqlr__unsupported(w, -1, "SELECT with an empty target list");
+  sqlr_scope sc = {.parent = parent, .targets = s->target_list, .ntargets = s->n_target_list};
+  cat_buf fb = {0};
+  for (size_t i = 0; i < s->n_from_clause && !rc; i++) {
+    if (i && cat_buf_printf(&fb, ", ")) rc = sqlr__oom(w);
+    if (!rc) rc = from_item(w, &fb, &sc, s->from_clause[i]);
+  }
+  if (rc) {
+    cat_buf_free(&fb);
+    return rc;
+  }
+  PUT("SELECT ");
+  if (s->n_distinct_clause) {
+    if (s->n_distinct_clause == 1 && s->distinct_clause[0] == NULL) PUT("DISTINCT ");
+    else if (s->n_distinct_clause == 1 && s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+      PUT("DISTINCT ");
+    else {
+      cat_buf_free(&fb);
+      return sqlr__unsupported(w, -1, "DISTINCT ON");
+    }
+  }
+  rc = target_list(w, b, &sc, s->target_list, s->n_target_list, &cols, &ncols);
+  /* Kept (and freed with the rewrite) on failure too. */
+  int krc = sqlr__keep_cols(w, cols, ncols);
+  if (!rc) rc = krc;
+  if (!rc && fb.n) rc = cat_buf_printf(b, " FROM %s", fb.p) ? sqlr__oom(w) : 0;
+  cat_buf_free(&fb);
+  if (rc) return rc;
+  uint32_t t;
+  int32_t tm;
+  if (s->where_clause) {
+    PUT(" WHERE ");
+    if ((rc = sqlr__expr(w, b, &sc, s->where_clause, &t, &tm))) return rc;
+  }
+  if (s->group_distinct) return sqlr__unsupported(w, -1, "GROUP BY DISTINCT");
+  sc.allow_alias = true;
+  for (size_t i = 0; i < s->n_group_clause; i++) {
+    const PgQuery__Node *g = s->group_clause[i];
+    if (g->node_case == PG_QUERY__NODE__NODE_GROUPING_SET)
+      return sqlr__unsupported(w, -1, "GROUPING SETS, ROLLUP and CUBE");
+    PUT(i ? ", " : " GROUP BY ");
+    if ((rc = sqlr__expr(w, b, &sc, g, &t, &tm))) return rc;
+  }
+  sc.allow_alias = false;
+  if (s->having_clause) {
+    PUT(" HAVING ");
+    if ((rc = sqlr__expr(w, b, &sc, s->having_clause, &t, &tm))) return rc;
+  }
+  sc.allow_alias = true;
+  if ((rc = sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
+  if ((rc = limit_clause(w, b, &sc, s))) return rc;
+  w->nctes = saved_ctes;
+  *cols_out = cols;
+  *ncols_out = ncols;
+  return 0;
+}

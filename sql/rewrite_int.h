@@ -1,0 +1,101 @@
+/*
+** internal: shared by rewrite.c (statements, FROM, scopes) and
+** rewrite_expr.c (expressions); not a public header.
+*/
+#ifndef SYN_SQL_REWRITE_INT_H
+#define SYN_SQL_REWRITE_INT_H
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include "sql/rewrite.h"
+#include "sql/sqlstate.h"
+
+#define SQLR_MAX_SCOPE 32
+#define SQLR_MAX_CTES 16
+
+/* Markers written into SQL while the statement's parameter count is still
+** unknown; sqlr__finish() replaces them with ?N. */
+#define SQLR_MARK '\x01'
+
+/* One FROM item visible to column references. */
+typedef struct sqlr_ent {
+  const char *alias;
+  const cat_table *t; /* catalog table, or NULL */
+  int ncols;          /* derived tables: known columns (-1: unknown) */
+  sqlr_col *cols;     /* borrowed */
+  bool is_row;        /* a bound row (RETURNING / ON CONFLICT): ?params */
+  int row_param0;     /* index k of the first column marker */
+} sqlr_ent;
+
+typedef struct sqlr_scope {
+  struct sqlr_scope *parent;
+  sqlr_ent ents[SQLR_MAX_SCOPE];
+  int n;
+  const char *merged[SQLR_MAX_SCOPE]; /* JOIN USING / NATURAL columns */
+  int nmerged;
+  /* Output column aliases, resolvable in GROUP BY / ORDER BY. */
+  PgQuery__Node **targets;
+  size_t ntargets;
+  bool allow_alias;
+} sqlr_scope;
+
+typedef struct sqlr_cte {
+  const char *name;
+  int ncols;
+  sqlr_col *cols;
+} sqlr_cte;
+
+typedef struct sqlr_rw {
+  const sqlr_catalog *cat;
+  syn_err *e;
+  int err_pos;
+  int max_param;
+  /* Inferred PG types of $1..$n (0: unknown), grown on demand. */
+  uint32_t *ptypes;
+  int nptypes;
+  bool uses_now;
+  bool in_default;
+  sqlr_cte ctes[SQLR_MAX_CTES];
+  int nctes;
+  /* Column lists allocated while rewriting, freed at the end. */
+  sqlr_col **garbage;
+  int *garbage_n;
+  int ngarbage;
+} sqlr_rw;
+
+int sqlr__fail(sqlr_rw *w, int loc, sqlst_kind k, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int sqlr__unsupported(sqlr_rw *w, int loc, const char *what);
+int sqlr__oom(sqlr_rw *w);
+int sqlr__ident(cat_buf *b, const char *s);
+int sqlr__string(cat_buf *b, const char *s, size_t n);
+
+/* Deparse an expression into b; *type is its PG type OID (0: unknown). */
+int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
+               uint32_t *type, int32_t *typmod);
+/* Deparse a whole SELECT; output columns in *cols (kept in w's garbage). */
+int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__SelectStmt *s,
+                 sqlr_col **cols, int *ncols);
+/* Shared expression helpers (rewrite_expr.c, rewrite_call.c). */
+const char *sqlr__last_name(PgQuery__Node **names, size_t n);
+bool sqlr__is_int(uint32_t t);
+bool sqlr__is_float(uint32_t t);
+/* The statement timestamp: a marker replaced by ?now_param later, or
+** :now inside DEFAULT expressions. */
+int sqlr__now_ref(sqlr_rw *w, cat_buf *b);
+/* A coerced value as a SQLite literal. */
+int sqlr__literal(sqlr_rw *w, cat_buf *b, const syn_value *v, uint32_t oid);
+int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeCast *tc,
+                    uint32_t *type, int32_t *typmod);
+int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
+                    uint32_t *type, int32_t *typmod);
+/* Record that parameter node n (if it is a $n) has the given type; the
+** first inference wins, as in PostgreSQL. */
+void sqlr__note_param(sqlr_rw *w, const PgQuery__Node *n, uint32_t type);
+/* Deparse one FROM item into b, adding what it makes visible to sc. */
+int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n);
+/* The PG column name of an unnamed target expression ("?column?" ...). */
+const char *sqlr__colname(const PgQuery__Node *n);
+int sqlr__keep_cols(sqlr_rw *w, sqlr_col *cols, int n);
+
+#endif /* SYN_SQL_REWRITE_INT_H */
