@@ -147,7 +147,7 @@ static void stop(void) {
   if (!g_running) return;
   g_running = 0;
   uv_async_send(&g_stop);
-  pthread_join(g_thread, NULL);
+  cr_assert_eq(pthread_join(g_thread, NULL), 0);
   int rc = uv_loop_close(&g_loop);
   psvc_free(g_svc);
   g_svc = NULL;
@@ -173,6 +173,14 @@ static void teardown(void) {
 }
 
 TestSuite(psvc, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A test that needs other options replaces the suite's service (Criterion
+** runs suite fixtures for every test, so a test-level .init would start a
+** second loop thread on the same loop). */
+static void restart(fixture_opts o) {
+  teardown();
+  start(&o);
+}
 
 static int log_count(const char *needle) {
   fflush(g_log);
@@ -631,12 +639,8 @@ Test(psvc, scan_batches_and_resumes) {
   cr_assert_eq(max_batch, 1000, "a larger limit is capped");
 }
 
-static void setup_small_batches(void) {
-  fixture_opts o = {.scan_bytes = 2000};
-  start(&o);
-}
-
-Test(psvc, scan_byte_budget, .init = setup_small_batches, .fini = teardown, .timeout = 60) {
+Test(psvc, scan_byte_budget) {
+  restart((fixture_opts){.scan_bytes = 2000});
   cr_assert_eq(create_table(1), 0);
   uint64_t t = txid(1, 3);
   cr_assert_eq(write_range(t, 1, part_now(), 1, 1, 300, 1, 0, 10000, NULL).code, 0);
@@ -1000,14 +1004,9 @@ static void script(uint64_t txn, int a, int b) {
   pthread_mutex_unlock(&g_fake_mu);
 }
 
-static void setup_no_resolver(void) {
+Test(psvc, in_doubt_resolved_at_restart) {
   /* In-doubt threshold far away: nothing is resolved in phase one. */
-  fixture_opts o = {.resolve_after_ms = 3600000};
-  start(&o);
-}
-
-Test(psvc, in_doubt_resolved_at_restart, .init = setup_no_resolver, .fini = teardown,
-     .timeout = 60) {
+  restart((fixture_opts){.resolve_after_ms = 3600000});
   cr_assert_eq(create_table(1), 0);
   uint64_t a = txid(1, 1), b = txid(1, 2), c = txid(1, 3), d = txid(2, 4);
   uint64_t snap = part_now();
