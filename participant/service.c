@@ -274,9 +274,3 @@ void psvc_free(psvc *s) {
   free(s->clients);
   free(s);
 }
-
-void psvc_get_stats(const psvc *s, psvc_stats *out) {
-  out->parked = s->nparked;
-  out->parked_total = s->parked_total;
-  out->resolved = s->resolved;
-}

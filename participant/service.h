@@ -88,12 +88,4 @@ void psvc_stop_hook(void *s);
 ** close the store and free. NULL is allowed. */
 void psvc_free(psvc *s);
 
-/* Counters, for tests and logs. */
-typedef struct psvc_stats {
-  uint32_t parked;        /* requests waiting now */
-  uint64_t parked_total;  /* requests ever parked */
-  uint64_t resolved;      /* in-doubt txns resolved */
-} psvc_stats;
-void psvc_get_stats(const psvc *s, psvc_stats *out);
-
 #endif /* SYN_PSVC_H */

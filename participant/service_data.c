@@ -104,7 +104,6 @@ static int park(psvc *s, psvc_req *r, uint64_t blocker) {
   s->parked = r;
   r->parked = 1;
   s->nparked++;
-  s->parked_total++;
   if (!r->timer_init) {
     uv_timer_init(s->loop, &r->timer);
     r->timer.data = r;

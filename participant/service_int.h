@@ -97,7 +97,6 @@ struct psvc {
   u64map by_blocker;      /* blocker txn -> first psvc_req waiting on it */
   psvc_req *parked;       /* all parked, for stop and own-abort wake-ups */
   uint32_t nparked;
-  uint64_t parked_total;
   /* resolver */
   node_peer *coords;      /* copy of cfg.coordinators */
   size_t ncoords;
@@ -107,7 +106,6 @@ struct psvc {
   u64map doubts;          /* txn -> psvc_doubt */
   psvc_doubt *doubt_list;
   uint32_t sweep_gen;
-  uint64_t resolved;
 };
 
 /* ---- replies ------------------------------------------------------------ */
