@@ -68,6 +68,21 @@ void psvc_arena_free(psvc_arena *a) {
   a->total = 0;
 }
 
+psvc_arena_mark psvc_arena_save(const psvc_arena *a) {
+  psvc_arena_mark m = {a->head, a->head ? a->head->used : 0};
+  return m;
+}
+
+void psvc_arena_restore(psvc_arena *a, psvc_arena_mark m) {
+  while (a->head != m.head) {
+    psvc_chunk *c = a->head;
+    a->head = c->next;
+    a->total -= c->cap;
+    free(c);
+  }
+  if (a->head) a->head->used = m.used;
+}
+
 /* ---- values ----------------------------------------------------------------- */
 
 void psvc_value_from_pb(const Synod__Part__Value *v, syn_value *out) {

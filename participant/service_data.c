@@ -162,6 +162,7 @@ oom:
 static int scan_run(psvc *s, psvc_req *r, uint64_t *blocker) {
   Synod__Part__ScanRequest *q = r->scan;
   psvc_arena *a = &r->arena;
+  psvc_arena_mark mark = psvc_arena_save(a);
   Synod__Part__ScanResponse resp = SYNOD__PART__SCAN_RESPONSE__INIT;
   Synod__Part__Status status;
   store_info info;
@@ -213,6 +214,7 @@ static int scan_run(psvc *s, psvc_req *r, uint64_t *blocker) {
   if (o.oom && rc != SYN_ENOMEM)
     rc = syn_err_set(&err, SYN_ENOMEM, "participant: out of memory for a scan batch");
   if (rc == SYN_EBUSY && info.blocker) {
+    psvc_arena_restore(a, mark); /* the partial batch is discarded */
     *blocker = info.blocker;
     return SYN_EBUSY;
   }

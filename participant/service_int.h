@@ -34,6 +34,15 @@ void psvc_arena_init(psvc_arena *a);
 void *psvc_arena_alloc(psvc_arena *a, size_t n);
 void psvc_arena_free(psvc_arena *a);
 
+/* A point to roll the arena back to (a scan re-run drops its discarded
+** batch instead of growing the arena with every wait). */
+typedef struct psvc_arena_mark {
+  psvc_chunk *head;
+  size_t used;
+} psvc_arena_mark;
+psvc_arena_mark psvc_arena_save(const psvc_arena *a);
+void psvc_arena_restore(psvc_arena *a, psvc_arena_mark m);
+
 /* ---- values -------------------------------------------------------------- */
 
 /* Borrow v's bytes (valid while the unpacked message lives). */

@@ -29,6 +29,7 @@
 typedef struct fixture_opts {
   uint32_t scan_rows, scan_bytes;
   uint32_t resolve_after_ms, resolve_poll_ms;
+  uint32_t max_parked;
   int fake_coordinator; /* start a fake c1 and list it in coordinators */
   int keep_dir;         /* reuse g_dir from a previous start */
 } fixture_opts;
@@ -123,7 +124,7 @@ static void start(const fixture_opts *o) {
   g_fake = NULL;
   psvc_config cfg = {.name = "p1", .dir = g_dir, .scan_rows = o->scan_rows,
                      .scan_bytes = o->scan_bytes, .resolve_after_ms = o->resolve_after_ms,
-                     .resolve_poll_ms = o->resolve_poll_ms};
+                     .resolve_poll_ms = o->resolve_poll_ms, .max_parked = o->max_parked};
   if (o->fake_coordinator) {
     rpc_opts fo = {.node_name = "c1"};
     cr_assert_eq(rpc_server_new(&g_loop, "127.0.0.1", 0, &fo, &g_fake, &err), 0, "%s",
@@ -1068,4 +1069,117 @@ Test(psvc, in_doubt_resolved_at_restart) {
   free(list);
   store_close(st);
   cr_assert_eq(n, 0, "prepared txns left: %zu", n);
+}
+
+Test(psvc, abort_fails_the_aborted_txns_own_parked_write) {
+  cr_assert_eq(create_table(1), 0);
+  uint64_t t1 = txid(1, 1), t2 = txid(1, 2);
+  uint64_t snap = part_now();
+  cr_assert_eq(write1(t1, 1, snap, 1, 5, 0).code, 0);
+  bg_write b = {.txn = t2, .snap = snap, .mode = 1, .key = 5, .wait_ms = 8000,
+                .timeout_ms = 15000};
+  bg_write_start(&b);
+  usleep(300 * 1000);
+  /* The coordinator aborts t2 (say, as a deadlock victim): its parked
+  ** write must not keep waiting for t1. */
+  cr_assert_eq(txn_do(SYN_M_PART_ABORT, t2, 0, NULL), 0);
+  pthread_join(b.th, NULL);
+  cr_assert_eq(b.res.code, SYN_ECLOSED, "%d %s", b.res.code, b.res.msg);
+  cr_assert_lt(b.elapsed_ms, 4000);
+  cr_assert_eq(txn_state(t1, NULL), 0, "t1 untouched");
+}
+
+Test(psvc, wait_queue_is_bounded) {
+  restart((fixture_opts){.max_parked = 1});
+  cr_assert_eq(create_table(1), 0);
+  uint64_t t1 = txid(1, 1);
+  uint64_t snap = part_now();
+  cr_assert_eq(write1(t1, 1, snap, 1, 5, 0).code, 0);
+  bg_write b = {.txn = txid(1, 2), .snap = snap, .mode = 1, .key = 5, .wait_ms = 8000,
+                .timeout_ms = 15000};
+  bg_write_start(&b);
+  usleep(300 * 1000);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  wres w = write1(txid(1, 3), 1, snap, 1, 5, 5000);
+  cr_assert_eq(w.code, SYN_EBUSY, "%s", w.msg);
+  cr_assert_eq(w.blocker, t1);
+  cr_assert_lt(ms_since(&t0), 1000, "a full queue answers at once");
+  cr_assert_eq(txn_do(SYN_M_PART_ABORT, t1, 0, NULL), 0);
+  pthread_join(b.th, NULL);
+  cr_assert_eq(b.res.code, 0, "%s", b.res.msg);
+}
+
+Test(psvc, value_types_round_trip) {
+  Synod__Part__ColumnDef c[5];
+  Synod__Part__ColumnDef *pc[5];
+  const char *names[] = {"id", "r", "t", "b", "n"};
+  const char *affs[] = {"INTEGER", "REAL", "TEXT", "BLOB", "INTEGER"};
+  for (int i = 0; i < 5; i++) {
+    synod__part__column_def__init(&c[i]);
+    c[i].name = (char *)names[i];
+    c[i].affinity = (char *)affs[i];
+    pc[i] = &c[i];
+  }
+  /* No primary key: the key is a hidden row id given by the caller. */
+  Synod__Part__TableDef t = SYNOD__PART__TABLE_DEF__INIT;
+  t.table_id = 2, t.n_cols = 5, t.cols = pc;
+  Synod__Part__DdlRequest dq = SYNOD__PART__DDL_REQUEST__INIT;
+  dq.table_id = 2;
+  dq.op_case = SYNOD__PART__DDL_REQUEST__OP_CREATE_TABLE;
+  dq.create_table = &t;
+  char msg[256];
+  cr_assert_eq(ddl(&dq, msg, sizeof msg), 0, "%s", msg);
+  static const uint8_t blob[] = {0, 1, 2, 255, 0};
+  Synod__Part__Value v[5], rowid = V_int(77), *pv[5], *pk = &rowid;
+  v[0] = V_int(-9);
+  synod__part__value__init(&v[1]);
+  v[1].v_case = SYNOD__PART__VALUE__V_R, v[1].r = 2.5;
+  v[2] = V_text("héllo");
+  synod__part__value__init(&v[3]);
+  v[3].v_case = SYNOD__PART__VALUE__V_BLOB, v[3].blob.data = (uint8_t *)blob,
+  v[3].blob.len = sizeof blob;
+  synod__part__value__init(&v[4]); /* NULL */
+  for (int i = 0; i < 5; i++) pv[i] = &v[i];
+  Synod__Part__WriteOp op = SYNOD__PART__WRITE_OP__INIT, *pop = &op;
+  op.mode = 1, op.n_key = 1, op.key = &pk, op.n_row = 5, op.row = pv;
+  Synod__Part__WriteRequest q = SYNOD__PART__WRITE_REQUEST__INIT;
+  uint64_t tx = txid(1, 1);
+  q.txn = tx, q.table_id = 2, q.snapshot_ts = part_now(), q.n_ops = 1, q.ops = &pop;
+  uint8_t *out = NULL;
+  size_t len = 0;
+  cr_assert_eq(call_raw(SYN_M_PART_WRITE, &q.base, 5000, &out, &len), 0);
+  Synod__Part__WriteResponse *wr = synod__part__write_response__unpack(NULL, len, out);
+  free(out);
+  cr_assert_eq(wr->status->code, 0, "%s", wr->status->message);
+  synod__part__write_response__free_unpacked(wr, NULL);
+  cr_assert_eq(txn_do(SYN_M_PART_COMMIT_ONE_PHASE, tx, 0, NULL), 0);
+  Synod__Part__ScanResponse *r = scan(&(scan_q){.tid = 2, .snap = part_now()});
+  cr_assert_eq(r->status->code, 0, "%s", r->status->message);
+  cr_assert_eq(r->n_rows, 1);
+  Synod__Part__Row *row = r->rows[0];
+  cr_assert_eq(row->rowid, 77);
+  cr_assert_eq(row->n_vals, 5);
+  cr_assert_eq(row->vals[0]->i, -9);
+  cr_assert_eq(row->vals[1]->v_case, SYNOD__PART__VALUE__V_R);
+  cr_assert_float_eq(row->vals[1]->r, 2.5, 1e-12);
+  cr_assert_eq(row->vals[2]->v_case, SYNOD__PART__VALUE__V_TEXT);
+  cr_assert_eq(row->vals[2]->text.len, strlen("héllo"));
+  cr_assert_eq(memcmp(row->vals[2]->text.data, "héllo", strlen("héllo")), 0);
+  cr_assert_eq(row->vals[3]->v_case, SYNOD__PART__VALUE__V_BLOB);
+  cr_assert_eq(row->vals[3]->blob.len, sizeof blob);
+  cr_assert_eq(memcmp(row->vals[3]->blob.data, blob, sizeof blob), 0);
+  cr_assert_eq(row->vals[4]->v_case, SYNOD__PART__VALUE__V__NOT_SET, "NULL stays NULL");
+  synod__part__scan_response__free_unpacked(r, NULL);
+  /* Filter with parameters. */
+  Synod__Part__ScanRequest sq = SYNOD__PART__SCAN_REQUEST__INIT;
+  Synod__Part__Value p1 = V_text("héllo"), *pp = &p1;
+  sq.table_id = 2, sq.snapshot_ts = part_now(), sq.filter = "t = ?1 AND n IS NULL";
+  sq.n_params = 1, sq.params = &pp;
+  cr_assert_eq(call_raw(SYN_M_PART_SCAN, &sq.base, 5000, &out, &len), 0);
+  r = synod__part__scan_response__unpack(NULL, len, out);
+  free(out);
+  cr_assert_eq(r->status->code, 0, "%s", r->status->message);
+  cr_assert_eq(r->n_rows, 1);
+  synod__part__scan_response__free_unpacked(r, NULL);
 }
