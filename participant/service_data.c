@@ -61,7 +61,10 @@ static void unlink_parked(psvc *s, psvc_req *r) {
   if (r->bprev) {
     r->bprev->bnext = r->bnext;
   } else if (r->bnext) {
-    u64map_put(&s->by_blocker, r->blocker, r->bnext); /* replaces: cannot fail */
+    /* Delete then insert: the map held this key, so the insert finds room
+    ** without growing and cannot fail (a plain replace might try to grow). */
+    u64map_del(&s->by_blocker, r->blocker);
+    u64map_put(&s->by_blocker, r->blocker, r->bnext);
   } else {
     u64map_del(&s->by_blocker, r->blocker);
   }
@@ -85,10 +88,15 @@ static int park(psvc *s, psvc_req *r, uint64_t blocker) {
   uint64_t now = uv_now(s->loop);
   if (s->stopping || r->deadline <= now) return SYN_EBUSY;
   if (s->nparked >= s->cfg.max_parked) {
-    SYN_LOG_WARN(NULL, "participant: wait queue full (%u requests); answering busy at once",
-                 s->nparked);
+    /* Once per episode, not per refused request: the queue stays full
+    ** under exactly the load that would flood the log. */
+    if (!s->queue_full_logged)
+      SYN_LOG_WARN(NULL, "participant: wait queue full (%u requests); answering busy at once",
+                   s->nparked);
+    s->queue_full_logged = 1;
     return SYN_EBUSY;
   }
+  if (s->nparked < s->cfg.max_parked / 2) s->queue_full_logged = 0;
   psvc_req *head = u64map_get(&s->by_blocker, blocker);
   if (!head) {
     if (u64map_put(&s->by_blocker, blocker, r) < 0) return SYN_ENOMEM;

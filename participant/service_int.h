@@ -106,6 +106,7 @@ struct psvc {
   u64map by_blocker;      /* blocker txn -> first psvc_req waiting on it */
   psvc_req *parked;       /* all parked, for stop and own-abort wake-ups */
   uint32_t nparked;
+  int queue_full_logged;
   /* resolver */
   node_peer *coords;      /* copy of cfg.coordinators */
   size_t ncoords;
