@@ -285,8 +285,8 @@ static void busy_reply(psvc_req *r) {
   syn_err err;
   memset(&info, 0, sizeof info);
   info.blocker = r->blocker;
-  syn_err_set(&err, SYN_EBUSY, "participant: waiting for txn %llu timed out",
-              (unsigned long long)r->blocker);
+  syn_err_set(&err, SYN_EBUSY, "participant: txn %llu is in the way (no decision within "
+              "the request's wait)", (unsigned long long)r->blocker);
   if (r->kind == PSVC_REQ_WRITE) {
     write_reply(r, SYN_EBUSY, r->done, &info, &err);
   } else {

@@ -1183,3 +1183,30 @@ Test(psvc, value_types_round_trip) {
   cr_assert_eq(r->n_rows, 1);
   synod__part__scan_response__free_unpacked(r, NULL);
 }
+
+Test(psvc, empty_text_is_not_null) {
+  cr_assert_eq(create_table(1), 0);
+  Synod__Part__Value k = V_int(1), v = V_text(""), n;
+  synod__part__value__init(&n);
+  Synod__Part__Value *pk = &k, *row[] = {&k, &v, &n};
+  Synod__Part__WriteOp op = SYNOD__PART__WRITE_OP__INIT, *pop = &op;
+  op.mode = 1, op.n_key = 1, op.key = &pk, op.n_row = 3, op.row = row;
+  Synod__Part__WriteRequest q = SYNOD__PART__WRITE_REQUEST__INIT;
+  uint64_t tx = txid(1, 1);
+  q.txn = tx, q.table_id = 1, q.snapshot_ts = part_now(), q.n_ops = 1, q.ops = &pop;
+  uint8_t *out = NULL;
+  size_t len = 0;
+  cr_assert_eq(call_raw(SYN_M_PART_WRITE, &q.base, 5000, &out, &len), 0);
+  Synod__Part__WriteResponse *wr = synod__part__write_response__unpack(NULL, len, out);
+  free(out);
+  cr_assert_eq(wr->status->code, 0, "%s", wr->status->message);
+  synod__part__write_response__free_unpacked(wr, NULL);
+  cr_assert_eq(txn_do(SYN_M_PART_COMMIT_ONE_PHASE, tx, 0, NULL), 0);
+  Synod__Part__ScanResponse *r = scan(&(scan_q){.tid = 1, .snap = part_now(), .filter = "v = ''"});
+  cr_assert_eq(r->status->code, 0, "%s", r->status->message);
+  cr_assert_eq(r->n_rows, 1, "the empty string was stored as ''");
+  cr_assert_eq(r->rows[0]->vals[1]->v_case, SYNOD__PART__VALUE__V_TEXT, "and comes back as text");
+  cr_assert_eq(r->rows[0]->vals[1]->text.len, 0);
+  cr_assert_eq(r->rows[0]->vals[2]->v_case, SYNOD__PART__VALUE__V__NOT_SET);
+  synod__part__scan_response__free_unpacked(r, NULL);
+}
