@@ -1210,3 +1210,88 @@ Test(psvc, empty_text_is_not_null) {
   cr_assert_eq(r->rows[0]->vals[2]->v_case, SYNOD__PART__VALUE__V__NOT_SET);
   synod__part__scan_response__free_unpacked(r, NULL);
 }
+
+/* Random well-formed but nonsensical requests: every one gets an answer
+** (any status) and the service keeps serving correct ones. */
+static Synod__Part__Value rand_value(unsigned *seed) {
+  Synod__Part__Value v = SYNOD__PART__VALUE__INIT;
+  static const char *texts[] = {"", "a", "héllo", "x'00'", "'; DROP TABLE v1; --"};
+  switch (rand_r(seed) % 5) {
+  case 0: break; /* NULL */
+  case 1: v.v_case = SYNOD__PART__VALUE__V_I, v.i = (int64_t)(rand_r(seed) % 7) - 3; break;
+  case 2: v.v_case = SYNOD__PART__VALUE__V_R, v.r = (double)rand_r(seed) / 7.0; break;
+  case 3:
+    v.v_case = SYNOD__PART__VALUE__V_TEXT;
+    v.text.data = (uint8_t *)texts[rand_r(seed) % 5];
+    v.text.len = strlen((const char *)v.text.data);
+    break;
+  default:
+    v.v_case = SYNOD__PART__VALUE__V_BLOB;
+    v.blob.data = (uint8_t *)"\x00\x01";
+    v.blob.len = 2;
+    break;
+  }
+  return v;
+}
+
+Test(psvc, random_requests_never_break_the_service) {
+  cr_assert_eq(create_table(1), 0);
+  unsigned seed = 12345;
+  static const char *filters[] = {"", "k > ?1", "v LIKE ?1 OR n = ?2", "(", "k = (SELECT 1)",
+                                  "nosuchcol = 1", "?3"};
+  for (int i = 0; i < 300; i++) {
+    Synod__Part__Value vals[8], *pv[8];
+    size_t nv = (size_t)(rand_r(&seed) % 6);
+    for (size_t j = 0; j < nv; j++) {
+      vals[j] = rand_value(&seed);
+      pv[j] = &vals[j];
+    }
+    uint8_t *out = NULL;
+    size_t len = 0;
+    int rc;
+    if (rand_r(&seed) % 2) {
+      Synod__Part__WriteOp op = SYNOD__PART__WRITE_OP__INIT, *pop = &op;
+      op.mode = (int32_t)(rand_r(&seed) % 6);
+      op.n_key = (size_t)(rand_r(&seed) % 3);
+      op.key = pv;
+      op.n_row = nv;
+      op.row = pv;
+      Synod__Part__WriteRequest q = SYNOD__PART__WRITE_REQUEST__INIT;
+      q.txn = rand_r(&seed) % 4 ? txid(1, 100 + (uint64_t)(rand_r(&seed) % 5)) : 0;
+      q.table_id = 1 + (uint32_t)(rand_r(&seed) % 2);
+      q.snapshot_ts = rand_r(&seed) % 3 ? part_now() : (uint64_t)rand_r(&seed);
+      q.n_ops = rand_r(&seed) % 4 ? 1 : 0;
+      q.ops = &pop;
+      rc = call_raw(SYN_M_PART_WRITE, &q.base, 5000, &out, &len);
+      cr_assert_eq(rc, 0, "write %d: %s", i, syn_strerror(rc));
+      Synod__Part__WriteResponse *r = synod__part__write_response__unpack(NULL, len, out);
+      cr_assert_not_null(r);
+      synod__part__write_response__free_unpacked(r, NULL);
+    } else {
+      Synod__Part__ScanRequest q = SYNOD__PART__SCAN_REQUEST__INIT;
+      q.table_id = 1 + (uint32_t)(rand_r(&seed) % 2);
+      q.snapshot_ts = part_now();
+      q.txn = rand_r(&seed) % 2 ? txid(1, 100 + (uint64_t)(rand_r(&seed) % 5)) : 0;
+      q.filter = (char *)filters[rand_r(&seed) % 7];
+      q.n_params = nv;
+      q.params = pv;
+      if (rand_r(&seed) % 3 == 0) {
+        q.n_key = (size_t)(rand_r(&seed) % 3);
+        q.key = pv;
+        if (q.n_key > nv) q.n_key = nv;
+      }
+      q.has_after_key = rand_r(&seed) % 2;
+      q.after_key.data = (uint8_t *)"\x05\x01";
+      q.after_key.len = (size_t)(rand_r(&seed) % 3);
+      q.limit = (uint32_t)(rand_r(&seed) % 3);
+      rc = call_raw(SYN_M_PART_SCAN, &q.base, 5000, &out, &len);
+      cr_assert_eq(rc, 0, "scan %d: %s", i, syn_strerror(rc));
+      Synod__Part__ScanResponse *r = synod__part__scan_response__unpack(NULL, len, out);
+      cr_assert_not_null(r);
+      synod__part__scan_response__free_unpacked(r, NULL);
+    }
+    free(out);
+  }
+  for (uint64_t t = 100; t < 105; t++) txn_do(SYN_M_PART_ABORT, txid(1, t), 0, NULL);
+  cr_assert_eq(write1(txid(1, 1), 1, part_now(), 1, 1000, 0).code, 0, "still serving");
+}
