@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/rpc_methods.h"
 
 /* ---- request objects ------------------------------------------------------ */
 
@@ -266,6 +267,15 @@ static int write_run(psvc *s, psvc_req *r, uint64_t *blocker) {
   syn_err_clear(&err);
   int n = (int)q->n_ops - (int)r->done;
   int done = 0, rc = 0;
+  if (psvc_txn_from_past_life(s, q->txn)) {
+    /* Checked on every run, re-runs included: a write parked before
+    ** ABORT_ACTIVE must not take a lock for a txn that can never finish. */
+    syn_err_set(&err, SYN_ECLOSED, "participant: txn %llu is from a previous life of "
+                "coordinator c%u (aborted by ABORT_ACTIVE)", (unsigned long long)q->txn,
+                SYN_TXN_COORD(q->txn));
+    write_reply(r, SYN_ECLOSED, r->done, NULL, &err);
+    return 0;
+  }
   if (n > 0)
     rc = store_write_batch(s->st, q->txn, q->table_id, r->ops + r->done, n, q->snapshot_ts,
                            &done, &info, &err);
