@@ -38,10 +38,11 @@
 **     that real snapshots need.
 ** A coordinator that never reports (down for good, or an old binary) holds
 ** GC back for the whole participant, by design: collecting without it could
-** destroy versions its transactions still read. The participant logs that
-** once at WARN after gc_warn_after_ms of silence (and again only after the
-** coordinator has reported and gone silent once more), so the operator can
-** remove the node from the configuration.
+** destroy versions its transactions still read. When another coordinator
+** reports (so GC is in use and really held back), each coordinator silent
+** for gc_warn_after_ms is logged once at WARN (again only after it has
+** reported and gone silent once more), so the operator can remove the node
+** from the configuration.
 **
 ** STALE ACTIVE TRANSACTIONS OF A RESTARTED COORDINATOR
 **
