@@ -1521,3 +1521,36 @@ Test(psvc, abort_active_aborts_only_the_old_lifes_active_txns) {
   cr_assert_eq(txn_do(SYN_M_PART_COMMIT, b, part_now(), NULL), 0);
   cr_assert_eq(n_at(2, part_now(), 0), 2);
 }
+
+/* Odd but well-formed GC and abort-active requests get statuses, never a
+** crash, and change nothing they should not. */
+Test(psvc, odd_gc_and_abort_active_requests) {
+  restart((fixture_opts){.ncoords = 1});
+  cr_assert_eq(create_table(1), 0);
+  uint64_t t = txid(1, 1);
+  cr_assert_eq(write1(t, 1, part_now(), 1, 1, 0).code, 0);
+  static const char *names[] = {"", "c", "c1 ", "C1", "c10", "'; DROP TABLE v1; --"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    cr_assert_eq(gc_do(names[i], part_now(), NULL), SYN_ENOTFOUND, "%s", names[i]);
+  uint64_t gts = 7;
+  cr_assert_eq(gc_do("c1", UINT64_MAX, &gts), SYN_ERANGE);
+  cr_assert_eq(gts, 0);
+  cr_assert_eq(gc_do("c1", 0, &gts), 0, "horizon 0 is a valid (useless) report");
+  cr_assert_eq(gts, 0, "nothing to collect at 0");
+  uint32_t n = 9;
+  static const uint32_t idx[] = {0, 5, 255, 256, 1000, UINT32_MAX};
+  for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+    int code = abort_active_do(idx[i], UINT64_MAX, &n);
+    cr_assert_eq(code, idx[i] > 255 ? SYN_EINVAL : 0, "index %u", idx[i]);
+    cr_assert_eq(n, 0);
+  }
+  cr_assert_eq(abort_active_do(1, 0, &n), 0, "below_txn 0: nothing is below it");
+  cr_assert_eq(n, 0);
+  cr_assert_eq(abort_active_do(1, t, &n), 0, "the bound is exclusive");
+  cr_assert_eq(n, 0);
+  cr_assert_eq(txn_state(t, NULL), 0);
+  cr_assert_eq(write1(t, 1, part_now(), 1, 2, 0).code, 0, "t still writes");
+  cr_assert_eq(abort_active_do(1, t + 1, &n), 0);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(txn_state(t, NULL), 3);
+}
