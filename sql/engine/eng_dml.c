@@ -157,7 +157,9 @@ static int ret_send_columns(eng_session *s, returning *r) {
 static int ret_row(eng_session *s, returning *r, const syn_value *row, int ncols, syn_err *e) {
   if (!r->st) return 0;
   int rc = 0;
-  for (int i = 0; i < ncols && !rc; i++)
+  int np = sqlite3_bind_parameter_count(r->st);
+  /* The RETURNING list binds only the columns it uses. */
+  for (int i = 0; i < ncols && !rc && r->q->row_base + 1 + i <= np; i++)
     if (eng__bind_value(r->st, r->q->row_base + 1 + i, &row[i]) != SQLITE_OK)
       rc = sqlst_set(e, SQLST_INTERNAL, "binding RETURNING: %s", sqlite3_errmsg(s->db));
   int src = rc ? SQLITE_ERROR : sqlite3_step(r->st);
