@@ -69,6 +69,7 @@ struct eng_session {
   eng_lockset *locks;
   int nlocks;
   char detail[512];      /* DETAIL of the statement's error, "" none */
+  char hint[256];        /* HINT of the statement's error, "" none */
   int scan_rc;           /* first cl_scan failure inside SQLite */
   syn_err scan_err;
   atomic_int cancel;

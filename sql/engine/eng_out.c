@@ -58,7 +58,7 @@ void eng__send_error(eng_session *s, int rc, const syn_err *e, uint32_t position
   if (!msg || !*msg) msg = e && e->msg[0] ? e->msg : syn_strerror(rc);
   if (!s->out || !s->out->error) return;
   eng_msg m = {.severity = "ERROR", .sqlstate = state, .message = msg, .detail = detail,
-               .position = position};
+               .hint = s->hint[0] ? s->hint : NULL, .position = position};
   out_ok(s, s->out->error(s->out->ud, &m));
 }
 

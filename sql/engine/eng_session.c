@@ -225,9 +225,9 @@ static int run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
     if (st->status) break;
     if (s->block == ENG_BLOCK) {
       const char *tag = sqlp_command_tag(st);
-      return sqlst_set(e, SQLST_FEATURE,
-                       "%s cannot run inside a transaction block: synod runs DDL outside "
-                       "transactions",
+      snprintf(s->hint, sizeof s->hint,
+               "synod runs DDL outside transactions: run it before BEGIN or after COMMIT.");
+      return sqlst_set(e, SQLST_FEATURE, "%s cannot run inside a transaction block",
                        tag ? tag : "DDL");
     }
     return eng__run_ddl(s, st, e);
@@ -271,6 +271,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
     const sqlp_stmt *st = &l->stmts[i];
     syn_err_clear(&e);
     s->detail[0] = '\0';
+    s->hint[0] = '\0';
     int pos = 0;
     if (s->block == ENG_FAILED && st->kind != SQLP_COMMIT && st->kind != SQLP_ROLLBACK) {
       rc = sqlst_set(&e, SQLST_IN_FAILED_TXN,

@@ -94,12 +94,16 @@ static cl_isolation default_iso(eng_session *s) {
 }
 
 /* Normalise and check a value; returns a malloc'd canonical form. */
-static int guc_check(int g, const char *value, char **out, syn_err *e) {
+static int guc_check(eng_session *s, int g, const char *value, char **out, syn_err *e) {
   const char *name = gucs[g].name;
   if (gucs[g].readonly)
     return syn_err_set(e, SYN_EINVAL, "55P02: parameter \"%s\" cannot be changed", name);
   if (g == G_DEFAULT_ISO) {
     cl_isolation iso;
+    if (parse_iso(value, &iso) && s)
+      snprintf(s->hint, sizeof s->hint,
+               "Available values: serializable, repeatable read, read committed, read "
+               "uncommitted.");
     if (parse_iso(value, &iso))
       return sqlst_set(e, SQLST_INVALID_PARAM, "invalid value for parameter \"%s\": \"%s\"", name,
                        value);
@@ -125,7 +129,7 @@ static int guc_check(int g, const char *value, char **out, syn_err *e) {
 
 static int guc_set(eng_session *s, int g, const char *value, syn_err *e) {
   char *v = NULL;
-  int rc = guc_check(g, value ? value : gucs[g].def, &v, e);
+  int rc = guc_check(s, g, value ? value : gucs[g].def, &v, e);
   if (rc) return rc;
   bool changed = strcmp(v, s->settings[g]) != 0;
   free(s->settings[g]);
