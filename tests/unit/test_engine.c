@@ -28,7 +28,9 @@ static void setup(void) {
   cr_assert_eq(lc_open(dir, &cl, &e), 0, "%s", e.msg);
 }
 
+static void run_done(void);
 static void teardown(void) {
+  run_done();
   lc_close(cl);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -74,16 +76,22 @@ static int k_param(void *ud, const char *n, const char *v) {
 }
 
 static __thread char last_status;
+static __thread sink tls_sink;
+
+/* Release this thread's output buffer (threads other than the test's). */
+static void run_done(void) {
+  cat_buf_free(&tls_sink.b);
+}
 
 /* Run sql; returns the output (static buffer, valid until the next call). */
 static const char *run(eng_session *s, const char *sql) {
-  static __thread sink k;
-  cat_buf_free(&k.b);
-  memset(&k, 0, sizeof k);
-  cat_buf_append(&k.b, "", 0);
-  eng_out out = {&k, k_columns, k_row, k_complete, k_empty, k_error, k_notice, k_param};
+  sink *k = &tls_sink;
+  cat_buf_free(&k->b);
+  memset(k, 0, sizeof *k);
+  cat_buf_append(&k->b, "", 0);
+  eng_out out = {k, k_columns, k_row, k_complete, k_empty, k_error, k_notice, k_param};
   last_status = eng_session_query(s, sql, &out);
-  return k.b.p;
+  return k->b.p;
 }
 
 static eng_session *session(void) {
@@ -308,8 +316,13 @@ static void *incr(void *arg) {
   eng_session *s = arg;
   for (int i = 0; i < INCS; i++) {
     const char *o = run(s, "update c set v = v + 1 where id = 1");
-    if (strcmp(o, "T UPDATE 1\n") != 0) return strdup(o);
+    if (strcmp(o, "T UPDATE 1\n") != 0) {
+      char *r = strdup(o);
+      run_done();
+      return r;
+    }
   }
+  run_done();
   return NULL;
 }
 
