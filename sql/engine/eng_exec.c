@@ -107,7 +107,10 @@ static omsg *msg_new(int type, size_t extra) {
   return m;
 }
 
-static int w_flush(wctx *w) {
+/* Hand the worker's pending messages to the session's queue and wake the
+** loop. After the final hand-over (DONE) the worker must not touch ss: the
+** loop may finish the query, and the session may be closed and freed. */
+static void w_hand(wctx *w) {
   es_sess *ss = w->ss;
   eng_server *srv = ss->srv;
   uv_mutex_lock(&srv->mu);
@@ -126,6 +129,13 @@ static int w_flush(wctx *w) {
   w->bytes = 0;
   uv_mutex_unlock(&srv->mu);
   uv_async_send(&srv->async);
+}
+
+/* Hand over, then wait while the client is slow (bounded memory). */
+static int w_flush(wctx *w) {
+  es_sess *ss = w->ss;
+  eng_server *srv = ss->srv;
+  w_hand(w);
   uv_mutex_lock(&srv->mu);
   while (ss->queued > ES_HIGH && !ss->gone) uv_cond_wait(&ss->cv, &srv->mu);
   bool gone = ss->gone;
@@ -238,11 +248,7 @@ static void run_query(es_sess *ss) {
   else w.head = m;
   w.tail = m;
   w.bytes += m->size;
-  eng_server *srv = ss->srv;
-  uv_mutex_lock(&srv->mu);
-  ss->gone = true; /* nothing waits on the queue any more */
-  uv_mutex_unlock(&srv->mu);
-  w_flush(&w);
+  w_hand(&w);
 }
 
 static void worker(void *arg) {

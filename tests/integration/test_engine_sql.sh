@@ -69,6 +69,12 @@ V=$("${PSQL[@]}" -t -A -c "select v from hot")
 [ "$V" = "200" ] || fail "concurrent increments: v = $V, want 200"
 echo "ok   concurrent increments"
 
+# A large result streams through the executor's bounded queue (the worker
+# waits while psql is slow) and arrives complete.
+N=$("${PSQL[@]}" -t -A -c "select g, g * 2 from generate_series(1, 200000) g" | wc -l)
+[ "$N" = "200000" ] || fail "large result: $N rows, want 200000"
+echo "ok   large result streamed"
+
 kill -TERM "$SPID"
 RC=0
 wait "$SPID" || RC=$?

@@ -348,3 +348,38 @@ Test(engine, read_committed_retry) {
   eng_session_free(b);
   eng_session_free(c);
 }
+
+typedef struct dl_arg {
+  eng_session *s;
+  char out[256];
+} dl_arg;
+
+static void *dl_update(void *p) {
+  dl_arg *a = p;
+  snprintf(a->out, sizeof a->out, "%s", run(a->s, "update d set v = 1 where id = 2"));
+  run_done();
+  return NULL;
+}
+
+/* Two transactions lock rows in opposite orders: one of them is chosen as
+** the deadlock victim (40P01) and the other proceeds once it rolls back. */
+Test(engine, deadlock) {
+  eng_session *a = session(), *b = session();
+  run(a, "create table d (id int primary key, v int)");
+  run(a, "insert into d values (1, 0), (2, 0)");
+  EXPECT(a, "begin; update d set v = 1 where id = 1", "T BEGIN\nT UPDATE 1\n");
+  EXPECT(b, "begin; update d set v = 2 where id = 2", "T BEGIN\nT UPDATE 1\n");
+  dl_arg arg = {.s = a};
+  pthread_t t;
+  pthread_create(&t, NULL, dl_update, &arg); /* a waits for b's lock on 2 */
+  usleep(200 * 1000);
+  EXPECT(b, "update d set v = 2 where id = 1", "E 40P01 deadlock detected\n");
+  cr_assert_eq(last_status, 'E');
+  run(b, "rollback");
+  pthread_join(t, NULL);
+  cr_assert_str_eq(arg.out, "T UPDATE 1\n");
+  EXPECT(a, "commit", "T COMMIT\n");
+  EXPECT(a, "select * from d order by id", "C id:23 v:23\nR 1|1\nR 2|1\nT SELECT 2\n");
+  eng_session_free(a);
+  eng_session_free(b);
+}
