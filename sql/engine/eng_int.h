@@ -65,6 +65,10 @@ struct eng_session {
   /* per statement */
   const eng_out *out;
   bool out_gone;
+  bool read_only;        /* BEGIN READ ONLY */
+  char *local_saved[ENG_NSETTINGS]; /* values before SET LOCAL, restored at txn end */
+  bool defer_tag;        /* hold the data statement's tag until commit */
+  char pending_tag[64];
   bool lock_scan;        /* SELECT FOR UPDATE: remember scanned rows */
   eng_lockset *locks;
   int nlocks;
@@ -129,6 +133,8 @@ int eng__run_show(eng_session *s, const sqlp_stmt *st, syn_err *e);
 /* End the implicit transaction: commit (ok) or roll back. */
 int eng__end_implicit(eng_session *s, bool ok, syn_err *e);
 void eng__abort_txn(eng_session *s);
+/* The transaction ended: undo SET LOCAL, clear per-transaction flags. */
+void eng__txn_ended(eng_session *s);
 int eng__settings_init(eng_session *s, syn_err *e);
 void eng__settings_free(eng_session *s);
 bool eng__cancelled(eng_session *s);

@@ -121,6 +121,10 @@ int eng__send_sqlite_row(eng_session *s, sqlite3_stmt *st, const sqlr_col *cols,
 }
 
 int eng__complete(eng_session *s, const char *tag) {
+  if (s->defer_tag) {
+    snprintf(s->pending_tag, sizeof s->pending_tag, "%s", tag);
+    return 0;
+  }
   return out_ok(s, s->out->complete(s->out->ud, tag));
 }
 

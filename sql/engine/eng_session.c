@@ -30,6 +30,7 @@ int eng_session_new(cl_cluster *cl, const eng_opts *opts, eng_session **out, syn
 void eng_session_free(eng_session *s) {
   if (!s) return;
   eng__abort_txn(s);
+  eng__txn_ended(s);
   eng__locks_clear(s);
   if (s->db) sqlite3_close(s->db);
   eng__tabs_free(s);
@@ -169,6 +170,9 @@ static int run_data(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
     return syn_err_set(e, SYN_EINVAL, "42P02: there is no parameter $1");
   }
   rc = eng__txn_for_statement(s, e);
+  if (!rc && s->read_only && (st->kind != SQLP_SELECT || q->locking))
+    rc = syn_err_set(e, SYN_EINVAL, "25006: cannot execute %s in a read-only transaction",
+                     st->kind == SQLP_SELECT ? "SELECT FOR UPDATE" : sqlp_kind_name(st->kind));
   int max = s->opts.rc_retries > 0 ? s->opts.rc_retries : 100;
   for (int attempt = 0; !rc; attempt++) {
     char tag[64] = "";
@@ -280,9 +284,19 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
     } else if (eng__cancelled(s)) {
       rc = syn_err_set(&e, SYN_ETIMEDOUT, "57014: canceling statement due to user request");
     } else {
+      /* The last statement of an implicit transaction reports its tag
+      ** only once the commit succeeded, as PostgreSQL does: a client
+      ** must never see "INSERT 0 1" for a write that did not commit. */
+      bool data = st->kind == SQLP_SELECT || st->kind == SQLP_INSERT ||
+                  st->kind == SQLP_UPDATE || st->kind == SQLP_DELETE;
+      s->defer_tag = data && i + 1 == l->n && (s->block == ENG_IDLE || s->block == ENG_IMPLICIT);
+      s->pending_tag[0] = '\0';
       rc = run_stmt(s, st, &pos, &e);
+      s->defer_tag = false;
     }
     if (!rc && s->block == ENG_IMPLICIT && i + 1 == l->n) rc = eng__end_implicit(s, true, &e);
+    if (!rc && s->pending_tag[0]) rc = eng__complete(s, s->pending_tag);
+    s->pending_tag[0] = '\0';
     if (rc) {
       if (!s->out_gone)
         eng__send_error(s, rc, &e, char_pos(sql, pos), s->detail[0] ? s->detail : NULL);

@@ -65,6 +65,21 @@ void eng__settings_free(eng_session *s) {
   for (int i = 0; i < ENG_NSETTINGS; i++) {
     free(s->settings[i]);
     s->settings[i] = NULL;
+    free(s->local_saved[i]);
+    s->local_saved[i] = NULL;
+  }
+}
+
+void eng__txn_ended(eng_session *s) {
+  s->read_only = false;
+  for (int g = 0; g < ENG_NSETTINGS; g++) {
+    if (!s->local_saved[g]) continue;
+    bool changed = strcmp(s->local_saved[g], s->settings[g]) != 0;
+    free(s->settings[g]);
+    s->settings[g] = s->local_saved[g];
+    s->local_saved[g] = NULL;
+    if (changed && gucs[g].report && s->out && s->out->param_status)
+      s->out->param_status(s->out->ud, gucs[g].name, s->settings[g]);
   }
 }
 
@@ -178,6 +193,15 @@ int eng__run_set(eng_session *s, const sqlp_stmt *st, syn_err *e) {
   if (g < 0)
     return sqlst_set(e, SQLST_UNDEFINED_OBJECT, "unrecognized configuration parameter \"%s\"",
                      st->name);
+  if (st->is_local) {
+    /* SET LOCAL lasts until the end of the transaction block. */
+    if (s->block != ENG_BLOCK) {
+      eng__send_notice(s, "WARNING", "25P01", "SET LOCAL can only be used in transaction blocks");
+      return eng__complete(s, "SET");
+    }
+    if (!s->local_saved[g] && !(s->local_saved[g] = strdup(s->settings[g])))
+      return sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
+  }
   int rc = guc_set(s, g, st->value, e);
   if (rc) return rc;
   /* RESET x parses as SET x with no value; PostgreSQL tags it RESET only
@@ -267,6 +291,7 @@ void eng__abort_txn(eng_session *s) {
   }
   s->txn_used = false;
   s->iso_explicit = false;
+  eng__txn_ended(s);
 }
 
 static int commit_txn(eng_session *s, syn_err *e) {
@@ -278,6 +303,7 @@ static int commit_txn(eng_session *s, syn_err *e) {
   }
   s->txn_used = false;
   s->iso_explicit = false;
+  eng__txn_ended(s);
   return rc;
 }
 
@@ -302,6 +328,7 @@ int eng__run_txn_control(eng_session *s, const sqlp_stmt *st, syn_err *e) {
     if (s->block == ENG_IDLE || !s->txn) s->iso = default_iso(s);
     /* BEGIN inside an implicit transaction turns it into a block (xact.c). */
     s->block = ENG_BLOCK;
+    if (st->read_only_set) s->read_only = st->read_only;
     if (st->iso != SQLP_ISO_DEFAULT && !s->txn_used) {
       s->iso = st->iso == SQLP_ISO_REPEATABLE_READ ? CL_REPEATABLE_READ
                : st->iso == SQLP_ISO_SERIALIZABLE  ? CL_SERIALIZABLE

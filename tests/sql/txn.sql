@@ -44,6 +44,17 @@ set statement_timeout = '5s';
 show statement_timeout;
 set search_path = public;
 show search_path;
+begin read only;
+select count(*) from t;
+insert into t values (5, 5);
+\echo :SQLSTATE
+rollback;
+begin;
+set local application_name = 'inner';
+show application_name;
+commit;
+show application_name;
+set local statement_timeout = 1;
 show nosuch;
 \echo :SQLSTATE
 select v from t where id = 1 \; select v + 1 from t where id = 1 \; insert into t values (1, 1);
