@@ -422,6 +422,10 @@ int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagca
       rc = upsert_one(s, q, rows.r[r].v, rows.r[r].rowid, &conflict_st, scratch, &final, &wrote, e);
       n += wrote;
     }
+    /* A conflict on a row found through a non-key unique index comes
+    ** after earlier rows were written: not re-runnable (see top). */
+    if (rc == CL_ECONFLICT && n > 0)
+      rc = sqlst_set(e, SQLST_SERIALIZATION, "could not serialize access due to concurrent update");
   }
   /* 4. RETURNING over the rows as written */
   if (!rc) rc = ret_send_columns(s, &ret);

@@ -185,12 +185,14 @@ static int run_data(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
     }
     if (rc == CL_ECONFLICT && s->iso == CL_READ_COMMITTED && attempt + 1 < max &&
         !eng__cancelled(s)) {
-      /* Only conflicts that ask for a re-run: an SQLSTATE in the message
-      ** means something else (e.g. 40P01 arrives as a deadlock code). */
+      /* Only the cluster's bare conflict asks for a re-run. A message
+      ** with its own SQLSTATE is final: the DML code embeds "40001" when
+      ** a conflict came after its first write, where a re-run could
+      ** apply writes twice. */
       char state[6];
       const char *m;
       sqlst_split(e, state, &m);
-      if (strcmp(state, "40001") == 0) {
+      if (m == e->msg) {
         syn_err_clear(e);
         rc = eng__refresh_snapshot(s, e);
         continue;

@@ -28,7 +28,7 @@ unset PGHOST PGPORT PGUSER PGDATABASE PGOPTIONS PGSSLMODE PGTZ PGDATESTYLE PGAPP
       PGSERVICE PGSERVICEFILE PGPASSWORD PGCLIENTENCODING PGGSSENCMODE PSQLRC
 export PGCONNECT_TIMEOUT=10 LC_ALL=C.UTF-8 PGSSLMODE=disable
 
-"$SERVER" --dir "$WORK/data" --host 127.0.0.1 --port 0 >"$WORK/port" 2>"$WORK/server.log" &
+"$SERVER" --dir "$WORK/data" --host 127.0.0.1 --port 0 --database postgres >"$WORK/port" 2>"$WORK/server.log" &
 SPID=$!
 PIDS+=("$SPID")
 PORT=
@@ -68,6 +68,13 @@ wait "$INC2" || fail "incrementer 2: $(cat "$WORK/inc2.out")"
 V=$("${PSQL[@]}" -t -A -c "select v from hot")
 [ "$V" = "200" ] || fail "concurrent increments: v = $V, want 200"
 echo "ok   concurrent increments"
+
+# Only the configured database exists: FATAL from session_open.
+if "${PSQL[@]/postgres/nosuchdb}" -c 'select 1' >"$WORK/nodb.out" 2>&1; then
+  fail "connecting to nosuchdb unexpectedly succeeded"
+fi
+grep -q 'database "nosuchdb" does not exist' "$WORK/nodb.out" || fail "nosuchdb: $(cat "$WORK/nodb.out")"
+echo "ok   missing database refused"
 
 # A large result streams through the executor's bounded queue (the worker
 # waits while psql is slow) and arrives complete.

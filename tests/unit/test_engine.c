@@ -383,3 +383,27 @@ Test(engine, deadlock) {
   eng_session_free(a);
   eng_session_free(b);
 }
+
+static void *long_query(void *p) {
+  dl_arg *a = p;
+  snprintf(a->out, sizeof a->out, "%s",
+           run(a->s, "select count(*) from generate_series(1, 2000000000) g"));
+  run_done();
+  return NULL;
+}
+
+/* eng_session_cancel from another thread stops a running statement with
+** 57014 and the session serves the next query. */
+Test(engine, cancel) {
+  eng_session *s = session();
+  dl_arg arg = {.s = s};
+  pthread_t t;
+  pthread_create(&t, NULL, long_query, &arg);
+  usleep(200 * 1000);
+  eng_session_cancel(s);
+  pthread_join(t, NULL);
+  /* RowDescription goes first, as in PostgreSQL, then the error. */
+  cr_assert_str_eq(arg.out, "C count:20\nE 57014 canceling statement due to user request\n");
+  EXPECT(s, "select 1 as one", "C one:23\nR 1\nT SELECT 1\n");
+  eng_session_free(s);
+}
