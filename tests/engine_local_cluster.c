@@ -131,6 +131,8 @@ static int store_create(cl_cluster *cl, const cat_table *t, syn_err *err) {
   store_col_def cols[STORE_MAX_COLS];
   store_index_def idx[64];
   int nidx = 0;
+  if (t->ncols > STORE_MAX_COLS)
+    return syn_err_set(err, SYN_ERANGE, "54011: tables can have at most %d columns", STORE_MAX_COLS);
   for (int i = 0; i < t->ncols; i++)
     cols[i] = (store_col_def){t->cols[i].name, cat_type_sqlite(t->cols[i].type_oid)};
   for (int i = 0; i < t->nuniques && nidx < 64; i++)

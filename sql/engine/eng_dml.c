@@ -374,8 +374,18 @@ static int upsert_one(eng_session *s, const sqlr_query *q, const syn_value *row,
   return rc;
 }
 
+/* Write ops carry the key in fixed arrays (PostgreSQL's own limit on index
+** columns is 32). */
+static int key_width_ok(const cat_table *t, syn_err *e) {
+  if (t->npk > MAXKEY)
+    return syn_err_set(e, SYN_ERANGE, "54011: primary key of \"%s\" has more than %d columns",
+                       t->name, MAXKEY);
+  return 0;
+}
+
 int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagcap, syn_err *e) {
   const cat_table *t = q->target;
+  if (key_width_ok(t, e)) return SYN_ERANGE;
   eng_rows src = {0}, rows = {0}, final = {0};
   defaults d = {calloc((size_t)t->ncols, sizeof(sqlite3_stmt *))};
   cat_buf *scratch = calloc((size_t)t->ncols, sizeof *scratch);
@@ -509,6 +519,7 @@ static int dedupe(const cat_table *t, eng_rows *rs) {
 int eng__run_update_delete(eng_session *s, const sqlr_query *q, char *tag, size_t tagcap,
                            syn_err *e) {
   const cat_table *t = q->target;
+  if (key_width_ok(t, e)) return SYN_ERANGE;
   bool upd = q->kind == SQLP_UPDATE;
   int oldw = t->ncols + (t->hidden_rowid ? 1 : 0);
   int width = oldw + (upd ? q->nset : 0);
