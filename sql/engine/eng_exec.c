@@ -1,6 +1,7 @@
 /*
-** The pgwire executor: statements run on a bounded pool of worker threads,
-** never on the loop thread, because every cluster call blocks its caller
+** The pgwire executor: statements run on a bounded pool of worker threads
+** (see grow_if_starved for the one way it grows, also bounded), never on
+** the loop thread, because every cluster call blocks its caller
 ** (cluster.h) and the cluster needs the loop thread to make progress.
 **
 ** Output path. A worker's eng_out callbacks build self-contained messages
@@ -63,8 +64,10 @@ struct eng_server {
   es_sess *jobs_head, *jobs_tail;
   es_sess *ready;        /* sessions with queued output */
   es_sess *dead;         /* torn down by a worker, to free on the loop */
-  uv_thread_t *threads;
-  int nthreads, exited;
+  uv_thread_t *threads;  /* cap entries; the first nthreads run */
+  int nthreads, cap, exited;
+  int idle;              /* workers waiting for a job */
+  int njobs;             /* jobs queued, not yet taken */
   bool stopping, stopped;
   void (*stop_cb)(void *);
   void *stop_ud;
@@ -255,7 +258,9 @@ static void worker(void *arg) {
   eng_server *srv = arg;
   for (;;) {
     uv_mutex_lock(&srv->mu);
+    srv->idle++;
     while (!srv->jobs_head && !srv->stopping) uv_cond_wait(&srv->cv, &srv->mu);
+    srv->idle--;
     es_sess *ss = srv->jobs_head;
     if (!ss) {
       srv->exited++;
@@ -264,6 +269,7 @@ static void worker(void *arg) {
       return;
     }
     srv->jobs_head = ss->next_job;
+    srv->njobs--;
     if (!srv->jobs_head) srv->jobs_tail = NULL;
     int job = ss->job;
     ss->job = J_NONE;
@@ -282,9 +288,26 @@ static void worker(void *arg) {
   }
 }
 
+/* Pool starvation guard. A session inside a transaction block may hold
+** row locks between its statements; if every worker were busy waiting for
+** those locks, the holder's next statement (its COMMIT) would wait for a
+** worker forever. So a statement of a session in a block never waits for a
+** worker: when none is idle, the pool grows by one, up to `cap` threads
+** (workers + ENG_EXTRA_WORKERS); the extra threads stay for reuse. */
+#define ENG_EXTRA_WORKERS 124
+
+static void grow_if_starved(eng_server *srv, es_sess *ss, int job) {
+  if (job != J_QUERY || !ss->es || eng_session_status(ss->es) == 'I') return;
+  /* Idle workers already promised to queued jobs are not available. */
+  if (srv->idle > srv->njobs || srv->nthreads >= srv->cap || srv->stopping) return;
+  if (uv_thread_create(&srv->threads[srv->nthreads], worker, srv) == 0) srv->nthreads++;
+}
+
 static void enqueue(es_sess *ss, int job) {
   eng_server *srv = ss->srv;
   uv_mutex_lock(&srv->mu);
+  grow_if_starved(srv, ss, job);
+  srv->njobs++;
   ss->job = job;
   ss->next_job = NULL;
   if (srv->jobs_tail) srv->jobs_tail->next_job = ss;
@@ -330,7 +353,10 @@ static void deliver(es_sess *ss) {
     if (ss->queued < ES_LOW || ss->gone) uv_cond_signal(&ss->cv);
     uv_mutex_unlock(&srv->mu);
     free(m);
-    if (pgw_output_full(ps)) ss->parked = true;
+    /* Park until `writable`; a closed connection is drained at once (its
+    ** writer calls just return SYN_ECLOSED), since pgwire may already
+    ** have sent its one wake-up for the close. */
+    if (pgw_output_full(ps) && !pgw_session_is_closed(ps)) ss->parked = true;
   }
 }
 
@@ -357,19 +383,36 @@ static void on_async_closed(uv_handle_t *h) {
 
 static void on_async(uv_async_t *a) {
   eng_server *srv = a->data;
+  /* The ready list is copied under the lock: once in_ready is cleared a
+  ** worker may link the session into a new list (next_ready), so walking
+  ** the old list after unlocking could skip sessions and lose their
+  ** wake-up. */
+  es_sess **ready = NULL;
+  size_t nready = 0, cap = 0;
   uv_mutex_lock(&srv->mu);
-  es_sess *ready = srv->ready, *dead = srv->dead;
+  for (es_sess *ss = srv->ready; ss; ss = ss->next_ready) cap++;
+  if (cap && !(ready = malloc(sizeof *ready * cap))) {
+    /* Keep the list; try again on the next wake-up. */
+    uv_mutex_unlock(&srv->mu);
+    uv_async_send(&srv->async);
+    return;
+  }
+  for (es_sess *ss = srv->ready; ss; ss = ss->next_ready) {
+    ss->in_ready = false;
+    ready[nready++] = ss;
+  }
   srv->ready = NULL;
+  es_sess *dead = srv->dead;
   srv->dead = NULL;
-  for (es_sess *ss = ready; ss; ss = ss->next_ready) ss->in_ready = false;
   bool all_exited = srv->stopping && srv->exited == srv->nthreads;
   uv_mutex_unlock(&srv->mu);
-  for (es_sess *ss = ready, *n; ss; ss = n) {
-    n = ss->next_ready;
+  for (size_t i = 0; i < nready; i++) {
+    es_sess *ss = ready[i];
     bool is_dead = false;
     for (es_sess *d = dead; d && !is_dead; d = d->next_dead) is_dead = d == ss;
     if (!is_dead && ss->ps) deliver(ss);
   }
+  free(ready);
   for (es_sess *ss = dead, *n; ss; ss = n) {
     n = ss->next_dead;
     ss_free(ss);
@@ -503,7 +546,8 @@ int eng_server_start(uv_loop_t *loop, const char *host, int port, cl_cluster *cl
   srv->cl = cl;
   if (opts) srv->opts = *opts;
   srv->nthreads = srv->opts.workers > 0 ? srv->opts.workers : 4;
-  srv->threads = calloc((size_t)srv->nthreads, sizeof *srv->threads);
+  srv->cap = srv->nthreads + ENG_EXTRA_WORKERS;
+  srv->threads = calloc((size_t)srv->cap, sizeof *srv->threads);
   if (!srv->threads || uv_mutex_init(&srv->mu)) {
     free(srv->threads);
     free(srv);

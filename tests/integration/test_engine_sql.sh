@@ -28,7 +28,7 @@ unset PGHOST PGPORT PGUSER PGDATABASE PGOPTIONS PGSSLMODE PGTZ PGDATESTYLE PGAPP
       PGSERVICE PGSERVICEFILE PGPASSWORD PGCLIENTENCODING PGGSSENCMODE PSQLRC
 export PGCONNECT_TIMEOUT=10 LC_ALL=C.UTF-8 PGSSLMODE=disable
 
-"$SERVER" --dir "$WORK/data" --host 127.0.0.1 --port 0 --database postgres >"$WORK/port" 2>"$WORK/server.log" &
+"$SERVER" --dir "$WORK/data" --host 127.0.0.1 --port 0 --database postgres --workers 2 >"$WORK/port" 2>"$WORK/server.log" &
 SPID=$!
 PIDS+=("$SPID")
 PORT=
@@ -68,6 +68,31 @@ wait "$INC2" || fail "incrementer 2: $(cat "$WORK/inc2.out")"
 V=$("${PSQL[@]}" -t -A -c "select v from hot")
 [ "$V" = "200" ] || fail "concurrent increments: v = $V, want 200"
 echo "ok   concurrent increments"
+
+# Six clients run transaction blocks on one hot row with only two workers:
+# a session inside a block holds its lock between statements, so its COMMIT
+# must get a worker even while every worker waits for that lock (the pool
+# grows for sessions in a block instead of starving them).
+for c in 1 2 3 4 5 6; do
+  (for i in $(seq 1 20); do
+     echo "begin;"
+     echo "update hot set v = v + 1 where id = 1;"
+     echo "update hot set v = v + 1 where id = 1;"
+     echo "commit;"
+   done) >"$WORK/blk$c.sql"
+done
+BPIDS=()
+for c in 1 2 3 4 5 6; do
+  "${PSQL[@]}" -q -v ON_ERROR_STOP=1 -f "$WORK/blk$c.sql" >"$WORK/blk$c.out" 2>&1 &
+  PIDS+=("$!")
+  BPIDS+=("$!")
+done
+for c in 1 2 3 4 5 6; do
+  wait "${BPIDS[$((c - 1))]}" || fail "block client $c: $(cat "$WORK/blk$c.out")"
+done
+V=$("${PSQL[@]}" -t -A -c "select v from hot")
+[ "$V" = "440" ] || fail "transaction blocks on a hot row: v = $V, want 440"
+echo "ok   transaction blocks with a small worker pool"
 
 # Only the configured database exists: FATAL from session_open.
 if "${PSQL[@]/postgres/nosuchdb}" -c 'select 1' >"$WORK/nodb.out" 2>&1; then
