@@ -64,6 +64,7 @@ struct eng_session {
   char *settings[ENG_NSETTINGS];
   /* per statement */
   const eng_out *out;
+  const char *src;       /* the running query string */
   bool out_gone;
   bool read_only;        /* BEGIN READ ONLY */
   char *local_saved[ENG_NSETTINGS]; /* values before SET LOCAL, restored at txn end */

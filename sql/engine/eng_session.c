@@ -254,6 +254,7 @@ static uint32_t char_pos(const char *sql, int byte_pos) {
 
 char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
   s->out = out;
+  s->src = sql;
   s->out_gone = false;
   atomic_store(&s->cancel, 0);
   sqlp_list *l = NULL;
@@ -322,5 +323,6 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
   sqlp_list_free(l);
   eng__locks_clear(s);
   s->out = NULL;
+  s->src = NULL;
   return eng_session_status(s);
 }

@@ -36,17 +36,28 @@ static const struct {
   const char *def;
   bool report;       /* GUC_REPORT: ParameterStatus when it changes */
   bool readonly;
+  const char *desc;  /* SHOW ALL, PostgreSQL's short_desc */
 } gucs[ENG_NSETTINGS] = {
-    [G_DEFAULT_ISO] = {"default_transaction_isolation", "read committed", false, false},
-    [G_APPNAME] = {"application_name", "", true, false},
-    [G_CLIENT_ENCODING] = {"client_encoding", "UTF8", true, false},
-    [G_DATESTYLE] = {"DateStyle", "ISO, MDY", true, false},
-    [G_TIMEZONE] = {"TimeZone", "UTC", true, false},
-    [G_SEARCH_PATH] = {"search_path", "\"$user\", public", false, false},
-    [G_STATEMENT_TIMEOUT] = {"statement_timeout", "0", false, false},
-    [G_SERVER_ENCODING] = {"server_encoding", "UTF8", false, true},
-    [G_STD_STRINGS] = {"standard_conforming_strings", "on", false, true},
-    [G_INTEGER_DATETIMES] = {"integer_datetimes", "on", false, true},
+    [G_DEFAULT_ISO] = {"default_transaction_isolation", "read committed", false, false,
+                       "Sets the transaction isolation level of each new transaction."},
+    [G_APPNAME] = {"application_name", "", true, false,
+                   "Sets the application name to be reported in statistics and logs."},
+    [G_CLIENT_ENCODING] = {"client_encoding", "UTF8", true, false,
+                           "Sets the client's character set encoding."},
+    [G_DATESTYLE] = {"DateStyle", "ISO, MDY", true, false,
+                     "Sets the display format for date and time values."},
+    [G_TIMEZONE] = {"TimeZone", "UTC", true, false,
+                    "Sets the time zone for displaying and interpreting time stamps."},
+    [G_SEARCH_PATH] = {"search_path", "\"$user\", public", false, false,
+                       "Sets the schema search order for names that are not schema-qualified."},
+    [G_STATEMENT_TIMEOUT] = {"statement_timeout", "0", false, false,
+                             "Sets the maximum allowed duration of any statement."},
+    [G_SERVER_ENCODING] = {"server_encoding", "UTF8", false, true,
+                           "Shows the server (database) character set encoding."},
+    [G_STD_STRINGS] = {"standard_conforming_strings", "on", false, true,
+                       "Causes '...' strings to treat backslashes literally."},
+    [G_INTEGER_DATETIMES] = {"integer_datetimes", "on", false, true,
+                             "Shows whether datetimes are integer based."},
 };
 
 static const char *iso_names[] = {"read committed", "repeatable read", "serializable"};
@@ -204,9 +215,10 @@ int eng__run_set(eng_session *s, const sqlp_stmt *st, syn_err *e) {
   }
   int rc = guc_set(s, g, st->value, e);
   if (rc) return rc;
-  /* RESET x parses as SET x with no value; PostgreSQL tags it RESET only
-  ** for the RESET spelling, which the parser does not tell apart here. */
-  return eng__complete(s, "SET");
+  /* RESET x and SET x TO DEFAULT parse alike; PostgreSQL tags the RESET
+  ** spelling "RESET". */
+  bool reset = s->src && st->location >= 0 && strncasecmp(s->src + st->location, "reset", 5) == 0;
+  return eng__complete(s, reset ? "RESET" : "SET");
 }
 
 static int show_one(eng_session *s, const char *col, const char *val) {
@@ -228,13 +240,15 @@ int eng__run_show(eng_session *s, const sqlp_stmt *st, syn_err *e) {
                                                                                : default_iso(s)]);
   if (strcasecmp(name, "server_version") == 0) return show_one(s, "server_version", ver);
   if (strcasecmp(name, "all") == 0) {
-    sqlr_col cols[2] = {{.name = "name", .type_oid = CAT_OID_TEXT, .typmod = -1},
-                        {.name = "setting", .type_oid = CAT_OID_TEXT, .typmod = -1}};
-    int rc = eng__send_columns(s, cols, 2);
+    sqlr_col cols[3] = {{.name = "name", .type_oid = CAT_OID_TEXT, .typmod = -1},
+                        {.name = "setting", .type_oid = CAT_OID_TEXT, .typmod = -1},
+                        {.name = "description", .type_oid = CAT_OID_TEXT, .typmod = -1}};
+    int rc = eng__send_columns(s, cols, 3);
     for (int g = 0; g < ENG_NSETTINGS && !rc; g++) {
-      eng_cell c[2] = {{gucs[g].name, strlen(gucs[g].name)},
-                       {s->settings[g], strlen(s->settings[g])}};
-      rc = s->out->row(s->out->ud, 2, c) ? SYN_ECLOSED : 0;
+      eng_cell c[3] = {{gucs[g].name, strlen(gucs[g].name)},
+                       {s->settings[g], strlen(s->settings[g])},
+                       {gucs[g].desc, strlen(gucs[g].desc)}};
+      rc = s->out->row(s->out->ud, 3, c) ? SYN_ECLOSED : 0;
     }
     return rc ? rc : eng__complete(s, "SHOW");
   }

@@ -407,3 +407,15 @@ Test(engine, cancel) {
   EXPECT(s, "select 1 as one", "C one:23\nR 1\nT SELECT 1\n");
   eng_session_free(s);
 }
+
+Test(engine, reset_and_show_all) {
+  eng_session *s = session();
+  run(s, "set application_name = 'x'");
+  EXPECT(s, "reset application_name", "P application_name=\nT RESET\n");
+  EXPECT(s, "set application_name to default", "T SET\n");
+  const char *o = run(s, "show all");
+  const char *hdr = "C name:25 setting:25 description:25\n";
+  cr_assert(strncmp(o, hdr, strlen(hdr)) == 0, "%s", o);
+  cr_assert(strstr(o, "R TimeZone|UTC|"), "%s", o);
+  eng_session_free(s);
+}
