@@ -419,3 +419,56 @@ Test(engine, reset_and_show_all) {
   cr_assert(strstr(o, "R TimeZone|UTC|"), "%s", o);
   eng_session_free(s);
 }
+
+Test(engine, on_conflict_unique_constraint) {
+  eng_session *s = session();
+  /* Unique keys must include the distribution column (Citus' rule). */
+  EXPECT(s, "create table u (id int, email text, n int, primary key (id, email), unique (email)) "
+            "with (distribution_key = 'email')",
+         "T CREATE TABLE\n");
+  run(s, "insert into u values (1, 'a@x', 1)");
+  EXPECT(s, "insert into u values (2, 'a@x', 5) on conflict (email) do update set n = u.n + excluded.n returning *",
+         "C id:23 email:25 n:23\nR 1|a@x|6\nT INSERT 0 1\n");
+  EXPECT(s, "insert into u values (3, 'a@x', 5) on conflict do nothing", "T INSERT 0 0\n");
+  const char *o = run(s, "insert into u values (4, 'a@x', 5)");
+  cr_assert(strstr(o, "E 23505 duplicate key value violates unique constraint \"u_email_key\"\n"
+                      "D Key (email)=(a@x) already exists.\n") == o, "%s", o);
+  EXPECT(s, "insert into u values (5, 'b@x', 1), (6, 'c@x', 2)", "T INSERT 0 2\n");
+  EXPECT(s, "select count(*) from u", "C count:20\nR 3\nT SELECT 1\n");
+  eng_session_free(s);
+}
+
+typedef struct fu_arg {
+  eng_session *s;
+  char out[256];
+  volatile int done;
+} fu_arg;
+
+static void *fu_update(void *p) {
+  fu_arg *a = p;
+  snprintf(a->out, sizeof a->out, "%s", run(a->s, "update f set v = v + 1 where id = 1"));
+  a->done = 1;
+  run_done();
+  return NULL;
+}
+
+/* SELECT ... FOR UPDATE takes the row locks: a concurrent writer waits for
+** the locking transaction and then (READ COMMITTED) applies on top. */
+Test(engine, select_for_update_locks) {
+  eng_session *a = session(), *b = session();
+  run(a, "create table f (id int primary key, v int)");
+  run(a, "insert into f values (1, 0), (2, 0)");
+  EXPECT(a, "begin; select v from f where id = 1 for update", "T BEGIN\nC v:23\nR 0\nT SELECT 1\n");
+  fu_arg arg = {.s = b};
+  pthread_t t;
+  pthread_create(&t, NULL, fu_update, &arg);
+  usleep(300 * 1000);
+  cr_assert_eq(arg.done, 0, "the writer did not wait for the FOR UPDATE lock: %s", arg.out);
+  EXPECT(a, "update f set v = 10 where id = 1", "T UPDATE 1\n");
+  EXPECT(a, "commit", "T COMMIT\n");
+  pthread_join(t, NULL);
+  cr_assert_str_eq(arg.out, "T UPDATE 1\n");
+  EXPECT(a, "select v from f where id = 1", "C v:23\nR 11\nT SELECT 1\n");
+  eng_session_free(a);
+  eng_session_free(b);
+}
