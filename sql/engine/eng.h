@@ -68,7 +68,8 @@ typedef struct eng_out {
 } eng_out;
 
 typedef struct eng_opts {
-  int workers;                /* executor threads; 0 = 4 */
+  int workers;                /* executor threads; 0 = 4 (grows for sessions in a
+                              ** block when all are busy, see eng_exec.c) */
   size_t max_scan_bytes;      /* rows one scan may buffer; 0 = 256 MiB */
   int rc_retries;             /* READ COMMITTED re-runs; 0 = 100 */
   const char *server_version; /* NULL = "15.0 (synod <version>)" */
