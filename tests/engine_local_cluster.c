@@ -37,6 +37,7 @@ struct cl_cluster {
   int nseqs;
   struct { uint64_t txn, waits_for; } waits[LC_MAX_WAITERS];
   int nwaits;
+  uint64_t rows_scanned;
 };
 
 struct cl_txn {
@@ -639,10 +640,19 @@ static int stale(const cat_table *mine, const cat_table *cur, syn_err *err) {
 typedef struct scan_fwd {
   cl_row_fn fn;
   void *ud;
+  cl_cluster *cl;
 } scan_fwd;
+
+uint64_t lc_rows_scanned(cl_cluster *cl) {
+  pthread_mutex_lock(&cl->mu);
+  uint64_t n = cl->rows_scanned;
+  pthread_mutex_unlock(&cl->mu);
+  return n;
+}
 
 static int fwd(void *ud, const store_row *r) {
   scan_fwd *f = ud;
+  f->cl->rows_scanned++;
   cl_row row = {.vals = r->vals, .nvals = r->ncols, .rowid = r->rowid};
   return f->fn(f->ud, &row);
 }
@@ -653,7 +663,7 @@ int cl_scan(cl_txn *t, const cat_table *table, const cl_scan_spec *spec, cl_row_
   pthread_mutex_lock(&cl->mu);
   int i = find(cl, table->name);
   int rc = stale(table, i < 0 ? NULL : cl->tabs[i], err);
-  scan_fwd f = {fn, ud};
+  scan_fwd f = {fn, ud, cl};
   store_info info;
   if (!rc && spec->key) {
     int found;

@@ -16,4 +16,7 @@
 int lc_open(const char *dir, cl_cluster **out, syn_err *err);
 void lc_close(cl_cluster *cl);
 
+/* Rows cl_scan has delivered so far (tests check what was pushed down). */
+uint64_t lc_rows_scanned(cl_cluster *cl);
+
 #endif

@@ -17,8 +17,9 @@
 ** class is the column's, so no affinity conversion can differ between the
 ** two SQLite connections; collations other than BINARY are never pushed.
 ** LIKE is not pushed (the participant's connection does not run with
-** case_sensitive_like) and neither is LIMIT (SQLite offers it only for
-** simple scans; left for later).
+** case_sensitive_like). LIMIT is pushed only when every WHERE term is
+** applied at the participant as well and there is no ORDER BY or OFFSET
+** (see vt_best).
 **
 ** Memory bound: a scan buffers its rows (the cluster calls back while
 ** holding RPC state, and SQLite may re-run a scan for every outer row of a
@@ -100,6 +101,18 @@ static bool op_has_arg(int op) {
   return op != SQLITE_INDEX_CONSTRAINT_ISNULL && op != SQLITE_INDEX_CONSTRAINT_ISNOTNULL;
 }
 
+/* May constraint i be pushed (filter term, key or routing value)? */
+static bool can_push(const cat_table *t, sqlite3_index_info *ii, int i, int argn) {
+  const struct sqlite3_index_constraint *c = &ii->aConstraint[i];
+  if (!c->usable || !pushable_op(c->op)) return false;
+  if (c->iColumn >= t->ncols || c->iColumn < -1) return false;
+  if (c->iColumn == -1 && (!t->hidden_rowid || c->op != SQLITE_INDEX_CONSTRAINT_EQ)) return false;
+  const char *coll = sqlite3_vtab_collation(ii, i);
+  if (coll && sqlite3_stricmp(coll, "BINARY") != 0) return false;
+  if (op_has_arg(c->op) && argn >= ENG_MAX_FILTER_PARAMS) return false;
+  return true;
+}
+
 static int vt_best(sqlite3_vtab *vt, sqlite3_index_info *ii) {
   eng_vtab *v = (eng_vtab *)vt;
   const cat_table *t = v->t;
@@ -107,15 +120,23 @@ static int vt_best(sqlite3_vtab *vt, sqlite3_index_info *ii) {
   int argn = 0, nterms = 0;
   bool pk_eq[64] = {false};
   bool dist_eq = false, rowid_eq = false;
+  bool all_pushed = true, has_offset = false;
+  int limit_i = -1;
   for (int i = 0; i < ii->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &ii->aConstraint[i];
-    if (!c->usable || !pushable_op(c->op)) continue;
-    if (c->iColumn >= t->ncols || c->iColumn < -1) continue;
-    if (c->iColumn == -1 && (!t->hidden_rowid || c->op != SQLITE_INDEX_CONSTRAINT_EQ)) continue;
-    const char *coll = sqlite3_vtab_collation(ii, i);
-    if (coll && sqlite3_stricmp(coll, "BINARY") != 0) continue;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
+      if (c->usable) limit_i = i;
+      continue;
+    }
+    if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
+      has_offset = true;
+      continue;
+    }
     bool arg = op_has_arg(c->op);
-    if (arg && argn >= ENG_MAX_FILTER_PARAMS) continue;
+    if (!can_push(t, ii, i, argn)) {
+      all_pushed = false;
+      continue;
+    }
     if (arg) ii->aConstraintUsage[i].argvIndex = ++argn;
     sqlite3_str_appendf(str, "%d %d %d;", c->op, c->iColumn, arg ? 1 : 0);
     nterms++;
@@ -127,6 +148,17 @@ static int vt_best(sqlite3_vtab *vt, sqlite3_index_info *ii) {
           if (t->pk[k] == c->iColumn) pk_eq[k] = true;
       }
     }
+  }
+  /* LIMIT n (SQLite offers it only for a single-table query without
+  ** grouping, whose every WHERE term is a constraint here): pushed only
+  ** when every term is applied at the participant too and there is no
+  ** ORDER BY or OFFSET, so the first n rows found are rows SQLite keeps.
+  ** xFilter still drops it if a term turns out not to be pushable. */
+  if (limit_i >= 0 && all_pushed && !has_offset && ii->nOrderBy == 0 &&
+      argn < ENG_MAX_FILTER_PARAMS) {
+    ii->aConstraintUsage[limit_i].argvIndex = ++argn;
+    sqlite3_str_appendf(str, "%d -1 1;", SQLITE_INDEX_CONSTRAINT_LIMIT);
+    nterms++;
   }
   bool point = t->npk > 0 && t->npk <= 64;
   for (int k = 0; point && k < t->npk; k++) point = pk_eq[k];
@@ -255,6 +287,8 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
   bool have_rowid = false, have_dist = false;
   cat_buf f = {0};
   int rc = 0, argi = 0;
+  uint32_t limit = 0;
+  bool dropped = false; /* a term was not pushed: the limit must not be */
   for (const char *p = idxstr; p && *p && !rc;) {
     int op, col, arg, used = 0;
     if (sscanf(p, "%d %d %d;%n", &op, &col, &arg, &used) != 3 || used <= 0) break;
@@ -265,10 +299,16 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
       rc = eng__value_from_sqlite(argv[argi++], &val);
       if (rc) break;
     }
+    if (op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
+      if (val.type == SYN_V_INT && val.u.i > 0 && val.u.i <= UINT32_MAX) limit = (uint32_t)val.u.i;
+      continue;
+    }
     if (col == -1) {
       if (val.type == SYN_V_INT) {
         rowid_key = val;
         have_rowid = true;
+      } else {
+        dropped = true;
       }
       continue;
     }
@@ -284,7 +324,10 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
           have_key[k] = true;
         }
     }
-    if (arg && !same_class(cc, &val, false)) continue;
+    if (arg && !same_class(cc, &val, false)) {
+      dropped = true;
+      continue;
+    }
     if (f.n) rc = cat_buf_append(&f, " AND ", 5);
     if (!rc) rc = ident(&f, cc->name);
     if (!rc) rc = cat_buf_printf(&f, "%s", op_sql(op));
@@ -298,7 +341,8 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
     cat_buf_free(&f);
     return SQLITE_NOMEM;
   }
-  cl_scan_spec spec = {.filter = f.n ? f.p : NULL, .params = params, .nparams = nparams};
+  cl_scan_spec spec = {.filter = f.n ? f.p : NULL, .params = params, .nparams = nparams,
+                       .limit = dropped ? 0 : limit};
   bool point = t->npk > 0 && t->npk <= 64;
   for (int k = 0; point && k < t->npk; k++) point = have_key[k];
   if (point) {

@@ -472,3 +472,32 @@ Test(engine, select_for_update_locks) {
   eng_session_free(a);
   eng_session_free(b);
 }
+
+/* What reaches the cluster: point reads, filters and LIMIT are pushed down
+** only where the result cannot change. */
+Test(engine, pushdown) {
+  eng_session *s = session();
+  run(s, "create table p (id int primary key, v text, n int)");
+  run(s, "insert into p select g, 'v' || g, g % 3 from generate_series(1, 50) g");
+  uint64_t before = lc_rows_scanned(cl);
+  EXPECT(s, "select v from p where id = 7", "C v:25\nR v7\nT SELECT 1\n");
+  cr_assert_eq(lc_rows_scanned(cl) - before, 1, "point read");
+  before = lc_rows_scanned(cl);
+  EXPECT(s, "select count(*) from p where n = 0 and id > 40", "C count:20\nR 3\nT SELECT 1\n");
+  cr_assert_eq(lc_rows_scanned(cl) - before, 3, "filter pushed");
+  before = lc_rows_scanned(cl);
+  const char *o = run(s, "select id from p limit 2");
+  cr_assert(strstr(o, "T SELECT 2\n"), "%s", o);
+  cr_assert_eq(lc_rows_scanned(cl) - before, 2, "limit pushed");
+  before = lc_rows_scanned(cl);
+  EXPECT(s, "select id from p where n = 1 limit 2", "C id:23\nR 1\nR 4\nT SELECT 2\n");
+  cr_assert_eq(lc_rows_scanned(cl) - before, 2, "limit with a pushed filter");
+  /* not pushable: LIKE, ORDER BY, OFFSET -> all rows, right answers */
+  EXPECT(s, "select id from p where v like 'v4%' limit 2", "C id:23\nR 4\nR 40\nT SELECT 2\n");
+  EXPECT(s, "select id from p order by id desc limit 2", "C id:23\nR 50\nR 49\nT SELECT 2\n");
+  EXPECT(s, "select id from p limit 2 offset 3", "C id:23\nR 4\nR 5\nT SELECT 2\n");
+  /* a value of another storage class is not pushed (nor is the limit) */
+  EXPECT(s, "select id from p where n = '1' and id < '5' limit 5", "C id:23\nR 1\nR 4\nT SELECT 2\n");
+  EXPECT(s, "select id from p where id = 7.0", "C id:23\nR 7\nT SELECT 1\n");
+  eng_session_free(s);
+}
