@@ -1,0 +1,114 @@
+/*
+** The per-session SQL engine (prefix eng_).
+**
+** A session owns an in-memory SQLite connection in which every table of the
+** cluster's catalog is a virtual table of module "synod" (eng_vtab.c): scans
+** become cl_scan calls at the transaction's snapshot. Statements arrive as a
+** PostgreSQL simple-query string; each is parsed (sql/parse.h), rewritten
+** into one SQLite SELECT (sql/rewrite.h) and executed:
+**   SELECT      the rewritten query streams rows to the output
+**   INSERT/UPDATE/DELETE  the query yields the rows to write; the engine
+**               coerces them, locks, writes with cl_write and evaluates
+**               RETURNING itself (SQLite's virtual tables have neither
+**               RETURNING nor ON CONFLICT)
+**   DDL         cl_* catalog calls, never inside a transaction block
+**   BEGIN/COMMIT/ROLLBACK/SET/SHOW  handled here
+**
+** Output goes through an eng_out vtable, so the same session runs under the
+** pgwire executor (eng_server_start, worker threads) and directly in unit
+** tests. A session is used by one thread at a time; only eng_session_cancel
+** may be called concurrently.
+*/
+#ifndef SYN_ENG_H
+#define SYN_ENG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "sql/cluster.h"
+
+/* One RowDescription field. */
+typedef struct eng_col {
+  const char *name;
+  uint32_t type_oid;
+  int16_t typlen;
+  int32_t typmod;
+} eng_col;
+
+/* One text value; p == NULL is SQL NULL. */
+typedef struct eng_cell {
+  const char *p;
+  size_t n;
+} eng_cell;
+
+/* An ErrorResponse / NoticeResponse (severity "ERROR", "WARNING", "NOTICE"). */
+typedef struct eng_msg {
+  const char *severity;
+  const char *sqlstate;
+  const char *message;
+  const char *detail; /* may be NULL */
+  const char *hint;   /* may be NULL */
+  uint32_t position;  /* 1-based character offset in the query string, 0 none */
+} eng_msg;
+
+/* Where a statement's output goes. Each call returns 0, or nonzero when the
+** client is gone: the engine then stops the statement (and the transaction
+** fails as after any error). */
+typedef struct eng_out {
+  void *ud;
+  int (*columns)(void *ud, int n, const eng_col *cols);
+  int (*row)(void *ud, int n, const eng_cell *cells);
+  int (*complete)(void *ud, const char *tag);
+  int (*empty)(void *ud);
+  int (*error)(void *ud, const eng_msg *m);
+  int (*notice)(void *ud, const eng_msg *m);
+  int (*param_status)(void *ud, const char *name, const char *value);
+} eng_out;
+
+typedef struct eng_opts {
+  int workers;                /* executor threads; 0 = 4 (grows for sessions in a
+                              ** block when all are busy, see eng_exec.c) */
+  size_t max_scan_bytes;      /* rows one scan may buffer; 0 = 256 MiB */
+  int rc_retries;             /* READ COMMITTED re-runs; 0 = 100 */
+  const char *server_version; /* NULL = "15.0 (synod <version>)" */
+  const char *database;       /* only this database exists; NULL = any */
+} eng_opts;
+
+typedef struct eng_session eng_session;
+
+int eng_session_new(cl_cluster *cl, const eng_opts *opts, eng_session **out, syn_err *err);
+/* Rolls back an open transaction (a cluster call: not on a loop thread). */
+void eng_session_free(eng_session *s);
+
+/* Set a session parameter as SET would (startup parameters, "-c" options).
+** Unknown names: SYN_ENOTFOUND; bad values: SYN_EINVAL (err has SQLSTATE). */
+int eng_session_set(eng_session *s, const char *name, const char *value, syn_err *err);
+
+/* Run one simple-query string: every statement's output, errors and notices
+** go to out. Returns the transaction status for ReadyForQuery: 'I' idle,
+** 'T' in a transaction block, 'E' in a failed block. */
+char eng_session_query(eng_session *s, const char *sql, const eng_out *out);
+
+/* Ask the running statement to stop with 57014 (any thread). */
+void eng_session_cancel(eng_session *s);
+
+char eng_session_status(const eng_session *s);
+
+/* ---- pgwire server ------------------------------------------------------ */
+
+struct uv_loop_s;
+typedef struct eng_server eng_server;
+
+/* Serve PostgreSQL clients on host:port (0 = any free port) with a bounded
+** pool of statement workers. Runs on loop's thread. */
+int eng_server_start(struct uv_loop_s *loop, const char *host, int port, cl_cluster *cl,
+                     const eng_opts *opts, eng_server **out, syn_err *err);
+int eng_server_port(const eng_server *srv);
+/* Close every connection, wait for running statements and session
+** teardown, join the workers, free the server, then call cb (from a loop
+** callback). */
+void eng_server_stop(eng_server *srv, void (*cb)(void *ud), void *ud);
+
+#endif /* SYN_ENG_H */

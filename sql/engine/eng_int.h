@@ -1,0 +1,143 @@
+/*
+** internal: shared between the files of sql/engine/. Not a public API.
+*/
+#ifndef SYN_ENG_INT_H
+#define SYN_ENG_INT_H
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "sql/catalog.h"
+#include "sql/engine/eng.h"
+#include "sql/parse.h"
+#include "sql/rewrite.h"
+#include "sql/sqlstate.h"
+
+/* Transaction block state, as PostgreSQL's xact.c names them. */
+typedef enum {
+  ENG_IDLE = 0,     /* no transaction */
+  ENG_IMPLICIT = 1, /* statements of one query string, no BEGIN */
+  ENG_BLOCK = 2,    /* after BEGIN */
+  ENG_FAILED = 3,   /* a statement of the block failed: 25P02 until ROLLBACK */
+} eng_block;
+
+/* One buffered row: values plus the bytes they point into, one allocation. */
+typedef struct eng_row {
+  int n;
+  int64_t rowid;
+  syn_value *v;
+} eng_row;
+
+typedef struct eng_rows {
+  eng_row *r;
+  size_t n, cap;
+  size_t bytes;
+} eng_rows;
+
+/* Rows of one target table to lock after a SELECT ... FOR UPDATE. */
+typedef struct eng_lockset {
+  char *table;
+  eng_rows rows;
+} eng_lockset;
+
+#define ENG_NSETTINGS 10
+/* Participants accept ?1..?99 in a pushed filter (store.h). */
+#define ENG_MAX_FILTER_PARAMS 99
+
+struct eng_session {
+  cl_cluster *cl;
+  eng_opts opts;
+  sqlite3 *db;
+  /* catalog cache: what the virtual tables were created from */
+  bool cat_loaded;
+  uint64_t cat_version;
+  cat_table **tabs;
+  int ntabs;
+  /* transaction */
+  eng_block block;
+  cl_txn *txn;
+  cl_isolation iso;      /* of the current/next transaction */
+  bool iso_explicit;     /* BEGIN ISOLATION LEVEL / SET TRANSACTION given */
+  bool txn_used;         /* a statement ran in it (snapshot taken) */
+  char now_text[48];     /* transaction timestamp, timestamptz text */
+  /* settings (values owned) */
+  char *settings[ENG_NSETTINGS];
+  /* per statement */
+  const eng_out *out;
+  const char *src;       /* the running query string */
+  bool out_gone;
+  bool read_only;        /* BEGIN READ ONLY */
+  char *local_saved[ENG_NSETTINGS]; /* values before SET LOCAL, restored at txn end */
+  bool defer_tag;        /* hold the data statement's tag until commit */
+  char pending_tag[64];
+  bool lock_scan;        /* SELECT FOR UPDATE: remember scanned rows */
+  eng_lockset *locks;
+  int nlocks;
+  char detail[512];      /* DETAIL of the statement's error, "" none */
+  char hint[256];        /* HINT of the statement's error, "" none */
+  int scan_rc;           /* first cl_scan failure inside SQLite */
+  syn_err scan_err;
+  atomic_int cancel;
+};
+
+/* ---- rows (eng_rows.c) ---- */
+int eng__row_copy(eng_row *dst, const syn_value *v, int n, int64_t rowid);
+void eng__row_free(eng_row *r);
+int eng__rows_push(eng_rows *rs, const syn_value *v, int n, int64_t rowid);
+void eng__rows_clear(eng_rows *rs);
+int eng__value_from_sqlite(sqlite3_value *sv, syn_value *out);
+int eng__value_from_column(sqlite3_stmt *st, int i, syn_value *out);
+int eng__bind_value(sqlite3_stmt *st, int i, const syn_value *v);
+
+/* ---- output and errors (eng_out.c) ---- */
+/* Send an error for rc/e: maps cluster codes to SQLSTATEs (cluster.h). */
+void eng__send_error(eng_session *s, int rc, const syn_err *e, uint32_t position,
+                     const char *detail);
+void eng__send_notice(eng_session *s, const char *severity, const char *state,
+                      const char *msg);
+int eng__send_columns(eng_session *s, const sqlr_col *cols, int n);
+/* Format one SQLite result row with the declared types and send it. */
+int eng__send_sqlite_row(eng_session *s, sqlite3_stmt *st, const sqlr_col *cols, int n,
+                         cat_buf *buf);
+int eng__send_values_row(eng_session *s, const syn_value *v, const sqlr_col *cols, int n,
+                         cat_buf *buf);
+int eng__complete(eng_session *s, const char *tag);
+/* An SQLite error after prepare/step: the scan's cluster error if one
+** caused it, 57014 when cancelled, else the SQLite message as 42601/XX000. */
+int eng__sqlite_error(eng_session *s, int src, syn_err *e);
+
+/* ---- virtual tables (eng_vtab.c) ---- */
+int eng__vtab_register(eng_session *s, syn_err *e);
+/* Bring the virtual tables in line with the catalog (when its version moved). */
+int eng__catalog_sync(eng_session *s, syn_err *e);
+const cat_table *eng__table(eng_session *s, const char *name);
+void eng__locks_clear(eng_session *s);
+void eng__tabs_free(eng_session *s);
+
+/* ---- statements ---- */
+int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e);
+int eng__bind_common(eng_session *s, sqlite3_stmt *st, const sqlr_query *q, syn_err *e);
+int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e);
+int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagcap, syn_err *e);
+int eng__run_update_delete(eng_session *s, const sqlr_query *q, char *tag, size_t tagcap,
+                           syn_err *e);
+int eng__run_ddl(eng_session *s, const sqlp_stmt *st, syn_err *e);
+
+/* ---- transactions and settings (eng_txn.c) ---- */
+/* Make sure a cl_txn exists for a data statement and its snapshot is right
+** for the isolation level. */
+int eng__txn_for_statement(eng_session *s, syn_err *e);
+int eng__refresh_snapshot(eng_session *s, syn_err *e);
+int eng__run_txn_control(eng_session *s, const sqlp_stmt *st, syn_err *e);
+int eng__run_set(eng_session *s, const sqlp_stmt *st, syn_err *e);
+int eng__run_show(eng_session *s, const sqlp_stmt *st, syn_err *e);
+/* End the implicit transaction: commit (ok) or roll back. */
+int eng__end_implicit(eng_session *s, bool ok, syn_err *e);
+void eng__abort_txn(eng_session *s);
+/* The transaction ended: undo SET LOCAL, clear per-transaction flags. */
+void eng__txn_ended(eng_session *s);
+int eng__settings_init(eng_session *s, syn_err *e);
+void eng__settings_free(eng_session *s);
+bool eng__cancelled(eng_session *s);
+
+#endif /* SYN_ENG_INT_H */
