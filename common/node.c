@@ -219,6 +219,7 @@ err_after_alloc:
 
 uv_loop_t *node_loop(node *n) { return &n->loop; }
 rpc_server *node_rpc(node *n) { return n->rpc; }
+node_clock *node_clock_borrow(node *n) { return &n->clock; }
 
 int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err) {
   if (n->n_hooks == NODE_MAX_STOP_HOOKS)
