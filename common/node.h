@@ -90,12 +90,13 @@ typedef struct node_config {
 } node_config;
 
 typedef struct node node;
+struct node_clock; /* common/node_clock.h */
 
 int node_start(const node_config *cfg, node **out, syn_err *err);
 uv_loop_t *node_loop(node *n);
 rpc_server *node_rpc(node *n);
-/* The node's hybrid logical clock (common/node_clock.h); loop thread only. */
-struct node_clock;
+/* The node's hybrid logical clock, lent for the life of the node (loop
+** thread only). */
 struct node_clock *node_clock_borrow(node *n);
 /* Called once, in registration order, when a stop signal arrives. */
 int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err);

@@ -92,6 +92,18 @@ int node_clock_now(node_clock *nc, hlc_ts *out, syn_err *err) {
   return rc;
 }
 
+int node_clock_update(node_clock *nc, hlc_ts remote, hlc_ts *out, syn_err *err) {
+  int rc = hlc_update(&nc->clock, remote, out, err);
+  if (rc == SYN_EBUSY) {
+    /* As in node_clock_now: the refused stamp raised the core's demand, so
+    ** the bound it asks for now covers it. */
+    rc = persist_if_needed(nc, err);
+    if (rc < 0) return rc;
+    rc = hlc_update(&nc->clock, remote, out, err);
+  }
+  return rc;
+}
+
 void node_clock_close(node_clock *nc) {
   if (nc->timer_open) {
     uv_timer_stop(&nc->timer);

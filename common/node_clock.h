@@ -37,6 +37,11 @@ int node_clock_open(node_clock *nc, uv_loop_t *loop, const char *dir, syn_err *e
 /* A fresh timestamp for a local or send event. */
 int node_clock_now(node_clock *nc, hlc_ts *out, syn_err *err);
 
+/* A receive event for a message stamped `remote` (hlc_update), writing a
+** due bound first if the core asks for one. SYN_ERANGE (clock unchanged)
+** when remote is more than the max offset ahead of our physical clock. */
+int node_clock_update(node_clock *nc, hlc_ts remote, hlc_ts *out, syn_err *err);
+
 /* Close the timer handle (part of the node's graceful stop). */
 void node_clock_close(node_clock *nc);
 

@@ -1,20 +1,25 @@
 /*
 ** synod-participant: stores rows for the shards placed on it and takes part
 ** in two-phase commit. This file parses the command line and runs the node;
-** storage and commit handlers register on the node's RPC server.
+** the storage and commit service (participant/service.h) opens
+** DATADIR/store.db and registers its handlers on the node's RPC server.
 */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "common/node.h"
+#include "participant/service.h"
 
 #define PROG "synod-participant"
 
 static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] "
-    "[--coordinators c1=host:port,...] [--log-level LEVEL] [--log-file PATH] "
+    "[--coordinators c1=host:port,...] [--resolve-after-ms N] [--log-level LEVEL] "
+    "[--log-file PATH] "
     "[--help] [--version]";
 
 static const char usage_text[] =
@@ -24,6 +29,7 @@ static const char usage_text[] =
     "  --rpc-port N           RPC listen port (0 = any free port, logged at start)\n"
     "  --host ADDR            listen address (default 127.0.0.1)\n"
     "  --coordinators LIST    coordinator group, name=host:port,...\n"
+    "  --resolve-after-ms N   ask the coordinator about a txn prepared this long (default 1000)\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
     "  --help                 print this help and exit\n"
@@ -31,7 +37,7 @@ static const char usage_text[] =
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
     "2 on a bad command line.\n";
 
-enum { OPT_NAME = 256, OPT_DIR, OPT_RPC_PORT, OPT_HOST, OPT_COORDS, OPT_LOG_LEVEL,
+enum { OPT_NAME = 256, OPT_DIR, OPT_RPC_PORT, OPT_HOST, OPT_COORDS, OPT_RESOLVE, OPT_LOG_LEVEL,
        OPT_LOG_FILE, OPT_HELP, OPT_VERSION };
 
 static const struct option long_opts[] = {
@@ -40,6 +46,7 @@ static const struct option long_opts[] = {
     {"rpc-port", required_argument, NULL, OPT_RPC_PORT},
     {"host", required_argument, NULL, OPT_HOST},
     {"coordinators", required_argument, NULL, OPT_COORDS},
+    {"resolve-after-ms", required_argument, NULL, OPT_RESOLVE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
     {"help", no_argument, NULL, OPT_HELP},
@@ -50,6 +57,7 @@ static const struct option long_opts[] = {
 typedef struct participant_args {
   const char *name, *dir, *host, *log_level, *log_file;
   int rpc_port;
+  unsigned resolve_after_ms;
   node_peer_list coordinators;
 } participant_args;
 
@@ -87,6 +95,16 @@ static int parse_args(int argc, char **argv, participant_args *a) {
       if (node_parse_peers(optarg, &a->coordinators, &err) < 0)
         return node_usage_error(PROG, usage_line, "--coordinators: %s", err.msg);
       break;
+    case OPT_RESOLVE: {
+      char *end = NULL;
+      unsigned long v = strtoul(optarg, &end, 10);
+      if (!*optarg || *end || optarg[0] == '-' || v == 0 || v > 3600000)
+        return node_usage_error(PROG, usage_line,
+                                "--resolve-after-ms: '%s' is not a number of ms in 1..3600000",
+                                optarg);
+      a->resolve_after_ms = (unsigned)v;
+      break;
+    }
     case OPT_LOG_LEVEL: {
       syn_log_level lv;
       if (syn_log_level_parse(optarg, &lv) < 0)
@@ -133,8 +151,29 @@ int main(int argc, char **argv) {
   };
   node *n = NULL;
   syn_err err;
+  /* A malformed SYN_FAILPOINTS must stop the start, not disarm silently. */
+  if (failpoint_init(&err) < 0) {
+    fprintf(stderr, "%s: cannot start: SYN_FAILPOINTS: %s\n", PROG, err.msg);
+    node_peers_free(&a.coordinators);
+    return 1;
+  }
   if (node_start(&cfg, &n, &err) < 0) {
     fprintf(stderr, "%s: cannot start: %s\n", PROG, err.msg);
+    node_peers_free(&a.coordinators);
+    return 1;
+  }
+  psvc_config pc = {
+      .name = a.name, .dir = a.dir, .coordinators = &a.coordinators,
+      .resolve_after_ms = a.resolve_after_ms,
+  };
+  psvc *svc = NULL;
+  if (psvc_new(node_loop(n), node_rpc(n), node_clock_borrow(n), &pc, &svc, &err) < 0 ||
+      node_on_stop(n, psvc_stop_hook, svc, &err) < 0) {
+    fprintf(stderr, "%s: cannot start: %s\n", PROG, err.msg);
+    SYN_LOG_ERROR(NULL, "cannot start: %s", err.msg);
+    if (svc) psvc_stop(svc);
+    node_free(n); /* closes the server and runs the loop until handles close */
+    psvc_free(svc);
     node_peers_free(&a.coordinators);
     return 1;
   }
@@ -145,6 +184,8 @@ int main(int argc, char **argv) {
     snprintf(detail, sizeof detail, "coordinators=%s", list);
   }
   status = node_run(n, detail);
+  /* node_run closed the server and ran every close: the store can go. */
+  psvc_free(svc);
   node_free(n);
   node_peers_free(&a.coordinators);
   return status;

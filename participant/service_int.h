@@ -1,0 +1,154 @@
+/*
+** Internal to participant/service*.c: shared structs and helpers.
+*/
+#ifndef SYN_PSVC_INT_H
+#define SYN_PSVC_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "common/value.h"
+#include "participant.pb-c.h"
+#include "participant/service.h"
+#include "participant/store/store.h"
+#include "txn/u64map.h"
+
+/* ---- arena: one per request, so decoding and encoding cost no malloc per
+** value; freed whole when the request is answered. ------------------------ */
+
+typedef struct psvc_chunk psvc_chunk;
+
+/* Bound on one request's memory: a 16 MiB frame decodes to a few times its
+** size at most; anything beyond this is refused (SYN_ENOMEM). */
+#define PSVC_ARENA_MAX ((size_t)256 * 1024 * 1024)
+
+typedef struct psvc_arena {
+  ProtobufCAllocator pa; /* hands out arena memory to protobuf-c */
+  psvc_chunk *head;
+  size_t total;
+} psvc_arena;
+
+void psvc_arena_init(psvc_arena *a);
+void *psvc_arena_alloc(psvc_arena *a, size_t n);
+void psvc_arena_free(psvc_arena *a);
+
+/* ---- values -------------------------------------------------------------- */
+
+/* Borrow v's bytes (valid while the unpacked message lives). */
+void psvc_value_from_pb(const Synod__Part__Value *v, syn_value *out);
+/* Into a Value whose bytes are copied into the arena; SYN_ENOMEM. */
+int psvc_value_to_pb(psvc_arena *a, const syn_value *in, Synod__Part__Value *out);
+/* n values from pb into an arena array (*out NULL when n is 0). */
+int psvc_values_from_pb(psvc_arena *a, Synod__Part__Value *const *pb, size_t n,
+                        syn_value **out);
+
+/* ---- parked requests ---------------------------------------------------- */
+
+enum { PSVC_REQ_SCAN = 1, PSVC_REQ_WRITE = 2 };
+
+/* One scan or write in progress; owns the decoded request (in arena). */
+typedef struct psvc_req {
+  psvc *svc;
+  rpc_call *call;
+  int kind;
+  uint64_t txn;     /* the requester's transaction (0: a scan without one) */
+  psvc_arena arena;
+  Synod__Part__ScanRequest *scan;
+  Synod__Part__WriteRequest *write;
+  syn_value *params, *key; /* scan: filter params, point-read key */
+  store_write_op *ops;     /* write: converted ops */
+  uint32_t done;           /* write: ops recorded in earlier runs */
+  /* parking */
+  uint64_t blocker;
+  uint64_t deadline;       /* uv_now() ms */
+  uv_timer_t timer;
+  int timer_init;
+  struct psvc_req *bnext, *bprev; /* waiting on the same blocker */
+  struct psvc_req *next, *prev;   /* every parked request */
+  int parked;
+} psvc_req;
+
+/* ---- in-doubt resolution -------------------------------------------------- */
+
+typedef struct psvc_doubt {
+  psvc *svc;
+  uint64_t txn;
+  uint64_t next_try;  /* uv_now() ms */
+  uint32_t backoff_ms;
+  uint32_t seen;      /* sweep generation it was last listed in */
+  int in_flight;
+  int logged_ask, logged_fail;
+  struct psvc_doubt *next, *prev;
+} psvc_doubt;
+
+/* ---- the service ------------------------------------------------------------ */
+
+struct psvc {
+  uv_loop_t *loop;
+  rpc_server *srv;
+  node_clock *clock;
+  store *st;
+  char name[NODE_NAME_MAX];
+  psvc_config cfg;        /* defaults filled in */
+  int stopping;
+  /* parked requests */
+  u64map by_blocker;      /* blocker txn -> first psvc_req waiting on it */
+  psvc_req *parked;       /* all parked, for stop and own-abort wake-ups */
+  uint32_t nparked;
+  uint64_t parked_total;
+  /* resolver */
+  node_peer *coords;      /* copy of cfg.coordinators */
+  size_t ncoords;
+  rpc_client **clients;   /* one per coordinator, NULL until first used */
+  uv_timer_t resolve_timer;
+  int resolve_timer_init;
+  u64map doubts;          /* txn -> psvc_doubt */
+  psvc_doubt *doubt_list;
+  uint32_t sweep_gen;
+  uint64_t resolved;
+};
+
+/* ---- replies ------------------------------------------------------------ */
+
+/* Fill st from a store outcome (rc, info, err); strings go into a. */
+int psvc_status_fill(psvc_arena *a, Synod__Part__Status *st, int rc, const store_info *info,
+                     const syn_err *err);
+/* The bad-payload path: WARN naming the peer, ERROR envelope SYN_EINVAL. */
+void psvc_reply_undecodable(rpc_call *call, const char *what);
+/* Pack msg with desc into the arena and reply; on failure an ERROR. */
+void psvc_reply_msg(rpc_call *call, psvc_arena *a, const ProtobufCMessage *msg);
+
+/* ---- handlers (service_data.c, service_txn.c, service_ddl.c) ------------- */
+
+void psvc_on_scan(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_write(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_ddl(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_prepare(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_commit(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_abort(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_one_phase(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_txn_state(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+
+/* ---- waiting (service_data.c) ------------------------------------------------- */
+
+/* txn was decided here: re-run everything parked on it; if aborted, also
+** re-run the writes txn itself has parked (they now fail at once). */
+void psvc_wake(psvc *s, uint64_t txn, int aborted);
+/* Answer every parked request with SYN_ECLOSED (stop). */
+void psvc_unpark_all(psvc *s);
+
+/* ---- decisions shared by handlers and the resolver (service_txn.c) ------ */
+
+/* hlc_update(commit_ts), failpoint part_before_commit, store_commit, wake. */
+int psvc_apply_commit(psvc *s, uint64_t txn, uint64_t commit_ts, syn_err *err);
+int psvc_apply_abort(psvc *s, uint64_t txn, syn_err *err);
+
+/* ---- resolver (service_resolve.c) --------------------------------------- */
+
+int psvc_resolve_start(psvc *s, syn_err *err);
+void psvc_resolve_stop(psvc *s);
+void psvc_resolve_free(psvc *s);
+
+#endif /* SYN_PSVC_INT_H */
