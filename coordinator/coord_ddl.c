@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "coordinator/coord_int.h"
 
@@ -343,7 +344,11 @@ static int run_step(cl_cluster *cl, const char *table, uint8_t *req, size_t req_
                      .undo = undo, .undo_len = undo_len, .def = new_def ? enc.p : NULL,
                      .def_len = new_def ? enc.n : 0};
   if (rc == 0) rc = intent_add(cl, &in, err);
-  if (rc == 0) {
+  /* Crash tests: the intent is durable, no participant has the step. The
+  ** error action stops here as a crash would (the intent stays). */
+  if (rc == 0 && SYN_FAILPOINT("coord_ddl_after_intent"))
+    rc = syn_err_set(err, SYN_EIO, "failpoint coord_ddl_after_intent");
+  else if (rc == 0) {
     uint64_t mask = all_mask(cl);
     syn_err se;
     rc = step_all(cl, req, req_len, &mask, &se);
