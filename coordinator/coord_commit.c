@@ -279,11 +279,9 @@ static void io_reply(void *ud, uint64_t txn, const tpc_result *res) {
     break;
   case TPC_ABORTED: {
     coord_part *p = coord_part_by_id(cl, res->participant);
-    rc = syn_err_set(&e, CL_EABORTED, "40001: transaction aborted at commit (%s%s%s%s)",
+    rc = syn_err_set(&e, CL_EABORTED, "40001: transaction aborted at commit (%s%s%s%s%s)",
                      tpc_reason_name(res->reason), p ? " by " : "", p ? p->name : "",
-                     res->code ? "" : "");
-    if (res->code == SYN_ECLOSED || res->code == SYN_ECONFLICT)
-      syn_err_wrap(&e, "%s", syn_strerror(res->code));
+                     res->code ? ": " : "", res->code ? syn_strerror(res->code) : "");
     break;
   }
   case TPC_UNKNOWN:
