@@ -30,8 +30,14 @@ static int free_port(void) {
 
 static const char *participant_bin(void) {
   const char *p = getenv("SYN_PARTICIPANT");
-  cr_assert(p && *p, "SYN_PARTICIPANT must name the synod-participant binary");
-  return p;
+  if (p && *p) return p;
+  /* Run by hand from the source or the build directory. */
+  static const char *const guesses[] = {"participant/synod-participant",
+                                        "build/participant/synod-participant"};
+  for (size_t i = 0; i < sizeof guesses / sizeof guesses[0]; i++)
+    if (access(guesses[i], X_OK) == 0) return guesses[i];
+  cr_assert_fail("SYN_PARTICIPANT must name the synod-participant binary");
+  return NULL;
 }
 
 static int wait_port(const char *log, int timeout_ms) {
