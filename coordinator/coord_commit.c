@@ -435,8 +435,17 @@ int coord_commit_open(cl_cluster *cl, syn_err *err) {
 
 void coord_commit_close(cl_cluster *cl) {
   resolves_expire(cl, true);
+  if (cl->flush_open) {
+    /* Flush what is queued first: a decision already proposed becomes
+    ** durable and its client hears the real outcome. */
+    on_flush(&cl->flush);
+    uv_check_stop(&cl->flush);
+    uv_close((uv_handle_t *)&cl->flush, NULL);
+    cl->flush_open = false;
+  }
   /* Commits still waiting for their outcome: the client hears UNKNOWN;
-  ** the decision log and the participants' resolvers settle them. */
+  ** the decision log (recovery) and the participants' resolvers settle
+  ** them. */
   for (size_t i = 0; i < cl->live.cap; i++) {
     if (!cl->live.used[i]) continue;
     coord_ltxn *lt = cl->live.vals[i];
@@ -447,13 +456,6 @@ void coord_commit_close(cl_cluster *cl) {
       lt->commit_op = NULL;
       coord_op_done(op, CL_EUNKNOWN, &e);
     }
-  }
-  if (cl->flush_open) {
-    /* Flush what is queued so no decision already promised is dropped. */
-    on_flush(&cl->flush);
-    uv_check_stop(&cl->flush);
-    uv_close((uv_handle_t *)&cl->flush, NULL);
-    cl->flush_open = false;
   }
   /* The resolve handler stays registered (rpc.h has no unregister); it
   ** answers SYN_ECLOSED from now on. */

@@ -70,7 +70,7 @@ static int pack_ddl(const Synod__Part__DdlRequest *rq, uint8_t **out, size_t *le
   return 0;
 }
 
-static int pack_create(const cat_table *t, uint8_t **out, size_t *len) {
+static int pack_create(const cat_table *t, const char *pkey_name, uint8_t **out, size_t *len) {
   Synod__Part__TableDef td = SYNOD__PART__TABLE_DEF__INIT;
   td.table_id = (uint32_t)t->id;
   int ni = t->nuniques + t->nindexes;
@@ -85,7 +85,8 @@ static int pack_create(const cat_table *t, uint8_t **out, size_t *len) {
   for (int i = 0; i < t->nindexes; i++) nic += (size_t)t->indexes[i].ncols;
   icols = calloc(nic + 1, sizeof *icols);
   char pkname[300];
-  snprintf(pkname, sizeof pkname, "%s_pkey", t->name);
+  if (pkey_name && *pkey_name) snprintf(pkname, sizeof pkname, "%s", pkey_name);
+  else snprintf(pkname, sizeof pkname, "%s_pkey", t->name);
   int rc = (cd && cp && id && ip && keys && icols) ? 0 : SYN_ENOMEM;
   if (rc == 0) {
     for (int i = 0; i < t->ncols; i++) {
@@ -180,26 +181,24 @@ static int step_all(cl_cluster *cl, const uint8_t *req, size_t len, uint64_t *ma
                     syn_err *err) {
   uint64_t deadline = mono_ms() + COORD_DDL_RETRY_MS;
   int codes[COORD_MAX_PARTS];
-  int rc = 0;
   for (;;) {
     for (int i = 0; i < COORD_MAX_PARTS; i++) codes[i] = 0;
     syn_err e;
     syn_err_clear(&e);
-    rc = coord_ddl_fanout(cl, req, len, *mask, codes, &e);
-    if (rc == SYN_ECLOSED && !(*mask & all_mask(cl))) rc = 0;
+    coord_ddl_fanout(cl, req, len, *mask, codes, &e);
     uint64_t left = 0;
     bool retryable = true;
+    int first = 0;
     for (int i = 0; i < cl->nparts; i++) {
-      if (!((*mask >> i) & 1)) continue;
-      if (codes[i] == 0 && rc != SYN_ECLOSED && rc != SYN_ENOMEM) continue;
+      if (!((*mask >> i) & 1) || codes[i] == 0) continue;
       left |= 1ull << i;
+      if (!first) first = codes[i];
       if (codes[i] != SYN_EBUSY && codes[i] != CL_EUNAVAILABLE) retryable = false;
     }
-    if (rc == SYN_ECLOSED || rc == SYN_ENOMEM) left = *mask, retryable = false;
     *mask = left;
     if (!left) return 0;
     if (err) *err = e;
-    if (!retryable || mono_ms() >= deadline) return rc < 0 ? rc : SYN_EINTERNAL;
+    if (!retryable || mono_ms() >= deadline) return first;
     usleep(100 * 1000);
   }
 }
@@ -429,7 +428,7 @@ int cl_create_table(cl_cluster *cl, const cat_table *def, bool if_not_exists, sy
   rc = alloc_table_id(cl, &t->id, err);
   uint8_t *req = NULL, *undo = NULL;
   size_t rl = 0, ul = 0;
-  if (rc == 0 && (pack_create(t, &req, &rl) < 0 ||
+  if (rc == 0 && (pack_create(t, NULL, &req, &rl) < 0 ||
                   pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL,
                               NULL, NULL, NULL, &undo, &ul) < 0))
     rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
@@ -894,7 +893,6 @@ static int copy_rows(cl_cluster *cl, const cat_table *old, const cat_table *nt, 
 
 int cl_add_primary_key(cl_cluster *cl, const char *table, const int *cols, int ncols,
                        const char *constraint_name, syn_err *err) {
-  (void)constraint_name; /* participants name the key "<table>_pkey" */
   if (ncols <= 0 || ncols > 8)
     return syn_err_set(err, SYN_EUNSUPPORTED, "0A000: primary keys of 1..8 columns are supported");
   int rc = ddl_enter(cl, err);
@@ -935,7 +933,7 @@ int cl_add_primary_key(cl_cluster *cl, const char *table, const int *cols, int n
   uint8_t *req = NULL, *undo = NULL, *cleanup = NULL;
   size_t rl = 0, ul = 0, cll = 0;
   if (rc == 0 &&
-      (pack_create(nt, &req, &rl) < 0 ||
+      (pack_create(nt, constraint_name, &req, &rl) < 0 ||
        pack_simple((uint32_t)nt->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL, NULL, NULL,
                    NULL, &undo, &ul) < 0 ||
        pack_simple((uint32_t)old->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL, NULL, NULL,

@@ -897,6 +897,8 @@ int coord_ddl_fanout(cl_cluster *cl, const uint8_t *req, size_t len, uint64_t ma
   syn_err e;
   rc = coord_op_exec(cl, &f->op, &e);
   if (rc < 0) {
+    /* The bridge failed (shutdown): nobody is known to have applied it. */
+    for (int k = 0; k < f->n; k++) codes[f->reqs[k].part] = rc;
     coord_op_put(&f->op);
     if (first_err) *first_err = e;
     return rc;
