@@ -121,7 +121,12 @@ static void on_txn_msg(int status, const uint8_t *payload, size_t len, const syn
   coord_hlc_observe(cl, tr->hlc);
   uint64_t now = coord_now_ms(cl);
   switch (m->kind) {
-  case 1: tpc_vote(cl->tpc, m->txn, m->part_id, code == 0, tr->ts, code, now); break;
+  case 1: {
+    coord_ltxn *lt = coord_ltxn_get(cl, m->txn);
+    int idx = part_index(cl, m->part_id);
+    if (lt && idx >= 0) lt->answered |= 1ull << idx;
+  }
+    tpc_vote(cl->tpc, m->txn, m->part_id, code == 0, tr->ts, code, now); break;
   case 2: tpc_one_phase_result(cl->tpc, m->txn, m->part_id, code == 0, tr->ts, code, now); break;
   case 3:
   case 4:
@@ -266,6 +271,16 @@ static void io_reply(void *ud, uint64_t txn, const tpc_result *res) {
   cl_cluster *cl = ud;
   coord_ltxn *lt = coord_ltxn_get(cl, txn);
   coord_op *op = lt ? lt->commit_op : NULL;
+  /* Who never answered PREPARE, for the client's message. */
+  char silent[256] = "";
+  for (int i = 0; lt && i < lt->nwritten; i++) {
+    uint32_t pi = lt->written[i];
+    if ((lt->answered >> pi) & 1) continue;
+    char d[160];
+    coord_part_desc(&cl->parts[pi], d, sizeof d);
+    size_t used = strlen(silent);
+    snprintf(silent + used, sizeof silent - used, "%s%s", used ? ", " : "", d);
+  }
   if (lt) coord_ltxn_end(cl, txn);
   if (!op) return;
   syn_err e;
@@ -278,6 +293,14 @@ static void io_reply(void *ud, uint64_t txn, const tpc_result *res) {
     coord_hlc_observe(cl, res->commit_ts);
     break;
   case TPC_ABORTED: {
+    /* Silent participants are the cause whether the prepare timer or a
+    ** resolver (a prepared participant tired of waiting) ended it. */
+    if ((res->reason == TPC_REASON_PREPARE_TIMEOUT || res->reason == TPC_REASON_RESOLVED) &&
+        silent[0]) {
+      rc = syn_err_set(&e, CL_EUNAVAILABLE, "08006: participant %s unavailable: no answer to "
+                       "PREPARE; transaction rolled back", silent);
+      break;
+    }
     coord_part *p = coord_part_by_id(cl, res->participant);
     rc = syn_err_set(&e, CL_EABORTED, "40001: transaction aborted at commit (%s%s%s%s%s)",
                      tpc_reason_name(res->reason), p ? " by " : "", p ? p->name : "",

@@ -135,6 +135,7 @@ typedef struct coord_ltxn {
   int nwritten;
   uint32_t written[COORD_MAX_PARTS]; /* participant indexes that saw a write */
   coord_op *commit_op;               /* waiting for tpc reply */
+  uint64_t answered;                 /* bit i: parts[i] answered PREPARE */
 } coord_ltxn;
 
 coord_ltxn *coord_ltxn_get(cl_cluster *cl, uint64_t txn);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -74,6 +75,15 @@ static void start_part(harness *h, int i) {
   pid_t pid = fork();
   cr_assert(pid >= 0);
   if (pid == 0) {
+    /* Die with the test process, even when an assertion ends it early, and
+    ** keep no pipe of the test runner open. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
     execl(bin, bin, "--name", name, "--dir", dir, "--rpc-port", port,
           "--coordinators", coords, "--resolve-after-ms", "300", "--log-file", log,
           (char *)NULL);

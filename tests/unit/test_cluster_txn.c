@@ -287,7 +287,8 @@ Test(cluster_txn, participant_down) {
   uint64_t t0 = now_ms();
   int rc = cl_commit(tx, NULL, &e);
   uint64_t took = now_ms() - t0;
-  cr_assert(rc == CL_EABORTED || rc == CL_EUNAVAILABLE, "commit with p2 dead: %d %s", rc, e.msg);
+  cr_assert_eq(rc, CL_EUNAVAILABLE, "commit with p2 dead: %d %s", rc, e.msg);
+  cr_assert(strstr(e.msg, "p2") && strncmp(e.msg, "08006", 5) == 0, "%s", e.msg);
   cr_assert(took < 8000, "took %llu ms", (unsigned long long)took);
   uint64_t txn = cl_txn_id(tx);
   cl_txn_free(tx);
