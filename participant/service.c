@@ -2,7 +2,8 @@
 ** The participant service: life cycle, the per-request arena, value
 ** conversion and reply helpers. Handlers live in service_data.c (scan,
 ** write, waiting), service_txn.c (prepare/commit/abort/one-phase/state),
-** service_ddl.c and service_resolve.c (in-doubt resolution).
+** service_ddl.c, service_resolve.c (in-doubt resolution) and service_gc.c
+** (GC horizons, a restarted coordinator's stale transactions).
 */
 #include "participant/service_int.h"
 
@@ -66,6 +67,21 @@ void psvc_arena_free(psvc_arena *a) {
   }
   a->head = NULL;
   a->total = 0;
+}
+
+psvc_arena_mark psvc_arena_save(const psvc_arena *a) {
+  psvc_arena_mark m = {a->head, a->head ? a->head->used : 0};
+  return m;
+}
+
+void psvc_arena_restore(psvc_arena *a, psvc_arena_mark m) {
+  while (a->head != m.head) {
+    psvc_chunk *c = a->head;
+    a->head = c->next;
+    a->total -= c->cap;
+    free(c);
+  }
+  if (a->head) a->head->used = m.used;
 }
 
 /* ---- values ----------------------------------------------------------------- */
@@ -214,17 +230,22 @@ int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_con
   s->cfg.max_wait_ms = or_default(cfg->max_wait_ms, PSVC_DEFAULT_MAX_WAIT_MS);
   s->cfg.resolve_after_ms = or_default(cfg->resolve_after_ms, PSVC_DEFAULT_RESOLVE_AFTER_MS);
   s->cfg.resolve_poll_ms = or_default(cfg->resolve_poll_ms, PSVC_DEFAULT_RESOLVE_POLL_MS);
+  s->cfg.gc_warn_after_ms = or_default(cfg->gc_warn_after_ms, PSVC_DEFAULT_GC_WARN_AFTER_MS);
+  s->started_ms = uv_now(loop);
   if (cfg->coordinators && cfg->coordinators->n) {
     s->ncoords = cfg->coordinators->n;
     s->coords = calloc(s->ncoords, sizeof *s->coords);
     s->clients = calloc(s->ncoords, sizeof *s->clients);
-    if (!s->coords || !s->clients) {
+    s->gc = calloc(s->ncoords, sizeof *s->gc);
+    if (!s->coords || !s->clients || !s->gc) {
       free(s->coords);
       free(s->clients);
+      free(s->gc);
       free(s);
       return syn_err_set(err, SYN_ENOMEM, "participant service");
     }
     memcpy(s->coords, cfg->coordinators->items, s->ncoords * sizeof *s->coords);
+    for (size_t i = 0; i < s->ncoords; i++) s->gc[i].last_ms = s->started_ms;
   }
   s->cfg.dir = NULL; /* not kept: only store_open needs it */
   int rc = store_open(cfg->dir, &s->st, err);
@@ -232,6 +253,7 @@ int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_con
     syn_err_wrap(err, "store in %s", cfg->dir);
     free(s->coords);
     free(s->clients);
+    free(s->gc);
     free(s);
     return rc;
   }
@@ -240,6 +262,7 @@ int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_con
     store_close(s->st);
     free(s->coords);
     free(s->clients);
+    free(s->gc);
     free(s);
     return rc;
   }
@@ -251,6 +274,8 @@ int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_con
   rpc_server_register(srv, SYN_M_PART_ABORT, psvc_on_abort, s);
   rpc_server_register(srv, SYN_M_PART_COMMIT_ONE_PHASE, psvc_on_one_phase, s);
   rpc_server_register(srv, SYN_M_PART_TXN_STATE, psvc_on_txn_state, s);
+  rpc_server_register(srv, SYN_M_PART_GC, psvc_on_gc, s);
+  rpc_server_register(srv, SYN_M_PART_ABORT_ACTIVE, psvc_on_abort_active, s);
   *out = s;
   return 0;
 }
@@ -272,11 +297,6 @@ void psvc_free(psvc *s) {
   store_close(s->st);
   free(s->coords);
   free(s->clients);
+  free(s->gc);
   free(s);
-}
-
-void psvc_get_stats(const psvc *s, psvc_stats *out) {
-  out->parked = s->nparked;
-  out->parked_total = s->parked_total;
-  out->resolved = s->resolved;
 }

@@ -20,6 +20,10 @@
 **     to the request's wait_ms; a decision for the blocker on this
 **     participant (commit, abort, one-phase commit, in-doubt resolution)
 **     re-runs it; at expiry it answers SYN_EBUSY naming the blocker;
+**   - garbage collection: each coordinator reports a horizon (SYN_M_PART_GC);
+**     once every listed coordinator has, versions below the minimum are
+**     collected (store_gc). ABORT_ACTIVE aborts the active transactions a
+**     restarted coordinator left behind (service_gc.c has the arguments);
 **   - in-doubt resolution: at start and then every poll interval, each
 **     transaction prepared for longer than resolve_after_ms is resolved by
 **     asking its coordinator (c<N>, N = SYN_TXN_COORD(txn)) with
@@ -57,6 +61,7 @@ typedef struct psvc psvc;
 #define PSVC_DEFAULT_MAX_WAIT_MS 60000u
 #define PSVC_DEFAULT_RESOLVE_AFTER_MS 1000u
 #define PSVC_DEFAULT_RESOLVE_POLL_MS 500u
+#define PSVC_DEFAULT_GC_WARN_AFTER_MS 60000u
 
 typedef struct psvc_config {
   const char *name;                 /* this participant, e.g. "p1" (for logs and RESOLVE) */
@@ -68,6 +73,8 @@ typedef struct psvc_config {
   uint32_t max_wait_ms;             /* cap on a request's wait_ms; 0 = default */
   uint32_t resolve_after_ms;        /* prepared this long = in doubt; 0 = default */
   uint32_t resolve_poll_ms;         /* how often to look; 0 = default */
+  uint32_t gc_warn_after_ms;        /* a coordinator silent this long holding GC
+                                       back is logged (WARN, once); 0 = default */
 } psvc_config;
 
 /* Open the store (running its recovery), register the SYN_M_PART_*
@@ -87,13 +94,5 @@ void psvc_stop_hook(void *s);
 /* After psvc_stop, the loop having run and the RPC server being closed:
 ** close the store and free. NULL is allowed. */
 void psvc_free(psvc *s);
-
-/* Counters, for tests and logs. */
-typedef struct psvc_stats {
-  uint32_t parked;        /* requests waiting now */
-  uint64_t parked_total;  /* requests ever parked */
-  uint64_t resolved;      /* in-doubt txns resolved */
-} psvc_stats;
-void psvc_get_stats(const psvc *s, psvc_stats *out);
 
 #endif /* SYN_PSVC_H */

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/rpc_methods.h"
 
 /* ---- request objects ------------------------------------------------------ */
 
@@ -61,7 +62,10 @@ static void unlink_parked(psvc *s, psvc_req *r) {
   if (r->bprev) {
     r->bprev->bnext = r->bnext;
   } else if (r->bnext) {
-    u64map_put(&s->by_blocker, r->blocker, r->bnext); /* replaces: cannot fail */
+    /* Delete then insert: the map held this key, so the insert finds room
+    ** without growing and cannot fail (a plain replace might try to grow). */
+    u64map_del(&s->by_blocker, r->blocker);
+    u64map_put(&s->by_blocker, r->blocker, r->bnext);
   } else {
     u64map_del(&s->by_blocker, r->blocker);
   }
@@ -85,10 +89,15 @@ static int park(psvc *s, psvc_req *r, uint64_t blocker) {
   uint64_t now = uv_now(s->loop);
   if (s->stopping || r->deadline <= now) return SYN_EBUSY;
   if (s->nparked >= s->cfg.max_parked) {
-    SYN_LOG_WARN(NULL, "participant: wait queue full (%u requests); answering busy at once",
-                 s->nparked);
+    /* Once per episode, not per refused request: the queue stays full
+    ** under exactly the load that would flood the log. */
+    if (!s->queue_full_logged)
+      SYN_LOG_WARN(NULL, "participant: wait queue full (%u requests); answering busy at once",
+                   s->nparked);
+    s->queue_full_logged = 1;
     return SYN_EBUSY;
   }
+  if (s->nparked < s->cfg.max_parked / 2) s->queue_full_logged = 0;
   psvc_req *head = u64map_get(&s->by_blocker, blocker);
   if (!head) {
     if (u64map_put(&s->by_blocker, blocker, r) < 0) return SYN_ENOMEM;
@@ -104,7 +113,6 @@ static int park(psvc *s, psvc_req *r, uint64_t blocker) {
   s->parked = r;
   r->parked = 1;
   s->nparked++;
-  s->parked_total++;
   if (!r->timer_init) {
     uv_timer_init(s->loop, &r->timer);
     r->timer.data = r;
@@ -163,6 +171,7 @@ oom:
 static int scan_run(psvc *s, psvc_req *r, uint64_t *blocker) {
   Synod__Part__ScanRequest *q = r->scan;
   psvc_arena *a = &r->arena;
+  psvc_arena_mark mark = psvc_arena_save(a);
   Synod__Part__ScanResponse resp = SYNOD__PART__SCAN_RESPONSE__INIT;
   Synod__Part__Status status;
   store_info info;
@@ -214,6 +223,7 @@ static int scan_run(psvc *s, psvc_req *r, uint64_t *blocker) {
   if (o.oom && rc != SYN_ENOMEM)
     rc = syn_err_set(&err, SYN_ENOMEM, "participant: out of memory for a scan batch");
   if (rc == SYN_EBUSY && info.blocker) {
+    psvc_arena_restore(a, mark); /* the partial batch is discarded */
     *blocker = info.blocker;
     return SYN_EBUSY;
   }
@@ -257,6 +267,15 @@ static int write_run(psvc *s, psvc_req *r, uint64_t *blocker) {
   syn_err_clear(&err);
   int n = (int)q->n_ops - (int)r->done;
   int done = 0, rc = 0;
+  if (psvc_txn_from_past_life(s, q->txn)) {
+    /* Checked on every run, re-runs included: a write parked before
+    ** ABORT_ACTIVE must not take a lock for a txn that can never finish. */
+    syn_err_set(&err, SYN_ECLOSED, "participant: txn %llu is from a previous life of "
+                "coordinator c%u (aborted by ABORT_ACTIVE)", (unsigned long long)q->txn,
+                SYN_TXN_COORD(q->txn));
+    write_reply(r, SYN_ECLOSED, r->done, NULL, &err);
+    return 0;
+  }
   if (n > 0)
     rc = store_write_batch(s->st, q->txn, q->table_id, r->ops + r->done, n, q->snapshot_ts,
                            &done, &info, &err);
@@ -276,8 +295,8 @@ static void busy_reply(psvc_req *r) {
   syn_err err;
   memset(&info, 0, sizeof info);
   info.blocker = r->blocker;
-  syn_err_set(&err, SYN_EBUSY, "participant: waiting for txn %llu timed out",
-              (unsigned long long)r->blocker);
+  syn_err_set(&err, SYN_EBUSY, "participant: txn %llu is in the way (no decision within "
+              "the request's wait)", (unsigned long long)r->blocker);
   if (r->kind == PSVC_REQ_WRITE) {
     write_reply(r, SYN_EBUSY, r->done, &info, &err);
   } else {

@@ -34,6 +34,15 @@ void psvc_arena_init(psvc_arena *a);
 void *psvc_arena_alloc(psvc_arena *a, size_t n);
 void psvc_arena_free(psvc_arena *a);
 
+/* A point to roll the arena back to (a scan re-run drops its discarded
+** batch instead of growing the arena with every wait). */
+typedef struct psvc_arena_mark {
+  psvc_chunk *head;
+  size_t used;
+} psvc_arena_mark;
+psvc_arena_mark psvc_arena_save(const psvc_arena *a);
+void psvc_arena_restore(psvc_arena *a, psvc_arena_mark m);
+
 /* ---- values -------------------------------------------------------------- */
 
 /* Borrow v's bytes (valid while the unpacked message lives). */
@@ -83,6 +92,19 @@ typedef struct psvc_doubt {
   struct psvc_doubt *next, *prev;
 } psvc_doubt;
 
+/* ---- garbage collection and stale transactions (service_gc.c) ----------- */
+
+/* What one coordinator of --coordinators has reported (SYN_M_PART_GC). */
+typedef struct psvc_gc_peer {
+  uint64_t horizon;  /* largest horizon reported (valid when reported) */
+  uint64_t last_ms;  /* uv_now() of the last report, or of the start */
+  int reported;      /* at least one report since this process started */
+  int warned;        /* silence already logged (once per silence) */
+} psvc_gc_peer;
+
+/* SYN_TXN_COORD takes the top 8 bits of a txn id. */
+#define PSVC_COORD_INDEXES 256
+
 /* ---- the service ------------------------------------------------------------ */
 
 struct psvc {
@@ -97,7 +119,7 @@ struct psvc {
   u64map by_blocker;      /* blocker txn -> first psvc_req waiting on it */
   psvc_req *parked;       /* all parked, for stop and own-abort wake-ups */
   uint32_t nparked;
-  uint64_t parked_total;
+  int queue_full_logged;
   /* resolver */
   node_peer *coords;      /* copy of cfg.coordinators */
   size_t ncoords;
@@ -107,7 +129,12 @@ struct psvc {
   u64map doubts;          /* txn -> psvc_doubt */
   psvc_doubt *doubt_list;
   uint32_t sweep_gen;
-  uint64_t resolved;
+  /* GC: one entry per coords[i]; see service_gc.c */
+  psvc_gc_peer *gc;
+  uint64_t started_ms;    /* uv_now() at psvc_new */
+  /* Per coordinator index, the largest below_txn of ABORT_ACTIVE: writes
+  ** of that coordinator's txns below it are refused (a previous life). */
+  uint64_t active_floor[PSVC_COORD_INDEXES];
 };
 
 /* ---- replies ------------------------------------------------------------ */
@@ -130,6 +157,11 @@ void psvc_on_commit(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 void psvc_on_abort(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 void psvc_on_one_phase(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 void psvc_on_txn_state(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_gc(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+void psvc_on_abort_active(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+
+/* 1 when txn is below its coordinator's ABORT_ACTIVE floor (service_gc.c). */
+int psvc_txn_from_past_life(const psvc *s, uint64_t txn);
 
 /* ---- waiting (service_data.c) ------------------------------------------------- */
 

@@ -122,7 +122,6 @@ static void on_resolved(int status, const uint8_t *p, size_t n, const syn_err *r
     doubt_retry_later(s, d);
     return;
   }
-  s->resolved++;
   if (outcome == 1)
     SYN_LOG_INFO(cid, "in-doubt txn resolved: COMMIT at %llu", (unsigned long long)cts);
   else

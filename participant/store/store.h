@@ -336,7 +336,15 @@ typedef struct store_prepared {
   uint64_t prepare_ts;
 } store_prepared;
 
-/* Every prepared txn, oldest prepare first; free with free(). */
+/* Every txn in state (ACTIVE, PREPARED, COMMITTED or ABORTED; anything
+** else is SYN_EINVAL), ordered by prepare_ts then txn id; prepare_ts is 0
+** for a txn that never prepared. Decided txns are listed only while GC has
+** kept their records. *out (NULL when *n is 0) is freed with free(). */
+int store_txn_list(store *st, store_txn_state state, store_prepared **out,
+                   size_t *n, syn_err *err);
+
+/* Every prepared txn, oldest prepare first (store_txn_list of PREPARED);
+** free with free(). */
 int store_prepared_list(store *st, store_prepared **out, size_t *n,
                         syn_err *err);
 
@@ -351,5 +359,9 @@ int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
 ** exceed the start_ts of any live transaction (the oldest snapshot in use
 ** anywhere): the store relies on it to keep the records of live txns. */
 int store_gc(store *st, uint64_t below_ts, syn_err *err);
+
+/* The current GC horizon (the last below_ts of store_gc, kept across
+** restarts; 0 before the first GC). Reads below it get SYN_ERANGE. */
+uint64_t store_gc_ts(const store *st);
 
 #endif /* SYN_STORE_H */

@@ -1,6 +1,7 @@
 /*
 ** Transaction outcomes at one participant: prepare, commit (two-phase and
-** one-phase), abort, the prepared list for in-doubt resolution, and GC.
+** one-phase), abort, the transaction lists (prepared ones for in-doubt
+** resolution, active ones for a restarted coordinator's cleanup), and GC.
 **
 ** States (_syn_txns._syn_state) and the only legal moves:
 **
@@ -317,16 +318,20 @@ int store_txn_state_get(store *st, uint64_t txn, store_txn_state *state,
   return rc;
 }
 
-int store_prepared_list(store *st, store_prepared **out, size_t *n,
-                        syn_err *err) {
+int store_txn_list(store *st, store_txn_state state, store_prepared **out,
+                   size_t *n, syn_err *err) {
   ST_GUARD(st, err);
   if (!out || !n) return syn_err_set(err, SYN_EINVAL, "store: NULL output");
   *out = NULL;
   *n = 0;
+  if (state < STORE_TXN_ACTIVE || state > STORE_TXN_ABORTED)
+    return syn_err_set(err, SYN_EINVAL, "store: no txn list for state %d",
+                       (int)state);
   sqlite3_stmt *s;
   int rc = st_prep(st, "SELECT _syn_txn, _syn_pts FROM _syn_txns WHERE "
-                       "_syn_state = 1 ORDER BY _syn_pts, _syn_txn", &s, err);
+                       "_syn_state = ?1 ORDER BY _syn_pts, _syn_txn", &s, err);
   if (rc) return rc;
+  sqlite3_bind_int(s, 1, (int)state);
   size_t cap = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     if (*n == cap) {
@@ -343,7 +348,7 @@ int store_prepared_list(store *st, store_prepared **out, size_t *n,
     (*n)++;
   }
   if (rc != SQLITE_DONE) {
-    rc = st_sqlerr(st, err, rc, "prepared list");
+    rc = st_sqlerr(st, err, rc, "txn list");
     free(*out);
     *out = NULL;
     *n = 0;
@@ -352,6 +357,11 @@ int store_prepared_list(store *st, store_prepared **out, size_t *n,
   }
   sqlite3_finalize(s);
   return rc;
+}
+
+int store_prepared_list(store *st, store_prepared **out, size_t *n,
+                        syn_err *err) {
+  return store_txn_list(st, STORE_TXN_PREPARED, out, n, err);
 }
 
 int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
@@ -449,3 +459,5 @@ int store_gc(store *st, uint64_t below_ts, syn_err *err) {
   if (!rc) st->gc_ts = below_ts;
   return rc;
 }
+
+uint64_t store_gc_ts(const store *st) { return st ? st->gc_ts : 0; }

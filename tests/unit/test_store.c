@@ -803,6 +803,73 @@ Test(store, gc_keeps_what_snapshots_need) {
   cr_assert_eq(g_rows.bal[0], 3);
 }
 
+Test(store, gc_ts_reports_the_horizon) {
+  cr_assert_eq(store_gc_ts(g_st), 0, "no GC yet");
+  cr_assert_eq(store_gc_ts(NULL), 0);
+  seed(1, 1, "a", 1, 100, STORE_INSERT);
+  cr_assert_eq(store_gc(g_st, 150, &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(store_gc_ts(g_st), 150);
+  cr_assert_eq(store_gc(g_st, 140, &g_err), SYN_EINVAL);
+  cr_assert_eq(store_gc_ts(g_st), 150, "a refused GC leaves the horizon");
+  reopen();
+  cr_assert_eq(store_gc_ts(g_st), 150, "kept across a restart");
+}
+
+/* store_txn_list: one state at a time, ordered by prepare_ts then id;
+** store_prepared_list is the PREPARED list. */
+Test(store, txn_list_by_state) {
+  cr_assert_eq(wr(30, 1, "a", 1, 100, STORE_INSERT), 0, "%s", g_err.msg);
+  cr_assert_eq(wr(10, 2, "b", 1, 100, STORE_INSERT), 0, "%s", g_err.msg);
+  cr_assert_eq(wr(20, 3, "c", 1, 100, STORE_INSERT), 0, "%s", g_err.msg);
+  cr_assert_eq(store_prepare(g_st, 20, 170, NULL, &g_err), 0);
+  cr_assert_eq(wr(40, 4, "d", 1, 100, STORE_INSERT), 0);
+  cr_assert_eq(store_prepare(g_st, 40, 160, NULL, &g_err), 0);
+  cr_assert_eq(wr(50, 5, "e", 1, 100, STORE_INSERT), 0);
+  cr_assert_eq(store_commit_one_phase(g_st, 50, 180, &g_err), 0);
+  cr_assert_eq(store_abort(g_st, 60, &g_err), 0);
+  store_prepared *l = NULL;
+  size_t n = 0;
+  cr_assert_eq(store_txn_list(g_st, STORE_TXN_ACTIVE, &l, &n, &g_err), 0, "%s", g_err.msg);
+  cr_assert_eq(n, 2);
+  cr_assert_eq(l[0].txn, 10);
+  cr_assert_eq(l[0].prepare_ts, 0);
+  cr_assert_eq(l[1].txn, 30);
+  free(l);
+  cr_assert_eq(store_txn_list(g_st, STORE_TXN_PREPARED, &l, &n, &g_err), 0);
+  cr_assert_eq(n, 2);
+  cr_assert_eq(l[0].txn, 40, "oldest prepare first");
+  cr_assert_eq(l[0].prepare_ts, 160);
+  cr_assert_eq(l[1].txn, 20);
+  free(l);
+  cr_assert_eq(store_prepared_list(g_st, &l, &n, &g_err), 0);
+  cr_assert_eq(n, 2);
+  cr_assert_eq(l[0].txn, 40);
+  cr_assert_eq(l[1].txn, 20);
+  free(l);
+  cr_assert_eq(store_txn_list(g_st, STORE_TXN_COMMITTED, &l, &n, &g_err), 0);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(l[0].txn, 50);
+  free(l);
+  cr_assert_eq(store_txn_list(g_st, STORE_TXN_ABORTED, &l, &n, &g_err), 0);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(l[0].txn, 60);
+  free(l);
+  cr_assert_eq(store_txn_list(g_st, STORE_TXN_UNKNOWN, &l, &n, &g_err), SYN_EINVAL);
+  cr_assert_null(l);
+  cr_assert_eq(n, 0);
+  cr_assert_eq(store_txn_list(g_st, (store_txn_state)7, &l, &n, &g_err), SYN_EINVAL);
+  cr_assert_eq(store_txn_list(g_st, STORE_TXN_ACTIVE, NULL, &n, &g_err), SYN_EINVAL);
+  /* Aborting the active ones empties the ACTIVE list; the rest is left. */
+  cr_assert_eq(store_abort(g_st, 10, &g_err), 0);
+  cr_assert_eq(store_abort(g_st, 30, &g_err), 0);
+  cr_assert_eq(store_txn_list(g_st, STORE_TXN_ACTIVE, &l, &n, &g_err), 0);
+  cr_assert_eq(n, 0);
+  cr_assert_null(l);
+  cr_assert_eq(store_prepared_list(g_st, &l, &n, &g_err), 0);
+  cr_assert_eq(n, 2);
+  free(l);
+}
+
 /* ---- DDL ----------------------------------------------------------------------- */
 
 Test(store, ddl_columns_and_indexes) {

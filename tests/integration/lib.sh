@@ -1,0 +1,78 @@
+# Shared helpers for integration scripts that run a whole cluster.
+# Source it after setting CTL (path to synodctl). It sets WORK (a temp dir),
+# DIR (the cluster dir), BASE (a free base port) and installs a trap that
+# kills, by pid, every node of the cluster still running, prints the nodes'
+# log tails on failure, and removes WORK.
+
+WORK=$(mktemp -d)
+DIR=$WORK/data
+
+lib_cleanup() {
+  local rc=$?
+  local f pid
+  for f in "$DIR"/*/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f" 2>/dev/null || true)
+    if [ -n "$pid" ] && grep -qa -- "$DIR" "/proc/$pid/cmdline" 2>/dev/null; then
+      kill -CONT "$pid" 2>/dev/null || true
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  if [ $rc -ne 0 ]; then
+    for f in "$DIR"/*/*.log; do
+      [ -f "$f" ] || continue
+      echo "---- $f (last 30 lines)" >&2
+      tail -n 30 "$f" >&2
+    done
+  fi
+  rm -rf "$WORK"
+  exit $rc
+}
+trap lib_cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+step() { echo "== $*"; }
+
+# A base port whose whole cluster range BASE..BASE+299 is free right now.
+lib_free_base() {
+  python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+rng = random.Random()
+for _ in range(200):
+    b = rng.randrange(20000, 40000)
+    if all(free(b + i) for i in range(300)):
+        print(b); break
+else:
+    raise SystemExit("no free port range")
+PY
+}
+BASE=$(lib_free_base)
+
+ctl() { "$CTL" "$@" --dir "$DIR"; }
+
+# psql against coordinator 1, quiet, no psqlrc; extra args follow.
+PSQL_CONN="host=127.0.0.1 port=$BASE user=postgres dbname=postgres"
+sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$PSQL_CONN" "$@"; }
+
+# wait_pid_gone PID SECONDS: 0 once the process is gone (or a zombie).
+wait_pid_gone() {
+  local pid=$1 i
+  for i in $(seq 1 $(($2 * 20))); do
+    if ! kill -0 "$pid" 2>/dev/null; then return 0; fi
+    if grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}

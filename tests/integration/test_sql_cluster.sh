@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SQL through psql against a live 1+3 cluster (one coordinator, three
+# SQLite participants): every tests/sql/*.sql script must print exactly its
+# .out file; then the isolation scenarios (tests/isolation/*.spec) and the
+# bank workload (8 clients, 10 accounts, BANK_SECONDS seconds, default 30)
+# run against the same cluster.
+#
+# usage: test_sql_cluster.sh PATH/TO/synodctl SRCDIR PATH/TO/isotest PATH/TO/bank
+set -euo pipefail
+CTL=$(readlink -f "${1:?usage: test_sql_cluster.sh SYNODCTL SRCDIR ISOTEST BANK}")
+SRC=$(readlink -f "$2")
+ISOTEST=$(readlink -f "$3")
+BANK=$(readlink -f "$4")
+. "$(dirname "$0")/lib.sh"
+
+step "up 1+3 on base port $BASE"
+ctl up --coordinators 1 --participants 3 --port "$BASE" >/dev/null
+
+step "sql scripts"
+failed=0
+for f in "$SRC"/tests/sql/*.sql; do
+  name=$(basename "$f" .sql)
+  # The same flags the expected files were written for: echo the input,
+  # no psqlrc, keep going after errors.
+  psql -X -a -q "$PSQL_CONN" -f "$f" >"$WORK/$name.got" 2>&1 || true
+  if diff -u "${f%.sql}.out" "$WORK/$name.got" >"$WORK/$name.diff"; then
+    echo "ok   $name"
+  else
+    echo "FAIL $name"
+    head -n 60 "$WORK/$name.diff"
+    failed=1
+  fi
+done
+[ $failed -eq 0 ] || fail "sql scripts differ from their expected output"
+
+step "isolation scenarios"
+"$ISOTEST" "$PSQL_CONN" "$SRC"/tests/isolation/*.spec || fail "isolation scenarios"
+
+step "bank"
+"$BANK" --conninfo "$PSQL_CONN" --init --accounts 10 --clients 8 --readers 2 \
+  --seconds "${BANK_SECONDS:-30}" || fail "bank workload"
+
+ctl down >/dev/null
+echo "ok"
