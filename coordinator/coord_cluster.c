@@ -259,6 +259,7 @@ int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_c
   if (rc == 0) rc = coord_route_open(cl, cfg->participants, err);
   if (rc == 0 && coord_wfg_new(&cl->wfg) < 0) rc = syn_err_set(err, SYN_ENOMEM, "wfg");
   if (rc == 0) rc = coord_commit_open(cl, err);
+  if (rc == 0) rc = coord_maint_start(cl, err);
   if (rc == 0) {
     if (pthread_create(&cl->rec_thread, NULL, recovery_main, cl) != 0)
       rc = syn_err_set(err, SYN_EIO, "cannot start the DDL recovery thread");

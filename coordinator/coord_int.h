@@ -163,6 +163,11 @@ coord_commit_res *coord_commit_res_of(coord_op *op); /* the op cl_commit queued 
 int coord_ids_open(cl_cluster *cl, syn_err *err);
 int coord_id_next(cl_cluster *cl, uint64_t *out, syn_err *err);
 
+/* ---- maintenance (coord_maint.c, LOOP) ---------------------------------- */
+
+/* ABORT_ACTIVE to every participant, then periodic GC horizon reports. */
+int coord_maint_start(cl_cluster *cl, syn_err *err);
+
 /* ---- DDL (coord_ddl.c) ---------------------------------------------------- */
 
 /* Send a packed DdlRequest to the participants in mask (bit i = parts[i]);

@@ -91,3 +91,50 @@ Test(cluster_crash, after_decision_commits) { crash_and_recover("coord_after_dec
 Test(cluster_crash, during_phase_two_commits) {
   crash_and_recover("coord_during_phase_two=crash", 2);
 }
+
+/* A transaction active when its coordinator died holds write locks at the
+** participants; the restarted coordinator's ABORT_ACTIVE releases them. */
+Test(cluster_crash, restart_releases_locks_of_active_txns) {
+  harness h;
+  h_start(&h, 3);
+  syn_err e;
+  cat_table *def = h_table_kv("kv");
+  cr_assert(cl_create_table(h.cl, def, false, &e) == 0, "%s", e.msg);
+  cat_table_free(def);
+  h_close_cluster(&h);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    h_open_cluster(&h);
+    cat_table *t;
+    cl_txn *tx;
+    if (cl_table_get(h.cl, "kv", &t, &e) < 0 || cl_txn_begin(h.cl, CL_READ_COMMITTED, &tx, &e) < 0)
+      _exit(10);
+    for (int k = 1; k <= 10; k++) {
+      syn_value row[3] = {I(k), I(k), {.type = SYN_V_NULL}};
+      syn_value key = I(k);
+      cl_write_op op = {.mode = CL_INSERT, .row = row, .key = &key, .nkey = 1};
+      if (cl_write(tx, t, &op, 1, &e) < 0) _exit(11);
+    }
+    _exit(137); /* dies with the locks held */
+  }
+  int st;
+  cr_assert(waitpid(pid, &st, 0) == pid);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 137);
+  h_open_cluster(&h);
+  cat_table *t;
+  cr_assert(cl_table_get(h.cl, "kv", &t, &e) == 0);
+  cl_txn *tx;
+  cr_assert(cl_txn_begin(h.cl, CL_READ_COMMITTED, &tx, &e) == 0);
+  for (int k = 1; k <= 10; k++) {
+    syn_value row[3] = {I(k), I(-k), {.type = SYN_V_NULL}};
+    syn_value key = I(k);
+    cl_write_op op = {.mode = CL_INSERT, .row = row, .key = &key, .nkey = 1};
+    int rc = cl_write(tx, t, &op, 1, &e);
+    cr_assert_eq(rc, 0, "key %d still locked: %s", k, e.msg);
+  }
+  cr_assert(cl_commit(tx, NULL, &e) == 0, "%s", e.msg);
+  cl_txn_free(tx);
+  cat_table_free(t);
+  h_stop(&h);
+}
