@@ -44,11 +44,9 @@
 
 #include "common/failpoint.h"
 #include "common/log.h"
-#include "coordinator/coord_int.h"
+#include "coordinator/coord_ddl_int.h"
 
 #define COORD_DDL_RETRY_MS 5000
-#define COORD_DDL_CLEANUP 3
-#define COORD_REBUILD_MAX_ROWS 10000000
 
 static uint64_t mono_ms(void) {
   struct timespec ts;
@@ -56,120 +54,8 @@ static uint64_t mono_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t all_mask(cl_cluster *cl) {
+uint64_t coord_ddl_all_mask(cl_cluster *cl) {
   return cl->nparts >= 64 ? ~0ull : ((1ull << cl->nparts) - 1);
-}
-
-/* ---- requests -------------------------------------------------------------- */
-
-static int pack_ddl(const Synod__Part__DdlRequest *rq, uint8_t **out, size_t *len) {
-  *len = synod__part__ddl_request__get_packed_size(rq);
-  *out = malloc(*len ? *len : 1);
-  if (!*out) return SYN_ENOMEM;
-  synod__part__ddl_request__pack(rq, *out);
-  return 0;
-}
-
-static int pack_create(const cat_table *t, const char *pkey_name, uint8_t **out, size_t *len) {
-  Synod__Part__TableDef td = SYNOD__PART__TABLE_DEF__INIT;
-  td.table_id = (uint32_t)t->id;
-  int ni = t->nuniques + t->nindexes;
-  Synod__Part__ColumnDef *cd = calloc((size_t)t->ncols + 1, sizeof *cd);
-  Synod__Part__ColumnDef **cp = calloc((size_t)t->ncols + 1, sizeof *cp);
-  Synod__Part__IndexDef *id = calloc((size_t)ni + 1, sizeof *id);
-  Synod__Part__IndexDef **ip = calloc((size_t)ni + 1, sizeof *ip);
-  int32_t *keys = calloc((size_t)t->npk + 1, sizeof *keys);
-  int32_t *icols = NULL;
-  size_t nic = 0;
-  for (int i = 0; i < t->nuniques; i++) nic += (size_t)t->uniques[i].ncols;
-  for (int i = 0; i < t->nindexes; i++) nic += (size_t)t->indexes[i].ncols;
-  icols = calloc(nic + 1, sizeof *icols);
-  char pkname[300];
-  if (pkey_name && *pkey_name) snprintf(pkname, sizeof pkname, "%s", pkey_name);
-  else snprintf(pkname, sizeof pkname, "%s_pkey", t->name);
-  int rc = (cd && cp && id && ip && keys && icols) ? 0 : SYN_ENOMEM;
-  if (rc == 0) {
-    for (int i = 0; i < t->ncols; i++) {
-      synod__part__column_def__init(&cd[i]);
-      cd[i].name = t->cols[i].name;
-      cd[i].affinity = (char *)cat_type_sqlite(t->cols[i].type_oid);
-      cp[i] = &cd[i];
-    }
-    td.n_cols = (size_t)t->ncols;
-    td.cols = cp;
-    for (int i = 0; i < t->npk; i++) keys[i] = t->pk[i];
-    td.n_key_cols = (size_t)t->npk;
-    td.key_cols = keys;
-    td.pkey_name = pkname;
-    size_t c = 0;
-    for (int i = 0; i < ni; i++) {
-      const cat_index *x = i < t->nuniques ? &t->uniques[i] : &t->indexes[i - t->nuniques];
-      synod__part__index_def__init(&id[i]);
-      id[i].name = x->name;
-      id[i].unique = x->unique || i < t->nuniques;
-      id[i].cols = &icols[c];
-      id[i].n_cols = (size_t)x->ncols;
-      for (int k = 0; k < x->ncols; k++) icols[c++] = x->cols[k];
-      ip[i] = &id[i];
-    }
-    td.n_indexes = (size_t)ni;
-    td.indexes = ip;
-    Synod__Part__DdlRequest rq = SYNOD__PART__DDL_REQUEST__INIT;
-    rq.table_id = (uint32_t)t->id;
-    rq.op_case = SYNOD__PART__DDL_REQUEST__OP_CREATE_TABLE;
-    rq.create_table = &td;
-    rc = pack_ddl(&rq, out, len);
-  }
-  free(cd);
-  free(cp);
-  free(id);
-  free(ip);
-  free(keys);
-  free(icols);
-  return rc;
-}
-
-static int pack_simple(uint32_t table_id, int op, const char *s1, const char *s2,
-                       const syn_value *deflt, const cat_index *ix, uint8_t **out, size_t *len) {
-  Synod__Part__DdlRequest rq = SYNOD__PART__DDL_REQUEST__INIT;
-  Synod__Part__ColumnDef cd = SYNOD__PART__COLUMN_DEF__INIT;
-  Synod__Part__RenameColumn rn = SYNOD__PART__RENAME_COLUMN__INIT;
-  Synod__Part__IndexDef id = SYNOD__PART__INDEX_DEF__INIT;
-  Synod__Part__Value dv;
-  int32_t cols[64];
-  rq.table_id = table_id;
-  rq.op_case = (Synod__Part__DdlRequest__OpCase)op;
-  switch (op) {
-  case SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE: rq.drop_table = 1; break;
-  case SYNOD__PART__DDL_REQUEST__OP_TRUNCATE_TABLE: rq.truncate_table = 1; break;
-  case SYNOD__PART__DDL_REQUEST__OP_ADD_COLUMN:
-    cd.name = (char *)s1;
-    cd.affinity = (char *)s2;
-    rq.add_column = &cd;
-    if (deflt && deflt->type != SYN_V_NULL) {
-      coord_value_to_pb(deflt, &dv);
-      rq.add_column_default = &dv;
-    }
-    break;
-  case SYNOD__PART__DDL_REQUEST__OP_DROP_COLUMN: rq.drop_column = (char *)s1; break;
-  case SYNOD__PART__DDL_REQUEST__OP_RENAME_COLUMN:
-    rn.from = (char *)s1;
-    rn.to = (char *)s2;
-    rq.rename_column = &rn;
-    break;
-  case SYNOD__PART__DDL_REQUEST__OP_CREATE_INDEX:
-    if (ix->ncols > 64) return SYN_ERANGE;
-    id.name = ix->name;
-    id.unique = ix->unique;
-    for (int i = 0; i < ix->ncols; i++) cols[i] = ix->cols[i];
-    id.cols = cols;
-    id.n_cols = (size_t)ix->ncols;
-    rq.create_index = &id;
-    break;
-  case SYNOD__PART__DDL_REQUEST__OP_DROP_INDEX: rq.drop_index = (char *)s1; break;
-  default: return SYN_EINVAL;
-  }
-  return pack_ddl(&rq, out, len);
 }
 
 /* ---- one step on every participant ------------------------------------------ */
@@ -177,7 +63,7 @@ static int pack_simple(uint32_t table_id, int op, const char *s1, const char *s2
 /* Send req to the participants in *mask until each applied it or refused
 ** for good (or COORD_DDL_RETRY_MS passed); *mask keeps those that did
 ** not apply it. Returns 0 when all applied. */
-static int step_all(cl_cluster *cl, const uint8_t *req, size_t len, uint64_t *mask,
+int coord_ddl_step_all(cl_cluster *cl, const uint8_t *req, size_t len, uint64_t *mask,
                     syn_err *err) {
   uint64_t deadline = mono_ms() + COORD_DDL_RETRY_MS;
   int codes[COORD_MAX_PARTS];
@@ -242,14 +128,14 @@ static int complete(cl_cluster *cl, const coord_intent *in, syn_err *err) {
   return rc;
 }
 
-static int intent_add(cl_cluster *cl, coord_intent *in, syn_err *err) {
+int coord_ddl_intent_add(cl_cluster *cl, coord_intent *in, syn_err *err) {
   pthread_mutex_lock(&cl->catmu);
   int rc = coord_cat_intent_add(cl->cat, in, err);
   pthread_mutex_unlock(&cl->catmu);
   return rc;
 }
 
-static int intent_del(cl_cluster *cl, int64_t seq, syn_err *err) {
+int coord_ddl_intent_del(cl_cluster *cl, int64_t seq, syn_err *err) {
   pthread_mutex_lock(&cl->catmu);
   int rc = coord_cat_intent_del(cl->cat, seq, err);
   pthread_mutex_unlock(&cl->catmu);
@@ -258,13 +144,13 @@ static int intent_del(cl_cluster *cl, int64_t seq, syn_err *err) {
 
 /* Finish one recorded intent (recovery and before each DDL). */
 static int finish_intent(cl_cluster *cl, const coord_intent *in, syn_err *err) {
-  uint64_t mask = all_mask(cl);
+  uint64_t mask = coord_ddl_all_mask(cl);
   if (in->kind == COORD_DDL_REBUILD) {
-    int rc = in->undo ? step_all(cl, in->undo, in->undo_len, &mask, err) : 0;
+    int rc = in->undo ? coord_ddl_step_all(cl, in->undo, in->undo_len, &mask, err) : 0;
     if (rc < 0) return rc;
-    return intent_del(cl, in->seq, err);
+    return coord_ddl_intent_del(cl, in->seq, err);
   }
-  int rc = step_all(cl, in->req, in->req_len, &mask, err);
+  int rc = coord_ddl_step_all(cl, in->req, in->req_len, &mask, err);
   if (rc < 0) return rc;
   return complete(cl, in, err);
 }
@@ -342,24 +228,24 @@ static int run_step(cl_cluster *cl, const char *table, uint8_t *req, size_t req_
   coord_intent in = {.kind = COORD_DDL_SIMPLE, .table = table, .req = req, .req_len = req_len,
                      .undo = undo, .undo_len = undo_len, .def = new_def ? enc.p : NULL,
                      .def_len = new_def ? enc.n : 0};
-  if (rc == 0) rc = intent_add(cl, &in, err);
+  if (rc == 0) rc = coord_ddl_intent_add(cl, &in, err);
   /* Crash tests: the intent is durable, no participant has the step. The
   ** error action stops here as a crash would (the intent stays). */
   if (rc == 0 && SYN_FAILPOINT("coord_ddl_after_intent"))
     rc = syn_err_set(err, SYN_EIO, "failpoint coord_ddl_after_intent");
   else if (rc == 0) {
-    uint64_t mask = all_mask(cl);
+    uint64_t mask = coord_ddl_all_mask(cl);
     syn_err se;
-    rc = step_all(cl, req, req_len, &mask, &se);
+    rc = coord_ddl_step_all(cl, req, req_len, &mask, &se);
     if (rc == 0) {
       rc = complete(cl, &in, err);
     } else if (undo) {
-      uint64_t applied = all_mask(cl) & ~mask;
+      uint64_t applied = coord_ddl_all_mask(cl) & ~mask;
       syn_err ue;
-      if (applied && step_all(cl, undo, undo_len, &applied, &ue) < 0)
+      if (applied && coord_ddl_step_all(cl, undo, undo_len, &applied, &ue) < 0)
         SYN_LOG_ERROR(NULL, "DDL on %s: undo failed on some participants: %s", table, ue.msg);
       syn_err de;
-      if (!applied) intent_del(cl, in.seq, &de);
+      if (!applied) coord_ddl_intent_del(cl, in.seq, &de);
       if (err) *err = se;
     } else {
       if (err) *err = se;
@@ -373,7 +259,7 @@ static int run_step(cl_cluster *cl, const char *table, uint8_t *req, size_t req_
 }
 
 /* Begin a DDL: one at a time, after finishing any interrupted one. */
-static int ddl_enter(cl_cluster *cl, syn_err *err) {
+int coord_ddl_enter(cl_cluster *cl, syn_err *err) {
   pthread_mutex_lock(&cl->ddlmu);
   int rc = finish_pending(cl, err);
   if (rc < 0) {
@@ -383,16 +269,16 @@ static int ddl_enter(cl_cluster *cl, syn_err *err) {
   return 0;
 }
 
-static void ddl_leave(cl_cluster *cl) { pthread_mutex_unlock(&cl->ddlmu); }
+void coord_ddl_leave(cl_cluster *cl) { pthread_mutex_unlock(&cl->ddlmu); }
 
 /* A copy of the current definition, or SYN_ENOTFOUND (42P01). */
-static int get_def(cl_cluster *cl, const char *name, cat_table **out, syn_err *err) {
+int coord_ddl_get_def(cl_cluster *cl, const char *name, cat_table **out, syn_err *err) {
   return cl_table_get(cl, name, out, err);
 }
 
 /* ---- CREATE / DROP / TRUNCATE ---------------------------------------------------- */
 
-static int alloc_table_id(cl_cluster *cl, uint64_t *id, syn_err *err) {
+int coord_ddl_alloc_table_id(cl_cluster *cl, uint64_t *id, syn_err *err) {
   pthread_mutex_lock(&cl->catmu);
   int64_t next = 1;
   bool found;
@@ -410,26 +296,26 @@ int cl_create_table(cl_cluster *cl, const cat_table *def, bool if_not_exists, sy
   if (!def || !def->name || !*def->name) return syn_err_set(err, SYN_EINVAL, "table without name");
   if (def->ncols <= 0)
     return syn_err_set(err, SYN_EUNSUPPORTED, "0A000: tables without columns are not supported");
-  int rc = ddl_enter(cl, err);
+  int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   pthread_mutex_lock(&cl->catmu);
   bool exists = coord_cache_find(cl, def->name) != NULL;
   pthread_mutex_unlock(&cl->catmu);
   if (exists) {
-    ddl_leave(cl);
+    coord_ddl_leave(cl);
     if (if_not_exists) return 0;
     return syn_err_set(err, SYN_EEXIST, "42P07: relation \"%s\" already exists", def->name);
   }
   cat_table *t = cat_table_copy(def);
   if (!t) {
-    ddl_leave(cl);
+    coord_ddl_leave(cl);
     return syn_err_set(err, SYN_ENOMEM, "table");
   }
-  rc = alloc_table_id(cl, &t->id, err);
+  rc = coord_ddl_alloc_table_id(cl, &t->id, err);
   uint8_t *req = NULL, *undo = NULL;
   size_t rl = 0, ul = 0;
-  if (rc == 0 && (pack_create(t, NULL, &req, &rl) < 0 ||
-                  pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL,
+  if (rc == 0 && (coord_ddl_pack_create(t, NULL, &req, &rl) < 0 ||
+                  coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL,
                               NULL, NULL, NULL, &undo, &ul) < 0))
     rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
   if (rc == 0) rc = run_step(cl, t->name, req, rl, undo, ul, t, err);
@@ -438,50 +324,50 @@ int cl_create_table(cl_cluster *cl, const cat_table *def, bool if_not_exists, sy
     free(undo);
   }
   cat_table_free(t);
-  ddl_leave(cl);
+  coord_ddl_leave(cl);
   return rc;
 }
 
 int cl_drop_table(cl_cluster *cl, const char *name, bool if_exists, syn_err *err) {
-  int rc = ddl_enter(cl, err);
+  int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t;
-  rc = get_def(cl, name, &t, err);
+  rc = coord_ddl_get_def(cl, name, &t, err);
   if (rc < 0) {
-    ddl_leave(cl);
+    coord_ddl_leave(cl);
     if (rc == SYN_ENOTFOUND && if_exists) return 0;
     return rc;
   }
   uint8_t *req = NULL;
   size_t rl = 0;
-  if (pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL, NULL, NULL,
+  if (coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL, NULL, NULL,
                   NULL, &req, &rl) < 0)
     rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
   else
     rc = run_step(cl, name, req, rl, NULL, 0, NULL, err);
   cat_table_free(t);
-  ddl_leave(cl);
+  coord_ddl_leave(cl);
   return rc;
 }
 
 int cl_truncate_table(cl_cluster *cl, const char *name, syn_err *err) {
-  int rc = ddl_enter(cl, err);
+  int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t;
-  rc = get_def(cl, name, &t, err);
+  rc = coord_ddl_get_def(cl, name, &t, err);
   if (rc < 0) {
-    ddl_leave(cl);
+    coord_ddl_leave(cl);
     return rc;
   }
   uint8_t *req = NULL;
   size_t rl = 0;
-  if (pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_TRUNCATE_TABLE, NULL, NULL,
+  if (coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_TRUNCATE_TABLE, NULL, NULL,
                   NULL, NULL, &req, &rl) < 0)
     rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
   else
     rc = run_step(cl, name, req, rl, NULL, 0, t, err);
   cat_table_free(t);
-  ddl_leave(cl);
+  coord_ddl_leave(cl);
   return rc;
 }
 
@@ -541,13 +427,13 @@ static int eval_default(const cat_column *col, syn_value *out, cat_buf *scratch,
 
 int cl_add_column(cl_cluster *cl, const char *table, const cat_column *col, bool if_not_exists,
                   syn_err *err) {
-  int rc = ddl_enter(cl, err);
+  int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t = NULL;
-  rc = get_def(cl, table, &t, err);
+  rc = coord_ddl_get_def(cl, table, &t, err);
   if (rc == 0 && cat_table_find_column(t, col->name) >= 0) {
     cat_table_free(t);
-    ddl_leave(cl);
+    coord_ddl_leave(cl);
     if (if_not_exists) return 0;
     return syn_err_set(err, SYN_EEXIST, "42701: column \"%s\" of relation \"%s\" already exists",
                        col->name, table);
@@ -571,9 +457,9 @@ int cl_add_column(cl_cluster *cl, const char *table, const cat_column *col, bool
   uint8_t *req = NULL, *undo = NULL;
   size_t rl = 0, ul = 0;
   if (rc == 0 &&
-      (pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_ADD_COLUMN, col->name,
+      (coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_ADD_COLUMN, col->name,
                    cat_type_sqlite(col->type_oid), &dv, NULL, &req, &rl) < 0 ||
-       pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_COLUMN, col->name, NULL,
+       coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_COLUMN, col->name, NULL,
                    NULL, NULL, &undo, &ul) < 0))
     rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
   if (rc == 0) rc = run_step(cl, table, req, rl, undo, ul, t, err);
@@ -584,7 +470,7 @@ int cl_add_column(cl_cluster *cl, const char *table, const cat_column *col, bool
   cat_buf_free(&scratch);
   free(textbuf);
   cat_table_free(t);
-  ddl_leave(cl);
+  coord_ddl_leave(cl);
   return rc;
 }
 
@@ -614,14 +500,14 @@ static void drop_indexes_using(cat_index **arr, int *n, int pos) {
 
 int cl_drop_column(cl_cluster *cl, const char *table, const char *column, bool if_exists,
                    syn_err *err) {
-  int rc = ddl_enter(cl, err);
+  int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t = NULL;
-  rc = get_def(cl, table, &t, err);
+  rc = coord_ddl_get_def(cl, table, &t, err);
   int pos = rc == 0 ? cat_table_find_column(t, column) : -1;
   if (rc == 0 && pos < 0) {
     cat_table_free(t);
-    ddl_leave(cl);
+    coord_ddl_leave(cl);
     if (if_exists) return 0;
     return syn_err_set(err, SYN_ENOTFOUND, "42703: column \"%s\" of relation \"%s\" does not exist",
                        column, table);
@@ -641,9 +527,9 @@ int cl_drop_column(cl_cluster *cl, const char *table, const char *column, bool i
   uint8_t *req = NULL, *undo = NULL;
   size_t rl = 0, ul = 0;
   if (rc == 0 &&
-      (pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_COLUMN, column, NULL, NULL,
+      (coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_COLUMN, column, NULL, NULL,
                    NULL, &req, &rl) < 0 ||
-       pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_ADD_COLUMN, column,
+       coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_ADD_COLUMN, column,
                    cat_type_sqlite(t->cols[pos].type_oid), NULL, NULL, &undo, &ul) < 0))
     rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
   if (rc == 0) {
@@ -665,16 +551,16 @@ int cl_drop_column(cl_cluster *cl, const char *table, const char *column, bool i
     free(undo);
   }
   cat_table_free(t);
-  ddl_leave(cl);
+  coord_ddl_leave(cl);
   return rc;
 }
 
 int cl_rename_column(cl_cluster *cl, const char *table, const char *from, const char *to,
                      syn_err *err) {
-  int rc = ddl_enter(cl, err);
+  int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t = NULL;
-  rc = get_def(cl, table, &t, err);
+  rc = coord_ddl_get_def(cl, table, &t, err);
   int pos = rc == 0 ? cat_table_find_column(t, from) : -1;
   if (rc == 0 && pos < 0)
     rc = syn_err_set(err, SYN_ENOTFOUND, "42703: column \"%s\" does not exist", from);
@@ -686,9 +572,9 @@ int cl_rename_column(cl_cluster *cl, const char *table, const char *from, const 
   uint8_t *req = NULL, *undo = NULL;
   size_t rl = 0, ul = 0;
   if (rc == 0 &&
-      (pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_RENAME_COLUMN, from, to, NULL,
+      (coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_RENAME_COLUMN, from, to, NULL,
                    NULL, &req, &rl) < 0 ||
-       pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_RENAME_COLUMN, to, from, NULL,
+       coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_RENAME_COLUMN, to, from, NULL,
                    NULL, &undo, &ul) < 0))
     rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
   if (rc == 0) {
@@ -702,7 +588,7 @@ int cl_rename_column(cl_cluster *cl, const char *table, const char *from, const 
   }
   free(nn);
   cat_table_free(t);
-  ddl_leave(cl);
+  coord_ddl_leave(cl);
   return rc;
 }
 
@@ -710,19 +596,19 @@ int cl_rename_column(cl_cluster *cl, const char *table, const char *from, const 
 
 int cl_create_index(cl_cluster *cl, const char *table, const char *index_name, const int *cols,
                     int ncols, bool unique, bool if_not_exists, syn_err *err) {
-  int rc = ddl_enter(cl, err);
+  int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   pthread_mutex_lock(&cl->catmu);
   bool exists = coord_cache_find_index(cl, index_name, NULL) != NULL ||
                 coord_cache_find(cl, index_name) != NULL;
   pthread_mutex_unlock(&cl->catmu);
   if (exists) {
-    ddl_leave(cl);
+    coord_ddl_leave(cl);
     if (if_not_exists) return 0;
     return syn_err_set(err, SYN_EEXIST, "42P07: relation \"%s\" already exists", index_name);
   }
   cat_table *t = NULL;
-  rc = get_def(cl, table, &t, err);
+  rc = coord_ddl_get_def(cl, table, &t, err);
   for (int i = 0; rc == 0 && i < ncols; i++)
     if (cols[i] < 0 || cols[i] >= t->ncols)
       rc = syn_err_set(err, SYN_EINVAL, "index column %d out of range", cols[i]);
@@ -740,9 +626,9 @@ int cl_create_index(cl_cluster *cl, const char *table, const char *index_name, c
   size_t rl = 0, ul = 0;
   if (rc == 0) {
     cat_index *x = &t->indexes[t->nindexes - 1];
-    if (pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_CREATE_INDEX, NULL, NULL, NULL,
+    if (coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_CREATE_INDEX, NULL, NULL, NULL,
                     x, &req, &rl) < 0 ||
-        pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_INDEX, index_name, NULL,
+        coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_INDEX, index_name, NULL,
                     NULL, NULL, &undo, &ul) < 0)
       rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
   }
@@ -752,12 +638,12 @@ int cl_create_index(cl_cluster *cl, const char *table, const char *index_name, c
     free(undo);
   }
   cat_table_free(t);
-  ddl_leave(cl);
+  coord_ddl_leave(cl);
   return rc;
 }
 
 int cl_drop_index(cl_cluster *cl, const char *index_name, bool if_exists, syn_err *err) {
-  int rc = ddl_enter(cl, err);
+  int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   int which = -1;
   char tname[512] = "";
@@ -766,12 +652,12 @@ int cl_drop_index(cl_cluster *cl, const char *index_name, bool if_exists, syn_er
   if (ct) snprintf(tname, sizeof tname, "%s", ct->name);
   pthread_mutex_unlock(&cl->catmu);
   if (!ct) {
-    ddl_leave(cl);
+    coord_ddl_leave(cl);
     if (if_exists) return 0;
     return syn_err_set(err, SYN_ENOTFOUND, "42704: index \"%s\" does not exist", index_name);
   }
   cat_table *t = NULL;
-  rc = get_def(cl, tname, &t, err);
+  rc = coord_ddl_get_def(cl, tname, &t, err);
   uint8_t *req = NULL, *undo = NULL;
   size_t rl = 0, ul = 0;
   if (rc == 0) {
@@ -780,9 +666,9 @@ int cl_drop_index(cl_cluster *cl, const char *index_name, bool if_exists, syn_er
     int k = which < t->nuniques ? which : which - t->nuniques;
     cat_index x = (*arr)[k];
     if (x.unique && which < t->nuniques) x.unique = true;
-    if (pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_INDEX, index_name, NULL,
+    if (coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_DROP_INDEX, index_name, NULL,
                     NULL, NULL, &req, &rl) < 0 ||
-        pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_CREATE_INDEX, NULL, NULL, NULL,
+        coord_ddl_pack_simple((uint32_t)t->id, SYNOD__PART__DDL_REQUEST__OP_CREATE_INDEX, NULL, NULL, NULL,
                     &x, &undo, &ul) < 0) {
       rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
     } else {
@@ -797,203 +683,7 @@ int cl_drop_index(cl_cluster *cl, const char *index_name, bool if_exists, syn_er
   free(req);
   free(undo);
   cat_table_free(t);
-  ddl_leave(cl);
+  coord_ddl_leave(cl);
   return rc;
 }
 
-/* ---- ADD PRIMARY KEY: rebuild into a new table id ----------------------------------- */
-
-typedef struct row_store {
-  syn_value *vals; /* nrows * ncols, bytes in blobs[] */
-  uint8_t **blobs;
-  size_t nrows, cap, nblobs, capblobs;
-  int ncols;
-  int64_t *rowids;
-} row_store;
-
-static int keep_row(void *ud, const cl_row *row) {
-  row_store *rs = ud;
-  if (row->nvals != rs->ncols) return SYN_EINVAL;
-  if (rs->nrows >= COORD_REBUILD_MAX_ROWS) return SYN_ERANGE;
-  if (rs->nrows == rs->cap) {
-    size_t cap = rs->cap ? rs->cap * 2 : 256;
-    syn_value *v = realloc(rs->vals, cap * (size_t)rs->ncols * sizeof *v);
-    if (!v) return SYN_ENOMEM;
-    rs->vals = v;
-    int64_t *r = realloc(rs->rowids, cap * sizeof *r);
-    if (!r) return SYN_ENOMEM;
-    rs->rowids = r;
-    rs->cap = cap;
-  }
-  syn_value *dst = &rs->vals[rs->nrows * (size_t)rs->ncols];
-  for (int c = 0; c < rs->ncols; c++) {
-    dst[c] = row->vals[c];
-    if (dst[c].type == SYN_V_TEXT || dst[c].type == SYN_V_BLOB) {
-      if (rs->nblobs == rs->capblobs) {
-        size_t cap = rs->capblobs ? rs->capblobs * 2 : 256;
-        uint8_t **b = realloc(rs->blobs, cap * sizeof *b);
-        if (!b) return SYN_ENOMEM;
-        rs->blobs = b;
-        rs->capblobs = cap;
-      }
-      uint8_t *p = malloc(dst[c].u.b.n + 1);
-      if (!p) return SYN_ENOMEM;
-      memcpy(p, dst[c].u.b.p, dst[c].u.b.n);
-      rs->blobs[rs->nblobs++] = p;
-      dst[c].u.b.p = p;
-    }
-  }
-  rs->rowids[rs->nrows] = row->rowid;
-  rs->nrows++;
-  return 0;
-}
-
-static void row_store_free(row_store *rs) {
-  for (size_t i = 0; i < rs->nblobs; i++) free(rs->blobs[i]);
-  free(rs->blobs);
-  free(rs->vals);
-  free(rs->rowids);
-}
-
-/* Copy every row of old into nt (a fresh table id) in one transaction. */
-static int copy_rows(cl_cluster *cl, const cat_table *old, const cat_table *nt, syn_err *err) {
-  cl_txn *tx;
-  int rc = cl_txn_begin(cl, CL_REPEATABLE_READ, &tx, err);
-  if (rc < 0) return rc;
-  row_store rs = {.ncols = old->ncols};
-  cl_scan_spec spec = {0};
-  rc = cl_scan(tx, old, &spec, keep_row, &rs, err);
-  for (size_t r = 0; rc == 0 && r < rs.nrows; r++) {
-    const syn_value *row = &rs.vals[r * (size_t)rs.ncols];
-    for (int k = 0; k < nt->npk; k++)
-      if (row[nt->pk[k]].type == SYN_V_NULL)
-        rc = syn_err_set(err, SYN_EINVAL, "23502: column \"%s\" of relation \"%s\" contains "
-                         "null values", nt->cols[nt->pk[k]].name, nt->name);
-  }
-  const size_t chunk = 256;
-  cl_write_op ops[256];
-  syn_value keys[256 * 8];
-  for (size_t r0 = 0; rc == 0 && r0 < rs.nrows; r0 += chunk) {
-    int n = 0;
-    for (size_t r = r0; r < rs.nrows && r < r0 + chunk; r++, n++) {
-      const syn_value *row = &rs.vals[r * (size_t)rs.ncols];
-      syn_value *key = &keys[n * 8];
-      for (int k = 0; k < nt->npk && k < 8; k++) key[k] = row[nt->pk[k]];
-      ops[n] = (cl_write_op){.mode = CL_INSERT, .row = row, .key = key, .nkey = nt->npk,
-                             .dist_value = &row[nt->dist_col]};
-    }
-    rc = cl_write(tx, nt, ops, n, err);
-  }
-  if (rc == 0) rc = cl_commit(tx, NULL, err);
-  else cl_rollback(tx);
-  cl_txn_free(tx);
-  row_store_free(&rs);
-  return rc;
-}
-
-int cl_add_primary_key(cl_cluster *cl, const char *table, const int *cols, int ncols,
-                       const char *constraint_name, syn_err *err) {
-  if (ncols <= 0 || ncols > 8)
-    return syn_err_set(err, SYN_EUNSUPPORTED, "0A000: primary keys of 1..8 columns are supported");
-  int rc = ddl_enter(cl, err);
-  if (rc < 0) return rc;
-  cat_table *old = NULL, *nt = NULL;
-  rc = get_def(cl, table, &old, err);
-  if (rc == 0 && old->npk > 0)
-    rc = syn_err_set(err, SYN_EINVAL, "42P16: multiple primary keys for table \"%s\" are not "
-                     "allowed", table);
-  for (int i = 0; rc == 0 && i < ncols; i++)
-    if (cols[i] < 0 || cols[i] >= old->ncols)
-      rc = syn_err_set(err, SYN_EINVAL, "primary key column %d out of range", cols[i]);
-  if (rc == 0) {
-    nt = cat_table_copy(old);
-    int *pk = malloc(sizeof(int) * (size_t)ncols);
-    if (!nt || !pk) {
-      free(pk);
-      rc = syn_err_set(err, SYN_ENOMEM, "table");
-    } else {
-      memcpy(pk, cols, sizeof(int) * (size_t)ncols);
-      free(nt->pk);
-      nt->pk = pk;
-      nt->npk = ncols;
-      nt->hidden_rowid = false;
-      for (int i = 0; i < ncols; i++) nt->cols[cols[i]].not_null = true;
-      /* An explicit distribution column stays (it must be in the key); a
-      ** table distributed by its hidden rowid moves to the key's first
-      ** column, which is the redistribution. */
-      if (nt->dist_col < 0) nt->dist_col = cols[0];
-      bool has = false;
-      for (int i = 0; i < ncols; i++) has |= cols[i] == nt->dist_col;
-      if (!has)
-        rc = syn_err_set(err, SYN_EUNSUPPORTED, "0A000: primary key on table \"%s\" must "
-                         "include distribution column \"%s\"", table, nt->cols[nt->dist_col].name);
-    }
-  }
-  if (rc == 0) rc = alloc_table_id(cl, &nt->id, err);
-  uint8_t *req = NULL, *undo = NULL, *cleanup = NULL;
-  size_t rl = 0, ul = 0, cll = 0;
-  if (rc == 0 &&
-      (pack_create(nt, constraint_name, &req, &rl) < 0 ||
-       pack_simple((uint32_t)nt->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL, NULL, NULL,
-                   NULL, &undo, &ul) < 0 ||
-       pack_simple((uint32_t)old->id, SYNOD__PART__DDL_REQUEST__OP_DROP_TABLE, NULL, NULL, NULL,
-                   NULL, &cleanup, &cll) < 0))
-    rc = syn_err_set(err, SYN_ENOMEM, "ddl request");
-  cat_buf enc = {0};
-  if (rc == 0) rc = cat_table_encode(nt, &enc, err);
-  coord_intent in = {.kind = COORD_DDL_REBUILD, .table = table, .req = req, .req_len = rl,
-                     .undo = undo, .undo_len = ul, .def = enc.p, .def_len = enc.n,
-                     .aux = (int64_t)(nt ? nt->id : 0)};
-  if (rc == 0) rc = intent_add(cl, &in, err);
-  if (rc == 0) {
-    uint64_t mask = all_mask(cl);
-    rc = step_all(cl, req, rl, &mask, err);
-    if (rc == 0) rc = copy_rows(cl, old, nt, err);
-    if (rc < 0) {
-      /* Roll back: the new table id goes, the old definition stays. */
-      uint64_t m2 = all_mask(cl);
-      syn_err ue;
-      if (step_all(cl, undo, ul, &m2, &ue) == 0) intent_del(cl, in.seq, &ue);
-      else SYN_LOG_ERROR(NULL, "ADD PRIMARY KEY on %s: undo incomplete: %s", table, ue.msg);
-    } else {
-      /* Swap: the new definition replaces the old and a CLEANUP intent
-      ** (drop the old id) replaces the REBUILD intent, atomically. */
-      coord_intent cu = {.kind = COORD_DDL_CLEANUP, .table = table, .req = cleanup,
-                         .req_len = cll};
-      syn_err e2;
-      pthread_mutex_lock(&cl->catmu);
-      int r2 = coord_cat_begin(cl->cat, &e2);
-      int64_t v = 0;
-      bool found;
-      if (r2 == 0) r2 = coord_cat_meta_get(cl->cat, "version", &v, &found, &e2);
-      if (r2 == 0) r2 = coord_cat_meta_set(cl->cat, "version", v + 1, &e2);
-      if (r2 == 0) r2 = coord_cat_table_put(cl->cat, table, nt->id, enc.p, enc.n, &e2);
-      if (r2 == 0) r2 = coord_cat_intent_del(cl->cat, in.seq, &e2);
-      if (r2 == 0) r2 = coord_cat_intent_add(cl->cat, &cu, &e2);
-      if (r2 == 0) r2 = coord_cat_commit(cl->cat, &e2);
-      else coord_cat_rollback(cl->cat);
-      if (r2 == 0) {
-        r2 = coord_cache_put(cl, table, nt);
-        nt = NULL;
-      }
-      pthread_mutex_unlock(&cl->catmu);
-      if (r2 < 0) {
-        rc = r2;
-        if (err) *err = e2;
-      } else {
-        uint64_t m3 = all_mask(cl);
-        if (step_all(cl, cleanup, cll, &m3, &e2) == 0) intent_del(cl, cu.seq, &e2);
-        else SYN_LOG_WARN(NULL, "ADD PRIMARY KEY on %s: old table id not yet dropped: %s", table,
-                          e2.msg);
-      }
-    }
-  }
-  cat_buf_free(&enc);
-  free(req);
-  free(undo);
-  free(cleanup);
-  cat_table_free(old);
-  cat_table_free(nt);
-  ddl_leave(cl);
-  return rc;
-}
