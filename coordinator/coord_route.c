@@ -167,6 +167,10 @@ int coord_status_to_err(const coord_part *p, const Synod__Part__Status *st, syn_
   case SYN_ECONFLICT:
     return syn_err_set(err, CL_ECONFLICT,
                        "40001: could not serialize access due to concurrent update");
+  case SYN_ENOTFOUND:
+    /* The session's definition is older than a DROP that completed. */
+    return syn_err_set(err, SYN_ENOTFOUND, "42P01: relation was dropped concurrently "
+                       "(participant %s: %s)", p->name, m);
   case SYN_ETIMEDOUT:
   case SYN_EIO:
     return syn_err_set(err, st->code, "participant %s: %s", p->name, m);
