@@ -2,6 +2,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,13 @@ void h_kill(harness *h, int i) {
   h->pids[i] = 0;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
 void h_stop(harness *h) {
   h_close_cluster(h);
   for (int i = 0; i < h->nparts; i++) {
@@ -191,6 +199,9 @@ void h_stop(harness *h) {
     }
     if (h->pids[i] > 0) h_kill(h, i);
   }
+  /* Reached only when the test got this far: a failing test keeps its
+  ** directory (and the participants' logs) for a look. */
+  nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 cat_table *h_table_kv(const char *name) {

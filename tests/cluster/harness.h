@@ -44,8 +44,8 @@ void h_open_cluster(harness *h);
 void h_close_cluster(harness *h);
 /* SIGKILL participant i. */
 void h_kill(harness *h, int i);
-/* Close the cluster, stop every participant, remove nothing (logs stay
-** in h->dir for a failing test). */
+/* Close the cluster, stop every participant, remove h->dir (a failing
+** test never gets here, so its logs stay). */
 void h_stop(harness *h);
 
 /* A table (id, name, int key "k" distributed on it, int "v", text "s"). */
