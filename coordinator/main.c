@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "common/node.h"
+#include "coordinator/cluster.h"
 
 #define PROG "synod-coordinator"
 
@@ -134,6 +136,18 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
   return -1;
 }
 
+/* The coordinator's cluster services: what the SQL engine (sql/cluster.h)
+** runs on. One per process; main owns it. */
+typedef struct coordinator {
+  node *n;
+  coord_cluster *cluster;
+} coordinator;
+
+static void on_stop(void *ud) {
+  coordinator *c = ud;
+  coord_cluster_close(c->cluster);
+}
+
 static void free_args(coordinator_args *a) {
   node_peers_free(&a->participants);
   node_peers_free(&a->peers);
@@ -158,17 +172,43 @@ int main(int argc, char **argv) {
   };
   node *n = NULL;
   syn_err err;
+  if (failpoint_init(&err) < 0) {
+    fprintf(stderr, "%s: SYN_FAILPOINTS: %s\n", PROG, err.msg);
+    free_args(&a);
+    return 1;
+  }
   if (node_start(&cfg, &n, &err) < 0) {
     fprintf(stderr, "%s: cannot start: %s\n", PROG, err.msg);
     free_args(&a);
     return 1;
   }
+  /* Catalog and decision log in the data dir, one RPC client per
+  ** participant, recovery of logged commits (re-driven as soon as the loop
+  ** runs) and of interrupted DDL (a thread that finishes it). */
+  coordinator co = {.n = n};
+  coord_cluster_config ccfg = {
+      .name = a.name, .dir = a.dir, .participants = &a.participants,
+      .clock = node_clock_borrow(n), .rpc = node_rpc(n),
+  };
+  if (coord_cluster_open(node_loop(n), &ccfg, &co.cluster, &err) < 0 ||
+      node_on_stop(n, on_stop, &co, &err) < 0) {
+    SYN_LOG_ERROR(NULL, "cannot start: %s", err.msg);
+    fprintf(stderr, "%s: cannot start: %s\n", PROG, err.msg);
+    coord_cluster_free(co.cluster);
+    node_free(n);
+    free_args(&a);
+    return 1;
+  }
+  /* The SQL engine attaches here: coord_cluster_borrow(co.cluster) is the
+  ** cl_cluster its pgwire executor runs statements against (borrowed, valid
+  ** until coord_cluster_free below). */
   char parts[1000], peers[1000], detail[2200];
   node_peers_format(&a.participants, parts, sizeof parts);
   node_peers_format(&a.peers, peers, sizeof peers);
   snprintf(detail, sizeof detail, "sql=%s participants=%s peers=%s", sql_addr,
            a.participants.n ? parts : "-", a.peers.n ? peers : "-");
   status = node_run(n, detail);
+  coord_cluster_free(co.cluster);
   node_free(n);
   free_args(&a);
   return status;
