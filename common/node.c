@@ -256,6 +256,12 @@ int node_run(node *n, const char *started_detail) {
   return status;
 }
 
+void node_shutdown(node *n, const char *why) {
+  if (!n->loop_ready) return;
+  node_stop(n, why);
+  uv_run(&n->loop, UV_RUN_DEFAULT);
+}
+
 void node_free(node *n) {
   if (!n) return;
   if (n->loop_ready) {

@@ -102,6 +102,10 @@ struct node_clock *node_clock_borrow(node *n);
 int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err);
 /* Run until stopped. Returns the process exit status (0 after a clean stop). */
 int node_run(node *n, const char *started_detail);
+/* Stop as on SIGTERM (stop hooks, close the RPC server) and run the loop
+** until every handle is closed, without node_run: for a daemon whose start
+** fails after node_start. node_free still follows. */
+void node_shutdown(node *n, const char *why);
 void node_free(node *n);
 
 #endif /* SYN_NODE_H */

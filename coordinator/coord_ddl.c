@@ -612,15 +612,7 @@ int cl_create_index(cl_cluster *cl, const char *table, const char *index_name, c
   for (int i = 0; rc == 0 && i < ncols; i++)
     if (cols[i] < 0 || cols[i] >= t->ncols)
       rc = syn_err_set(err, SYN_EINVAL, "index column %d out of range", cols[i]);
-  if (rc == 0 && unique) {
-    /* Unique is checked per shard: equal keys must meet on one shard. */
-    bool has = false;
-    for (int i = 0; i < ncols; i++) has |= cols[i] == t->dist_col;
-    if (!has)
-      rc = syn_err_set(err, SYN_EUNSUPPORTED,
-                       "0A000: unique index \"%s\" on table \"%s\" must include the "
-                       "distribution column", index_name, table);
-  }
+  if (rc == 0 && unique) rc = cat_unique_check(t, index_name, cols, ncols, err);
   if (rc == 0) rc = cat_table_add_index(t, false, index_name, unique, cols, ncols, err);
   uint8_t *req = NULL, *undo = NULL;
   size_t rl = 0, ul = 0;

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/node.h"
 #include "coordinator/cluster.h"
+#include "sql/engine/eng.h"
 
 #define PROG "synod-coordinator"
 
@@ -141,11 +142,21 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
 typedef struct coordinator {
   node *n;
   coord_cluster *cluster;
+  eng_server *sql; /* PostgreSQL clients; NULL if it did not start */
 } coordinator;
+
+/* Statements that are still running use the cluster, so the cluster closes
+** only once the SQL server has drained them (eng_server_stop's callback). */
+static void on_sql_stopped(void *ud) {
+  coordinator *c = ud;
+  c->sql = NULL;
+  coord_cluster_close(c->cluster);
+}
 
 static void on_stop(void *ud) {
   coordinator *c = ud;
-  coord_cluster_close(c->cluster);
+  if (c->sql) eng_server_stop(c->sql, on_sql_stopped, c);
+  else coord_cluster_close(c->cluster);
 }
 
 static void free_args(coordinator_args *a) {
@@ -199,9 +210,21 @@ int main(int argc, char **argv) {
     free_args(&a);
     return 1;
   }
-  /* The SQL engine attaches here: coord_cluster_borrow(co.cluster) is the
-  ** cl_cluster its pgwire executor runs statements against (borrowed, valid
-  ** until coord_cluster_free below). */
+  /* PostgreSQL clients: the SQL engine's executor runs their statements
+  ** against this coordinator's cluster services (borrowed; the cluster
+  ** outlives the server, see on_stop). A taken SQL port stops the start. */
+  eng_opts eopts = {0};
+  if (eng_server_start(node_loop(n), a.host, a.sql_port, coord_cluster_borrow(co.cluster),
+                       &eopts, &co.sql, &err) < 0) {
+    SYN_LOG_ERROR(NULL, "cannot serve SQL on %s: %s", sql_addr, err.msg);
+    fprintf(stderr, "%s: cannot serve SQL on %s: %s\n", PROG, sql_addr, err.msg);
+    co.sql = NULL;
+    node_shutdown(n, "SQL port unavailable");
+    coord_cluster_free(co.cluster);
+    node_free(n);
+    free_args(&a);
+    return 1;
+  }
   char parts[1000], peers[1000], detail[2200];
   node_peers_format(&a.participants, parts, sizeof parts);
   node_peers_format(&a.peers, peers, sizeof peers);

@@ -286,6 +286,15 @@ int cat_table_add_column(cat_table *t, const char *name, uint32_t oid,
   return t->ncols++;
 }
 
+int cat_unique_check(const cat_table *t, const char *name, const int *cols, int ncols,
+                     syn_err *e) {
+  for (int i = 0; i < ncols; i++)
+    if (t->dist_col >= 0 && cols[i] == t->dist_col) return 0;
+  return sqlst_set(e, SQLST_FEATURE,
+                   "unique index \"%s\" on table \"%s\" must include the distribution column",
+                   name, t->name);
+}
+
 int cat_table_add_index(cat_table *t, bool as_constraint, const char *name,
                         bool unique, const int *cols, int ncols, syn_err *e) {
   int *n = as_constraint ? &t->nuniques : &t->nindexes;

@@ -183,6 +183,13 @@ int cat_table_add_column(cat_table *t, const char *name, uint32_t oid,
 int cat_table_find_column(const cat_table *t, const char *name);
 
 /* Append a unique constraint / index over the given column indexes. */
+/* A unique index or constraint is enforced shard by shard, which is only
+** right if rows with equal key values always land on one shard: the key must
+** contain the distribution column (Citus has the same rule). 0, or 0A000
+** naming the index. */
+int cat_unique_check(const cat_table *t, const char *name, const int *cols, int ncols,
+                     syn_err *e);
+
 int cat_table_add_index(cat_table *t, bool as_constraint, const char *name,
                         bool unique, const int *cols, int ncols, syn_err *e);
 

@@ -536,6 +536,7 @@ int cl_create_index(cl_cluster *cl, const char *table, const char *index_name, c
     rc = 0;
     goto out;
   }
+  if (!rc && unique) rc = cat_unique_check(cl->tabs[i], index_name, cols, ncols, err);
   if (!rc) {
     store_index_def d = {index_name, unique, ncols, cols};
     store_info info;

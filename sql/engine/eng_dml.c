@@ -434,8 +434,7 @@ int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagca
     }
     /* A conflict on a row found through a non-key unique index comes
     ** after earlier rows were written: not re-runnable (see top). */
-    if (rc == CL_ECONFLICT && n > 0)
-      rc = sqlst_set(e, SQLST_SERIALIZATION, "could not serialize access due to concurrent update");
+    if (rc == CL_ECONFLICT && n > 0) s->conflict_final = true;
   }
   /* 4. RETURNING over the rows as written */
   if (!rc) rc = ret_send_columns(s, &ret);

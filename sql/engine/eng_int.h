@@ -75,6 +75,9 @@ struct eng_session {
   int nlocks;
   char detail[512];      /* DETAIL of the statement's error, "" none */
   char hint[256];        /* HINT of the statement's error, "" none */
+  /* Set by DML when a conflict came after the statement's first write:
+  ** re-running it could apply writes twice, so the conflict is final. */
+  bool conflict_final;
   int scan_rc;           /* first cl_scan failure inside SQLite */
   syn_err scan_err;
   atomic_int cancel;

@@ -177,6 +177,7 @@ static int run_data(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
   for (int attempt = 0; !rc; attempt++) {
     char tag[64] = "";
     s->scan_rc = 0;
+    s->conflict_final = false;
     syn_err_clear(&s->scan_err);
     switch (st->kind) {
     case SQLP_SELECT: rc = eng__run_select(s, q, e); break;
@@ -184,19 +185,12 @@ static int run_data(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
     default: rc = eng__run_update_delete(s, q, tag, sizeof tag, e); break;
     }
     if (rc == CL_ECONFLICT && s->iso == CL_READ_COMMITTED && attempt + 1 < max &&
-        !eng__cancelled(s)) {
-      /* Only the cluster's bare conflict asks for a re-run. A message
-      ** with its own SQLSTATE is final: the DML code embeds "40001" when
-      ** a conflict came after its first write, where a re-run could
-      ** apply writes twice. */
-      char state[6];
-      const char *m;
-      sqlst_split(e, state, &m);
-      if (m == e->msg) {
-        syn_err_clear(e);
-        rc = eng__refresh_snapshot(s, e);
-        continue;
-      }
+        !s->conflict_final && !eng__cancelled(s)) {
+      /* The statement wrote nothing yet (eng_dml.c takes every lock
+      ** before its first write): run it again at a fresh snapshot. */
+      syn_err_clear(e);
+      rc = eng__refresh_snapshot(s, e);
+      continue;
     }
     if (!rc && tag[0]) rc = eng__complete(s, tag);
     break;

@@ -19,7 +19,8 @@ lib_cleanup() {
     fi
   done
   if [ $rc -ne 0 ]; then
-    for f in "$DIR"/*/*.log; do
+    for f in "$DIR"/*/; do
+      f="$f$(basename "$f").log"
       [ -f "$f" ] || continue
       echo "---- $f (last 30 lines)" >&2
       tail -n 30 "$f" >&2

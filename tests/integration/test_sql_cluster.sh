@@ -22,7 +22,7 @@ for f in "$SRC"/tests/sql/*.sql; do
   name=$(basename "$f" .sql)
   # The same flags the expected files were written for: echo the input,
   # no psqlrc, keep going after errors.
-  psql -X -a -q "$PSQL_CONN" -f "$f" >"$WORK/$name.got" 2>&1 || true
+  (cd "$SRC/tests/sql" && psql -X -a -q "$PSQL_CONN" -f "$name.sql") >"$WORK/$name.got" 2>&1 || true
   if diff -u "${f%.sql}.out" "$WORK/$name.got" >"$WORK/$name.diff"; then
     echo "ok   $name"
   else

@@ -15,7 +15,9 @@ select * from items order by id;
 create index items_name on items (name);
 create index if not exists items_name on items (name);
 create unique index items_name_u on items (name);
-insert into items (id, name) values (3, 'bolt');
+\echo :SQLSTATE
+create unique index items_name_u on items (id, name);
+insert into items (id, name) values (1, 'bolt');
 \echo :SQLSTATE
 drop index items_name_u;
 drop index if exists items_name_u;

@@ -272,10 +272,18 @@ Test(engine, ddl) {
   EXPECT(s, "alter table d rename column a to aa", "T ALTER TABLE\n");
   EXPECT(s, "alter table d drop column b", "T ALTER TABLE\n");
   EXPECT(s, "select * from d", "C id:23 aa:23\nR 1|5\nT SELECT 1\n");
-  EXPECT(s, "create unique index d_aa on d (aa)", "T CREATE INDEX\n");
-  const char *o = run(s, "insert into d values (2, 5)");
-  cr_assert(strncmp(o, "E 23505 duplicate key value violates unique constraint \"d_aa\"", 60) == 0, "%s", o);
-  EXPECT(s, "drop index d_aa", "T DROP INDEX\n");
+  /* Unique indexes are enforced per shard, so they must contain the
+  ** distribution column (id here). */
+  EXPECT(s, "create unique index d_aa on d (aa)",
+         "E 0A000 unique index \"d_aa\" on table \"d\" must include the distribution column\n");
+  run(s, "create table du (id int, a int) with (distribution_key = 'a')");
+  EXPECT(s, "create unique index du_a on du (a)", "T CREATE INDEX\n");
+  run(s, "insert into du values (1, 5)");
+  const char *o = run(s, "insert into du values (2, 5)");
+  cr_assert(strncmp(o, "E 23505 duplicate key value violates unique constraint \"du_a\"", 60) == 0, "%s", o);
+  EXPECT(s, "drop index du_a", "T DROP INDEX\n");
+  EXPECT(s, "insert into du values (2, 5)", "T INSERT 0 1\n");
+  run(s, "drop table du");
   EXPECT(s, "insert into d values (2, 5)", "T INSERT 0 1\n");
   EXPECT(s, "truncate d", "T TRUNCATE TABLE\n");
   EXPECT(s, "select count(*) from d", "C count:20\nR 0\nT SELECT 1\n");
