@@ -284,11 +284,15 @@ int coord_ddl_alloc_table_id(cl_cluster *cl, uint64_t *id, syn_err *err) {
   bool found;
   int rc = coord_cat_meta_get(cl->cat, "next_table", &next, &found, err);
   if (rc == 0 && !found) next = 1;
-  if (rc == 0 && next > UINT32_MAX) rc = syn_err_set(err, SYN_ERANGE, "table ids exhausted");
+  if (rc == 0 && next >= (1 << 24)) rc = syn_err_set(err, SYN_ERANGE, "table ids exhausted");
   /* Durable before use: an id handed to participants is never reused. */
   if (rc == 0) rc = coord_cat_meta_set(cl->cat, "next_table", next + 1, err);
   pthread_mutex_unlock(&cl->catmu);
-  if (rc == 0) *id = (uint64_t)next;
+  /* The top 8 bits of the 32-bit id name this coordinator. Until the
+  ** catalog is replicated (Multi-Paxos), each coordinator has a catalog of
+  ** its own, and participants must never mistake one coordinator's table
+  ** for another's: a shared id would let two tables write into one. */
+  if (rc == 0) *id = ((uint64_t)cl->coord_index << 24) | (uint64_t)next;
   return rc;
 }
 
