@@ -338,7 +338,7 @@ void psvc_wake(psvc *s, uint64_t txn, int aborted) {
   /* Detach the whole list first: re-runs may park again (on other
   ** blockers), which must not touch the list being walked. */
   psvc_req *r = u64map_del(&s->by_blocker, txn);
-  psvc_req *todo = NULL, **tail = &todo;
+  psvc_req *ready = NULL, **tail = &ready;
   while (r) {
     psvc_req *next = r->bnext;
     r->bprev = r->bnext = NULL;
@@ -364,11 +364,11 @@ void psvc_wake(psvc *s, uint64_t txn, int aborted) {
       tail = &p->bnext;
     }
   }
-  while (todo) {
-    psvc_req *next = todo->bnext;
-    todo->bnext = NULL;
-    req_run(s, todo);
-    todo = next;
+  while (ready) {
+    psvc_req *next = ready->bnext;
+    ready->bnext = NULL;
+    req_run(s, ready);
+    ready = next;
   }
 }
 
