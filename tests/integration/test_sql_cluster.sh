@@ -40,5 +40,23 @@ step "bank"
 "$BANK" --conninfo "$PSQL_CONN" --init --accounts 10 --clients 8 --readers 2 \
   --seconds "${BANK_SECONDS:-30}" || fail "bank workload"
 
+step "a participant that is down"
+# Statements that need p2 fail within the RPC timeout with a message naming
+# it, nothing half-commits, and everything works again once it is back.
+ctl kill p2 >/dev/null
+t0=$(date +%s)
+if out=$(timeout 60 psql -X -q -A -t "$PSQL_CONN" -c "SELECT sum(balance) FROM accounts" 2>&1); then
+  fail "a read over every shard succeeded with p2 down: $out"
+fi
+t1=$(date +%s)
+echo "   $out"
+case "$out" in *p2*) ;; *) fail "the error does not name the participant: $out" ;; esac
+[ $((t1 - t0)) -le 15 ] || fail "the failure took $((t1 - t0)) s"
+timeout 60 psql -X -q "$PSQL_CONN" -c "UPDATE accounts SET balance = balance + 1" >/dev/null 2>&1 \
+  && fail "an update of every shard committed with p2 down"
+ctl start p2 >/dev/null
+total=$(sql -c "SELECT sum(balance) FROM accounts")
+[ "$total" = 1000 ] || fail "total after p2 came back: $total, want 1000"
+
 ctl down >/dev/null
 echo "ok"
