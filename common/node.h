@@ -65,6 +65,61 @@ void node_peers_format(const node_peer_list *l, char *buf, size_t cap);
 int node_usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- the options every daemon has ----------------------------------------- */
+
+/* getopt_long values of the common options; a daemon numbers its own
+** options from NODE_OPT_FIRST_OWN. */
+enum {
+  NODE_OPT_NAME = 256,
+  NODE_OPT_DIR,
+  NODE_OPT_RPC_PORT,
+  NODE_OPT_HOST,
+  NODE_OPT_LOG_LEVEL,
+  NODE_OPT_LOG_FILE,
+  NODE_OPT_HELP,
+  NODE_OPT_VERSION,
+  NODE_OPT_FIRST_OWN = 300,
+};
+
+/* The common entries of a daemon's `struct option` table. */
+#define NODE_COMMON_LONG_OPTS                                      \
+  {"name", required_argument, NULL, NODE_OPT_NAME},                \
+  {"dir", required_argument, NULL, NODE_OPT_DIR},                  \
+  {"rpc-port", required_argument, NULL, NODE_OPT_RPC_PORT},        \
+  {"host", required_argument, NULL, NODE_OPT_HOST},                \
+  {"log-level", required_argument, NULL, NODE_OPT_LOG_LEVEL},      \
+  {"log-file", required_argument, NULL, NODE_OPT_LOG_FILE},        \
+  {"help", no_argument, NULL, NODE_OPT_HELP},                      \
+  {"version", no_argument, NULL, NODE_OPT_VERSION}
+
+typedef struct node_prog {
+  const char *prog;       /* program name for messages */
+  const char *usage_line; /* "usage: prog ..." */
+  const char *usage_text; /* the option list for --help */
+  const char *version;
+} node_prog;
+
+typedef struct node_args {
+  const char *name, *dir, *host, *log_level, *log_file; /* set host's default first */
+  int rpc_port;
+  int have_port;
+} node_args;
+
+#define NODE_ARG_CONSUMED (-1) /* a common option, stored in the node_args */
+#define NODE_ARG_OWN (-2)      /* not a common option: the daemon's own */
+
+/* Handle one getopt_long result c (opterr = 0 and optstring ":" assumed;
+** raw is argv[index before the call], for messages). Returns
+** NODE_ARG_CONSUMED, NODE_ARG_OWN, or an exit status: 0 after --help or
+** --version, 2 after a usage error (printed). */
+int node_args_handle(const node_prog *p, node_args *a, int c, const char *optarg_,
+                     const char *raw);
+
+/* After the loop: no stray arguments, --name, --dir and --rpc-port given.
+** -1 to go on, else 2 (printed). */
+int node_args_finish(const node_prog *p, const node_args *a, int optind_, int argc,
+                     char **argv);
+
 /* ---- process setup ------------------------------------------------------ */
 
 /* Set up logging: level name (NULL = info) and file (NULL = stderr; the file

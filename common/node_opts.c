@@ -1,5 +1,6 @@
 /* Validation of daemon option values: ports, node names, peer lists. */
 #include "common/node.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -156,4 +157,66 @@ int node_usage_error(const char *prog, const char *usage_line, const char *fmt, 
   va_end(ap);
   fprintf(stderr, "%s: %s\n%s\n", prog, msg, usage_line);
   return 2;
+}
+
+/* ---- the options every daemon has ------------------------------------------- */
+
+int node_args_handle(const node_prog *p, node_args *a, int c, const char *optarg_,
+                     const char *raw) {
+  syn_err err;
+  switch (c) {
+  case NODE_OPT_NAME:
+    if (node_check_name(optarg_, &err) < 0)
+      return node_usage_error(p->prog, p->usage_line, "--name: %s", err.msg);
+    a->name = optarg_;
+    return NODE_ARG_CONSUMED;
+  case NODE_OPT_DIR:
+    if (!*optarg_) return node_usage_error(p->prog, p->usage_line, "--dir: empty path");
+    a->dir = optarg_;
+    return NODE_ARG_CONSUMED;
+  case NODE_OPT_RPC_PORT:
+    if (node_parse_port(optarg_, 0, &a->rpc_port, &err) < 0)
+      return node_usage_error(p->prog, p->usage_line, "--rpc-port: %s", err.msg);
+    a->have_port = 1;
+    return NODE_ARG_CONSUMED;
+  case NODE_OPT_HOST:
+    if (!*optarg_) return node_usage_error(p->prog, p->usage_line, "--host: empty address");
+    a->host = optarg_;
+    return NODE_ARG_CONSUMED;
+  case NODE_OPT_LOG_LEVEL: {
+    syn_log_level lv;
+    if (syn_log_level_parse(optarg_, &lv) < 0)
+      return node_usage_error(p->prog, p->usage_line,
+                              "--log-level: '%s' is not debug, info, warn or error", optarg_);
+    a->log_level = optarg_;
+    return NODE_ARG_CONSUMED;
+  }
+  case NODE_OPT_LOG_FILE:
+    if (!*optarg_) return node_usage_error(p->prog, p->usage_line, "--log-file: empty path");
+    a->log_file = optarg_;
+    return NODE_ARG_CONSUMED;
+  case NODE_OPT_HELP:
+    printf("%s\n%s", p->usage_line, p->usage_text);
+    return 0;
+  case NODE_OPT_VERSION:
+    printf("%s %s\n", p->prog, p->version);
+    return 0;
+  case ':':
+    return node_usage_error(p->prog, p->usage_line, "option '%s' needs a value", raw);
+  case '?':
+    return node_usage_error(p->prog, p->usage_line, "unknown option '%s'", raw);
+  default:
+    return NODE_ARG_OWN;
+  }
+}
+
+int node_args_finish(const node_prog *p, const node_args *a, int optind_, int argc,
+                     char **argv) {
+  if (optind_ < argc)
+    return node_usage_error(p->prog, p->usage_line, "unexpected argument '%s'", argv[optind_]);
+  if (!a->name) return node_usage_error(p->prog, p->usage_line, "missing required option --name");
+  if (!a->dir) return node_usage_error(p->prog, p->usage_line, "missing required option --dir");
+  if (!a->have_port)
+    return node_usage_error(p->prog, p->usage_line, "missing required option --rpc-port");
+  return -1;
 }

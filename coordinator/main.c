@@ -36,59 +36,38 @@ static const char usage_text[] =
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
     "2 on a bad command line.\n";
 
-enum { OPT_NAME = 256, OPT_DIR, OPT_RPC_PORT, OPT_HOST, OPT_SQL_PORT, OPT_PARTICIPANTS,
-       OPT_PEERS, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_HELP, OPT_VERSION };
+enum { OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS };
 
 static const struct option long_opts[] = {
-    {"name", required_argument, NULL, OPT_NAME},
-    {"dir", required_argument, NULL, OPT_DIR},
-    {"rpc-port", required_argument, NULL, OPT_RPC_PORT},
-    {"host", required_argument, NULL, OPT_HOST},
+    NODE_COMMON_LONG_OPTS,
     {"sql-port", required_argument, NULL, OPT_SQL_PORT},
     {"participants", required_argument, NULL, OPT_PARTICIPANTS},
     {"peers", required_argument, NULL, OPT_PEERS},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"log-file", required_argument, NULL, OPT_LOG_FILE},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
+static const node_prog prog = {PROG, usage_line, usage_text, SYN_VERSION};
+
 typedef struct coordinator_args {
-  const char *name, *dir, *host, *log_level, *log_file;
-  int rpc_port, sql_port;
+  node_args node;
+  int sql_port;
   node_peer_list participants, peers;
 } coordinator_args;
 
 /* Returns -1 to go on, else the exit status (0 for --help/--version). */
 static int parse_args(int argc, char **argv, coordinator_args *a) {
   syn_err err;
-  int have_port = 0, have_sql = 0;
-  a->host = "127.0.0.1";
+  int have_sql = 0;
+  a->node.host = "127.0.0.1";
   opterr = 0;
   for (;;) {
     int idx = optind;
     int c = getopt_long(argc, argv, ":", long_opts, NULL);
     if (c == -1) break;
+    int rc = node_args_handle(&prog, &a->node, c, optarg, argv[idx]);
+    if (rc == NODE_ARG_CONSUMED) continue;
+    if (rc != NODE_ARG_OWN) return rc;
     switch (c) {
-    case OPT_NAME:
-      if (node_check_name(optarg, &err) < 0)
-        return node_usage_error(PROG, usage_line, "--name: %s", err.msg);
-      a->name = optarg;
-      break;
-    case OPT_DIR:
-      if (!*optarg) return node_usage_error(PROG, usage_line, "--dir: empty path");
-      a->dir = optarg;
-      break;
-    case OPT_RPC_PORT:
-      if (node_parse_port(optarg, 0, &a->rpc_port, &err) < 0)
-        return node_usage_error(PROG, usage_line, "--rpc-port: %s", err.msg);
-      have_port = 1;
-      break;
-    case OPT_HOST:
-      if (!*optarg) return node_usage_error(PROG, usage_line, "--host: empty address");
-      a->host = optarg;
-      break;
     case OPT_SQL_PORT:
       if (node_parse_port(optarg, 1, &a->sql_port, &err) < 0)
         return node_usage_error(PROG, usage_line, "--sql-port: %s", err.msg);
@@ -104,35 +83,12 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
       if (node_parse_peers(optarg, &a->peers, &err) < 0)
         return node_usage_error(PROG, usage_line, "--peers: %s", err.msg);
       break;
-    case OPT_LOG_LEVEL: {
-      syn_log_level lv;
-      if (syn_log_level_parse(optarg, &lv) < 0)
-        return node_usage_error(PROG, usage_line,
-                                "--log-level: '%s' is not debug, info, warn or error", optarg);
-      a->log_level = optarg;
-      break;
-    }
-    case OPT_LOG_FILE:
-      if (!*optarg) return node_usage_error(PROG, usage_line, "--log-file: empty path");
-      a->log_file = optarg;
-      break;
-    case OPT_HELP:
-      printf("%s\n%s", usage_line, usage_text);
-      return 0;
-    case OPT_VERSION:
-      printf("%s %s\n", PROG, SYN_VERSION);
-      return 0;
-    case ':':
-      return node_usage_error(PROG, usage_line, "option '%s' needs a value", argv[idx]);
     default:
       return node_usage_error(PROG, usage_line, "unknown option '%s'", argv[idx]);
     }
   }
-  if (optind < argc)
-    return node_usage_error(PROG, usage_line, "unexpected argument '%s'", argv[optind]);
-  if (!a->name) return node_usage_error(PROG, usage_line, "missing required option --name");
-  if (!a->dir) return node_usage_error(PROG, usage_line, "missing required option --dir");
-  if (!have_port) return node_usage_error(PROG, usage_line, "missing required option --rpc-port");
+  int rc = node_args_finish(&prog, &a->node, optind, argc, argv);
+  if (rc >= 0) return rc;
   if (!have_sql) return node_usage_error(PROG, usage_line, "missing required option --sql-port");
   return -1;
 }
@@ -173,13 +129,13 @@ int main(int argc, char **argv) {
     return status;
   }
   char sql_addr[NODE_HOST_MAX + 16];
-  int v6 = strchr(a.host, ':') != NULL;
-  snprintf(sql_addr, sizeof sql_addr, "%s%s%s:%d", v6 ? "[" : "", a.host, v6 ? "]" : "",
+  int v6 = strchr(a.node.host, ':') != NULL;
+  snprintf(sql_addr, sizeof sql_addr, "%s%s%s:%d", v6 ? "[" : "", a.node.host, v6 ? "]" : "",
            a.sql_port);
   node_config cfg = {
-      .name = a.name, .role = "coordinator", .dir = a.dir, .host = a.host,
-      .rpc_port = a.rpc_port, .sql_addr = sql_addr, .log_level = a.log_level,
-      .log_file = a.log_file,
+      .name = a.node.name, .role = "coordinator", .dir = a.node.dir, .host = a.node.host,
+      .rpc_port = a.node.rpc_port, .sql_addr = sql_addr, .log_level = a.node.log_level,
+      .log_file = a.node.log_file,
   };
   node *n = NULL;
   syn_err err;
@@ -198,7 +154,7 @@ int main(int argc, char **argv) {
   ** runs) and of interrupted DDL (a thread that finishes it). */
   coordinator co = {.n = n};
   coord_cluster_config ccfg = {
-      .name = a.name, .dir = a.dir, .participants = &a.participants,
+      .name = a.node.name, .dir = a.node.dir, .participants = &a.participants,
       .clock = node_clock_borrow(n), .rpc = node_rpc(n),
   };
   if (coord_cluster_open(node_loop(n), &ccfg, &co.cluster, &err) < 0 ||
@@ -214,7 +170,7 @@ int main(int argc, char **argv) {
   ** against this coordinator's cluster services (borrowed; the cluster
   ** outlives the server, see on_stop). A taken SQL port stops the start. */
   eng_opts eopts = {0};
-  if (eng_server_start(node_loop(n), a.host, a.sql_port, coord_cluster_borrow(co.cluster),
+  if (eng_server_start(node_loop(n), a.node.host, a.sql_port, coord_cluster_borrow(co.cluster),
                        &eopts, &co.sql, &err) < 0) {
     SYN_LOG_ERROR(NULL, "cannot serve SQL on %s: %s", sql_addr, err.msg);
     fprintf(stderr, "%s: cannot serve SQL on %s: %s\n", PROG, sql_addr, err.msg);

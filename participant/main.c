@@ -37,26 +37,19 @@ static const char usage_text[] =
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
     "2 on a bad command line.\n";
 
-enum { OPT_NAME = 256, OPT_DIR, OPT_RPC_PORT, OPT_HOST, OPT_COORDS, OPT_RESOLVE, OPT_LOG_LEVEL,
-       OPT_LOG_FILE, OPT_HELP, OPT_VERSION };
+enum { OPT_COORDS = NODE_OPT_FIRST_OWN, OPT_RESOLVE };
 
 static const struct option long_opts[] = {
-    {"name", required_argument, NULL, OPT_NAME},
-    {"dir", required_argument, NULL, OPT_DIR},
-    {"rpc-port", required_argument, NULL, OPT_RPC_PORT},
-    {"host", required_argument, NULL, OPT_HOST},
+    NODE_COMMON_LONG_OPTS,
     {"coordinators", required_argument, NULL, OPT_COORDS},
     {"resolve-after-ms", required_argument, NULL, OPT_RESOLVE},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"log-file", required_argument, NULL, OPT_LOG_FILE},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
+static const node_prog prog = {PROG, usage_line, usage_text, SYN_VERSION};
+
 typedef struct participant_args {
-  const char *name, *dir, *host, *log_level, *log_file;
-  int rpc_port;
+  node_args node;
   unsigned resolve_after_ms;
   node_peer_list coordinators;
 } participant_args;
@@ -64,32 +57,16 @@ typedef struct participant_args {
 /* Returns -1 to go on, else the exit status (0 for --help/--version). */
 static int parse_args(int argc, char **argv, participant_args *a) {
   syn_err err;
-  int have_port = 0;
-  a->host = "127.0.0.1";
+  a->node.host = "127.0.0.1";
   opterr = 0;
   for (;;) {
     int idx = optind;
     int c = getopt_long(argc, argv, ":", long_opts, NULL);
     if (c == -1) break;
+    int rc = node_args_handle(&prog, &a->node, c, optarg, argv[idx]);
+    if (rc == NODE_ARG_CONSUMED) continue;
+    if (rc != NODE_ARG_OWN) return rc;
     switch (c) {
-    case OPT_NAME:
-      if (node_check_name(optarg, &err) < 0)
-        return node_usage_error(PROG, usage_line, "--name: %s", err.msg);
-      a->name = optarg;
-      break;
-    case OPT_DIR:
-      if (!*optarg) return node_usage_error(PROG, usage_line, "--dir: empty path");
-      a->dir = optarg;
-      break;
-    case OPT_RPC_PORT:
-      if (node_parse_port(optarg, 0, &a->rpc_port, &err) < 0)
-        return node_usage_error(PROG, usage_line, "--rpc-port: %s", err.msg);
-      have_port = 1;
-      break;
-    case OPT_HOST:
-      if (!*optarg) return node_usage_error(PROG, usage_line, "--host: empty address");
-      a->host = optarg;
-      break;
     case OPT_COORDS:
       node_peers_free(&a->coordinators);
       if (node_parse_peers(optarg, &a->coordinators, &err) < 0)
@@ -105,36 +82,11 @@ static int parse_args(int argc, char **argv, participant_args *a) {
       a->resolve_after_ms = (unsigned)v;
       break;
     }
-    case OPT_LOG_LEVEL: {
-      syn_log_level lv;
-      if (syn_log_level_parse(optarg, &lv) < 0)
-        return node_usage_error(PROG, usage_line,
-                                "--log-level: '%s' is not debug, info, warn or error", optarg);
-      a->log_level = optarg;
-      break;
-    }
-    case OPT_LOG_FILE:
-      if (!*optarg) return node_usage_error(PROG, usage_line, "--log-file: empty path");
-      a->log_file = optarg;
-      break;
-    case OPT_HELP:
-      printf("%s\n%s", usage_line, usage_text);
-      return 0;
-    case OPT_VERSION:
-      printf("%s %s\n", PROG, SYN_VERSION);
-      return 0;
-    case ':':
-      return node_usage_error(PROG, usage_line, "option '%s' needs a value", argv[idx]);
     default:
       return node_usage_error(PROG, usage_line, "unknown option '%s'", argv[idx]);
     }
   }
-  if (optind < argc)
-    return node_usage_error(PROG, usage_line, "unexpected argument '%s'", argv[optind]);
-  if (!a->name) return node_usage_error(PROG, usage_line, "missing required option --name");
-  if (!a->dir) return node_usage_error(PROG, usage_line, "missing required option --dir");
-  if (!have_port) return node_usage_error(PROG, usage_line, "missing required option --rpc-port");
-  return -1;
+  return node_args_finish(&prog, &a->node, optind, argc, argv);
 }
 
 int main(int argc, char **argv) {
@@ -146,8 +98,8 @@ int main(int argc, char **argv) {
     return status;
   }
   node_config cfg = {
-      .name = a.name, .role = "participant", .dir = a.dir, .host = a.host,
-      .rpc_port = a.rpc_port, .log_level = a.log_level, .log_file = a.log_file,
+      .name = a.node.name, .role = "participant", .dir = a.node.dir, .host = a.node.host,
+      .rpc_port = a.node.rpc_port, .log_level = a.node.log_level, .log_file = a.node.log_file,
   };
   node *n = NULL;
   syn_err err;
@@ -163,7 +115,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   psvc_config pc = {
-      .name = a.name, .dir = a.dir, .coordinators = &a.coordinators,
+      .name = a.node.name, .dir = a.node.dir, .coordinators = &a.coordinators,
       .resolve_after_ms = a.resolve_after_ms,
   };
   psvc *svc = NULL;
