@@ -33,6 +33,28 @@ static int run_meson_test(const char *build) {
   return 1;
 }
 
+/* Tally the results meson recorded in DIR/meson-logs/testlog.json (one JSON
+** object per test and line). Test output inside a line is JSON-escaped, so
+** an unescaped `"result": "` can only be meson's own field. */
+static void count_results(const char *build, long *passed, long *failed, long *skipped) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/meson-logs/testlog.json", build);
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    const char *r = strstr(line, "\"result\": \"");
+    if (!r) continue;
+    r += strlen("\"result\": \"");
+    if (strncmp(r, "OK\"", 3) == 0 || strncmp(r, "EXPECTEDFAIL\"", 13) == 0) (*passed)++;
+    else if (strncmp(r, "SKIP\"", 5) == 0) (*skipped)++;
+    else (*failed)++;
+  }
+  free(line);
+  fclose(f);
+}
+
 int ctl_cmd_test(int argc, char **argv) {
   static const struct option longopts[] = {{"build", required_argument, NULL, 'b'},
                                            {"dir", required_argument, NULL, 'd'},
@@ -59,13 +81,18 @@ int ctl_cmd_test(int argc, char **argv) {
     builds[n++] = "build-asan";
   }
   int failed = 0;
+  long npass = 0, nfail = 0, nskip = 0;
   for (int i = 0; i < n; i++) {
     printf("== meson test -C %s\n", builds[i]);
     if (run_meson_test(builds[i])) {
       fprintf(stderr, "synodctl test: tests failed in %s\n", builds[i]);
       failed++;
     }
+    count_results(builds[i], &npass, &nfail, &nskip);
   }
+  /* The plain closing line CI tooling reads, over every build directory. */
+  if (nskip) printf("%ld passed, %ld failed, %ld skipped\n", npass, nfail, nskip);
+  else printf("%ld passed, %ld failed\n", npass, nfail);
   if (failed) return ctl_fail(CMD, "%d of %d build director%s failed", failed, n, n == 1 ? "y" : "ies");
   printf("all tests passed in %d build director%s\n", n, n == 1 ? "y" : "ies");
   return CTL_EXIT_OK;
