@@ -17,7 +17,8 @@
 
 static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] --sql-port N "
-    "[--participants p1=host:port,...] [--peers c1=host:port,...] [--log-level LEVEL] "
+    "[--participants p1=host:port,...] [--peers c1=host:port,...] [--default-isolation LEVEL] "
+    "[--log-level LEVEL] "
     "[--log-file PATH] [--help] [--version]";
 
 static const char usage_text[] =
@@ -29,6 +30,10 @@ static const char usage_text[] =
     "  --sql-port N           PostgreSQL wire protocol port (served on --host)\n"
     "  --participants LIST    participants, name=host:port,...\n"
     "  --peers LIST           coordinator group (may include this node), name=host:port,...\n"
+    "  --default-isolation LEVEL\n"
+    "                         default_transaction_isolation of every session: read committed\n"
+    "                         (default), repeatable read or serializable ('-' or '_' may\n"
+    "                         join the words)\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
     "  --help                 print this help and exit\n"
@@ -36,13 +41,14 @@ static const char usage_text[] =
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
     "2 on a bad command line.\n";
 
-enum { OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS };
+enum { OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS, OPT_DEFAULT_ISO };
 
 static const struct option long_opts[] = {
     NODE_COMMON_LONG_OPTS,
     {"sql-port", required_argument, NULL, OPT_SQL_PORT},
     {"participants", required_argument, NULL, OPT_PARTICIPANTS},
     {"peers", required_argument, NULL, OPT_PEERS},
+    {"default-isolation", required_argument, NULL, OPT_DEFAULT_ISO},
     {NULL, 0, NULL, 0},
 };
 
@@ -52,6 +58,7 @@ typedef struct coordinator_args {
   node_args node;
   int sql_port;
   node_peer_list participants, peers;
+  cl_isolation default_iso; /* for every new SQL session */
 } coordinator_args;
 
 /* Returns -1 to go on, else the exit status (0 for --help/--version). */
@@ -82,6 +89,10 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
       node_peers_free(&a->peers);
       if (node_parse_peers(optarg, &a->peers, &err) < 0)
         return node_usage_error(PROG, usage_line, "--peers: %s", err.msg);
+      break;
+    case OPT_DEFAULT_ISO:
+      if (eng_isolation_parse(optarg, &a->default_iso, &err) < 0)
+        return node_usage_error(PROG, usage_line, "--default-isolation: %s", err.msg);
       break;
     default:
       return node_usage_error(PROG, usage_line, "unknown option '%s'", argv[idx]);
@@ -169,7 +180,7 @@ int main(int argc, char **argv) {
   /* PostgreSQL clients: the SQL engine's executor runs their statements
   ** against this coordinator's cluster services (borrowed; the cluster
   ** outlives the server, see on_stop). A taken SQL port stops the start. */
-  eng_opts eopts = {0};
+  eng_opts eopts = {.default_isolation = a.default_iso};
   if (eng_server_start(node_loop(n), a.node.host, a.sql_port, coord_cluster_borrow(co.cluster),
                        &eopts, &co.sql, &err) < 0) {
     SYN_LOG_ERROR(NULL, "cannot serve SQL on %s: %s", sql_addr, err.msg);
@@ -181,11 +192,12 @@ int main(int argc, char **argv) {
     free_args(&a);
     return 1;
   }
-  char parts[1000], peers[1000], detail[2200];
+  char parts[1000], peers[1000], detail[2300];
   node_peers_format(&a.participants, parts, sizeof parts);
   node_peers_format(&a.peers, peers, sizeof peers);
-  snprintf(detail, sizeof detail, "sql=%s participants=%s peers=%s", sql_addr,
-           a.participants.n ? parts : "-", a.peers.n ? peers : "-");
+  snprintf(detail, sizeof detail, "sql=%s participants=%s peers=%s default_isolation='%s'",
+           sql_addr, a.participants.n ? parts : "-", a.peers.n ? peers : "-",
+           eng_isolation_name(a.default_iso));
   status = node_run(n, detail);
   coord_cluster_free(co.cluster);
   node_free(n);

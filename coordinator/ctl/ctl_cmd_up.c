@@ -18,7 +18,8 @@ typedef struct up_opts {
   const char *dir;
   const char *backend;
   int coordinators, participants, base_port;
-  bool set_coordinators, set_participants, set_base_port, set_backend;
+  ctl_isolation isolation;
+  bool set_coordinators, set_participants, set_base_port, set_backend, set_isolation;
 } up_opts;
 
 static int parse(int argc, char **argv, up_opts *o) {
@@ -26,6 +27,7 @@ static int parse(int argc, char **argv, up_opts *o) {
       {"coordinators", required_argument, NULL, 'c'}, {"participants", required_argument, NULL, 'p'},
       {"backend", required_argument, NULL, 'b'},      {"port", required_argument, NULL, 'P'},
       {"dir", required_argument, NULL, 'd'},          {"help", no_argument, NULL, 'h'},
+      {"default-isolation", required_argument, NULL, 'i'},
       {NULL, 0, NULL, 0},
   };
   *o = (up_opts){.backend = "sqlite", .coordinators = 3, .participants = 3, .base_port = 5433};
@@ -56,6 +58,13 @@ static int parse(int argc, char **argv, up_opts *o) {
                                65535 - CTL_PORT_SPAN, CTL_PORT_SPAN - 1, optarg);
       o->set_base_port = true;
       break;
+    case 'i': {
+      syn_err e;
+      if (ctl_isolation_parse(optarg, &o->isolation, &e))
+        return ctl_usage_error(CMD, "--default-isolation: %s", e.msg);
+      o->set_isolation = true;
+      break;
+    }
     case 'd': o->dir = optarg; break;
     case 'h': ctl_usage(stdout, CMD); return CTL_HELP_SHOWN;
     default: return ctl_usage_error(CMD, "bad option");
@@ -83,6 +92,14 @@ static int check_contradictions(const up_opts *o, const ctl_ctx *ctx) {
   if (o->set_backend && strcmp(o->backend, c->backend) != 0)
     return ctl_usage_error(CMD, "--backend %s contradicts the existing cluster in %s (backend %s)", o->backend,
                            ctx->dir, c->backend);
+  /* The level is fixed when the cluster is created: changing it would need
+  ** every coordinator restarted, and sessions already open would keep the
+  ** old one, so it is refused like the other recorded settings. */
+  if (o->set_isolation && o->isolation != c->default_isolation)
+    return ctl_usage_error(CMD, "--default-isolation '%s' contradicts the existing cluster in %s "
+                           "(recorded default isolation '%s'); use another --dir or omit the flag",
+                           ctl_isolation_name(o->isolation), ctx->dir,
+                           ctl_isolation_name(c->default_isolation));
   return 0;
 }
 
@@ -131,6 +148,8 @@ int ctl_cmd_up(int argc, char **argv) {
   } else if (ctl_conf_build(&ctx->conf, o.coordinators, o.participants, o.base_port, o.backend, &err)) {
     exit_code = ctl_usage_error(CMD, "%s", err.msg);
     goto out;
+  } else {
+    ctx->conf.default_isolation = o.isolation;
   }
   const ctl_conf *c = &ctx->conf;
   pids = calloc((size_t)c->n_nodes, sizeof *pids);
@@ -158,8 +177,10 @@ int ctl_cmd_up(int argc, char **argv) {
       exit_code = ctl_fail(CMD, "%s", err.msg);
       goto out;
     }
-    printf("created cluster in %s: %d coordinators, %d participants, ports from %d\n", ctx->dir,
-           c->n_coordinators, c->n_participants, c->base_port);
+    printf("created cluster in %s: %d coordinators, %d participants, ports from %d, "
+           "default isolation %s\n",
+           ctx->dir, c->n_coordinators, c->n_participants, c->base_port,
+           ctl_isolation_name(c->default_isolation));
   }
   if (n_dead == 0) {
     printf("cluster in %s is already running; nothing started\n", ctx->dir);

@@ -1,5 +1,6 @@
 #include "coordinator/ctl/ctl_conf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,31 @@
 
 const char *ctl_role_name(ctl_role r) {
   return r == CTL_ROLE_COORDINATOR ? "coordinator" : "participant";
+}
+
+static const char *const iso_names[] = {"read committed", "repeatable read", "serializable"};
+
+const char *ctl_isolation_name(ctl_isolation iso) {
+  return (unsigned)iso < sizeof iso_names / sizeof iso_names[0] ? iso_names[iso] : "read committed";
+}
+
+int ctl_isolation_parse(const char *text, ctl_isolation *out, syn_err *err) {
+  char low[32];
+  size_t n = 0;
+  for (; text[n] && n < sizeof low - 1; n++) {
+    char ch = (char)tolower((unsigned char)text[n]);
+    low[n] = ch == '-' || ch == '_' ? ' ' : ch;
+  }
+  low[n] = '\0';
+  for (size_t i = 0; !text[n] && i < sizeof iso_names / sizeof iso_names[0]; i++)
+    if (strcmp(low, iso_names[i]) == 0) {
+      *out = (ctl_isolation)i;
+      return 0;
+    }
+  return syn_err_set(err, SYN_EINVAL,
+                     "unknown isolation level '%s' (want read committed, repeatable read or "
+                     "serializable)",
+                     text);
 }
 
 static bool port_ok(long p) { return p >= 1 && p <= 65535; }
@@ -140,7 +166,7 @@ int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err) {
   memcpy(copy, text, len + 1);
 
   int rc = 0, line = 0;
-  bool have_version = false, have_backend = false, have_base = false;
+  bool have_version = false, have_backend = false, have_base = false, have_iso = false;
   char *save_line = NULL;
   /* strtok_r on "\n" would merge blank lines and break line numbers. */
   for (char *p = copy; p && !rc;) {
@@ -181,6 +207,18 @@ int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err) {
         rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'base-port PORT'", line);
       else out->base_port = (int)v;
       have_base = true;
+    } else if (strcmp(f[0], "default-isolation") == 0) {
+      /* Written hyphenated (one field); "repeatable read" in two fields
+      ** from a hand edit is accepted too. */
+      char val[40] = "";
+      for (int i = 1; i < nf && i <= 2; i++)
+        snprintf(val + strlen(val), sizeof val - strlen(val), "%s%s", i > 1 ? " " : "", f[i]);
+      syn_err ie;
+      if (have_iso || nf < 2 || nf > 3 || ctl_isolation_parse(val, &out->default_isolation, &ie))
+        rc = syn_err_set(err, SYN_EINVAL,
+                         "line %d: expected 'default-isolation read-committed|repeatable-read|"
+                         "serializable' once", line);
+      have_iso = true;
     } else if (strcmp(f[0], "node") == 0) {
       rc = parse_node(out, f, nf, line, err);
     } else {
@@ -203,6 +241,15 @@ int ctl_conf_write(const ctl_conf *c, FILE *f, syn_err *err) {
   fprintf(f, "synod-cluster %d\n", CTL_CONF_VERSION);
   fprintf(f, "backend %s\n", c->backend);
   fprintf(f, "base-port %d\n", c->base_port);
+  /* Only a non-default level is written, so a READ COMMITTED cluster's
+  ** file stays readable by a synodctl that predates the line. */
+  if (c->default_isolation != CTL_ISO_READ_COMMITTED) {
+    char word[32];
+    snprintf(word, sizeof word, "%s", ctl_isolation_name(c->default_isolation));
+    for (char *p = word; *p; p++)
+      if (*p == ' ') *p = '-';
+    fprintf(f, "default-isolation %s\n", word);
+  }
   for (int i = 0; i < c->n_nodes; i++) {
     const ctl_node *n = &c->nodes[i];
     fprintf(f, "node %s %s rpc=%d", n->name, ctl_role_name(n->role), n->rpc_port);

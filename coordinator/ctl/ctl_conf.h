@@ -9,6 +9,9 @@
 **   synod-cluster 1                       format version, first statement
 **   backend sqlite                        participant storage backend
 **   base-port 5433                        BASE the ports were derived from
+**   default-isolation repeatable-read     optional; a missing line means
+**                                         read-committed (files written
+**                                         before the line existed)
 **   node c1 coordinator rpc=5533 sql=5433
 **   node p1 participant rpc=5633
 **
@@ -45,8 +48,17 @@ typedef struct ctl_node {
   int sql_port; /* coordinators only; 0 for participants */
 } ctl_node;
 
+/* Cluster-wide default_transaction_isolation, in the order of the
+** coordinator's cl_isolation (sql/cluster.h). */
+typedef enum {
+  CTL_ISO_READ_COMMITTED = 0,
+  CTL_ISO_REPEATABLE_READ = 1,
+  CTL_ISO_SERIALIZABLE = 2,
+} ctl_isolation;
+
 typedef struct ctl_conf {
   char backend[16];
+  ctl_isolation default_isolation;
   int base_port;
   int n_coordinators;
   int n_participants;
@@ -57,8 +69,15 @@ typedef struct ctl_conf {
 /* "coordinator" / "participant". */
 const char *ctl_role_name(ctl_role r);
 
+/* Isolation level names: "read committed", "repeatable read",
+** "serializable", case-insensitive, words joined by ' ', '-' or '_' (the
+** coordinator's --default-isolation accepts the same). SYN_EINVAL else. */
+int ctl_isolation_parse(const char *text, ctl_isolation *out, syn_err *err);
+/* "read committed" etc.: what the coordinator is given and messages show. */
+const char *ctl_isolation_name(ctl_isolation iso);
+
 /* Fill c with the default plan: coordinators c1..cN then participants
-** p1..pM, ports from base as described above. */
+** p1..pM, ports from base as described above; READ COMMITTED default. */
 int ctl_conf_build(ctl_conf *c, int n_coordinators, int n_participants,
                    int base_port, const char *backend, syn_err *err);
 

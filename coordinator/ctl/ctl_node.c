@@ -154,6 +154,10 @@ int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err
     argv[a++] = others;
     argv[a++] = "--peers";
     argv[a++] = peers;
+    /* Always passed, so a coordinator started by `start NODE` gets the
+    ** recorded level too, whatever its built-in default. */
+    argv[a++] = "--default-isolation";
+    argv[a++] = ctl_isolation_name(ctx->conf.default_isolation);
   } else {
     if (peer_list(&ctx->conf, CTL_ROLE_COORDINATOR, others, PEER_LIST_MAX))
       rc = syn_err_set(err, SYN_ERANGE, "coordinator list too long");

@@ -74,7 +74,17 @@ typedef struct eng_opts {
   int rc_retries;             /* READ COMMITTED re-runs; 0 = 100 */
   const char *server_version; /* NULL = "15.0 (synod <version>)" */
   const char *database;       /* only this database exists; NULL = any */
+  /* default_transaction_isolation of every new session, and what RESET
+  ** returns to (the cluster-wide default; zero = READ COMMITTED). */
+  cl_isolation default_isolation;
 } eng_opts;
+
+/* Parse an isolation level name for a command line: "read committed",
+** "repeatable read", "serializable", case-insensitive, with ' ', '-' or '_'
+** between the words. SYN_EINVAL (err names the accepted values) otherwise. */
+int eng_isolation_parse(const char *text, cl_isolation *out, syn_err *err);
+/* "read committed", "repeatable read" or "serializable". */
+const char *eng_isolation_name(cl_isolation iso);
 
 typedef struct eng_session eng_session;
 

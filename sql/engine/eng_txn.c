@@ -62,11 +62,42 @@ static const struct {
 
 static const char *iso_names[] = {"read committed", "repeatable read", "serializable"};
 
+const char *eng_isolation_name(cl_isolation iso) {
+  return (unsigned)iso < sizeof iso_names / sizeof iso_names[0] ? iso_names[iso] : "read committed";
+}
+
+int eng_isolation_parse(const char *text, cl_isolation *out, syn_err *err) {
+  char low[32];
+  size_t n = 0;
+  for (; text[n] && n < sizeof low - 1; n++) {
+    char ch = (char)tolower((unsigned char)text[n]);
+    low[n] = ch == '-' || ch == '_' ? ' ' : ch;
+  }
+  low[n] = '\0';
+  for (size_t i = 0; !text[n] && i < sizeof iso_names / sizeof iso_names[0]; i++)
+    if (strcmp(low, iso_names[i]) == 0) {
+      *out = (cl_isolation)i;
+      return 0;
+    }
+  return syn_err_set(err, SYN_EINVAL,
+                     "unknown isolation level '%s' (want read committed, repeatable read or "
+                     "serializable)",
+                     text);
+}
+
+/* The session's default for setting g: the cluster-wide isolation level
+** for default_transaction_isolation (what RESET returns to, as PostgreSQL's
+** RESET returns to the server's configured value), else the built-in one. */
+static const char *guc_default(const eng_session *s, int g) {
+  if (g == G_DEFAULT_ISO) return eng_isolation_name(s->opts.default_isolation);
+  return gucs[g].def;
+}
+
 bool eng__cancelled(eng_session *s) { return atomic_load(&s->cancel) != 0; }
 
 int eng__settings_init(eng_session *s, syn_err *e) {
   for (int i = 0; i < ENG_NSETTINGS; i++) {
-    s->settings[i] = strdup(gucs[i].def);
+    s->settings[i] = strdup(guc_default(s, i));
     if (!s->settings[i]) return syn_err_set(e, SYN_ENOMEM, "out of memory");
   }
   return 0;
@@ -155,7 +186,7 @@ static int guc_check(eng_session *s, int g, const char *value, char **out, syn_e
 
 static int guc_set(eng_session *s, int g, const char *value, syn_err *e) {
   char *v = NULL;
-  int rc = guc_check(s, g, value ? value : gucs[g].def, &v, e);
+  int rc = guc_check(s, g, value ? value : guc_default(s, g), &v, e);
   if (rc) return rc;
   bool changed = strcmp(v, s->settings[g]) != 0;
   free(s->settings[g]);

@@ -190,3 +190,59 @@ Test(ctl_conf, mutated_files_fail_cleanly) {
   }
   free(good);
 }
+
+/* default-isolation: absent means READ COMMITTED (files from before the
+** line existed), a non-default level round-trips, bad lines are refused. */
+Test(ctl_conf, default_isolation_line) {
+  syn_err e;
+  const char *old = HEAD "node c1 coordinator rpc=5533 sql=5433\nnode p1 participant rpc=5633\n";
+  cr_assert_eq(ctl_conf_parse(old, &conf, &e), 0, "%s", e.msg);
+  cr_assert_eq(conf.default_isolation, CTL_ISO_READ_COMMITTED);
+  char *text = format(&conf);
+  cr_assert_null(strstr(text, "default-isolation"), "%s", text);
+  free(text);
+
+  cr_assert_eq(ctl_conf_build(&conf, 1, 1, 9000, "sqlite", NULL), 0);
+  cr_assert_eq(conf.default_isolation, CTL_ISO_READ_COMMITTED);
+  conf.default_isolation = CTL_ISO_REPEATABLE_READ;
+  text = format(&conf);
+  cr_assert(strstr(text, "\ndefault-isolation repeatable-read\n"), "%s", text);
+  ctl_conf back;
+  cr_assert_eq(ctl_conf_parse(text, &back, &e), 0, "%s", e.msg);
+  cr_assert_eq(back.default_isolation, CTL_ISO_REPEATABLE_READ);
+  free(text);
+
+  const char *two = HEAD "default-isolation Serializable\nnode c1 coordinator rpc=5533 sql=5433\n"
+                         "node p1 participant rpc=5633\n";
+  cr_assert_eq(ctl_conf_parse(two, &conf, &e), 0, "%s", e.msg);
+  cr_assert_eq(conf.default_isolation, CTL_ISO_SERIALIZABLE);
+  const char *words = HEAD "default-isolation repeatable read\nnode c1 coordinator rpc=5533 sql=5433\n"
+                           "node p1 participant rpc=5633\n";
+  cr_assert_eq(ctl_conf_parse(words, &conf, &e), 0, "%s", e.msg);
+  cr_assert_eq(conf.default_isolation, CTL_ISO_REPEATABLE_READ);
+
+  refuses(HEAD "default-isolation snapshot\n", SYN_EINVAL, "line 4");
+  refuses(HEAD "default-isolation\n", SYN_EINVAL, "line 4");
+  refuses(HEAD "default-isolation serializable\ndefault-isolation serializable\n", SYN_EINVAL,
+          "line 5");
+  refuses(HEAD "default-isolation read committed extra\n", SYN_EINVAL, "line 4");
+}
+
+Test(ctl_conf, isolation_names) {
+  ctl_isolation iso = CTL_ISO_SERIALIZABLE;
+  cr_assert_eq(ctl_isolation_parse("read committed", &iso, NULL), 0);
+  cr_assert_eq(iso, CTL_ISO_READ_COMMITTED);
+  cr_assert_eq(ctl_isolation_parse("Repeatable-Read", &iso, NULL), 0);
+  cr_assert_eq(iso, CTL_ISO_REPEATABLE_READ);
+  cr_assert_eq(ctl_isolation_parse("read_committed", &iso, NULL), 0);
+  cr_assert_eq(iso, CTL_ISO_READ_COMMITTED);
+  cr_assert_eq(ctl_isolation_parse("SERIALIZABLE", &iso, NULL), 0);
+  cr_assert_eq(iso, CTL_ISO_SERIALIZABLE);
+  syn_err e;
+  cr_assert_eq(ctl_isolation_parse("read uncommitted", &iso, &e), SYN_EINVAL);
+  cr_assert(strstr(e.msg, "read uncommitted"), "%s", e.msg);
+  cr_assert_eq(ctl_isolation_parse("", &iso, NULL), SYN_EINVAL);
+  cr_assert_eq(ctl_isolation_parse("repeatable read and then some more words", &iso, NULL),
+               SYN_EINVAL);
+  cr_assert_str_eq(ctl_isolation_name(CTL_ISO_REPEATABLE_READ), "repeatable read");
+}

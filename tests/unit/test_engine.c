@@ -428,6 +428,55 @@ Test(engine, reset_and_show_all) {
   eng_session_free(s);
 }
 
+/* eng_opts.default_isolation is each new session's
+** default_transaction_isolation; SET overrides it and RESET returns to it,
+** not to READ COMMITTED. */
+Test(engine, cluster_default_isolation) {
+  eng_opts o = {.default_isolation = CL_REPEATABLE_READ};
+  eng_session *s;
+  syn_err e;
+  cr_assert_eq(eng_session_new(cl, &o, &s, &e), 0, "%s", e.msg);
+  EXPECT(s, "show default_transaction_isolation",
+         "C default_transaction_isolation:25\nR repeatable read\nT SHOW\n");
+  EXPECT(s, "show transaction_isolation", "C transaction_isolation:25\nR repeatable read\nT SHOW\n");
+  EXPECT(s, "begin; show transaction_isolation; commit",
+         "T BEGIN\nC transaction_isolation:25\nR repeatable read\nT SHOW\nT COMMIT\n");
+  EXPECT(s, "set default_transaction_isolation = 'serializable'", "T SET\n");
+  EXPECT(s, "show default_transaction_isolation",
+         "C default_transaction_isolation:25\nR serializable\nT SHOW\n");
+  EXPECT(s, "reset default_transaction_isolation", "T RESET\n");
+  EXPECT(s, "show default_transaction_isolation",
+         "C default_transaction_isolation:25\nR repeatable read\nT SHOW\n");
+  EXPECT(s, "set default_transaction_isolation = 'read committed'", "T SET\n");
+  EXPECT(s, "reset all", "T RESET\n");
+  EXPECT(s, "show default_transaction_isolation",
+         "C default_transaction_isolation:25\nR repeatable read\nT SHOW\n");
+  eng_session_free(s);
+
+  /* Without opts (and with zeroed opts) the default stays READ COMMITTED. */
+  s = session();
+  EXPECT(s, "show default_transaction_isolation",
+         "C default_transaction_isolation:25\nR read committed\nT SHOW\n");
+  eng_session_free(s);
+}
+
+Test(engine, isolation_names) {
+  cl_isolation iso = CL_READ_COMMITTED;
+  cr_assert_eq(eng_isolation_parse("repeatable read", &iso, NULL), 0);
+  cr_assert_eq(iso, CL_REPEATABLE_READ);
+  cr_assert_eq(eng_isolation_parse("Read-Committed", &iso, NULL), 0);
+  cr_assert_eq(iso, CL_READ_COMMITTED);
+  cr_assert_eq(eng_isolation_parse("SERIALIZABLE", &iso, NULL), 0);
+  cr_assert_eq(iso, CL_SERIALIZABLE);
+  cr_assert_eq(eng_isolation_parse("repeatable_read", &iso, NULL), 0);
+  cr_assert_eq(iso, CL_REPEATABLE_READ);
+  syn_err e;
+  cr_assert_eq(eng_isolation_parse("snapshot", &iso, &e), SYN_EINVAL);
+  cr_assert(strstr(e.msg, "snapshot"), "%s", e.msg);
+  cr_assert_eq(eng_isolation_parse("", &iso, NULL), SYN_EINVAL);
+  cr_assert_str_eq(eng_isolation_name(CL_SERIALIZABLE), "serializable");
+}
+
 Test(engine, on_conflict_unique_constraint) {
   eng_session *s = session();
   /* Unique keys must include the distribution column (Citus' rule). */
