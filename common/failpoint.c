@@ -28,6 +28,26 @@ static bool fp_name_char(char c) {
   return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-';
 }
 
+/* Parse the "<ms>)" of sleep(ms) / delay(ms) at p into e->sleep_ms; *endp
+** gets the position after the ')'. */
+static int fp_parse_ms(const char *p, const char *what, failpoint_entry *e, const char **endp,
+                       syn_err *err) {
+  if (!isdigit((unsigned char)*p))
+    return syn_err_set(err, SYN_EINVAL, "failpoint %s: %s needs a number of ms", e->name, what);
+  errno = 0;
+  char *end;
+  unsigned long ms = strtoul(p, &end, 10);
+  /* An hour is far beyond any sensible test delay; bigger is a typo. */
+  if (errno || ms > 3600000UL)
+    return syn_err_set(err, SYN_ERANGE, "failpoint %s: %s(%s out of range (max 3600000 ms)",
+                       e->name, what, p);
+  if (*end != ')')
+    return syn_err_set(err, SYN_EINVAL, "failpoint %s: %s(ms) missing ')'", e->name, what);
+  e->sleep_ms = (unsigned)ms;
+  *endp = end + 1;
+  return 0;
+}
+
 /* Parse one action starting at p (already past '='), ending before ',' or
 ** the end. On success *endp points at the ',' or NUL. */
 static int fp_parse_action(const char *p, failpoint_entry *e, const char **endp,
@@ -43,24 +63,17 @@ static int fp_parse_action(const char *p, failpoint_entry *e, const char **endp,
     e->action = FAILPOINT_OFF;
     p += 3;
   } else if (strncmp(p, "sleep(", 6) == 0) {
-    p += 6;
-    if (!isdigit((unsigned char)*p))
-      return syn_err_set(err, SYN_EINVAL, "failpoint %s: sleep needs a number of ms", e->name);
-    errno = 0;
-    char *end;
-    unsigned long ms = strtoul(p, &end, 10);
-    /* An hour is far beyond any sensible test delay; bigger is a typo. */
-    if (errno || ms > 3600000UL)
-      return syn_err_set(err, SYN_ERANGE, "failpoint %s: sleep(%s out of range (max 3600000 ms)",
-                         e->name, p);
-    if (*end != ')')
-      return syn_err_set(err, SYN_EINVAL, "failpoint %s: sleep(ms) missing ')'", e->name);
+    int rc = fp_parse_ms(p + 6, "sleep", e, &p, err);
+    if (rc) return rc;
     e->action = FAILPOINT_SLEEP;
-    e->sleep_ms = (unsigned)ms;
-    p = end + 1;
+  } else if (strncmp(p, "delay(", 6) == 0) {
+    int rc = fp_parse_ms(p + 6, "delay", e, &p, err);
+    if (rc) return rc;
+    e->action = FAILPOINT_DELAY;
   } else {
     return syn_err_set(err, SYN_EINVAL,
-                       "failpoint %s: unknown action '%.20s' (want crash, error, sleep(ms), off)",
+                       "failpoint %s: unknown action '%.20s' (want crash, error, sleep(ms), "
+                       "delay(ms), off)",
                        e->name, p);
   }
   p = fp_skip_space(p);
@@ -144,7 +157,9 @@ int failpoint_configure(const char *spec, syn_err *err) {
   return 0;
 }
 
-bool failpoint_hit(const char *name) {
+/* Look name up (loading the environment on first use) and copy its action
+** out, so the action runs without the mutex held. */
+static failpoint_action fp_lookup(const char *name, unsigned *ms) {
   pthread_mutex_lock(&fp_mu);
   bool first = !fp_loaded;
   fp_load_locked();
@@ -152,10 +167,19 @@ bool failpoint_hit(const char *name) {
     SYN_LOG_ERROR(NULL, "SYN_FAILPOINTS ignored, every failpoint disarmed: %s", fp_load_err.msg);
   const failpoint_entry *e = failpoint_find(&fp_set, name);
   failpoint_action action = e ? e->action : FAILPOINT_OFF;
-  unsigned ms = e ? e->sleep_ms : 0;
+  *ms = e ? e->sleep_ms : 0;
   pthread_mutex_unlock(&fp_mu);
+  return action;
+}
 
-  switch (action) {
+static void fp_sleep(unsigned ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
+}
+
+bool failpoint_hit(const char *name) {
+  unsigned ms;
+  switch (fp_lookup(name, &ms)) {
   case FAILPOINT_OFF:
     return false;
   case FAILPOINT_CRASH:
@@ -163,11 +187,33 @@ bool failpoint_hit(const char *name) {
     _exit(137);
   case FAILPOINT_ERROR:
     return true;
-  case FAILPOINT_SLEEP: {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
+  case FAILPOINT_SLEEP:
+    fp_sleep(ms);
+    return false;
+  case FAILPOINT_DELAY:
+    /* Said loudly: a test that armed it expects a wider window and would
+    ** otherwise pass or fail for the wrong reason. */
+    SYN_LOG_WARN(NULL, "failpoint %s: delay(ms) armed at a site that cannot defer; ignored", name);
     return false;
   }
-  }
   return false;
+}
+
+unsigned failpoint_delay_ms(const char *name) {
+  unsigned ms;
+  switch (fp_lookup(name, &ms)) {
+  case FAILPOINT_OFF:
+    return 0;
+  case FAILPOINT_CRASH:
+    _exit(137);
+  case FAILPOINT_ERROR:
+    SYN_LOG_WARN(NULL, "failpoint %s: error armed at a site that can only defer; ignored", name);
+    return 0;
+  case FAILPOINT_SLEEP:
+    fp_sleep(ms);
+    return 0;
+  case FAILPOINT_DELAY:
+    return ms;
+  }
+  return 0;
 }

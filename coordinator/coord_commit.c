@@ -19,6 +19,11 @@
 ** decision is not yet proposed), "coord_after_decision" (the decision is
 ** durable, no phase-two message sent), "coord_during_phase_two" (the first
 ** participant acknowledged COMMIT, the others may not have it yet).
+** "coord_delay_phase_two" (isolation tests) takes delay(ms): once a logged
+** decision is durable the client hears it at once, but the decision
+** reaches no participant, neither as a phase-two message nor as the answer
+** to a resolver, until ms later (a timer; the loop never blocks). Readers
+** meanwhile meet the prepared intents and must wait for them.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +57,16 @@ static int part_index(cl_cluster *cl, uint32_t id) {
 static void cid_of(uint64_t txn, char *buf, size_t cap) {
   snprintf(buf, cap, "%llx", (unsigned long long)txn);
 }
+
+/* Phase two of one transaction held back by coord_delay_phase_two. */
+typedef struct coord_hold {
+  struct coord_hold *next;
+  cl_cluster *cl;
+  uint64_t txn;
+  tpc_outcome outcome;
+  uint64_t commit_ts;
+  uint64_t parts; /* bit i: the core sent to parts[i] while held */
+} coord_hold;
 
 /* ---- resolve answers ------------------------------------------------------ */
 
@@ -94,6 +109,63 @@ static void resolves_expire(cl_cluster *cl, bool all) {
       pp = &r->next;
     }
   }
+}
+
+/* ---- phase two held back (failpoint coord_delay_phase_two) --------------- */
+
+static coord_hold *hold_find(cl_cluster *cl, uint64_t txn) {
+  for (coord_hold *h = cl->holds; h; h = h->next)
+    if (h->txn == txn) return h;
+  return NULL;
+}
+
+static void send_txn_msg(cl_cluster *cl, uint64_t txn, uint32_t part_id, int kind,
+                         uint32_t method, uint64_t ts);
+
+/* The delay is over: send the decision to every participant the core tried
+** to reach meanwhile and answer the resolvers that asked. Cancelled (the
+** cluster is closing): drop it all, as a crash would; the decision is in
+** the log, so recovery and the resolvers finish phase two. */
+static void hold_release(void *ud, bool cancelled) {
+  coord_hold *h = ud;
+  cl_cluster *cl = h->cl;
+  for (coord_hold **pp = &cl->holds; *pp; pp = &(*pp)->next)
+    if (*pp == h) {
+      *pp = h->next;
+      break;
+    }
+  if (!cancelled && cl->tpc) {
+    char cid[24];
+    cid_of(h->txn, cid, sizeof cid);
+    SYN_LOG_INFO(cid, "failpoint coord_delay_phase_two: releasing phase two");
+    for (int i = 0; i < cl->nparts; i++) {
+      if (!((h->parts >> i) & 1)) continue;
+      if (h->outcome == TPC_COMMIT)
+        send_txn_msg(cl, h->txn, cl->parts[i].id, 3, SYN_M_PART_COMMIT, h->commit_ts);
+      else
+        send_txn_msg(cl, h->txn, cl->parts[i].id, 4, SYN_M_PART_ABORT, 0);
+    }
+    resolves_settle(cl, h->txn, 0, h->outcome == TPC_COMMIT ? 1 : 2, h->commit_ts);
+  }
+  free(h);
+}
+
+/* Hold phase two of txn for ms. Without memory or a timer, nothing is held:
+** the failpoint only widens a window, it never changes an outcome. */
+static void hold_start(cl_cluster *cl, uint64_t txn, tpc_outcome outcome, uint64_t commit_ts,
+                       unsigned ms) {
+  coord_hold *h = calloc(1, sizeof *h);
+  if (!h) return;
+  *h = (coord_hold){.next = cl->holds, .cl = cl, .txn = txn, .outcome = outcome,
+                    .commit_ts = commit_ts};
+  if (coord_retry_after(cl, ms, hold_release, h) < 0) {
+    free(h);
+    return;
+  }
+  cl->holds = h;
+  char cid[24];
+  cid_of(txn, cid, sizeof cid);
+  SYN_LOG_INFO(cid, "failpoint coord_delay_phase_two: holding phase two for %u ms", ms);
 }
 
 /* ---- tpc_io ---------------------------------------------------------------- */
@@ -188,6 +260,13 @@ static void io_send_one_phase(void *ud, uint64_t txn, uint32_t participant) {
 static void io_send_decision(void *ud, uint64_t txn, uint32_t participant, tpc_outcome outcome,
                              uint64_t commit_ts) {
   cl_cluster *cl = ud;
+  coord_hold *h = hold_find(cl, txn);
+  if (h) {
+    /* Retransmissions while held collapse into one send at release. */
+    int idx = part_index(cl, participant);
+    if (idx >= 0) h->parts |= 1ull << idx;
+    return;
+  }
   resolves_settle(cl, txn, participant, outcome == TPC_COMMIT ? 1 : 2, commit_ts);
   if (outcome == TPC_COMMIT)
     send_txn_msg(cl, txn, participant, 3, SYN_M_PART_COMMIT, commit_ts);
@@ -224,7 +303,12 @@ static void on_dlog(int status, uint64_t txn, const dlog_record *chosen, void *u
     tpc_decision_durable(cl->tpc, txn, status, TPC_ABORT, 0, now);
     return;
   }
+  /* Before the core hears it: the core sends phase two from inside
+  ** tpc_decision_durable, and those sends must find the hold. */
+  unsigned delay_ms = SYN_FAILPOINT_DELAY("coord_delay_phase_two");
+  if (delay_ms) hold_start(cl, txn, (tpc_outcome)chosen->outcome, chosen->commit_ts, delay_ms);
   tpc_decision_durable(cl->tpc, txn, 0, (tpc_outcome)chosen->outcome, chosen->commit_ts, now);
+  if (hold_find(cl, txn)) return; /* resolvers are answered at release */
   /* A resolver asking about a txn the core does not hold waits for this. */
   resolves_settle(cl, txn, 0, chosen->outcome == DLOG_COMMIT ? 1 : 2, chosen->commit_ts);
 }
@@ -375,7 +459,7 @@ static void on_resolve(rpc_call *call, const uint8_t *payload, size_t len, void 
   dlog_record rec;
   bool done;
   int rc = dlog_lookup(cl->dlog, txn, &rec, &done);
-  if (rc == 0) {
+  if (rc == 0 && !hold_find(cl, txn)) {
     coord_resolve r = {.call = call};
     resolve_answer(&r, rec.outcome == DLOG_COMMIT ? 1 : 2, rec.commit_ts);
     return;
@@ -388,7 +472,9 @@ static void on_resolve(rpc_call *call, const uint8_t *payload, size_t len, void 
   *r = (coord_resolve){.next = cl->resolves, .txn = txn, .part_id = pid, .call = call,
                        .deadline_ms = coord_now_ms(cl) + COORD_RESOLVE_WAIT_MS};
   cl->resolves = r;
-  if (rc == SYN_EBUSY) return; /* a decision is being made durable: wait for it */
+  /* A decision is being made durable, or it is held back by the
+  ** failpoint: wait for it. */
+  if (rc == SYN_EBUSY || rc == 0) return;
   /* A transaction still live on this coordinator and not yet committing
   ** is not in doubt; the participant asks again later. */
   coord_ltxn *lt = coord_ltxn_get(cl, txn);

@@ -238,6 +238,7 @@ struct cl_cluster {
   uv_check_t flush;
   bool flush_open;
   struct coord_resolve *resolves; /* pending SYN_M_COORD_RESOLVE calls */
+  struct coord_hold *holds;       /* phase two held back (failpoint) */
   rpc_server *rpc;
 
   /* catalog (CAT) */

@@ -29,6 +29,25 @@ Test(failpoint, parse_every_action) {
   cr_assert_null(failpoint_find(&s, "zzz"));
 }
 
+Test(failpoint, parse_delay) {
+  failpoint_set s;
+  syn_err e;
+  cr_assert_eq(failpoint_parse("slow = delay(1500) ,now=delay(0)", &s, &e), 0, "%s", e.msg);
+  cr_assert_eq(s.n, 2);
+  cr_assert_eq(failpoint_find(&s, "slow")->action, FAILPOINT_DELAY);
+  cr_assert_eq(failpoint_find(&s, "slow")->sleep_ms, 1500);
+  cr_assert_eq(failpoint_find(&s, "now")->action, FAILPOINT_DELAY);
+  cr_assert_eq(failpoint_find(&s, "now")->sleep_ms, 0);
+  cr_assert_eq(failpoint_parse("x=delay(3600000)", &s, NULL), 0);
+  cr_assert_eq(failpoint_find(&s, "x")->sleep_ms, 3600000);
+  cr_assert_eq(failpoint_parse("x=delay(3600001)", &s, &e), SYN_ERANGE);
+  cr_assert(strstr(e.msg, "delay") != NULL, "%s", e.msg);
+  cr_assert_eq(failpoint_parse("x=delay(5", &s, &e), SYN_EINVAL);
+  cr_assert(strstr(e.msg, "delay(ms) missing ')'") != NULL, "%s", e.msg);
+  cr_assert_eq(failpoint_parse("x=delay()", &s, &e), SYN_EINVAL);
+  cr_assert(strstr(e.msg, "delay needs a number") != NULL, "%s", e.msg);
+}
+
 Test(failpoint, later_entry_replaces_earlier) {
   failpoint_set s;
   cr_assert_eq(failpoint_parse("x=crash,x=error", &s, NULL), 0);
@@ -41,6 +60,8 @@ Test(failpoint, malformed_specs_are_rejected_with_a_message) {
       "x",           "=crash",        "x=",           "x=boom",      "x=sleep(",
       "x=sleep(y)",  "x=sleep(10",    "x=sleep(10)z", "x=crash,",    "x=crash,,y=error",
       "x y=crash",   "x=crashy",      "x=sleep(99999999999)", "x!=error",
+      "x=delay",     "x=delay(",      "x=delay(-1)",  "x=delay(1)2", "x=delay(1 )",
+      "x=delay(99999999999)",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     failpoint_set s;
@@ -83,6 +104,43 @@ Test(failpoint, configure_and_hit) {
   /* A bad spec leaves the armed set untouched. */
   cr_assert_lt(failpoint_configure("boom=", NULL), 0);
   cr_assert(SYN_FAILPOINT("boom"));
+}
+
+Test(failpoint, delay_is_returned_not_slept) {
+  cr_assert_eq(failpoint_configure("later=delay(700),nap=sleep(30),boom=error,quiet=off", NULL), 0);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  cr_assert_eq(SYN_FAILPOINT_DELAY("later"), 700);
+  /* At a site that cannot defer, delay is false and costs no time. */
+  cr_assert_not(SYN_FAILPOINT("later"));
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+  cr_assert_lt(ms, 500, "delay blocked for %ld ms", ms);
+  cr_assert_eq(SYN_FAILPOINT_DELAY("quiet"), 0);
+  cr_assert_eq(SYN_FAILPOINT_DELAY("unknown"), 0);
+  /* error has nothing to inject at a deferral site. */
+  cr_assert_eq(SYN_FAILPOINT_DELAY("boom"), 0);
+  /* sleep at a deferral site still sleeps, then defers nothing. */
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  cr_assert_eq(SYN_FAILPOINT_DELAY("nap"), 0);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+  cr_assert_geq(ms, 29);
+}
+
+Test(failpoint, crash_at_a_delay_site_exits_137) {
+  cr_assert_eq(failpoint_configure("die=crash", NULL), 0);
+  fflush(stdout);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    (void)SYN_FAILPOINT_DELAY("die");
+    _exit(0);
+  }
+  int st;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  cr_assert(WIFEXITED(st));
+  cr_assert_eq(WEXITSTATUS(st), 137);
 }
 
 Test(failpoint, crash_exits_137_without_flushing) {
@@ -134,5 +192,7 @@ Test(failpoint, compiled_out) {
   cr_assert_eq(failpoint_configure("boom=error,die=crash", NULL), 0);
   cr_assert_not(SYN_FAILPOINT("boom"));
   cr_assert_not(SYN_FAILPOINT("die"));
+  cr_assert_eq(failpoint_configure("later=delay(700)", NULL), 0);
+  cr_assert_eq(SYN_FAILPOINT_DELAY("later"), 0);
 }
 #endif
