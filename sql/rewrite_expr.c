@@ -346,6 +346,10 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   }
   int32_t ltm = -1, rtm = -1;
   uint32_t rpeek = peek_tm(w, sc, a->rexpr, &rtm);
+  /* / and % become calls (sql/engine/eng_funcs.c): SQLite answers NULL for
+  ** a division by zero, PostgreSQL raises 22012. */
+  const char *fn = strcmp(op, "/") == 0 ? "syn_div" : strcmp(op, "%") == 0 ? "syn_mod" : NULL;
+  if (fn) PUT(fn);
   PUT("(");
   if (concat) rc = EXPR(a->lexpr, &lt, &tm);
   else rc = operand(w, b, sc, a->lexpr, is_str_lit(a->rexpr) ? 0 : rpeek, rtm, &lt);
@@ -353,7 +357,8 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   if (!concat) (void)peek_tm(w, sc, a->lexpr, &ltm);
   if (is_arith && (is_datetime(lt) || is_datetime(rpeek)))
     return sqlr__unsupported(w, a->location, "date/time arithmetic");
-  if (cat_buf_printf(b, " %s ", strcmp(op, "!=") == 0 ? "<>" : op)) return sqlr__oom(w);
+  if (fn) PUT(", ");
+  else if (cat_buf_printf(b, " %s ", strcmp(op, "!=") == 0 ? "<>" : op)) return sqlr__oom(w);
   if (concat) rc = EXPR(a->rexpr, &rt, &tm);
   else rc = operand(w, b, sc, a->rexpr, lt, ltm, &rt);
   if (rc) return rc;

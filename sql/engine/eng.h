@@ -121,4 +121,11 @@ int eng_server_port(const eng_server *srv);
 ** callback). */
 void eng_server_stop(eng_server *srv, void (*cb)(void *ud), void *ud);
 
+/* Register the SQL functions rewritten statements call (syn_div, syn_mod:
+** PostgreSQL's / and % with 22012 on division by zero) on db. Every
+** session's connection has them; tests that run rewritten SQL on a plain
+** SQLite connection call this too. Returns an SQLite result code. */
+struct sqlite3;
+int eng_register_functions(struct sqlite3 *db);
+
 #endif /* SYN_ENG_H */

@@ -138,6 +138,9 @@ int eng__sqlite_error(eng_session *s, int src, syn_err *e) {
     return syn_err_set(e, SYN_ETIMEDOUT, "57014: canceling statement due to user request");
   if (src == SQLITE_NOMEM) return sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
   const char *m = sqlite3_errmsg(s->db);
+  /* Our own SQL functions (eng_funcs.c) say "SQLSTATE: message". */
+  if (strlen(m) > 7 && m[5] == ':' && m[6] == ' ' && strspn(m, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5)
+    return syn_err_set(e, SYN_EINVAL, "%s", m);
   if (strstr(m, "integer overflow"))
     return sqlst_set(e, SQLST_NUMERIC_RANGE, "bigint out of range");
   if (strstr(m, "too big") || strstr(m, "too large"))

@@ -461,6 +461,8 @@ static int open_db(eng_session *s, syn_err *e) {
   /* PostgreSQL's LIKE is case-sensitive (rewrite.h). */
   if (sqlite3_exec(s->db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL) != SQLITE_OK)
     return syn_err_set(e, SYN_EINTERNAL, "case_sensitive_like: %s", sqlite3_errmsg(s->db));
+  if (eng_register_functions(s->db) != SQLITE_OK)
+    return syn_err_set(e, SYN_EINTERNAL, "registering functions: %s", sqlite3_errmsg(s->db));
   sqlite3_progress_handler(s->db, 1000, on_progress, s);
   return eng__vtab_register(s, e);
 }

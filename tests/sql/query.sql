@@ -37,3 +37,10 @@ select * from nosuch;
 selec 1;
 \echo :SQLSTATE
 drop table emp, dept;
+select -7 / 2 as q, -7 % 3 as r, 1 / null as n, 9 % -4 as m;
+select 1 / 0;
+\echo :SQLSTATE
+select 5 % 0;
+\echo :SQLSTATE
+select g / (g - g) from generate_series(1, 3) g;
+\echo :SQLSTATE

@@ -9,6 +9,7 @@
 
 #include "sql/parse.h"
 #include "sql/rewrite.h"
+#include "sql/engine/eng.h"
 #include "sql/sqlstate.h"
 
 #define NOW "2024-05-06 07:08:09.5+00"
@@ -47,6 +48,7 @@ static void setup(void) {
   cr_assert_eq(sqlp_parse(ddl, &l, &pos, &e), 0);
   cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
   exec("PRAGMA case_sensitive_like = ON");
+  cr_assert_eq(eng_register_functions(db), SQLITE_OK);
   ntabs = 0;
   for (int i = 0; i < l->n; i++) {
     cr_assert_eq(l->stmts[i].status, 0, "%s", l->stmts[i].err.msg);
@@ -153,7 +155,7 @@ Test(sql_rewrite, basics) {
   check("select name || '-' || id from emp where id = 1",
         "SELECT ((\"name\" || '-') || \"id\") AS \"?column?\" FROM \"emp\" WHERE (\"id\" = 1)", "Ann-1");
   check("select -id, 7 % 3, 2 * (1 + id) from emp where id = 2",
-        "SELECT (-\"id\") AS \"?column?\", (7 % 3) AS \"?column?\", (2 * (1 + \"id\")) AS \"?column?\" "
+        "SELECT (-\"id\") AS \"?column?\", syn_mod(7, 3) AS \"?column?\", (2 * (1 + \"id\")) AS \"?column?\" "
         "FROM \"emp\" WHERE (\"id\" = 2)",
         "-2|1|6");
 }

@@ -1,0 +1,72 @@
+/*
+** SQL functions the rewritten statements call where SQLite's own operators
+** differ from PostgreSQL's. sql/rewrite.c emits `syn_div(a, b)` for `a / b`
+** and `syn_mod(a, b)` for `a % b`, because SQLite answers NULL for a
+** division by zero where PostgreSQL raises 22012, and because SQLite turns
+** INT64_MIN / -1 into a real where PostgreSQL raises 22003.
+**
+** Errors are reported as "SQLSTATE: message"; eng__sqlite_error passes such
+** messages through with their SQLSTATE.
+*/
+#include "sql/engine/eng_int.h"
+
+#include <math.h>
+#include <stdint.h>
+
+/* Both operands as SQLite would do arithmetic on them: integers stay
+** integers, anything else numeric becomes a real. Returns 1 when either is
+** NULL (the result is NULL). */
+static int operands(sqlite3_value **argv, int *both_int, sqlite3_int64 *ia, sqlite3_int64 *ib,
+                    double *ra, double *rb) {
+  int ta = sqlite3_value_numeric_type(argv[0]);
+  int tb = sqlite3_value_numeric_type(argv[1]);
+  if (ta == SQLITE_NULL || tb == SQLITE_NULL) return 1;
+  *both_int = ta == SQLITE_INTEGER && tb == SQLITE_INTEGER;
+  *ia = sqlite3_value_int64(argv[0]);
+  *ib = sqlite3_value_int64(argv[1]);
+  *ra = sqlite3_value_double(argv[0]);
+  *rb = sqlite3_value_double(argv[1]);
+  return 0;
+}
+
+static void fn_div(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  int both_int;
+  sqlite3_int64 ia, ib;
+  double ra, rb;
+  if (operands(argv, &both_int, &ia, &ib, &ra, &rb)) return; /* NULL */
+  if (both_int ? ib == 0 : rb == 0.0) {
+    sqlite3_result_error(ctx, "22012: division by zero", -1);
+    return;
+  }
+  if (both_int) {
+    if (ia == INT64_MIN && ib == -1) {
+      sqlite3_result_error(ctx, "22003: bigint out of range", -1);
+      return;
+    }
+    sqlite3_result_int64(ctx, ia / ib); /* truncates toward zero, as PostgreSQL */
+  } else {
+    sqlite3_result_double(ctx, ra / rb);
+  }
+}
+
+static void fn_mod(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  int both_int;
+  sqlite3_int64 ia, ib;
+  double ra, rb;
+  if (operands(argv, &both_int, &ia, &ib, &ra, &rb)) return;
+  if (both_int ? ib == 0 : rb == 0.0) {
+    sqlite3_result_error(ctx, "22012: division by zero", -1);
+    return;
+  }
+  if (both_int) sqlite3_result_int64(ctx, ib == -1 ? 0 : ia % ib); /* sign of the dividend */
+  else sqlite3_result_double(ctx, fmod(ra, rb));
+}
+
+int eng_register_functions(sqlite3 *db) {
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  int rc = sqlite3_create_function(db, "syn_div", 2, flags, NULL, fn_div, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_mod", 2, flags, NULL, fn_mod, NULL, NULL);
+  return rc;
+}
