@@ -316,6 +316,15 @@ static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *
   return rc;
 }
 
+/* Turn the text from start on into fn(text): fn ends with "(". */
+static int wrap_call(cat_buf *b, size_t start, const char *fn) {
+  size_t k = strlen(fn);
+  if (cat_buf_append(b, fn, k)) return -1; /* grows the buffer by k */
+  memmove(b->p + start + k, b->p + start, b->n - k - start);
+  memcpy(b->p + start, fn, k);
+  return cat_buf_append(b, ")", 1);
+}
+
 /* Type (and typmod) of an expression without keeping its text. */
 static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a,
                  uint32_t *type, int32_t *typmod) {
@@ -349,6 +358,7 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   /* / and % become calls (sql/engine/eng_funcs.c): SQLite answers NULL for
   ** a division by zero, PostgreSQL raises 22012. */
   const char *fn = strcmp(op, "/") == 0 ? "syn_div" : strcmp(op, "%") == 0 ? "syn_mod" : NULL;
+  size_t start = b->n;
   if (fn) PUT(fn);
   PUT("(");
   if (concat) rc = EXPR(a->lexpr, &lt, &tm);
@@ -367,6 +377,11 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   else if (concat) *type = CAT_OID_TEXT;
   else {
     *type = arith_type(lt, rt);
+    /* SQLite computes in int64; PostgreSQL's smallint and integer
+    ** arithmetic fails with 22003 outside their range. */
+    if ((*type == CAT_OID_INT2 || *type == CAT_OID_INT4) &&
+        wrap_call(b, start, *type == CAT_OID_INT2 ? "syn_int2(" : "syn_int4("))
+      return sqlr__oom(w);
     /* numeric + - keep the larger display scale of the operands, as
     ** PostgreSQL's numeric arithmetic does; carried in the typmod. */
     if (*type == CAT_OID_NUMERIC && (op[0] == '+' || op[0] == '-')) {

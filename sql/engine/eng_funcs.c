@@ -64,9 +64,36 @@ static void fn_mod(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   else sqlite3_result_double(ctx, fmod(ra, rb));
 }
 
+/* syn_int2(x) / syn_int4(x) wrap smallint and integer arithmetic: SQLite
+** computes in int64, PostgreSQL fails outside the type's range. A real
+** argument (an operand whose type the rewrite could not see) passes. */
+static void int_range(sqlite3_context *ctx, sqlite3_value *v, sqlite3_int64 lo,
+                      sqlite3_int64 hi, const char *msg) {
+  if (sqlite3_value_type(v) == SQLITE_INTEGER) {
+    sqlite3_int64 x = sqlite3_value_int64(v);
+    if (x < lo || x > hi) {
+      sqlite3_result_error(ctx, msg, -1);
+      return;
+    }
+  }
+  sqlite3_result_value(ctx, v);
+}
+
+static void fn_int2(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  int_range(ctx, argv[0], INT16_MIN, INT16_MAX, "22003: smallint out of range");
+}
+
+static void fn_int4(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  int_range(ctx, argv[0], INT32_MIN, INT32_MAX, "22003: integer out of range");
+}
+
 int eng_register_functions(sqlite3 *db) {
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
   int rc = sqlite3_create_function(db, "syn_div", 2, flags, NULL, fn_div, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_mod", 2, flags, NULL, fn_mod, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_int2", 1, flags, NULL, fn_int2, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_int4", 1, flags, NULL, fn_int4, NULL, NULL);
   return rc;
 }

@@ -44,3 +44,11 @@ select 5 % 0;
 \echo :SQLSTATE
 select g / (g - g) from generate_series(1, 3) g;
 \echo :SQLSTATE
+select 2147483647 + 1;
+\echo :SQLSTATE
+select 2147483647::bigint + 1 as big, 32767::smallint + 1 as s;
+select 32767::smallint + 1::smallint;
+\echo :SQLSTATE
+select -2147483647 - 1 as lo, 46340 * 46340 as sq;
+select 65536 * 65536;
+\echo :SQLSTATE

@@ -155,7 +155,7 @@ Test(sql_rewrite, basics) {
   check("select name || '-' || id from emp where id = 1",
         "SELECT ((\"name\" || '-') || \"id\") AS \"?column?\" FROM \"emp\" WHERE (\"id\" = 1)", "Ann-1");
   check("select -id, 7 % 3, 2 * (1 + id) from emp where id = 2",
-        "SELECT (-\"id\") AS \"?column?\", syn_mod(7, 3) AS \"?column?\", (2 * (1 + \"id\")) AS \"?column?\" "
+        "SELECT (-\"id\") AS \"?column?\", syn_int4(syn_mod(7, 3)) AS \"?column?\", syn_int4((2 * syn_int4((1 + \"id\")))) AS \"?column?\" "
         "FROM \"emp\" WHERE (\"id\" = 2)",
         "-2|1|6");
 }
@@ -402,7 +402,7 @@ Test(sql_rewrite, update_as_query) {
   sqlr_query_free(q);
 
   q = rw("update h as hh set y = y + 10 where x = 'b' returning *");
-  cr_assert_str_eq(q->sql, "SELECT \"hh\".\"x\", \"hh\".\"y\", \"hh\".rowid, (\"y\" + 10) FROM \"h\" AS \"hh\" "
+  cr_assert_str_eq(q->sql, "SELECT \"hh\".\"x\", \"hh\".\"y\", \"hh\".rowid, syn_int4((\"y\" + 10)) FROM \"h\" AS \"hh\" "
                            "WHERE (\"x\" = 'b')");
   cr_assert_eq(q->ncols, 3);
   cr_assert_str_eq(q->cols[2].name, "rowid");
@@ -442,7 +442,7 @@ Test(sql_rewrite, insert_as_query) {
   sqlr_query_free(q);
 
   q = rw("insert into dept select id + 100, name from emp where id < 3 returning *");
-  cr_assert_str_eq(q->sql, "SELECT (\"id\" + 100) AS \"?column?\", \"name\" FROM \"emp\" WHERE (\"id\" < 3)");
+  cr_assert_str_eq(q->sql, "SELECT syn_int4((\"id\" + 100)) AS \"?column?\", \"name\" FROM \"emp\" WHERE (\"id\" < 3)");
   cr_assert_eq(q->ninsert, 2);
   cr_assert_str_eq(q->returning_sql, "SELECT ?2 AS \"id\", ?3 AS \"dname\"");
   cr_assert_str_eq(run(q->sql, NULL, 0), "101|Ann;102|bob");
