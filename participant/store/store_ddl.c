@@ -332,6 +332,25 @@ static int literal(st_sb *b, const syn_value *v, syn_err *err) {
   return syn_err_set(err, SYN_EINVAL, "store: bad default type");
 }
 
+/* Run the ALTER statements built in b as the start of a schema change:
+** b is freed; on success a write transaction is open for the caller's
+** catalog updates (commit or roll back), on failure none is. Cached
+** statements of t are dropped first because they name its columns. */
+static int begin_schema_sql(store *st, st_table *t, st_sb *b, syn_err *err) {
+  if (b->oom) {
+    sb_free(b);
+    return syn_err_set(err, SYN_ENOMEM, "store: sql");
+  }
+  st_table_stmts_drop(st, t);
+  int rc = st_begin(st, 1, err);
+  if (!rc) {
+    rc = st_exec(st, b->p, err);
+    if (rc) st_rollback(st);
+  }
+  sb_free(b);
+  return rc;
+}
+
 int store_add_column(store *st, uint32_t table_id, const store_col_def *col,
                      const syn_value *deflt, syn_err *err) {
   ST_GUARD(st, err);
@@ -362,17 +381,7 @@ int store_add_column(store *st, uint32_t table_id, const store_col_def *col,
     }
     sb_add(&b, ";");
   }
-  if (b.oom) {
-    sb_free(&b);
-    return syn_err_set(err, SYN_ENOMEM, "store: sql");
-  }
-  st_table_stmts_drop(st, t);
-  if ((rc = st_begin(st, 1, err))) {
-    sb_free(&b);
-    return rc;
-  }
-  rc = st_exec(st, b.p, err);
-  sb_free(&b);
+  if ((rc = begin_schema_sql(st, t, &b, err))) return rc;
   if (!rc)
     rc = cat_exec(st, "INSERT INTO _syn_columns(table_id, pos, name, aff, "
                   "key_ord) VALUES (?1, ?2, ?3, ?4, -1)", err, "iiss",
@@ -476,17 +485,7 @@ int store_rename_column(store *st, uint32_t table_id, const char *from,
     sb_ident(&b, to);
     sb_add(&b, ";");
   }
-  if (b.oom) {
-    sb_free(&b);
-    return syn_err_set(err, SYN_ENOMEM, "store: sql");
-  }
-  st_table_stmts_drop(st, t);
-  if ((rc = st_begin(st, 1, err))) {
-    sb_free(&b);
-    return rc;
-  }
-  rc = st_exec(st, b.p, err);
-  sb_free(&b);
+  if ((rc = begin_schema_sql(st, t, &b, err))) return rc;
   if (!rc)
     rc = cat_exec(st, "UPDATE _syn_columns SET name = ?3 WHERE table_id = ?1 "
                   "AND pos = ?2", err, "iis", (long long)table_id,
