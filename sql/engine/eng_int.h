@@ -113,6 +113,8 @@ int eng__sqlite_error(eng_session *s, int src, syn_err *e);
 int eng__vtab_register(eng_session *s, syn_err *e);
 /* Bring the virtual tables in line with the catalog (when its version moved). */
 int eng__catalog_sync(eng_session *s, syn_err *e);
+/* Append name to b as a double-quoted SQL identifier. */
+int eng__ident(cat_buf *b, const char *name);
 const cat_table *eng__table(eng_session *s, const char *name);
 void eng__locks_clear(eng_session *s);
 void eng__tabs_free(eng_session *s);

@@ -158,7 +158,8 @@ static bool is_ddl(sqlp_kind k) {
 ** met a row changed after its snapshot at a fresh snapshot; the DML code
 ** takes every lock before its first write and sends nothing before its
 ** writes are done, so a re-run needs no undo (cluster.h, cl_write). */
-static int run_data(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e) {
+static int run_data_tag(eng_session *s, const sqlp_stmt *st, char *tag, size_t tagcap,
+                        int *err_pos, syn_err *e) {
   int rc = eng__catalog_sync(s, e);
   if (rc) return rc;
   sqlr_catalog cat = {lookup, s};
@@ -175,14 +176,14 @@ static int run_data(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
                      st->kind == SQLP_SELECT ? "SELECT FOR UPDATE" : sqlp_kind_name(st->kind));
   int max = s->opts.rc_retries > 0 ? s->opts.rc_retries : 100;
   for (int attempt = 0; !rc; attempt++) {
-    char tag[64] = "";
+    tag[0] = '\0';
     s->scan_rc = 0;
     s->conflict_final = false;
     syn_err_clear(&s->scan_err);
     switch (st->kind) {
     case SQLP_SELECT: rc = eng__run_select(s, q, e); break;
-    case SQLP_INSERT: rc = eng__run_insert(s, q, tag, sizeof tag, e); break;
-    default: rc = eng__run_update_delete(s, q, tag, sizeof tag, e); break;
+    case SQLP_INSERT: rc = eng__run_insert(s, q, tag, tagcap, e); break;
+    default: rc = eng__run_update_delete(s, q, tag, tagcap, e); break;
     }
     if (rc == CL_ECONFLICT && s->iso == CL_READ_COMMITTED && attempt + 1 < max &&
         !s->conflict_final && !eng__cancelled(s)) {
@@ -192,11 +193,53 @@ static int run_data(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
       rc = eng__refresh_snapshot(s, e);
       continue;
     }
-    if (!rc && tag[0]) rc = eng__complete(s, tag);
     break;
   }
   sqlr_query_free(q);
   return rc;
+}
+
+static int run_data(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e) {
+  char tag[64] = "";
+  int rc = run_data_tag(s, st, tag, sizeof tag, err_pos, e);
+  if (!rc && tag[0]) rc = eng__complete(s, tag);
+  return rc;
+}
+
+/* TRUNCATE inside a transaction block (pgbench -i runs one before loading
+** its tables). The store's TRUNCATE drops every version at once and cannot
+** be rolled back, so inside a block each table is emptied by a DELETE of
+** every row in this transaction instead: it takes the row locks, is undone
+** by ROLLBACK and becomes visible to others only at COMMIT, as PostgreSQL's
+** transactional TRUNCATE is. Unlike PostgreSQL's ACCESS EXCLUSIVE lock it
+** does not block concurrent readers; they keep seeing the old rows until
+** the commit, which is what MVCC readers see of a DELETE. It costs a write
+** per row, where the store's TRUNCATE outside a block costs one step. */
+static int run_truncate_in_block(eng_session *s, const sqlp_stmt *st, syn_err *e) {
+  /* CASCADE changes nothing: synod has no foreign keys, so no other
+  ** table can reference these (the same as outside a block). */
+  int rc = eng__catalog_sync(s, e);
+  /* Every name first, so a missing table changes nothing (42P01). */
+  for (int i = 0; i < st->nnames && !rc; i++)
+    if (!eng__table(s, st->names[i]))
+      rc = sqlst_set(e, SQLST_UNDEFINED_TABLE, "relation \"%s\" does not exist", st->names[i]);
+  for (int i = 0; i < st->nnames && !rc; i++) {
+    cat_buf sql = {0};
+    if (cat_buf_printf(&sql, "DELETE FROM ") || eng__ident(&sql, st->names[i])) {
+      cat_buf_free(&sql);
+      return syn_err_set(e, SYN_ENOMEM, "out of memory");
+    }
+    sqlp_list *l = NULL;
+    int cursor = 0, pos = 0;
+    rc = sqlp_parse(sql.p, &l, &cursor, e);
+    cat_buf_free(&sql);
+    if (!rc && l->n != 1) rc = syn_err_set(e, SYN_EINTERNAL, "TRUNCATE: bad DELETE for \"%s\"",
+                                           st->names[i]);
+    char tag[64];
+    if (!rc) rc = run_data_tag(s, &l->stmts[0], tag, sizeof tag, &pos, e);
+    sqlp_list_free(l);
+  }
+  return rc ? rc : eng__complete(s, "TRUNCATE TABLE");
 }
 
 static int run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e) {
@@ -223,6 +266,7 @@ static int run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
     return eng__run_show(s, st, e);
   default:
     if (st->status) break;
+    if (s->block == ENG_BLOCK && st->kind == SQLP_TRUNCATE) return run_truncate_in_block(s, st, e);
     if (s->block == ENG_BLOCK) {
       const char *tag = sqlp_command_tag(st);
       snprintf(s->hint, sizeof s->hint,

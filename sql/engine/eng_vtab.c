@@ -225,7 +225,7 @@ static const char *op_sql(int op) {
   }
 }
 
-static int ident(cat_buf *b, const char *name) {
+int eng__ident(cat_buf *b, const char *name) {
   int rc = cat_buf_append(b, "\"", 1);
   for (const char *p = name; *p && !rc; p++)
     rc = *p == '"' ? cat_buf_append(b, "\"\"", 2) : cat_buf_append(b, p, 1);
@@ -329,7 +329,7 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
       continue;
     }
     if (f.n) rc = cat_buf_append(&f, " AND ", 5);
-    if (!rc) rc = ident(&f, cc->name);
+    if (!rc) rc = eng__ident(&f, cc->name);
     if (!rc) rc = cat_buf_printf(&f, "%s", op_sql(op));
     if (!rc && arg) {
       params[nparams] = val;
@@ -491,7 +491,7 @@ int eng__catalog_sync(eng_session *s, syn_err *e) {
     }
     s->tabs[s->ntabs++] = t;
     cat_buf sql = {0};
-    rc = cat_buf_printf(&sql, "CREATE VIRTUAL TABLE ") || ident(&sql, t->name) ||
+    rc = cat_buf_printf(&sql, "CREATE VIRTUAL TABLE ") || eng__ident(&sql, t->name) ||
                  cat_buf_printf(&sql, " USING synod(%d)", s->ntabs - 1)
              ? syn_err_set(e, SYN_ENOMEM, "out of memory")
              : 0;

@@ -59,5 +59,20 @@ show nosuch;
 \echo :SQLSTATE
 select v from t where id = 1 \; select v + 1 from t where id = 1 \; insert into t values (1, 1);
 \echo :SQLSTATE
+-- TRUNCATE inside a block is transactional: undone by ROLLBACK
+begin;
+truncate t;
+select count(*) from t;
+rollback;
+select count(*) from t;
+begin;
+truncate table t, nosuch;
+\echo :SQLSTATE
+rollback;
+begin;
+truncate t cascade;
+insert into t values (100, 100);
+commit;
+select * from t;
 select count(*) from t;
 drop table t;
