@@ -379,7 +379,7 @@ static int target_list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **t
   return 0;
 }
 
-static int sort_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **items, size_t n) {
+int sqlr__sort_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **items, size_t n) {
   int rc = 0;
   for (size_t i = 0; i < n; i++) {
     if (items[i]->node_case != PG_QUERY__NODE__NODE_SORT_BY) return sqlr__unsupported(w, -1, "this ORDER BY");
@@ -477,7 +477,6 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
   *cols_out = NULL;
   *ncols_out = 0;
   if (s->into_clause) return sqlr__unsupported(w, -1, "SELECT INTO");
-  if (s->n_window_clause) return sqlr__unsupported(w, -1, "window functions");
   if (s->with_clause && (rc = with_clause(w, b, parent, s->with_clause))) return rc;
 
   if (s->op != PG_QUERY__SET_OPERATION__SETOP_NONE &&
@@ -500,7 +499,7 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
     sqlr_scope sc = {.parent = parent};
     sqlr_ent en = {.alias = "", .cols = cols, .ncols = ncols};
     sc.ents[sc.n++] = en;
-    if ((rc = sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
+    if ((rc = sqlr__sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
     if ((rc = limit_clause(w, b, &sc, s))) return rc;
     w->nctes = saved_ctes;
     *cols_out = cols;
@@ -539,7 +538,7 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
       PUT(")");
     }
     if ((rc = sqlr__keep_cols(w, cols, ncols))) return rc;
-    if ((rc = sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
+    if ((rc = sqlr__sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
     if ((rc = limit_clause(w, b, &sc, s))) return rc;
     *cols_out = cols;
     *ncols_out = ncols;
@@ -594,8 +593,9 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
     PUT(" HAVING ");
     if ((rc = sqlr__expr(w, b, &sc, s->having_clause, &t, &tm))) return rc;
   }
+  if ((rc = sqlr__window_clause(w, b, &sc, s->window_clause, s->n_window_clause))) return rc;
   sc.allow_alias = true;
-  if ((rc = sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
+  if ((rc = sqlr__sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
   if ((rc = limit_clause(w, b, &sc, s))) return rc;
   w->nctes = saved_ctes;
   *cols_out = cols;

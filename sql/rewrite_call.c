@@ -152,7 +152,7 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
 
 /* ---- functions ---- */
 
-int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
+static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
                      uint32_t *type, int32_t *typmod) {
   const char *name = sqlr__last_name(f->funcname, f->n_funcname);
   if (f->n_funcname == 2) {
@@ -162,7 +162,6 @@ int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncC
   } else if (f->n_funcname != 1) {
     return sqlr__unsupported(w, f->location, "schema-qualified functions");
   }
-  if (f->over) return sqlr__unsupported(w, f->location, "window functions");
   if (f->agg_filter) return sqlr__unsupported(w, f->location, "aggregate FILTER");
   if (f->n_agg_order || f->agg_within_group)
     return sqlr__unsupported(w, f->location, "ordered-set aggregates");
@@ -253,9 +252,20 @@ int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncC
     }
     return 0;
   }
+  if (strcmp(name, "extract") == 0 && f->n_funcname == 2) return sqlr__extract(w, b, sc, f, type, typmod);
+  rc = sqlr__func_more(w, b, sc, f, name, type, typmod);
+  if (rc != SQLR_NO_FUNC) return rc;
   char what[96];
   snprintf(what, sizeof what, "function %s()", name);
   return sqlr__unsupported(w, f->location, what);
+}
+
+/* A call, with its OVER clause when it is used as a window function. */
+int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
+                    uint32_t *type, int32_t *typmod) {
+  int rc = func_call(w, b, sc, f, type, typmod);
+  if (rc || !f->over) return rc;
+  return sqlr__window(w, b, sc, f);
 }
 
 const char *sqlr__colname(const PgQuery__Node *n) {

@@ -89,6 +89,20 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
                     uint32_t *type, int32_t *typmod);
 int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
                     uint32_t *type, int32_t *typmod);
+/* PostgreSQL functions beyond rewrite_call.c's table (rewrite_funcs.c):
+** SQLR_NO_FUNC when name is not one of them. */
+#define SQLR_NO_FUNC 1
+int sqlr__func_more(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
+                    const char *name, uint32_t *type, int32_t *typmod);
+/* EXTRACT(field FROM x), which libpg_query gives as extract('field', x). */
+int sqlr__extract(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
+                  uint32_t *type, int32_t *typmod);
+/* The OVER (...) of a window call, appended after the call. */
+int sqlr__window(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f);
+/* " WINDOW w AS (...), ..." of a SELECT. */
+int sqlr__window_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **defs, size_t n);
+/* " ORDER BY a DESC NULLS FIRST, ..." with PostgreSQL's NULL placement. */
+int sqlr__sort_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **items, size_t n);
 /* Record that parameter node n (if it is a $n) has the given type; the
 ** first inference wins, as in PostgreSQL. */
 void sqlr__note_param(sqlr_rw *w, const PgQuery__Node *n, uint32_t type);

@@ -113,6 +113,10 @@ int eng__sqlite_error(eng_session *s, int src, syn_err *e);
 int eng__vtab_register(eng_session *s, syn_err *e);
 /* Bring the virtual tables in line with the catalog (when its version moved). */
 int eng__catalog_sync(eng_session *s, syn_err *e);
+/* Function groups registered by eng_register_functions (eng_funcs_*.c). */
+int eng__register_text_functions(sqlite3 *db);
+int eng__register_math_functions(sqlite3 *db);
+int eng__register_time_functions(sqlite3 *db);
 /* Append name to b as a double-quoted SQL identifier. */
 int eng__ident(cat_buf *b, const char *name);
 const cat_table *eng__table(eng_session *s, const char *name);

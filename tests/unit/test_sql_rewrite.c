@@ -345,8 +345,28 @@ Test(sql_rewrite, scalar_functions) {
         "ann|ANN|3|3|2.57|nn|An|ANN|x");
 }
 
+Test(sql_rewrite, window_functions) {
+  check("select id, row_number() over (order by id desc) from emp order by id",
+        "SELECT \"id\", row_number() OVER ( ORDER BY \"id\" DESC NULLS FIRST) AS \"row_number\" "
+        "FROM \"emp\" ORDER BY \"id\" NULLS LAST",
+        "1|4;2|3;3|2;4|1");
+  check("select id, sum(id) over (partition by dept order by id rows between 1 preceding and "
+        "current row) from emp order by id",
+        "SELECT \"id\", sum(\"id\") OVER (PARTITION BY \"dept\" ORDER BY \"id\" NULLS LAST ROWS "
+        "BETWEEN 1 PRECEDING AND CURRENT ROW) AS \"sum\" FROM \"emp\" ORDER BY \"id\" NULLS LAST",
+        "1|1;2|3;3|3;4|4");
+  check("select id, count(*) over w from emp window w as (order by dept nulls first) order by id",
+        "SELECT \"id\", count(*) OVER \"w\" AS \"count\" FROM \"emp\" WINDOW \"w\" AS ( ORDER BY "
+        "\"dept\" NULLS FIRST) ORDER BY \"id\" NULLS LAST",
+        "1|3;2|3;3|4;4|1");
+}
+
 Test(sql_rewrite, unsupported_and_unknown) {
-  rw_err("select row_number() over () from emp", "0A000", 8);
+  rw_err("select row_number() from emp", "42809", 8);
+  rw_err("select sum(id) over (order by id groups 1 preceding) from emp", "0A000", -1);
+  rw_err("select sum(id) over (order by id range 1 preceding) from emp", "0A000", -1);
+  rw_err("select concat()", "42883", 8);
+  rw_err("select sqrt(salary) from emp", "0A000", 8);
   rw_err("select * from nope", "42P01", 15);
   rw_err("select nope from emp", "42703", 8);
   rw_err("select frobnicate(1)", "0A000", 8);

@@ -1,0 +1,54 @@
+-- Scalar, aggregate and window functions; expected output is PostgreSQL 15's
+create table fn_t (id int primary key, s text, n int, f float8, d date, ts timestamp, tz timestamptz, ok boolean);
+insert into fn_t values
+  (1, 'hello world', 3, 2.5, '2024-01-15', '2024-01-15 10:30:15.5', '2024-01-15 10:30:15+00', true),
+  (2, 'a,b,c', -2, 16, '2024-02-29', '2024-02-29 23:59:59', '2024-12-31 00:00:00+00', false),
+  (3, 'ÀbÇ', 0, 0.5, '2023-12-31', '2023-12-31 00:00:00', '2021-01-03 12:00:00+00', true),
+  (4, null, null, null, null, null, null, null);
+-- strings
+select id, position('l' in s), concat(s, '-', n, '-', ok), concat_ws('|', s, n, null), initcap(s), md5(s) from fn_t order by id;
+select id, left(s, n), right(s, n), lpad(s, 6, '*'), rpad(s, 6), repeat(s, 2), reverse(s), translate(s, 'lo', 'L') from fn_t order by id;
+select id, split_part(s, ',', 2), split_part(s, ',', -1), starts_with(s, 'he'), ascii(s), octet_length(s), length(s) from fn_t order by id;
+select chr(65), chr(233), to_hex(255), to_hex(-1), to_hex(-1::bigint), lpad('hi', 5, 'xy'), rpad('hi', 1), left('hello', -2), right('hello', -2);
+select upper('àéîõü ÿ straße ωπ яж'), lower('ÀÉÎÕÜ Ÿ ΩΠ ЯЖ Ё'), initcap('élan ÉCOLE ωmega');
+select split_part('a,b', ',', 0);
+\echo :SQLSTATE
+select repeat('x', -1) = '', concat_ws(',', null, null) is null;
+-- math
+select id, power(f, 2), sqrt(f), cbrt(f), exp(n), degrees(f), radians(f) from fn_t order by id;
+select log(100), ln(10), log10(1000), pi(), power(2, 10), power(2.0::float8, -1), random() between 0 and 1;
+select sqrt(-1::float8);
+\echo :SQLSTATE
+select ln(0::float8);
+\echo :SQLSTATE
+select power(0::float8, -1);
+\echo :SQLSTATE
+-- date and time
+select id, extract(year from d), extract(month from d), extract(day from d), extract(dow from d), extract(isodow from d), extract(doy from d), extract(week from d), extract(quarter from d), extract(epoch from d), extract(julian from d) from fn_t order by id;
+select id, extract(hour from ts), extract(minute from ts), extract(second from ts), extract(milliseconds from ts), extract(microseconds from ts), extract(epoch from ts), extract(epoch from tz), extract(isoyear from tz) from fn_t order by id;
+select id, date_part('second', ts), date_part('epoch', tz), date_part('year', d), date_part('century', ts), date_part('decade', ts), date_part('millennium', ts) from fn_t order by id;
+select id, date_trunc('month', ts), date_trunc('week', ts), date_trunc('quarter', d), date_trunc('hour', tz), date_trunc('second', ts), date_trunc('year', tz) from fn_t order by id;
+select date_trunc('century', '2024-05-17'::timestamp), date_trunc('decade', '2024-05-17'::timestamp), date_trunc('millennium', '2000-05-17'::timestamp), date_trunc('milliseconds', '2024-01-01 00:00:00.123456'::timestamp);
+select to_timestamp(0), to_timestamp(1.5), to_timestamp(1705314600), make_date(2024, 2, 29);
+select make_date(2023, 2, 29);
+\echo :SQLSTATE
+select extract(hour from d) from fn_t;
+\echo :SQLSTATE
+select extract(fortnight from ts) from fn_t;
+\echo :SQLSTATE
+select date_trunc('fortnight', ts) from fn_t;
+\echo :SQLSTATE
+-- aggregates
+select bool_and(ok), bool_or(ok), every(ok), string_agg(s, ';'), count(distinct ok) from fn_t;
+select bool_and(ok), bool_or(ok), string_agg(s, ';') from fn_t where id > 100;
+select ok, string_agg(split_part(s, ' ', 1), ',') from fn_t where ok group by ok;
+-- window functions
+select id, n, row_number() over (order by id desc), rank() over (order by ok nulls first), dense_rank() over (order by ok nulls first) from fn_t order by id;
+select id, sum(n) over (order by id), count(*) over (), max(n) over (partition by ok), lag(n) over (order by id), lead(n, 2, 99) over (order by id) from fn_t order by id;
+select id, first_value(id) over (order by id desc), last_value(id) over (order by id rows between unbounded preceding and unbounded following), nth_value(id, 2) over (order by id), ntile(3) over (order by id) from fn_t order by id;
+select id, sum(id) over (order by id rows between 1 preceding and 1 following), percent_rank() over (order by id), cume_dist() over (order by id) from fn_t order by id;
+select row_number() from fn_t;
+\echo :SQLSTATE
+select id, sum(id) over w from fn_t window w as (order by id);
+\echo :SQLSTATE
+drop table fn_t;
