@@ -375,7 +375,21 @@ int cat_table_sqlite_decl(const cat_table *t, cat_buf *out, syn_err *e) {
     rc |= put_ident(out, t->cols[i].name);
     rc |= cat_buf_printf(out, " %s", cat_type_sqlite(t->cols[i].type_oid));
   }
-  rc |= cat_buf_printf(out, ")");
+  /* A table with a primary key is declared WITHOUT ROWID with that key:
+  ** SQLite then identifies its rows by the key, never by xRowid. It must
+  ** not use a per-scan row counter: RIGHT and FULL joins remember which
+  ** inner rows matched by row identity across scans, and counters that
+  ** restart at every scan made matched rows reappear as unmatched. */
+  if (t->npk > 0) {
+    rc |= cat_buf_printf(out, ", PRIMARY KEY (");
+    for (int i = 0; i < t->npk && !rc; i++) {
+      if (i) rc |= cat_buf_printf(out, ", ");
+      rc |= put_ident(out, t->cols[t->pk[i]].name);
+    }
+    rc |= cat_buf_printf(out, ")) WITHOUT ROWID");
+  } else {
+    rc |= cat_buf_printf(out, ")");
+  }
   if (rc) return syn_err_set(e, SYN_ENOMEM, "out of memory");
   return 0;
 }

@@ -77,6 +77,26 @@ int sqlr__keep_cols(sqlr_rw *w, sqlr_col *cols, int n) {
   return 0;
 }
 
+int sqlr__keep(sqlr_rw *w, void *p) {
+  void **a = realloc(w->allocs, sizeof *a * (size_t)(w->nallocs + 1));
+  if (!a) {
+    free(p);
+    return sqlr__oom(w);
+  }
+  w->allocs = a;
+  a[w->nallocs++] = p;
+  return 0;
+}
+
+void sqlr__rw_cleanup(sqlr_rw *w) {
+  for (int i = 0; i < w->ngarbage; i++) free_cols(w->garbage[i], w->garbage_n[i]);
+  free(w->garbage);
+  free(w->garbage_n);
+  for (int i = 0; i < w->nallocs; i++) free(w->allocs[i]);
+  free(w->allocs);
+  free(w->ptypes);
+}
+
 static int add_col(sqlr_rw *w, sqlr_col **cols, int *n, const char *name, uint32_t type,
                    int32_t typmod) {
   sqlr_col *c = realloc(*cols, sizeof *c * (size_t)(*n + 1));
@@ -100,6 +120,95 @@ static int add_ent(sqlr_rw *w, sqlr_scope *sc, sqlr_ent en) {
       return sqlr__fail(w, -1, SQLST_DUPLICATE_ALIAS,
                         "table name \"%s\" specified more than once", en.alias);
   sc->ents[sc->n++] = en;
+  return 0;
+}
+
+/* Record what `*` means for the entity just added: its own columns. */
+static int push_ent_item(sqlr_rw *w, sqlr_scope *sc) {
+  if (sc->nitems >= SQLR_MAX_SCOPE) return sqlr__unsupported(w, -1, "this many FROM items");
+  const sqlr_ent *en = &sc->ents[sc->n - 1];
+  sqlr_item *it = &sc->items[sc->nitems++];
+  it->cols = NULL;
+  it->n = -1;
+  int n = en->t ? en->t->ncols : en->ncols;
+  if (n < 0) return 0;
+  sqlr_outcol *oc = calloc((size_t)(n ? n : 1), sizeof *oc);
+  if (!oc || sqlr__keep(w, oc)) return sqlr__oom(w);
+  for (int i = 0; i < n; i++) {
+    oc[i].name = en->t ? en->t->cols[i].name : en->cols[i].name;
+    oc[i].type = en->t ? en->t->cols[i].type_oid : en->cols[i].type_oid;
+    oc[i].typmod = en->t ? en->t->cols[i].typmod : en->cols[i].typmod;
+    cat_buf q = {0};
+    if (sqlr__ident(&q, en->alias) || cat_buf_printf(&q, ".") || sqlr__ident(&q, oc[i].name) ||
+        sqlr__keep(w, q.p)) {
+      return sqlr__oom(w);
+    }
+    oc[i].sql = q.p;
+  }
+  it->cols = oc;
+  it->n = n;
+  return 0;
+}
+
+static int find_outcol(const sqlr_item *it, const char *name, const bool *used) {
+  for (int i = 0; i < it->n; i++)
+    if (!used[i] && strcmp(it->cols[i].name, name) == 0) return i;
+  return -1;
+}
+
+/* Replace the two items of a join's sides (the last two) by the join's
+** own: PostgreSQL's column order for USING/NATURAL (see sqlr_outcol). A
+** merged column is the left value for INNER and LEFT joins, the right
+** value for RIGHT joins and COALESCE(left, right) for FULL joins, which is
+** what PostgreSQL's `*` shows. */
+static int join_item(sqlr_rw *w, sqlr_scope *sc, const PgQuery__JoinExpr *j) {
+  sqlr_item *l = &sc->items[sc->nitems - 2], *r = &sc->items[sc->nitems - 1];
+  sqlr_item out = {NULL, -1};
+  if (l->n >= 0 && r->n >= 0) {
+    sqlr_outcol *oc = calloc((size_t)(l->n + r->n + 1), sizeof *oc);
+    bool *lu = calloc((size_t)l->n + 1, 1), *ru = calloc((size_t)r->n + 1, 1);
+    int rc = !oc || !lu || !ru ? sqlr__oom(w) : 0;
+    if (!rc) rc = sqlr__keep(w, oc);
+    else free(oc);
+    int n = 0;
+    /* The merged columns, in USING order or (NATURAL) the left's order. */
+    size_t nm = j->is_natural ? (size_t)l->n : j->n_using_clause;
+    for (size_t m = 0; m < nm && !rc; m++) {
+      const char *name;
+      if (j->is_natural) {
+        name = l->cols[m].name;
+        if (lu[m] || find_outcol(r, name, ru) < 0) continue;
+      } else {
+        if (j->using_clause[m]->node_case != PG_QUERY__NODE__NODE_STRING) continue;
+        name = j->using_clause[m]->string->sval;
+      }
+      int li = find_outcol(l, name, lu), ri = find_outcol(r, name, ru);
+      if (li < 0 || ri < 0) continue; /* SQLite reports the bad USING column */
+      lu[li] = ru[ri] = true;
+      oc[n] = l->cols[li];
+      if (j->jointype == PG_QUERY__JOIN_TYPE__JOIN_RIGHT) {
+        oc[n].sql = r->cols[ri].sql;
+      } else if (j->jointype == PG_QUERY__JOIN_TYPE__JOIN_FULL) {
+        cat_buf q = {0};
+        if (cat_buf_printf(&q, "coalesce(%s, %s)", l->cols[li].sql, r->cols[ri].sql) ||
+            sqlr__keep(w, q.p))
+          rc = sqlr__oom(w);
+        oc[n].sql = q.p;
+      }
+      n++;
+    }
+    for (int i = 0; i < l->n && !rc; i++)
+      if (!lu[i]) oc[n++] = l->cols[i];
+    for (int i = 0; i < r->n && !rc; i++)
+      if (!ru[i]) oc[n++] = r->cols[i];
+    free(lu);
+    free(ru);
+    if (rc) return rc;
+    out.cols = oc;
+    out.n = n;
+  }
+  sc->nitems--;
+  sc->items[sc->nitems - 1] = out;
   return 0;
 }
 
@@ -177,7 +286,7 @@ static int join_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Join
     PUT(" ON ");
     if ((rc = sqlr__expr(w, b, sc, j->quals, &t, &tm))) return rc;
   }
-  return 0;
+  return join_item(w, sc, j);
 }
 
 /* generate_series(start, stop[, step]) over integers, the one set-returning
@@ -245,7 +354,71 @@ static int range_function(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery_
     return rc;
   }
   if ((rc = sqlr__keep_cols(w, cols, ncols))) return rc;
-  return add_ent(w, sc, (sqlr_ent){.alias = alias, .cols = cols, .ncols = ncols});
+  if ((rc = add_ent(w, sc, (sqlr_ent){.alias = alias, .cols = cols, .ncols = ncols}))) return rc;
+  return push_ent_item(w, sc);
+}
+
+/* FROM item column aliases, t(a, b) or (subquery) s(a, b): the first k
+** columns take the new names, the rest keep theirs (PostgreSQL's rule).
+** *cols gets the renamed description (kept in w's garbage). */
+static int alias_cols(sqlr_rw *w, const PgQuery__Alias *a, const char *const *names,
+                      const uint32_t *types, const int32_t *typmods, int n, sqlr_col **cols,
+                      int *ncols, int loc) {
+  if ((int)a->n_colnames > n)
+    return sqlr__fail(w, loc, SQLST_INVALID_COLUMN_REF,
+                      "table \"%s\" has %d columns available but %zu columns specified",
+                      a->aliasname, n, a->n_colnames);
+  int rc = 0;
+  *cols = NULL;
+  *ncols = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    const char *nm = names[i];
+    if (i < (int)a->n_colnames) {
+      if (a->colnames[i]->node_case != PG_QUERY__NODE__NODE_STRING) {
+        rc = sqlr__unsupported(w, loc, "this column alias");
+        break;
+      }
+      nm = a->colnames[i]->string->sval;
+    }
+    rc = add_col(w, cols, ncols, nm, types[i], typmods[i]);
+  }
+  int krc = sqlr__keep_cols(w, *cols, *ncols);
+  return rc ? rc : krc;
+}
+
+/* Table t AS alias(a, b, ...): a subquery renaming the columns, which
+** SQLite flattens, so constraints still reach the virtual table. */
+static int aliased_table(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__RangeVar *rv,
+                         const char *name, sqlr_ent en) {
+  int n = en.t ? en.t->ncols : en.ncols;
+  if (n < 0) return sqlr__unsupported(w, rv->location, "column aliases on this table");
+  const char **names = calloc((size_t)n + 1, sizeof *names);
+  uint32_t *types = calloc((size_t)n + 1, sizeof *types);
+  int32_t *typmods = calloc((size_t)n + 1, sizeof *typmods);
+  int rc = !names || !types || !typmods ? sqlr__oom(w) : 0;
+  for (int i = 0; i < n && !rc; i++) {
+    names[i] = en.t ? en.t->cols[i].name : en.cols[i].name;
+    types[i] = en.t ? en.t->cols[i].type_oid : en.cols[i].type_oid;
+    typmods[i] = en.t ? en.t->cols[i].typmod : en.cols[i].typmod;
+  }
+  sqlr_col *cols = NULL;
+  int ncols = 0;
+  if (!rc) rc = alias_cols(w, rv->alias, names, types, typmods, n, &cols, &ncols, -1);
+  if (!rc && cat_buf_printf(b, "(SELECT ")) rc = sqlr__oom(w);
+  for (int i = 0; i < n && !rc; i++)
+    if ((i && cat_buf_printf(b, ", ")) || sqlr__ident(b, names[i]) || cat_buf_printf(b, " AS ") ||
+        sqlr__ident(b, cols[i].name))
+      rc = sqlr__oom(w);
+  if (!rc && (cat_buf_printf(b, " FROM ") || sqlr__ident(b, name) || cat_buf_printf(b, ") AS ") ||
+              sqlr__ident(b, rv->alias->aliasname)))
+    rc = sqlr__oom(w);
+  free(names);
+  free(types);
+  free(typmods);
+  if (rc) return rc;
+  if ((rc = add_ent(w, sc, (sqlr_ent){.alias = rv->alias->aliasname, .cols = cols, .ncols = ncols})))
+    return rc;
+  return push_ent_item(w, sc);
 }
 
 int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n) {
@@ -255,7 +428,6 @@ int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node 
     const PgQuery__RangeVar *rv = n->range_var;
     const char *name = NULL;
     if ((rc = relname(w, rv, &name))) return rc;
-    if (rv->alias && rv->alias->n_colnames) return sqlr__unsupported(w, rv->location, "column aliases in FROM");
     sqlr_ent en = {.alias = rv->alias ? rv->alias->aliasname : name, .ncols = -1};
     bool is_cte = false;
     if (!rv->schemaname || !*rv->schemaname)
@@ -267,27 +439,67 @@ int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node 
           break;
         }
     if (!is_cte && (rc = lookup(w, name, rv->location, &en.t))) return rc;
+    if (rv->alias && rv->alias->n_colnames) return aliased_table(w, b, sc, rv, name, en);
     if (sqlr__ident(b, name)) return sqlr__oom(w);
     if (rv->alias) {
       PUT(" AS ");
       if (sqlr__ident(b, rv->alias->aliasname)) return sqlr__oom(w);
     }
-    return add_ent(w, sc, en);
+    if ((rc = add_ent(w, sc, en))) return rc;
+    return push_ent_item(w, sc);
   }
   case PG_QUERY__NODE__NODE_RANGE_SUBSELECT: {
     const PgQuery__RangeSubselect *rs = n->range_subselect;
     if (rs->lateral) return sqlr__unsupported(w, -1, "LATERAL");
     if (!rs->alias) return sqlr__fail(w, -1, SQLST_SYNTAX, "subquery in FROM must have an alias");
-    if (rs->alias->n_colnames) return sqlr__unsupported(w, -1, "column aliases in FROM");
     if (rs->subquery->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
       return sqlr__unsupported(w, -1, "this subquery");
     sqlr_ent en = {.alias = rs->alias->aliasname};
+    /* (subquery) AS s(a, b): a CTE's column list renames by position,
+    ** whatever names (even duplicates) the subquery's columns have. */
+    bool renamed = rs->alias->n_colnames > 0;
+    size_t open = b->n;
     PUT("(");
     if ((rc = sqlr__select(w, b, sc->parent, rs->subquery->select_stmt, &en.cols, &en.ncols)))
       return rc;
+    if (renamed) {
+      const char **names = calloc((size_t)en.ncols + 1, sizeof *names);
+      uint32_t *types = calloc((size_t)en.ncols + 1, sizeof *types);
+      int32_t *typmods = calloc((size_t)en.ncols + 1, sizeof *typmods);
+      rc = !names || !types || !typmods ? sqlr__oom(w) : 0;
+      for (int i = 0; i < en.ncols && !rc; i++) {
+        names[i] = en.cols[i].name;
+        types[i] = en.cols[i].type_oid;
+        typmods[i] = en.cols[i].typmod;
+      }
+      sqlr_col *cols = NULL;
+      int ncols = 0;
+      if (!rc) rc = alias_cols(w, rs->alias, names, types, typmods, en.ncols, &cols, &ncols, -1);
+      free(names);
+      free(types);
+      free(typmods);
+      if (rc) return rc;
+      en.cols = cols;
+      en.ncols = ncols;
+      cat_buf head = {0};
+      rc = cat_buf_printf(&head, "(WITH \"_syn_alias\"(");
+      for (int i = 0; i < ncols && !rc; i++)
+        rc = (i && cat_buf_printf(&head, ", ")) || sqlr__ident(&head, cols[i].name);
+      if (!rc) rc = cat_buf_printf(&head, ") AS (");
+      /* Splice the head in before the subquery's text. */
+      if (!rc) rc = cat_buf_append(&head, b->p + open + 1, b->n - open - 1);
+      if (!rc) {
+        b->n = open;
+        rc = cat_buf_append(b, head.p, head.n) ||
+             cat_buf_printf(b, ") SELECT * FROM \"_syn_alias\"");
+      }
+      cat_buf_free(&head);
+      if (rc) return sqlr__oom(w);
+    }
     PUT(") AS ");
     if (sqlr__ident(b, rs->alias->aliasname)) return sqlr__oom(w);
-    return add_ent(w, sc, en);
+    if ((rc = add_ent(w, sc, en))) return rc;
+    return push_ent_item(w, sc);
   }
   case PG_QUERY__NODE__NODE_JOIN_EXPR: return join_expr(w, b, sc, n->join_expr);
   case PG_QUERY__NODE__NODE_RANGE_FUNCTION: return range_function(w, b, sc, n->range_function);
@@ -335,6 +547,24 @@ static int target_list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **t
         if (ss->n == 0)
           return sqlr__fail(w, cr->location, SQLST_SYNTAX,
                             "SELECT * with no tables specified is not valid");
+        /* Unqualified * over items whose columns are all known: list them
+        ** in PostgreSQL's order (JOIN USING/NATURAL differ from SQLite's). */
+        bool known = !qual && !ss->ents[0].is_row && ss->nitems > 0;
+        for (int k = 0; known && k < ss->nitems; k++) known = ss->items[k].n >= 0;
+        if (known) {
+          bool first = true;
+          for (int k = 0; k < ss->nitems; k++)
+            for (int c = 0; c < ss->items[k].n; c++) {
+              const sqlr_outcol *oc = &ss->items[k].cols[c];
+              if (cat_buf_printf(b, "%s%s AS ", first ? "" : ", ", oc->sql) ||
+                  sqlr__ident(b, oc->name))
+                return sqlr__oom(w);
+              if ((rc = add_col(w, cols, ncols, oc->name, oc->type, oc->typmod))) return rc;
+              first = false;
+            }
+          if (first) PUT("*"); /* items without columns: let SQLite answer */
+          continue;
+        }
         bool any = false;
         for (int k = 0; k < ss->n; k++) {
           const sqlr_ent *en = &ss->ents[k];

@@ -560,13 +560,7 @@ int sqlr_rewrite(const sqlp_stmt *st, const sqlr_catalog *cat, sqlr_query **out,
     if (!rc) rc = finish(&w, &q->returning_sql, q);
     if (!rc) rc = finish(&w, &q->conflict_sql, q);
   }
-  for (int i = 0; i < w.ngarbage; i++) {
-    for (int k = 0; k < w.garbage_n[i]; k++) free(w.garbage[i][k].name);
-    free(w.garbage[i]);
-  }
-  free(w.garbage);
-  free(w.garbage_n);
-  free(w.ptypes);
+  sqlr__rw_cleanup(&w);
   if (rc) {
     if (err_pos) *err_pos = w.err_pos;
     sqlr_query_free(q);
@@ -600,13 +594,7 @@ int sqlr_default_expr(const struct PgQuery__Node *expr, char **sql, syn_err *e) 
   int32_t tm;
   *sql = NULL;
   int rc = sqlr__expr(&w, &b, NULL, expr, &t, &tm);
-  for (int i = 0; i < w.ngarbage; i++) {
-    for (int k = 0; k < w.garbage_n[i]; k++) free(w.garbage[i][k].name);
-    free(w.garbage[i]);
-  }
-  free(w.garbage);
-  free(w.garbage_n);
-  free(w.ptypes);
+  sqlr__rw_cleanup(&w);
   if (rc) {
     cat_buf_free(&b);
     return rc;

@@ -27,12 +27,31 @@ typedef struct sqlr_ent {
   int row_param0;     /* index k of the first column marker */
 } sqlr_ent;
 
+/* One column of what `*` expands to for a FROM item: for a table, its
+** columns; for a JOIN with USING or NATURAL, PostgreSQL's order (the merged
+** columns first, then the rest of the left side, then the rest of the
+** right side), which SQLite's own `*` does not follow. */
+typedef struct sqlr_outcol {
+  const char *name; /* borrowed from the catalog, a column list or the AST */
+  const char *sql;  /* the expression, kept in sqlr_rw.allocs */
+  uint32_t type;
+  int32_t typmod;
+} sqlr_outcol;
+
+typedef struct sqlr_item {
+  sqlr_outcol *cols; /* kept in sqlr_rw.allocs; NULL with n < 0: unknown */
+  int n;
+} sqlr_item;
+
 typedef struct sqlr_scope {
   struct sqlr_scope *parent;
   sqlr_ent ents[SQLR_MAX_SCOPE];
   int n;
   const char *merged[SQLR_MAX_SCOPE]; /* JOIN USING / NATURAL columns */
   int nmerged;
+  /* One per FROM item rewritten into this scope (a join is one item). */
+  sqlr_item items[SQLR_MAX_SCOPE];
+  int nitems;
   /* Output column aliases, resolvable in GROUP BY / ORDER BY. */
   PgQuery__Node **targets;
   size_t ntargets;
@@ -61,7 +80,15 @@ typedef struct sqlr_rw {
   sqlr_col **garbage;
   int *garbage_n;
   int ngarbage;
+  /* Other allocations freed at the end (sqlr__keep). */
+  void **allocs;
+  int nallocs;
 } sqlr_rw;
+
+/* Keep p until the rewrite ends (freed by sqlr__rw_cleanup); on failure p
+** is freed at once and the error is out of memory. */
+int sqlr__keep(sqlr_rw *w, void *p);
+void sqlr__rw_cleanup(sqlr_rw *w);
 
 int sqlr__fail(sqlr_rw *w, int loc, sqlst_kind k, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -332,7 +332,7 @@ Test(catalog, serialise_roundtrip) {
   cat_buf d = {0};
   cr_assert_eq(cat_table_sqlite_decl(t, &d, NULL), 0);
   cr_assert_str_eq(d.p, "CREATE TABLE \"orders\" (\"id\" INTEGER, \"who\" TEXT, \"at\" TEXT, "
-                        "\"odd name\n\"\"x\"\"\" TEXT)");
+                        "\"odd name\n\"\"x\"\"\" TEXT, PRIMARY KEY (\"id\")) WITHOUT ROWID");
   cat_buf_free(&d);
   cat_buf_free(&b);
   cat_table_free(t);

@@ -1,0 +1,22 @@
+-- FROM items: * over JOIN USING/NATURAL in PostgreSQL's column order, RIGHT/FULL joins, column aliases
+create table k1 (id int primary key, name text, qty int);
+create table k3 (name text, id int primary key, extra int);
+insert into k1 values (1,'a',10),(2,'b',20),(3,'c',null);
+insert into k3 values ('a',1,100),('zz',2,200),('c',4,400);
+select * from k1 t1 natural join k1 t2 order by id;
+select * from k1 join k3 using (id) order by id;
+select * from k1 natural join k3 order by id;
+select * from k1 left join k3 using (name) order by 1, 2;
+select * from k1 right join k3 using (id) order by id;
+select * from k1 full join k3 using (id) order by id;
+select k3.*, k1.qty from k1 join k3 using (id) order by 1;
+select * from k1 t(a, b) where a > 1 order by a;
+select t.b from k1 as t(a, b) order by 1;
+select * from (values (1,'a'),(2,'b')) v(id, name) order by id;
+select * from (select id, id from k1) s(x, y) order by 1;
+select * from (select 1, 2) s(x);
+select * from k1 t(a, b, c, d);
+select x from (select id from k1 join k3 using (id)) s(x);
+select * from k1, k3 order by k1.id, k3.id limit 3;
+select * from k1 join k3 on k1.id = k3.id join k1 k4 using (qty) order by 1;
+drop table k1; drop table k3;
