@@ -85,6 +85,17 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
     }
     if (in.type == SYN_V_INT && oid == CAT_OID_BOOL && c->val_case == PG_QUERY__A__CONST__VAL_IVAL)
       in.u.i = in.u.i != 0; /* 5::bool is true */
+    /* An explicit cast to varchar(n) truncates to n characters where an
+    ** assignment would fail with 22001 (PostgreSQL's varchar()). */
+    if (oid == CAT_OID_VARCHAR && tm >= 4 && in.type == SYN_V_TEXT) {
+      size_t keep = 0, chars = 0;
+      while (keep < in.u.b.n && chars < (size_t)(tm - 4)) {
+        keep++;
+        while (keep < in.u.b.n && (in.u.b.p[keep] & 0xC0) == 0x80) keep++;
+        chars++;
+      }
+      in.u.b.n = keep;
+    }
     cat_buf tmp = {0};
     rc = cat_coerce_type(oid, tm, &in, &out, &tmp, w->e);
     if (rc) {
@@ -126,6 +137,8 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
   case CAT_OID_TEXT: case CAT_OID_VARCHAR: case CAT_OID_BPCHAR:
     if (at == CAT_OID_BOOL)
       rc = cat_buf_printf(b, "(CASE %s WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)", x);
+    else if (oid == CAT_OID_VARCHAR && tm >= 4)
+      rc = cat_buf_printf(b, "substr(CAST(%s AS TEXT), 1, %d)", x, tm - 4);
     else rc = cat_buf_printf(b, "CAST(%s AS TEXT)", x);
     break;
   case CAT_OID_DATE: rc = cat_buf_printf(b, "substr(%s, 1, 10)", x); break;
@@ -162,7 +175,6 @@ static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
   } else if (f->n_funcname != 1) {
     return sqlr__unsupported(w, f->location, "schema-qualified functions");
   }
-  if (f->agg_filter) return sqlr__unsupported(w, f->location, "aggregate FILTER");
   if (f->n_agg_order || f->agg_within_group)
     return sqlr__unsupported(w, f->location, "ordered-set aggregates");
   if (f->func_variadic) return sqlr__unsupported(w, f->location, "VARIADIC");
@@ -260,11 +272,36 @@ static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
   return sqlr__unsupported(w, f->location, what);
 }
 
-/* A call, with its OVER clause when it is used as a window function. */
+static bool is_aggregate(const char *name) {
+  static const char *const aggs[] = {"count", "sum", "avg", "min", "max", "bool_and",
+                                     "bool_or", "every", "string_agg"};
+  for (size_t i = 0; i < sizeof aggs / sizeof aggs[0]; i++)
+    if (strcmp(aggs[i], name) == 0) return true;
+  return false;
+}
+
+/* A call, with its FILTER (WHERE ...) and its OVER clause when it is used
+** as a window function; SQLite has both with PostgreSQL's meaning. */
 int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
                     uint32_t *type, int32_t *typmod) {
+  if (f->agg_filter) {
+    const char *name = sqlr__last_name(f->funcname, f->n_funcname);
+    if (!is_aggregate(name)) {
+      w->err_pos = f->location + 1;
+      return syn_err_set(w->e, SYN_EINVAL, "42809: FILTER specified, but %s is not an aggregate function",
+                         name);
+    }
+  }
   int rc = func_call(w, b, sc, f, type, typmod);
-  if (rc || !f->over) return rc;
+  if (rc) return rc;
+  if (f->agg_filter) {
+    uint32_t t = 0;
+    int32_t tm = -1;
+    PUT(" FILTER (WHERE ");
+    if ((rc = EXPR(f->agg_filter, &t, &tm))) return rc;
+    PUT(")");
+  }
+  if (!f->over) return 0;
   return sqlr__window(w, b, sc, f);
 }
 

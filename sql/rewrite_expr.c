@@ -484,8 +484,27 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     return 0;
   }
   case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM:
-  case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM:
-    return sqlr__unsupported(w, a->location, "BETWEEN SYMMETRIC");
+  case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM: {
+    /* x BETWEEN SYMMETRIC a AND b is (x BETWEEN a AND b) OR (x BETWEEN b
+    ** AND a), PostgreSQL's own expansion (gram.y). */
+    const PgQuery__List *l = a->rexpr && a->rexpr->node_case == PG_QUERY__NODE__NODE_LIST
+                                 ? a->rexpr->list : NULL;
+    if (!l || l->n_items != 2) return sqlr__unsupported(w, a->location, "this BETWEEN form");
+    bool neg = a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM;
+    PUT(neg ? "(NOT (" : "((");
+    for (int k = 0; k < 2; k++) {
+      uint32_t bt;
+      PUT(k ? " OR (" : "(");
+      if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
+      PUT(" BETWEEN ");
+      if ((rc = operand(w, b, sc, l->items[k], t, tm, &bt))) return rc;
+      PUT(" AND ");
+      if ((rc = operand(w, b, sc, l->items[1 - k], t, tm, &bt))) return rc;
+      PUT(")");
+    }
+    PUT("))");
+    return 0;
+  }
   case PG_QUERY__A__EXPR__KIND__AEXPR_SIMILAR:
     return sqlr__unsupported(w, a->location, "SIMILAR TO");
   case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:

@@ -52,3 +52,12 @@ select row_number() from fn_t;
 select id, sum(id) over w from fn_t window w as (order by id);
 \echo :SQLSTATE
 drop table fn_t;
+-- FILTER, BETWEEN SYMMETRIC, explicit varchar(n) casts
+create table m1 (id int primary key, name text, qty int);
+insert into m1 values (1,'abcdef',10),(2,'héllo',20),(3,'c',null);
+select 'abc'::varchar(2), 'héllo'::varchar(2), name::varchar(3) from m1 order by id;
+select count(*) filter (where qty > 10), sum(qty) filter (where id < 3), count(*) from m1;
+select id from m1 where id between symmetric 3 and 2 order by id;
+select id from m1 where id not between symmetric 3 and 2 order by id;
+select lower(name) filter (where true) from m1;
+drop table m1;
