@@ -187,9 +187,9 @@ Test(sql_rewrite, casts) {
         "'2024-01-02' AS \"date\", '2024-01-02 01:04:05+00' AS \"timestamptz\", 3.0 AS \"float8\", "
         "round(\"id\", 1) AS \"id\" FROM \"emp\" WHERE (\"id\" = 1)",
         "1|42|1|3|2024-01-02|2024-01-02 01:04:05+00|3.0|1.0");
-  check("select id::bool, name::varchar(10) from emp where id = 3",
-        "SELECT (\"id\" <> 0) AS \"id\", CAST(\"name\" AS TEXT) AS \"name\" FROM \"emp\" WHERE (\"id\" = 3)",
-        "1|Cid");
+  check("select id::bool, name::varchar(2) from emp where id = 3",
+        "SELECT (\"id\" <> 0) AS \"id\", substr(CAST(\"name\" AS TEXT), 1, 2) AS \"name\" FROM \"emp\" WHERE (\"id\" = 3)",
+        "1|Ci");
   rw_err("select '12x'::int", "22P02", 13);
   rw_err("select 'abc'::date", "22007", -1);
   rw_err("select 40000::int2", "22003", -1);
