@@ -786,17 +786,17 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
     cat_buf_free(&fb);
     return rc;
   }
+  size_t sel_start = b->n;
   PUT("SELECT ");
+  bool distinct_on = false;
   if (s->n_distinct_clause) {
     if (s->n_distinct_clause == 1 && s->distinct_clause[0] == NULL) PUT("DISTINCT ");
     else if (s->n_distinct_clause == 1 && s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET)
       PUT("DISTINCT ");
-    else {
-      cat_buf_free(&fb);
-      return sqlr__unsupported(w, -1, "DISTINCT ON");
-    }
+    else distinct_on = true; /* rewrite_distinct.c */
   }
   rc = target_list(w, b, &sc, s->target_list, s->n_target_list, &cols, &ncols);
+  size_t targets_end = b->n;
   /* Kept (and freed with the rewrite) on failure too. */
   int krc = sqlr__keep_cols(w, cols, ncols);
   if (!rc) rc = krc;
@@ -825,7 +825,11 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
   }
   if ((rc = sqlr__window_clause(w, b, &sc, s->window_clause, s->n_window_clause))) return rc;
   sc.allow_alias = true;
-  if ((rc = sqlr__sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
+  if (distinct_on)
+    rc = sqlr__distinct_on(w, b, &sc, s, sel_start, targets_end, cols, ncols);
+  else
+    rc = sqlr__sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause);
+  if (rc) return rc;
   if ((rc = limit_clause(w, b, &sc, s))) return rc;
   w->nctes = saved_ctes;
   *cols_out = cols;

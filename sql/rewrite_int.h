@@ -126,6 +126,10 @@ int sqlr__extract(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCal
                   uint32_t *type, int32_t *typmod);
 /* The OVER (...) of a window call, appended after the call. */
 int sqlr__window(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f);
+/* Finish a SELECT DISTINCT ON written into b from sel_start (its target
+** list ends at targets_end) up to its WINDOW clause: rewrite_distinct.c. */
+int sqlr__distinct_on(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__SelectStmt *s,
+                      size_t sel_start, size_t targets_end, const sqlr_col *cols, int ncols);
 /* " WINDOW w AS (...), ..." of a SELECT. */
 int sqlr__window_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **defs, size_t n);
 /* " ORDER BY a DESC NULLS FIRST, ..." with PostgreSQL's NULL placement. */

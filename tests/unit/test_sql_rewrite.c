@@ -370,7 +370,7 @@ Test(sql_rewrite, unsupported_and_unknown) {
   rw_err("select * from nope", "42P01", 15);
   rw_err("select nope from emp", "42703", 8);
   rw_err("select frobnicate(1)", "0A000", 8);
-  rw_err("select distinct on (dept) id from emp", "0A000", -1);
+  rw_err("select distinct on (dept) id from emp order by id", "42P10", 21);
   rw_err("select hired + 1 from emp", "0A000", -1);
   rw_err("select array[1, 2]", "0A000", -1);
   rw_err("select id from emp where name similar to 'a%'", "0A000", -1);

@@ -1,0 +1,22 @@
+-- DISTINCT ON: the first row of each group in ORDER BY order, PostgreSQL's rules for mismatched ORDER BY
+create table ev (id int primary key, dev text, at int, v int);
+insert into ev values (1,'a',10,1),(2,'a',20,2),(3,'b',5,3),(4,'b',30,4),(5,'c',1,null),(6,null,7,6),(7,null,8,7);
+select distinct on (dev) dev, at, v from ev order by dev, at desc;
+select distinct on (dev) * from ev order by dev nulls first, at;
+select distinct on (1) dev, v from ev order by 1, v desc nulls last;
+select distinct on (d) dev as d, at from ev order by d, at limit 2;
+select distinct on (dev, v > 2) dev, v from ev order by dev, v > 2, id;
+select distinct on (dev) dev, at from ev order by at;
+select count(*) from (select distinct on (dev) dev from ev) s;
+select distinct on (dev) dev, count(*) from ev group by dev, at order by dev, count(*) desc;
+drop table ev;
+create table ev (id int primary key, dev text, at int, v int);
+select distinct on (dev, v) dev, at from ev order by dev, at, v;
+select distinct on (dev, v) dev, at from ev order by dev;
+select distinct on (dev, v) dev, at from ev order by at, dev;
+drop table ev;
+create table ev2 (id int primary key, dev text, v int);
+insert into ev2 values (1,'a',3),(2,'a',1),(3,'a',2),(4,'b',2),(5,'b',1),(6,'a',1);
+select distinct on (dev, v) dev, v from ev2 order by dev;
+select distinct on (v, dev) dev, v from ev2;
+drop table ev2;
