@@ -59,6 +59,7 @@ const char *syn_strerror(int code) {
   case SYN_EUNSUPPORTED: return "not supported";
   case SYN_EREMOTE: return "remote error";
   case SYN_EINTERNAL: return "internal error";
+  case SYN_EPERM: return "not permitted";
   }
   return "unknown error";
 }

@@ -30,6 +30,7 @@ enum {
   SYN_EUNSUPPORTED = -12, /* feature recognised but not supported */
   SYN_EREMOTE = -13,   /* the remote side reported an error (see message) */
   SYN_EINTERNAL = -14, /* invariant broken: a bug */
+  SYN_EPERM = -15,     /* not permitted: failed authentication, unsafe file mode */
 };
 
 #define SYN_ERR_MSG_MAX 512

@@ -55,6 +55,9 @@ int frame_envelope_check(const Synod__Rpc__Envelope *e, syn_err *err) {
                          (unsigned long long)e->request_id);
     return 0;
   case SYNOD__RPC__ENVELOPE__KIND__RESPONSE:
+  case SYNOD__RPC__ENVELOPE__KIND__HELLO:
+  case SYNOD__RPC__ENVELOPE__KIND__AUTH:
+  case SYNOD__RPC__ENVELOPE__KIND__AUTH_OK:
     return 0;
   case SYNOD__RPC__ENVELOPE__KIND__ERROR:
     if (e->error_code >= 0)

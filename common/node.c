@@ -40,6 +40,8 @@ struct node {
   stop_hook hooks[NODE_MAX_STOP_HOOKS];
   size_t n_hooks;
   node_clock clock;
+  uint8_t secret[SYN_RPC_SECRET_MAX];
+  size_t secret_len;
 };
 
 int node_log_setup(const char *name, const char *level, const char *file, syn_err *err) {
@@ -189,7 +191,14 @@ int node_start(const node_config *cfg, node **out, syn_err *err) {
   n->loop_ready = 1;
   rc = node_clock_open(&n->clock, &n->loop, cfg->dir, err);
   if (rc < 0) goto err_after_loop;
-  rpc_opts ro = {.node_name = n->name};
+  if (cfg->secret_file) {
+    rc = rpc_secret_load(cfg->secret_file, n->secret, &n->secret_len, err);
+    if (rc < 0) goto err_after_loop;
+  } else {
+    SYN_LOG_WARN(NULL, "RPC is not authenticated: no --secret-file given (any process that "
+                       "can reach the RPC port can call this node)");
+  }
+  rpc_opts ro = {.node_name = n->name, .secret = n->secret, .secret_len = n->secret_len};
   rc = rpc_server_new(&n->loop, cfg->host, cfg->rpc_port, &ro, &n->rpc, err);
   if (rc < 0) goto err_after_loop;
   rpc_server_register(n->rpc, SYN_M_HEALTH, on_health, n);
@@ -219,6 +228,11 @@ err_after_alloc:
 
 uv_loop_t *node_loop(node *n) { return &n->loop; }
 rpc_server *node_rpc(node *n) { return n->rpc; }
+
+void node_rpc_secret(const node *n, const uint8_t **key, size_t *len) {
+  *key = n->secret;
+  *len = n->secret_len;
+}
 node_clock *node_clock_borrow(node *n) { return &n->clock; }
 
 int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err) {

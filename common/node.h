@@ -78,6 +78,7 @@ enum {
   NODE_OPT_LOG_FILE,
   NODE_OPT_HELP,
   NODE_OPT_VERSION,
+  NODE_OPT_SECRET_FILE,
   NODE_OPT_FIRST_OWN = 300,
 };
 
@@ -90,7 +91,8 @@ enum {
   {"log-level", required_argument, NULL, NODE_OPT_LOG_LEVEL},      \
   {"log-file", required_argument, NULL, NODE_OPT_LOG_FILE},        \
   {"help", no_argument, NULL, NODE_OPT_HELP},                      \
-  {"version", no_argument, NULL, NODE_OPT_VERSION}
+  {"version", no_argument, NULL, NODE_OPT_VERSION},               \
+  {"secret-file", required_argument, NULL, NODE_OPT_SECRET_FILE}
 
 typedef struct node_prog {
   const char *prog;       /* program name for messages */
@@ -101,6 +103,7 @@ typedef struct node_prog {
 
 typedef struct node_args {
   const char *name, *dir, *host, *log_level, *log_file; /* set host's default first */
+  const char *secret_file;
   int rpc_port;
   int have_port;
 } node_args;
@@ -142,6 +145,7 @@ typedef struct node_config {
   const char *sql_addr;   /* coordinators: "host:port" served in health; else NULL */
   const char *log_level;  /* NULL = info */
   const char *log_file;   /* NULL = stderr */
+  const char *secret_file; /* cluster secret for RPC authentication; NULL = none */
 } node_config;
 
 typedef struct node node;
@@ -150,6 +154,9 @@ struct node_clock; /* common/node_clock.h */
 int node_start(const node_config *cfg, node **out, syn_err *err);
 uv_loop_t *node_loop(node *n);
 rpc_server *node_rpc(node *n);
+/* The cluster secret loaded at start (len 0: none), for the node's own
+** RPC clients; borrowed for the node's life. */
+void node_rpc_secret(const node *n, const uint8_t **key, size_t *len);
 /* The node's hybrid logical clock, lent for the life of the node (loop
 ** thread only). */
 struct node_clock *node_clock_borrow(node *n);

@@ -191,6 +191,10 @@ int node_args_handle(const node_prog *p, node_args *a, int c, const char *optarg
     a->log_level = optarg_;
     return NODE_ARG_CONSUMED;
   }
+  case NODE_OPT_SECRET_FILE:
+    if (!*optarg_) return node_usage_error(p->prog, p->usage_line, "--secret-file: empty path");
+    a->secret_file = optarg_;
+    return NODE_ARG_CONSUMED;
   case NODE_OPT_LOG_FILE:
     if (!*optarg_) return node_usage_error(p->prog, p->usage_line, "--log-file: empty path");
     a->log_file = optarg_;

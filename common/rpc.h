@@ -36,11 +36,28 @@ typedef struct rpc_server rpc_server;
 typedef struct rpc_client rpc_client;
 typedef struct rpc_call rpc_call; /* one inbound request awaiting a reply */
 
+#define SYN_RPC_SECRET_MAX 64 /* bytes of a cluster secret */
+
 typedef struct rpc_opts {
   const char *node_name;   /* our name, sent as Envelope.sender */
   uint32_t max_frame;      /* 0 = SYN_RPC_DEFAULT_MAX_FRAME */
   uint32_t connect_timeout_ms; /* clients: 0 = SYN_RPC_DEFAULT_CONNECT_TIMEOUT_MS */
+  /* The cluster secret (copied). With one, every connection must pass the
+  ** HMAC challenge-response of docs/protocol.md before any request: a
+  ** server drops (and logs) peers that fail or skip it, a client fails its
+  ** calls when the server cannot prove the secret. secret_len 0: no
+  ** authentication, for tests that run nodes by hand. */
+  const uint8_t *secret;
+  size_t secret_len;
 } rpc_opts;
+
+/* Read a cluster secret file: hex digits (16..SYN_RPC_SECRET_MAX bytes)
+** and an optional newline. The file must not be readable by group or
+** others (SYN_EPERM otherwise), as with ssh keys. */
+int rpc_secret_load(const char *path, uint8_t *out, size_t *len, syn_err *err);
+/* Create path with a new random 32-byte secret (mode 0600, fsynced);
+** SYN_EEXIST if it exists. */
+int rpc_secret_create(const char *path, syn_err *err);
 
 /* ---- server ------------------------------------------------------------ */
 
@@ -111,5 +128,9 @@ void rpc_client_close(rpc_client *c);
 int rpc_call_blocking(const char *host, int port, uint32_t method,
                       const uint8_t *payload, size_t len, uint32_t timeout_ms,
                       uint8_t **resp_out, size_t *resp_len, syn_err *err);
+/* The same, authenticating with opts->secret when one is given. */
+int rpc_call_blocking_opts(const char *host, int port, const rpc_opts *opts, uint32_t method,
+                           const uint8_t *payload, size_t len, uint32_t timeout_ms,
+                           uint8_t **resp_out, size_t *resp_len, syn_err *err);
 
 #endif /* SYN_RPC_H */

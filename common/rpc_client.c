@@ -29,7 +29,10 @@
 #define BACKOFF_MAX_MS 2000u
 #define PENDING_BUCKETS 1024u
 
-typedef enum { CL_IDLE, CL_CONNECTING, CL_CONNECTED, CL_BACKOFF } client_state;
+/* CL_AUTHENTICATING: connected, running the cluster-secret handshake
+** (rpc_internal.h); calls wait as in CONNECTING, bounded by the same
+** connect timeout. */
+typedef enum { CL_IDLE, CL_CONNECTING, CL_AUTHENTICATING, CL_CONNECTED, CL_BACKOFF } client_state;
 
 typedef struct client_conn {
   rpc_client *c;
@@ -37,6 +40,9 @@ typedef struct client_conn {
   uv_connect_t creq;
   frame_decoder dec;
   int closed;
+  int auth_sent;
+  uint8_t nonce[RPC_NONCE_LEN];        /* ours, in AUTH */
+  uint8_t server_nonce[RPC_NONCE_LEN]; /* the server's, from HELLO */
   char rbuf[RPC_READ_CHUNK];
 } client_conn;
 
@@ -78,6 +84,8 @@ struct rpc_client {
   int open_handles;
   int closing;
   char last_error[160];
+  uint8_t secret[SYN_RPC_SECRET_MAX]; /* secret_len 0: no authentication */
+  size_t secret_len;
 };
 
 typedef struct write_req {
@@ -195,9 +203,10 @@ static void enter_backoff(rpc_client *c);
 
 static void on_backoff(uv_timer_t *t) {
   rpc_client *c = t->data;
-  if (c->state == CL_CONNECTING) {
-    snprintf(c->last_error, sizeof c->last_error, "connect to %s timed out after %u ms",
-             c->addr_str, c->connect_timeout_ms);
+  if (c->state == CL_CONNECTING || c->state == CL_AUTHENTICATING) {
+    snprintf(c->last_error, sizeof c->last_error, "%s %s timed out after %u ms",
+             c->state == CL_CONNECTING ? "connect to" : "authentication with", c->addr_str,
+             c->connect_timeout_ms);
     SYN_LOG_DEBUG(NULL, "rpc: %s", c->last_error);
     if (c->conn) conn_close(c->conn); /* cancels the connect: on_connect sees closed */
     enter_backoff(c);
@@ -217,7 +226,11 @@ static void enter_backoff(rpc_client *c) {
 static void connection_lost(rpc_client *c, client_conn *cc, const char *why) {
   if (!c->closing) SYN_LOG_INFO(NULL, "rpc: connection to %s lost: %s", c->peer, why);
   conn_close(cc);
-  snprintf(c->last_error, sizeof c->last_error, "%s", why);
+  if (c->state == CL_AUTHENTICATING)
+    snprintf(c->last_error, sizeof c->last_error,
+             "%s during authentication (does it have the same cluster secret?)", why);
+  else
+    snprintf(c->last_error, sizeof c->last_error, "%s", why);
   if (c->closing) return;
   if (have_unsent(c)) enter_backoff(c);
   else c->state = CL_IDLE;
@@ -264,10 +277,96 @@ static void send_pending(rpc_client *c, pending *p) {
   }
 }
 
+static void send_pending(rpc_client *c, pending *p);
+
+/* Queue one frame of ours that is not a call (the AUTH answer). */
+static void send_frame(rpc_client *c, client_conn *cc, Synod__Rpc__Envelope *e) {
+  syn_err err;
+  write_req *w = malloc(sizeof *w);
+  size_t n = 0;
+  if (!w || frame_encode_new(e, c->max_frame, &w->buf, &n, &err) < 0) {
+    free(w);
+    connection_lost(c, cc, "cannot encode a frame");
+    return;
+  }
+  uv_buf_t b = uv_buf_init((char *)w->buf, (unsigned)n);
+  int rc = uv_write(&w->req, (uv_stream_t *)&cc->tcp, &b, 1, on_write);
+  if (rc < 0) {
+    free(w->buf);
+    free(w);
+    connection_lost(c, cc, "write failed");
+  }
+}
+
+/* The handshake, client side (rpc_internal.h). The client proves the
+** secret only after the server's HELLO, and trusts the connection only
+** once the server has proved it too: a process on the peer's port without
+** the secret can never receive a PREPARE or answer one. */
+static void auth_step(rpc_client *c, client_conn *cc, const Synod__Rpc__Envelope *e) {
+  syn_err err;
+  if (e->kind == SYNOD__RPC__ENVELOPE__KIND__HELLO) {
+    if (c->secret_len == 0) {
+      conn_drop(c, cc, "peer requires authentication, and this node has no cluster secret");
+      return;
+    }
+    if (c->state != CL_AUTHENTICATING || cc->auth_sent || e->payload.len != RPC_NONCE_LEN) {
+      conn_drop(c, cc, "unexpected or malformed HELLO");
+      return;
+    }
+    memcpy(cc->server_nonce, e->payload.data, RPC_NONCE_LEN);
+    uint8_t answer[RPC_AUTH_LEN];
+    if (rpc_auth_nonce(cc->nonce, &err) < 0 ||
+        rpc_auth_mac(c->secret, c->secret_len, 0, cc->server_nonce, cc->nonce,
+                     answer + RPC_NONCE_LEN, &err) < 0) {
+      connection_lost(c, cc, err.msg);
+      return;
+    }
+    memcpy(answer, cc->nonce, RPC_NONCE_LEN);
+    Synod__Rpc__Envelope a = SYNOD__RPC__ENVELOPE__INIT;
+    a.kind = SYNOD__RPC__ENVELOPE__KIND__AUTH;
+    a.sender = c->name;
+    a.payload.data = answer;
+    a.payload.len = sizeof answer;
+    cc->auth_sent = 1;
+    send_frame(c, cc, &a);
+    return;
+  }
+  if (e->kind != SYNOD__RPC__ENVELOPE__KIND__AUTH_OK || c->state != CL_AUTHENTICATING ||
+      !cc->auth_sent || e->payload.len != RPC_MAC_LEN) {
+    conn_drop(c, cc, "authentication envelope out of turn");
+    return;
+  }
+  uint8_t want[RPC_MAC_LEN];
+  if (rpc_auth_mac(c->secret, c->secret_len, 1, cc->nonce, cc->server_nonce, want, &err) < 0) {
+    connection_lost(c, cc, err.msg);
+    return;
+  }
+  if (!rpc_auth_equal(want, e->payload.data)) {
+    conn_drop(c, cc, "peer failed authentication: it does not know the cluster secret");
+    return;
+  }
+  uv_timer_stop(&c->backoff);
+  c->state = CL_CONNECTED;
+  c->backoff_ms = BACKOFF_MIN_MS;
+  SYN_LOG_DEBUG(NULL, "rpc: authenticated with %s", c->peer);
+  for (pending *p = c->head; p && c->conn == cc; p = p->next)
+    if (!p->sent) send_pending(c, p);
+}
+
 static void handle_envelope(rpc_client *c, client_conn *cc, Synod__Rpc__Envelope *e) {
   if (e->sender[0] && !c->sender[0]) {
     rpc_name_copy(c->sender, sizeof c->sender, e->sender);
     rpc_peer_desc(c->peer, sizeof c->peer, c->addr_str, c->sender);
+  }
+  if (e->kind == SYNOD__RPC__ENVELOPE__KIND__HELLO ||
+      e->kind == SYNOD__RPC__ENVELOPE__KIND__AUTH ||
+      e->kind == SYNOD__RPC__ENVELOPE__KIND__AUTH_OK) {
+    auth_step(c, cc, e);
+    return;
+  }
+  if (c->state == CL_AUTHENTICATING) {
+    conn_drop(c, cc, "peer replied before authenticating");
+    return;
   }
   if (e->kind == SYNOD__RPC__ENVELOPE__KIND__REQUEST) {
     conn_drop(c, cc, "server sent a request envelope");
@@ -356,6 +455,12 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   uv_tcp_nodelay(&cc->tcp, 1);
   uv_tcp_keepalive(&cc->tcp, 1, 10);
+  if (c->secret_len) {
+    /* Wait for the server's HELLO, within the connect timeout. */
+    c->state = CL_AUTHENTICATING;
+    uv_timer_start(&c->backoff, on_backoff, c->connect_timeout_ms, 0);
+    return;
+  }
   c->state = CL_CONNECTED;
   c->backoff_ms = BACKOFF_MIN_MS;
   SYN_LOG_DEBUG(NULL, "rpc: connected to %s", c->peer);
@@ -410,6 +515,15 @@ int rpc_client_new(uv_loop_t *loop, const char *host, int port,
   c->max_frame = (opts && opts->max_frame) ? opts->max_frame : SYN_RPC_DEFAULT_MAX_FRAME;
   c->connect_timeout_ms = (opts && opts->connect_timeout_ms) ? opts->connect_timeout_ms
                                                              : SYN_RPC_DEFAULT_CONNECT_TIMEOUT_MS;
+  if (opts && opts->secret_len) {
+    if (opts->secret_len > sizeof c->secret) {
+      free(c);
+      return syn_err_set(err, SYN_EINVAL, "cluster secret longer than %d bytes",
+                         SYN_RPC_SECRET_MAX);
+    }
+    memcpy(c->secret, opts->secret, opts->secret_len);
+    c->secret_len = opts->secret_len;
+  }
   c->state = CL_IDLE;
   c->backoff_ms = BACKOFF_MIN_MS;
   c->next_id = 1;

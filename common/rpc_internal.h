@@ -6,6 +6,7 @@
 #define SYN_RPC_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "common/err.h"
@@ -38,5 +39,24 @@ void rpc_name_copy(char *dst, size_t cap, const char *src);
 
 /* "addr (sender)" or just "addr" while the sender is unknown. */
 void rpc_peer_desc(char *dst, size_t cap, const char *addr, const char *sender);
+
+/* ---- connection authentication (rpc_auth.c) ----
+** Challenge-response with the cluster secret K, both ways:
+**   server -> HELLO   ns                      (32 random bytes)
+**   client -> AUTH    nc || HMAC-SHA256(K, "synod-rpc-1 client" || ns || nc)
+**   server -> AUTH_OK HMAC-SHA256(K, "synod-rpc-1 server" || nc || ns)
+** Each side proves it knows K over the other's fresh nonce, so a recorded
+** exchange cannot be replayed on a new connection, and a peer without K
+** can neither call methods nor pose as a node that answers them. */
+#define RPC_NONCE_LEN 32
+#define RPC_MAC_LEN 32
+#define RPC_AUTH_LEN (RPC_NONCE_LEN + RPC_MAC_LEN)
+
+int rpc_auth_nonce(uint8_t out[RPC_NONCE_LEN], syn_err *err);
+/* mac = HMAC(K, label(server) || first || second) */
+int rpc_auth_mac(const uint8_t *key, size_t key_len, int server, const uint8_t *first,
+                 const uint8_t *second, uint8_t mac[RPC_MAC_LEN], syn_err *err);
+/* Constant-time comparison of two MACs. */
+int rpc_auth_equal(const uint8_t *a, const uint8_t *b);
 
 #endif /* SYN_RPC_INTERNAL_H */

@@ -44,6 +44,8 @@ struct rpc_server {
   int close_done;
   void (*close_cb)(void *ud);
   void *close_ud;
+  uint8_t secret[SYN_RPC_SECRET_MAX]; /* secret_len 0: no authentication */
+  size_t secret_len;
 };
 
 struct rpc_conn {
@@ -54,6 +56,8 @@ struct rpc_conn {
   int refs;
   int closed;
   uint32_t inflight;
+  int authed;                   /* passed the handshake (or none required) */
+  uint8_t nonce[RPC_NONCE_LEN]; /* our HELLO challenge */
   char addr[RPC_ADDR_MAX];
   char sender[RPC_NAME_MAX];
   char peer[RPC_PEER_MAX];
@@ -154,6 +158,55 @@ static void conn_send(rpc_conn *c, uint8_t *buf, size_t len) {
   }
 }
 
+/* Encode and queue one envelope of ours on c. */
+static void conn_send_envelope(rpc_conn *c, Synod__Rpc__Envelope *e) {
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  syn_err err;
+  if (frame_encode_new(e, c->srv->max_frame, &buf, &n, &err) < 0) {
+    SYN_LOG_ERROR(NULL, "rpc: cannot encode a frame for %s: %s", c->peer, err.msg);
+    conn_close(c);
+    return;
+  }
+  conn_send(c, buf, n);
+}
+
+/* The handshake, server side: the only envelope accepted before it
+** succeeds is AUTH answering our HELLO. Everything else, a wrong MAC
+** included, is logged with the peer and the connection dropped, so a
+** process without the cluster secret reaches no handler. */
+static void conn_authenticate(rpc_conn *c, const Synod__Rpc__Envelope *e) {
+  rpc_server *s = c->srv;
+  if (e->kind != SYNOD__RPC__ENVELOPE__KIND__AUTH) {
+    conn_drop(c, "did not authenticate (it has no cluster secret, or an older synod)");
+    return;
+  }
+  if (e->payload.len != RPC_AUTH_LEN) {
+    conn_drop(c, "malformed authentication");
+    return;
+  }
+  const uint8_t *their_nonce = e->payload.data;
+  uint8_t want[RPC_MAC_LEN], proof[RPC_MAC_LEN];
+  syn_err err;
+  if (rpc_auth_mac(s->secret, s->secret_len, 0, c->nonce, their_nonce, want, &err) < 0 ||
+      rpc_auth_mac(s->secret, s->secret_len, 1, their_nonce, c->nonce, proof, &err) < 0) {
+    SYN_LOG_ERROR(NULL, "rpc: authenticating %s: %s", c->peer, err.msg);
+    conn_close(c);
+    return;
+  }
+  if (!rpc_auth_equal(want, e->payload.data + RPC_NONCE_LEN)) {
+    conn_drop(c, "failed authentication: wrong cluster secret");
+    return;
+  }
+  c->authed = 1;
+  Synod__Rpc__Envelope ok = SYNOD__RPC__ENVELOPE__INIT;
+  ok.kind = SYNOD__RPC__ENVELOPE__KIND__AUTH_OK;
+  ok.sender = s->name;
+  ok.payload.data = proof;
+  ok.payload.len = sizeof proof;
+  conn_send_envelope(c, &ok);
+}
+
 static void call_finish(rpc_call *call, Synod__Rpc__Envelope__Kind kind,
                         const uint8_t *payload, size_t len, int code,
                         const char *msg) {
@@ -216,6 +269,14 @@ static void handle_envelope(rpc_conn *c, Synod__Rpc__Envelope *e) {
   if (e->sender[0] && !c->sender[0]) {
     rpc_name_copy(c->sender, sizeof c->sender, e->sender);
     rpc_peer_desc(c->peer, sizeof c->peer, c->addr, c->sender);
+  }
+  if (!c->authed) {
+    conn_authenticate(c, e);
+    return;
+  }
+  if (e->kind == SYNOD__RPC__ENVELOPE__KIND__AUTH && c->srv->secret_len == 0) {
+    conn_drop(c, "asked to authenticate, but this node has no cluster secret");
+    return;
   }
   if (e->kind != SYNOD__RPC__ENVELOPE__KIND__REQUEST) {
     conn_drop(c, "sent a response envelope to a server");
@@ -325,6 +386,21 @@ static void on_connection(uv_stream_t *listener, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   uv_tcp_keepalive(&c->tcp, 1, 10); /* notice peers that vanished without a FIN */
   SYN_LOG_DEBUG(NULL, "rpc: connection from %s", c->peer);
+  c->authed = s->secret_len == 0;
+  if (!c->authed) {
+    syn_err err;
+    if (rpc_auth_nonce(c->nonce, &err) < 0) {
+      SYN_LOG_ERROR(NULL, "rpc: %s", err.msg);
+      conn_close(c);
+      return;
+    }
+    Synod__Rpc__Envelope hello = SYNOD__RPC__ENVELOPE__INIT;
+    hello.kind = SYNOD__RPC__ENVELOPE__KIND__HELLO;
+    hello.sender = s->name;
+    hello.payload.data = c->nonce;
+    hello.payload.len = sizeof c->nonce;
+    conn_send_envelope(c, &hello);
+  }
 }
 
 int rpc_server_new(uv_loop_t *loop, const char *host, int port,
@@ -365,6 +441,16 @@ int rpc_server_new(uv_loop_t *loop, const char *host, int port,
   s->refs = 1;
   s->max_frame = (opts && opts->max_frame) ? opts->max_frame : SYN_RPC_DEFAULT_MAX_FRAME;
   rpc_name_copy(s->name, sizeof s->name, (opts && opts->node_name) ? opts->node_name : "");
+  if (opts && opts->secret_len) {
+    if (opts->secret_len > sizeof s->secret) {
+      free(s);
+      close(fd);
+      return syn_err_set(err, SYN_EINVAL, "cluster secret longer than %d bytes",
+                         SYN_RPC_SECRET_MAX);
+    }
+    memcpy(s->secret, opts->secret, opts->secret_len);
+    s->secret_len = opts->secret_len;
+  }
   s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                               : ((struct sockaddr_in *)&bound)->sin_port);
   uv_tcp_init(loop, &s->listener);

@@ -46,6 +46,8 @@ typedef struct coord_cluster_config {
   const node_peer_list *participants;  /* from --participants */
   node_clock *clock;                   /* borrowed; used on the loop thread only */
   rpc_server *rpc;                     /* may be NULL: no SYN_M_COORD_RESOLVE served */
+  const uint8_t *secret;               /* cluster secret for participant RPC (copied) */
+  size_t secret_len;                   /* 0: unauthenticated */
   /* 0 = defaults (see coord_int.h). */
   uint32_t rpc_timeout_ms;   /* participant unanswered -> CL_EUNAVAILABLE */
   uint32_t lock_wait_ms;     /* per-request wait at the participant (WriteRequest.wait_ms) */

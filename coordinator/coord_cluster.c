@@ -228,6 +228,10 @@ int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_c
   cl->clock = cfg->clock;
   cl->rpc = cfg->rpc;
   snprintf(cl->name, sizeof cl->name, "%s", cfg->name);
+  if (cfg->secret_len > sizeof cl->secret)
+    return syn_err_set(err, SYN_EINVAL, "cluster secret too long");
+  if (cfg->secret_len) memcpy(cl->secret, cfg->secret, cfg->secret_len);
+  cl->secret_len = cfg->secret_len;
   snprintf(cl->dir, sizeof cl->dir, "%s", cfg->dir);
   cl->rpc_timeout_ms = cfg->rpc_timeout_ms ? cfg->rpc_timeout_ms : COORD_RPC_TIMEOUT_MS;
   cl->lock_wait_ms = cfg->lock_wait_ms ? cfg->lock_wait_ms : COORD_LOCK_WAIT_MS;

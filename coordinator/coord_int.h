@@ -206,6 +206,8 @@ struct cl_cluster {
   uv_loop_t *loop;
   node_clock *clock;          /* LOOP */
   char name[NODE_NAME_MAX];
+  uint8_t secret[SYN_RPC_SECRET_MAX]; /* cluster secret for our RPC clients */
+  size_t secret_len;
   unsigned coord_index;       /* 1..127 */
   char dir[4096];
   uint32_t rpc_timeout_ms, lock_wait_ms, lock_timeout_ms, read_wait_ms;

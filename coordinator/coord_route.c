@@ -87,7 +87,7 @@ int coord_route_open(cl_cluster *cl, const node_peer_list *parts, syn_err *err) 
     rc = coord_cat_part_id(cl->cat, p->name, &p->id, err);
     pthread_mutex_unlock(&cl->catmu);
     if (rc < 0) return rc;
-    rpc_opts ro = {.node_name = cl->name};
+    rpc_opts ro = {.node_name = cl->name, .secret = cl->secret, .secret_len = cl->secret_len};
     rc = rpc_client_new(cl->loop, p->host, p->port, &ro, &p->rpc, err);
     if (rc < 0) return syn_err_wrap(err, "participant %s", p->name);
     cl->nparts++;

@@ -19,7 +19,7 @@ static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] --sql-port N "
     "[--participants p1=host:port,...] [--peers c1=host:port,...] [--default-isolation LEVEL] "
     "[--log-level LEVEL] "
-    "[--log-file PATH] [--help] [--version]";
+    "[--log-file PATH] [--secret-file PATH] [--help] [--version]";
 
 static const char usage_text[] =
     "Options:\n"
@@ -36,6 +36,7 @@ static const char usage_text[] =
     "                         join the words)\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
+    "  --secret-file PATH     cluster secret (hex, mode 0600): RPC peers must prove it\n"
     "  --help                 print this help and exit\n"
     "  --version              print the version and exit\n"
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
@@ -146,7 +147,7 @@ int main(int argc, char **argv) {
   node_config cfg = {
       .name = a.node.name, .role = "coordinator", .dir = a.node.dir, .host = a.node.host,
       .rpc_port = a.node.rpc_port, .sql_addr = sql_addr, .log_level = a.node.log_level,
-      .log_file = a.node.log_file,
+      .log_file = a.node.log_file, .secret_file = a.node.secret_file,
   };
   node *n = NULL;
   syn_err err;
@@ -168,6 +169,7 @@ int main(int argc, char **argv) {
       .name = a.node.name, .dir = a.node.dir, .participants = &a.participants,
       .clock = node_clock_borrow(n), .rpc = node_rpc(n),
   };
+  node_rpc_secret(n, &ccfg.secret, &ccfg.secret_len);
   if (coord_cluster_open(node_loop(n), &ccfg, &co.cluster, &err) < 0 ||
       node_on_stop(n, on_stop, &co, &err) < 0) {
     SYN_LOG_ERROR(NULL, "cannot start: %s", err.msg);

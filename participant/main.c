@@ -19,7 +19,7 @@
 static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] "
     "[--coordinators c1=host:port,...] [--resolve-after-ms N] [--log-level LEVEL] "
-    "[--log-file PATH] "
+    "[--log-file PATH] [--secret-file PATH] "
     "[--help] [--version]";
 
 static const char usage_text[] =
@@ -32,6 +32,7 @@ static const char usage_text[] =
     "  --resolve-after-ms N   ask the coordinator about a txn prepared this long (default 1000)\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
+    "  --secret-file PATH     cluster secret (hex, mode 0600): RPC peers must prove it\n"
     "  --help                 print this help and exit\n"
     "  --version              print the version and exit\n"
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
@@ -100,6 +101,7 @@ int main(int argc, char **argv) {
   node_config cfg = {
       .name = a.node.name, .role = "participant", .dir = a.node.dir, .host = a.node.host,
       .rpc_port = a.node.rpc_port, .log_level = a.node.log_level, .log_file = a.node.log_file,
+      .secret_file = a.node.secret_file,
   };
   node *n = NULL;
   syn_err err;
@@ -118,6 +120,7 @@ int main(int argc, char **argv) {
       .name = a.node.name, .dir = a.node.dir, .coordinators = &a.coordinators,
       .resolve_after_ms = a.resolve_after_ms,
   };
+  node_rpc_secret(n, &pc.secret, &pc.secret_len);
   psvc *svc = NULL;
   if (psvc_new(node_loop(n), node_rpc(n), node_clock_borrow(n), &pc, &svc, &err) < 0 ||
       node_on_stop(n, psvc_stop_hook, svc, &err) < 0) {

@@ -75,6 +75,9 @@ typedef struct psvc_config {
   uint32_t resolve_poll_ms;         /* how often to look; 0 = default */
   uint32_t gc_warn_after_ms;        /* a coordinator silent this long holding GC
                                        back is logged (WARN, once); 0 = default */
+  const uint8_t *secret;            /* cluster secret for the resolver's RPC clients;
+                                       borrowed for the service's life */
+  size_t secret_len;                /* 0: unauthenticated */
 } psvc_config;
 
 /* Open the store (running its recovery), register the SYN_M_PART_*

@@ -61,7 +61,8 @@ static rpc_client *coord_client(psvc *s, unsigned n, const char **name, syn_err 
     if (strcmp(s->coords[i].name, want) != 0) continue;
     *name = s->coords[i].name;
     if (!s->clients[i]) {
-      rpc_opts o = {.node_name = s->name};
+      rpc_opts o = {.node_name = s->name, .secret = s->cfg.secret,
+                    .secret_len = s->cfg.secret_len};
       if (rpc_client_new(s->loop, s->coords[i].host, s->coords[i].port, &o, &s->clients[i],
                          err) < 0)
         return NULL;

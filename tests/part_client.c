@@ -4,6 +4,7 @@
 ** key=value lines (and rows as "row=v1|v2|..."); exit 0 when the call got a
 ** response (whatever its status code), 1 when the call itself failed
 ** (connection refused or closed, timeout, ERROR envelope), 2 on usage.
+** With $SYNOD_SECRET_FILE set it authenticates with that cluster secret.
 **
 ** Commands (ids and timestamps are decimal u64; values are i:N, t:TEXT,
 ** r:X or null):
@@ -22,6 +23,7 @@
 #include "common/rpc.h"
 #include "common/rpc_methods.h"
 #include "participant.pb-c.h"
+#include "tests/test_secret.h"
 
 static const char *g_host;
 static int g_port;
@@ -40,7 +42,12 @@ static int call(uint32_t method, const ProtobufCMessage *m, uint8_t **out, size_
   if (!buf) return 1;
   protobuf_c_message_pack(m, buf);
   syn_err err;
-  int rc = rpc_call_blocking(g_host, g_port, method, buf, n, 10000, out, len, &err);
+  rpc_opts ro;
+  if (test_secret_opts("part_client", &ro)) {
+    free(buf);
+    return 1;
+  }
+  int rc = rpc_call_blocking_opts(g_host, g_port, &ro, method, buf, n, 10000, out, len, &err);
   free(buf);
   if (rc < 0) {
     printf("call_error=%s\n", syn_strerror(rc));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tests/test_secret.h"
 #include "common/node.h"
 #include "common/rpc.h"
 #include "common/rpc_methods.h"
@@ -29,8 +30,10 @@ int main(int argc, char **argv) {
   }
   uint8_t *resp = NULL;
   size_t len = 0;
-  int rc = rpc_call_blocking(argv[1], port, SYN_M_HEALTH, NULL, 0, (uint32_t)timeout, &resp,
-                             &len, &err);
+  rpc_opts ro;
+  if (test_secret_opts("rpc_ping", &ro)) return 1;
+  int rc = rpc_call_blocking_opts(argv[1], port, &ro, SYN_M_HEALTH, NULL, 0, (uint32_t)timeout,
+                                  &resp, &len, &err);
   if (rc < 0) {
     fprintf(stderr, "rpc_ping: %s (%s)\n", err.msg, syn_strerror(rc));
     return 1;

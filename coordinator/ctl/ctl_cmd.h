@@ -5,6 +5,7 @@
 #ifndef SYN_CTL_CMD_H
 #define SYN_CTL_CMD_H
 
+#include "common/rpc.h"
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,6 +33,10 @@ typedef struct ctl_ctx {
   char exe_dir[PATH_MAX]; /* directory holding the synodctl binary */
   ctl_conf conf;
   int lock_fd; /* -1 unless ctl_ctx_lock succeeded */
+  /* DIR/cluster.secret, which every node gets with --secret-file and the
+  ** health probes authenticate with; secret_len 0 while there is none. */
+  uint8_t secret[SYN_RPC_SECRET_MAX];
+  size_t secret_len;
 } ctl_ctx;
 
 typedef struct ctl_node_paths {
@@ -53,6 +58,11 @@ int ctl_ctx_load(ctl_ctx *ctx, bool *have_conf, syn_err *err);
 int ctl_ctx_open_existing(ctl_ctx *ctx, const char *dir, bool lock, syn_err *err);
 /* Serialise synodctl runs that change the cluster (DIR/ctl.lock). */
 int ctl_ctx_lock(ctl_ctx *ctx, syn_err *err);
+/* Load DIR/cluster.secret into ctx, creating it first when create is set
+** and it is missing. Without create a missing file leaves secret_len 0. */
+int ctl_ctx_secret(ctl_ctx *ctx, bool create, syn_err *err);
+/* DIR/cluster.secret. */
+void ctl_ctx_secret_path(const ctl_ctx *ctx, char *buf, size_t cap);
 void ctl_ctx_close(ctl_ctx *ctx);
 
 /* ---- node runtime (ctl_node.c) ----------------------------------------- */

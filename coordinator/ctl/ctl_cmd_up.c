@@ -151,6 +151,11 @@ int ctl_cmd_up(int argc, char **argv) {
   } else {
     ctx->conf.default_isolation = o.isolation;
   }
+  /* Every node of the cluster proves this secret to its RPC peers. */
+  if (ctl_ctx_secret(ctx, true, &err)) {
+    exit_code = ctl_fail(CMD, "%s", err.msg);
+    goto out;
+  }
   const ctl_conf *c = &ctx->conf;
   pids = calloc((size_t)c->n_nodes, sizeof *pids);
   started = calloc((size_t)c->n_nodes, sizeof *started);

@@ -82,7 +82,22 @@ int ctl_ctx_load(ctl_ctx *ctx, bool *have_conf, syn_err *err) {
   }
   if (rc) return rc;
   *have_conf = true;
-  return 0;
+  return ctl_ctx_secret(ctx, false, err);
+}
+
+void ctl_ctx_secret_path(const ctl_ctx *ctx, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s/cluster.secret", ctx->dir);
+}
+
+int ctl_ctx_secret(ctl_ctx *ctx, bool create, syn_err *err) {
+  char path[PATH_MAX + 16];
+  ctl_ctx_secret_path(ctx, path, sizeof path);
+  if (access(path, F_OK) != 0) {
+    if (!create) return 0;
+    int rc = rpc_secret_create(path, err);
+    if (rc && rc != SYN_EEXIST) return rc;
+  }
+  return rpc_secret_load(path, ctx->secret, &ctx->secret_len, err);
 }
 
 int ctl_ctx_open_existing(ctl_ctx *ctx, const char *dir, bool lock, syn_err *err) {

@@ -8,16 +8,17 @@
 #include "common/rpc_methods.h"
 #include "rpc.pb-c.h"
 
-int ctl_health_probe(const char *host, int port, uint32_t timeout_ms,
-                     ctl_health *out, syn_err *err) {
+int ctl_health_probe(const char *host, int port, const uint8_t *secret, size_t secret_len,
+                     uint32_t timeout_ms, ctl_health *out, syn_err *err) {
   memset(out, 0, sizeof *out);
   Synod__Rpc__HealthRequest req = SYNOD__RPC__HEALTH_REQUEST__INIT;
   uint8_t reqbuf[16];
   size_t reqlen = synod__rpc__health_request__pack(&req, reqbuf);
   uint8_t *resp = NULL;
   size_t resp_len = 0;
-  int rc = rpc_call_blocking(host, port, SYN_M_HEALTH, reqbuf, reqlen, timeout_ms,
-                             &resp, &resp_len, err);
+  rpc_opts ro = {.node_name = "synodctl", .secret = secret, .secret_len = secret_len};
+  int rc = rpc_call_blocking_opts(host, port, &ro, SYN_M_HEALTH, reqbuf, reqlen, timeout_ms,
+                                  &resp, &resp_len, err);
   if (rc) return rc;
   Synod__Rpc__HealthResponse *h = synod__rpc__health_response__unpack(NULL, resp_len, resp);
   free(resp);

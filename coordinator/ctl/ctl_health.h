@@ -7,6 +7,7 @@
 #define SYN_CTL_HEALTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -24,7 +25,7 @@ typedef struct ctl_health {
 /* Ask host:port for its health. Fails with SYN_ETIMEDOUT / SYN_ECLOSED /
 ** SYN_EIO when nothing answers and SYN_ECORRUPT when the reply does not
 ** decode as a HealthResponse. */
-int ctl_health_probe(const char *host, int port, uint32_t timeout_ms,
-                     ctl_health *out, syn_err *err);
+int ctl_health_probe(const char *host, int port, const uint8_t *secret, size_t secret_len,
+                     uint32_t timeout_ms, ctl_health *out, syn_err *err);
 
 #endif /* SYN_CTL_HEALTH_H */

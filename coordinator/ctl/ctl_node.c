@@ -56,7 +56,8 @@ void ctl_node_observe(const ctl_ctx *ctx, const ctl_node *n, const ctl_node_path
   s->paused = ctl_proc_stopped(s->pid);
   if (s->paused) return;
   ctl_health h;
-  if (ctl_health_probe(CTL_HOST, n->rpc_port, CTL_PROBE_MS, &h, NULL) == 0 &&
+  if (ctl_health_probe(CTL_HOST, n->rpc_port, ctx->secret, ctx->secret_len, CTL_PROBE_MS, &h,
+                       NULL) == 0 &&
       strcmp(h.node, n->name) == 0) {
     s->healthy = true;
     s->leader = h.leader;
@@ -133,7 +134,7 @@ int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err
     free(others);
     return syn_err_set(err, SYN_ENOMEM, "out of memory");
   }
-  const char *argv[24];
+  const char *argv[32];
   int a = 0;
   argv[a++] = bin;
   argv[a++] = "--name";
@@ -171,6 +172,12 @@ int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err
   }
   argv[a++] = "--log-file";
   argv[a++] = p.log;
+  char secret_path[PATH_MAX + 16];
+  if (ctx->secret_len) {
+    ctl_ctx_secret_path(ctx, secret_path, sizeof secret_path);
+    argv[a++] = "--secret-file";
+    argv[a++] = secret_path;
+  }
   argv[a] = NULL;
   if (!rc) rc = ctl_proc_spawn((char *const *)argv, p.log, pid, err);
   if (!rc) {
@@ -239,7 +246,8 @@ int ctl_node_wait_healthy(const ctl_ctx *ctx, const ctl_node *const *nodes, cons
         break;
       }
       ctl_health h;
-      if (ctl_health_probe(CTL_HOST, nodes[i]->rpc_port, CTL_PROBE_MS, &h, NULL) == 0 &&
+      if (ctl_health_probe(CTL_HOST, nodes[i]->rpc_port, ctx->secret, ctx->secret_len,
+                           CTL_PROBE_MS, &h, NULL) == 0 &&
           strcmp(h.node, nodes[i]->name) == 0) {
         ok[i] = true;
         left--;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -475,6 +476,7 @@ Test(rpc, hostile_input_does_not_hurt_good_clients) {
 typedef struct blocking_job {
   int port;
   uint32_t method;
+  const rpc_opts *opts; /* NULL: no secret */
   int rc;
   uint8_t *resp;
   size_t len;
@@ -484,8 +486,8 @@ typedef struct blocking_job {
 
 static void blocking_thread(void *arg) {
   blocking_job *j = arg;
-  j->rc = rpc_call_blocking("127.0.0.1", j->port, j->method, (const uint8_t *)"hi", 2, 2000,
-                            &j->resp, &j->len, &j->err);
+  j->rc = rpc_call_blocking_opts("127.0.0.1", j->port, j->opts, j->method, (const uint8_t *)"hi",
+                                 2, 2000, &j->resp, &j->len, &j->err);
   uv_async_send(j->done);
 }
 
@@ -709,4 +711,133 @@ Test(rpc, connect_that_hangs_is_abandoned) {
   rpc_client_close(c);
   for (int i = 0; i < 4; i++) close(fill[i]);
   close(lfd);
+}
+
+/* ---- cluster-secret authentication ---- */
+
+static const uint8_t KEY_A[32] = "0123456789abcdef0123456789abcdef";
+static const uint8_t KEY_B[32] = "0123456789abcdef0123456789abcdeF";
+
+static rpc_server *start_secure_server(const uint8_t *key) {
+  rpc_server *s = NULL;
+  syn_err err;
+  rpc_opts o = {.node_name = "srv", .secret = key, .secret_len = key ? 32 : 0};
+  cr_assert_eq(rpc_server_new(&loop, "127.0.0.1", 0, &o, &s, &err), 0, "%s", err.msg);
+  rpc_server_register(s, M_ECHO, h_echo, &served);
+  return s;
+}
+
+static rpc_client *new_secure_client(int port, const uint8_t *key) {
+  rpc_client *c = NULL;
+  syn_err err;
+  rpc_opts o = {.node_name = "cli", .secret = key, .secret_len = key ? 32 : 0,
+                .connect_timeout_ms = 300};
+  cr_assert_eq(rpc_client_new(&loop, "127.0.0.1", port, &o, &c, &err), 0, "%s", err.msg);
+  return c;
+}
+
+Test(rpc, authenticated_calls_work) {
+  rpc_server *s = start_secure_server(KEY_A);
+  rpc_client *c = new_secure_client(rpc_server_port(s), KEY_A);
+  result r;
+  call(c, M_ECHO, "ping", 2000, &r);
+  cr_assert(run_until(&r.done, 3000));
+  cr_assert_eq(r.status, 0, "%s", r.msg);
+  cr_assert_eq(memcmp(r.payload, "ping", 4), 0);
+  call(c, M_ECHO, "again", 2000, &r); /* the same, authenticated connection */
+  cr_assert(run_until(&r.done, 3000));
+  cr_assert_eq(r.status, 0, "%s", r.msg);
+  blocking_job j = {.port = rpc_server_port(s), .method = M_ECHO,
+                    .opts = &(rpc_opts){.secret = KEY_A, .secret_len = 32}};
+  run_blocking(&j);
+  cr_assert_eq(j.rc, 0, "%s", j.err.msg);
+  free(j.resp);
+  rpc_client_close(c);
+  close_server(s);
+}
+
+Test(rpc, peers_without_the_secret_reach_no_handler) {
+  served = 0;
+  rpc_server *s = start_secure_server(KEY_A);
+  int port = rpc_server_port(s);
+  /* No secret at all: the request is refused and the peer logged. */
+  rpc_client *c = new_secure_client(port, NULL);
+  result r;
+  call(c, M_ECHO, "ping", 800, &r);
+  cr_assert(run_until(&r.done, 3000));
+  cr_assert_lt(r.status, 0);
+  cr_assert(strstr(r.msg, "requires authentication") != NULL, "%s", r.msg);
+  rpc_client_close(c);
+  /* The wrong secret: the server says so, the call fails. */
+  c = new_secure_client(port, KEY_B);
+  call(c, M_ECHO, "ping", 800, &r);
+  cr_assert(run_until(&r.done, 3000));
+  cr_assert_lt(r.status, 0);
+  cr_assert(strstr(r.msg, "cluster secret") != NULL, "%s", r.msg);
+  cr_assert(log_contains("failed authentication: wrong cluster secret"));
+  rpc_client_close(c);
+  /* A raw request without the handshake is dropped and logged by peer. */
+  blocking_job j = {.port = port, .method = M_ECHO};
+  run_blocking(&j);
+  cr_assert_eq(j.rc, SYN_EPERM, "%d %s", j.rc, j.err.msg);
+  blocking_job k = {.port = port, .method = M_ECHO,
+                    .opts = &(rpc_opts){.secret = KEY_B, .secret_len = 32}};
+  run_blocking(&k);
+  cr_assert_eq(k.rc, SYN_EPERM, "%d %s", k.rc, k.err.msg);
+  cr_assert_eq(served, 0, "no handler ran for an unauthenticated peer");
+  /* The server still serves the right peers. */
+  c = new_secure_client(port, KEY_A);
+  call(c, M_ECHO, "ok", 2000, &r);
+  cr_assert(run_until(&r.done, 3000));
+  cr_assert_eq(r.status, 0, "%s", r.msg);
+  cr_assert_eq(served, 1);
+  rpc_client_close(c);
+  close_server(s);
+}
+
+Test(rpc, client_refuses_a_server_that_cannot_prove_the_secret) {
+  /* A server without the secret never sends HELLO: the client does not
+  ** send its call and gives up within the connect timeout. */
+  served = 0;
+  rpc_server *s = start_secure_server(NULL);
+  rpc_client *c = new_secure_client(rpc_server_port(s), KEY_A);
+  result r;
+  call(c, M_ECHO, "ping", 1000, &r);
+  cr_assert(run_until(&r.done, 3000));
+  cr_assert_eq(r.status, SYN_ETIMEDOUT, "%d %s", r.status, r.msg);
+  cr_assert(strstr(r.msg, "authentication with") != NULL, "%s", r.msg);
+  cr_assert_eq(served, 0);
+  rpc_client_close(c);
+  /* A server with another secret fails the client's check of AUTH_OK:
+  ** here the server drops the client first (its MAC is wrong too). */
+  close_server(s);
+}
+
+Test(rpc, secret_files) {
+  char dir[] = "/tmp/synod-secret-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof path, "%s/cluster.secret", dir);
+  syn_err err;
+  cr_assert_eq(rpc_secret_create(path, &err), 0, "%s", err.msg);
+  cr_assert_eq(rpc_secret_create(path, &err), SYN_EEXIST);
+  uint8_t key[SYN_RPC_SECRET_MAX];
+  size_t n = 0;
+  cr_assert_eq(rpc_secret_load(path, key, &n, &err), 0, "%s", err.msg);
+  cr_assert_eq(n, 32);
+  chmod(path, 0644);
+  cr_assert_eq(rpc_secret_load(path, key, &n, &err), SYN_EPERM);
+  cr_assert(strstr(err.msg, "chmod 600") != NULL, "%s", err.msg);
+  unlink(path);
+  const char *bad[] = {"abc\n", "zz00112233445566778899aabbccddeeff\n", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, bad[i], strlen(bad[i])), (ssize_t)strlen(bad[i]));
+    close(fd);
+    cr_assert_eq(rpc_secret_load(path, key, &n, &err), SYN_EINVAL, "%s", bad[i]);
+  }
+  unlink(path);
+  cr_assert_eq(rpc_secret_load(path, key, &n, &err), SYN_EIO);
+  rmdir(dir);
 }
