@@ -115,6 +115,15 @@ static void write_fail(fan_op *f, int code, const syn_err *e) {
   f->fail_err = *e;
 }
 
+/* Before waiting again: has the statement been cancelled or timed out?
+** Checked once per participant wait (WriteRequest.wait_ms for locks, a few
+** ms for prepared blockers), which bounds how late a cancel takes effect. */
+static bool fan_interrupted(fan_op *f, syn_err *e) {
+  if (!f->interrupt || !f->interrupt(f->interrupt_ud)) return false;
+  syn_err_set(e, SYN_ETIMEDOUT, "57014: canceling statement due to user request");
+  return true;
+}
+
 static void on_fan_resp(int status, const uint8_t *payload, size_t len, const syn_err *rerr,
                         void *ud) {
   fan_req *r = ud;
@@ -136,6 +145,11 @@ static void on_fan_resp(int status, const uint8_t *payload, size_t len, const sy
     if (sr && sr->status && sr->status->code == SYN_EBUSY && !cl->closed &&
         coord_now_ms(cl) < f->deadline_ms) {
       synod__part__scan_response__free_unpacked(sr, NULL);
+      if (fan_interrupted(f, &r->err)) {
+        r->status = SYN_ETIMEDOUT;
+        fan_req_settle(r);
+        return;
+      }
       fan_again(r, 5);
       return;
     }
@@ -170,6 +184,12 @@ static void on_fan_resp(int status, const uint8_t *payload, size_t len, const sy
         syn_err_set(&e, SYN_ETIMEDOUT,
                     "55P03: lock timeout: row locked by transaction %llx on participant %s",
                     (unsigned long long)blocker, p->name);
+        write_fail(f, SYN_ETIMEDOUT, &e);
+        fan_req_settle(r);
+        return;
+      }
+      if (fan_interrupted(f, &e)) {
+        coord_wfg_clear(cl->wfg, f->txn);
         write_fail(f, SYN_ETIMEDOUT, &e);
         fan_req_settle(r);
         return;

@@ -30,6 +30,8 @@ typedef struct fan_op {
   uint32_t timeout_ms;
   uint64_t txn;
   uint64_t deadline_ms; /* scan: read wait; write: lock timeout */
+  cl_interrupt_fn interrupt; /* the txn's (cl_txn_set_interrupt), or NULL */
+  void *interrupt_ud;
   int n;
   int pending;
   int fail;             /* write: first fatal status */

@@ -33,7 +33,14 @@ struct cl_txn {
   uint64_t snapshot;
   cl_isolation iso;
   bool ended;
+  cl_interrupt_fn interrupt; /* copied into every fan op of this txn */
+  void *interrupt_ud;
 };
+
+void cl_txn_set_interrupt(cl_txn *t, cl_interrupt_fn fn, void *ud) {
+  t->interrupt = fn;
+  t->interrupt_ud = ud;
+}
 
 /* ---- live transactions (loop) --------------------------------------------- */
 
@@ -221,6 +228,8 @@ int cl_scan(cl_txn *t, const cat_table *table, const cl_scan_spec *spec, cl_row_
     }
     f->op.run = coord_fan_run;
     f->timeout_ms = cl->rpc_timeout_ms + 500;
+    f->interrupt = t->interrupt;
+    f->interrupt_ud = t->interrupt_ud;
     uint32_t batch = COORD_SCAN_BATCH;
     if (spec->limit && spec->limit - delivered < batch) batch = (uint32_t)(spec->limit - delivered);
     int k = 0;
@@ -415,6 +424,8 @@ int cl_write(cl_txn *t, const cat_table *table, const cl_write_op *ops, int n, s
     f->op.run = coord_fan_run;
     f->txn = t->id;
     f->timeout_ms = cl->lock_wait_ms + cl->rpc_timeout_ms;
+    f->interrupt = t->interrupt;
+    f->interrupt_ud = t->interrupt_ud;
     int r = 0;
     for (int k = 0; k < no && rc == 0; k++) {
       int ns = gstart[k + 1] - gpos[k];

@@ -111,6 +111,14 @@ uint64_t cl_txn_id(const cl_txn *t);
 ** statement (and before re-running one after CL_ECONFLICT). */
 uint64_t cl_txn_snapshot(const cl_txn *t);
 int cl_txn_refresh_snapshot(cl_txn *t, syn_err *err);
+/* Polled while a scan or write of t waits (for a row lock, or for a
+** prepared transaction's decision): when it returns true the call stops
+** waiting and fails with SYN_ETIMEDOUT and a 57014 message. It runs on
+** another thread than the caller's, so it may only read what is safe to
+** read concurrently (the engine: an atomic cancel flag and a deadline
+** fixed before the call). NULL: never interrupted. */
+typedef bool (*cl_interrupt_fn)(void *ud);
+void cl_txn_set_interrupt(cl_txn *t, cl_interrupt_fn fn, void *ud);
 
 /* Row delivered by a scan; borrowed until the callback returns. vals has
 ** one value per column of the table as the engine's definition has it. */

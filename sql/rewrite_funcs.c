@@ -93,6 +93,8 @@ static const fn_def fns[] = {
     {"date_part", "syn_date_part", 2, 2, {A_TEXTISH, A_DATETIME}, R_FIXED, CAT_OID_FLOAT8, F_PLAIN},
     {"to_timestamp", "syn_to_timestamp", 1, 1, {A_FLOAT}, R_FIXED, CAT_OID_TIMESTAMPTZ, F_PLAIN},
     {"make_date", "syn_make_date", 3, 3, {A_INT, A_INT, A_INT}, R_FIXED, CAT_OID_DATE, F_PLAIN},
+    /* void in PostgreSQL; an empty text prints the same */
+    {"pg_sleep", "syn_pg_sleep", 1, 1, {A_FLOAT}, R_FIXED, CAT_OID_TEXT, F_PLAIN},
     /* aggregates: SQLite's min/max over 0/1 are exactly bool_and/bool_or
     ** (NULLs skipped, NULL over no rows) */
     {"bool_and", "min", 1, 1, {A_BOOL}, R_FIXED, CAT_OID_BOOL, F_AGG},

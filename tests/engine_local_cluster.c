@@ -45,7 +45,14 @@ struct cl_txn {
   uint64_t id, snap;
   cl_isolation iso;
   bool done;
+  cl_interrupt_fn interrupt;
+  void *interrupt_ud;
 };
+
+void cl_txn_set_interrupt(cl_txn *t, cl_interrupt_fn fn, void *ud) {
+  t->interrupt = fn;
+  t->interrupt_ud = ud;
+}
 
 int lc_open(const char *dir, cl_cluster **out, syn_err *err) {
   cl_cluster *cl = calloc(1, sizeof *cl);
@@ -734,6 +741,10 @@ int cl_write(cl_txn *t, const cat_table *table, const cl_write_op *ops, int n, s
       if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
           LC_LOCK_TIMEOUT_MS) {
         rc = syn_err_set(err, SYN_ETIMEDOUT, "55P03: lock timeout");
+        break;
+      }
+      if (t->interrupt && t->interrupt(t->interrupt_ud)) {
+        rc = syn_err_set(err, SYN_ETIMEDOUT, "57014: canceling statement due to user request");
         break;
       }
       wait_set(cl, t->id, info.blocker);

@@ -187,7 +187,7 @@ static int run_query(eng_session *s, const sqlr_query *q, int width, eng_rows *o
     for (int i = 0; i < width && !rc; i++) rc = eng__value_from_column(st, i, &v[i]);
     if (!rc && eng__rows_push(out, v, width, 0)) rc = sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
     if (!rc && eng__cancelled(s))
-      rc = syn_err_set(e, SYN_ETIMEDOUT, "57014: canceling statement due to user request");
+      rc = syn_err_set(e, SYN_ETIMEDOUT, "57014: canceling statement due to %s", eng__cancel_reason(s));
   }
   if (!rc && src != SQLITE_DONE) rc = eng__sqlite_error(s, src, e);
   free(v);

@@ -78,6 +78,8 @@ struct eng_session {
   /* Set by DML when a conflict came after the statement's first write:
   ** re-running it could apply writes twice, so the conflict is final. */
   bool conflict_final;
+  int64_t deadline_ms;   /* statement_timeout: monotonic ms, 0 = none */
+  bool timed_out;        /* the deadline passed (the cancel reason) */
   int scan_rc;           /* first cl_scan failure inside SQLite */
   syn_err scan_err;
   atomic_int cancel;
@@ -117,6 +119,8 @@ int eng__catalog_sync(eng_session *s, syn_err *e);
 int eng__register_text_functions(sqlite3 *db);
 int eng__register_math_functions(sqlite3 *db);
 int eng__register_time_functions(sqlite3 *db);
+/* Functions that need the session (pg_sleep: cancel and timeout). */
+int eng__register_session_functions(eng_session *s);
 /* Append name to b as a double-quoted SQL identifier. */
 int eng__ident(cat_buf *b, const char *name);
 const cat_table *eng__table(eng_session *s, const char *name);
@@ -148,5 +152,12 @@ void eng__txn_ended(eng_session *s);
 int eng__settings_init(eng_session *s, syn_err *e);
 void eng__settings_free(eng_session *s);
 bool eng__cancelled(eng_session *s);
+/* cl_interrupt_fn for the session's transactions: cancel or deadline,
+** read-only (it runs on the coordinator's loop thread). */
+bool eng__interrupted(void *s);
+/* "user request" or "statement timeout", for 57014 messages. */
+const char *eng__cancel_reason(const eng_session *s);
+/* A statement starts: clear a cancel and arm statement_timeout. */
+void eng__statement_start(eng_session *s);
 
 #endif /* SYN_ENG_INT_H */

@@ -135,7 +135,7 @@ int eng__sqlite_error(eng_session *s, int src, syn_err *e) {
     return rc;
   }
   if (src == SQLITE_INTERRUPT || eng__cancelled(s))
-    return syn_err_set(e, SYN_ETIMEDOUT, "57014: canceling statement due to user request");
+    return syn_err_set(e, SYN_ETIMEDOUT, "57014: canceling statement due to %s", eng__cancel_reason(s));
   if (src == SQLITE_NOMEM) return sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
   const char *m = sqlite3_errmsg(s->db);
   /* Our own SQL functions (eng_funcs.c) say "SQLSTATE: message". */

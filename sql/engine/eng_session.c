@@ -294,7 +294,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
   s->out = out;
   s->src = sql;
   s->out_gone = false;
-  atomic_store(&s->cancel, 0);
+  eng__statement_start(s);
   sqlp_list *l = NULL;
   int cursor = 0;
   syn_err e;
@@ -318,12 +318,15 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
     s->detail[0] = '\0';
     s->hint[0] = '\0';
     int pos = 0;
+    /* statement_timeout applies to each statement of the string (PG 13+);
+    ** a CancelRequest that arrived meanwhile still stops this one. */
+    if (i > 0 && !atomic_load(&s->cancel)) eng__statement_start(s);
     if (s->block == ENG_FAILED && st->kind != SQLP_COMMIT && st->kind != SQLP_ROLLBACK) {
       rc = sqlst_set(&e, SQLST_IN_FAILED_TXN,
                      "current transaction is aborted, commands ignored until end of "
                      "transaction block");
     } else if (eng__cancelled(s)) {
-      rc = syn_err_set(&e, SYN_ETIMEDOUT, "57014: canceling statement due to user request");
+      rc = syn_err_set(&e, SYN_ETIMEDOUT, "57014: canceling statement due to %s", eng__cancel_reason(s));
     } else {
       /* The last statement of an implicit transaction reports its tag
       ** only once the commit succeeded, as PostgreSQL does: a client
@@ -338,6 +341,10 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
     if (!rc && s->block == ENG_IMPLICIT && i + 1 == l->n) rc = eng__end_implicit(s, true, &e);
     if (!rc && s->pending_tag[0]) rc = eng__complete(s, s->pending_tag);
     s->pending_tag[0] = '\0';
+    /* A wait the cluster gave up because of a cancel or the deadline, or a
+    ** READ COMMITTED re-run it suppressed: report why, as PostgreSQL does. */
+    if ((rc == SYN_ETIMEDOUT || rc == CL_ECONFLICT) && eng__cancelled(s))
+      syn_err_set(&e, SYN_ETIMEDOUT, "57014: canceling statement due to %s", eng__cancel_reason(s));
     if (rc) {
       if (!s->out_gone)
         eng__send_error(s, rc, &e, char_pos(sql, pos), s->detail[0] ? s->detail : NULL);

@@ -11,6 +11,7 @@
 */
 #include "sql/engine/eng_int.h"
 
+#include <errno.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +94,71 @@ static const char *guc_default(const eng_session *s, int g) {
   return gucs[g].def;
 }
 
-bool eng__cancelled(eng_session *s) { return atomic_load(&s->cancel) != 0; }
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A duration setting in milliseconds: a number (ms) or a number with one
+** of PostgreSQL's time units (ms, s, min, h, d). -1 when it is not one. */
+static int64_t parse_ms(const char *v) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (end == v || errno || x < 0) return -1;
+  while (*end == ' ') end++;
+  double mul = 1;
+  if (!*end || !strcasecmp(end, "ms")) mul = 1;
+  else if (!strcasecmp(end, "s")) mul = 1000;
+  else if (!strcasecmp(end, "min")) mul = 60000;
+  else if (!strcasecmp(end, "h")) mul = 3600000;
+  else if (!strcasecmp(end, "d")) mul = 86400000;
+  else return -1;
+  x = x * mul + 0.5;
+  return x > (double)INT32_MAX ? -1 : (int64_t)x;
+}
+
+/* PostgreSQL's display of a millisecond setting: the largest unit that
+** divides it (5000 -> 5s, 90000 -> 90s, 60000 -> 1min). */
+static void format_ms(int64_t ms, char *buf, size_t cap) {
+  static const struct { const char *u; int64_t n; } units[] = {
+      {"d", 86400000}, {"h", 3600000}, {"min", 60000}, {"s", 1000}};
+  for (size_t i = 0; ms && i < sizeof units / sizeof units[0]; i++)
+    if (ms % units[i].n == 0) {
+      snprintf(buf, cap, "%lld%s", (long long)(ms / units[i].n), units[i].u);
+      return;
+    }
+  snprintf(buf, cap, ms ? "%lldms" : "%lld", (long long)ms);
+}
+
+void eng__statement_start(eng_session *s) {
+  atomic_store(&s->cancel, 0);
+  s->timed_out = false;
+  int64_t t = parse_ms(s->settings[G_STATEMENT_TIMEOUT]);
+  s->deadline_ms = t > 0 ? mono_ms() + t : 0;
+}
+
+/* Polled by the progress handler, the scan callbacks and the DML loops, so
+** a statement stops within one batch of work after the deadline or a
+** CancelRequest. */
+bool eng__cancelled(eng_session *s) {
+  if (atomic_load(&s->cancel) != 0) return true;
+  if (s->deadline_ms && mono_ms() >= s->deadline_ms) {
+    s->timed_out = true;
+    return true;
+  }
+  return false;
+}
+
+bool eng__interrupted(void *ud) {
+  const eng_session *s = ud;
+  return atomic_load(&s->cancel) != 0 || (s->deadline_ms && mono_ms() >= s->deadline_ms);
+}
+
+const char *eng__cancel_reason(const eng_session *s) {
+  return s->timed_out ? "statement timeout" : "user request";
+}
 
 int eng__settings_init(eng_session *s, syn_err *e) {
   for (int i = 0; i < ENG_NSETTINGS; i++) {
@@ -178,6 +243,14 @@ static int guc_check(eng_session *s, int g, const char *value, char **out, syn_e
                        value);
     *out = strdup(strchr(value, ',') ? value : "ISO, MDY");
     for (char *p = *out; p && *p; p++) *p = (char)toupper((unsigned char)*p);
+  } else if (g == G_STATEMENT_TIMEOUT) {
+    int64_t ms = parse_ms(value);
+    if (ms < 0)
+      return sqlst_set(e, SQLST_INVALID_PARAM, "invalid value for parameter \"%s\": \"%s\"",
+                       name, value);
+    char buf[32];
+    format_ms(ms, buf, sizeof buf);
+    *out = strdup(buf);
   } else {
     *out = strdup(value);
   }
@@ -314,6 +387,7 @@ int eng__txn_for_statement(eng_session *s, syn_err *e) {
   }
   if (!s->txn) {
     int rc = cl_txn_begin(s->cl, s->iso, &s->txn, e);
+    if (!rc) cl_txn_set_interrupt(s->txn, eng__interrupted, s);
     if (rc) return rc;
     stamp_now(s);
     s->txn_used = true;

@@ -367,7 +367,7 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
     syn_err_set(&e, SYN_ERANGE, "54000: scan of \"%s\" exceeds the engine's buffer limit of %zu bytes",
                 t->name, x.max);
   else if (rc == SYN_ETIMEDOUT && eng__cancelled(s))
-    syn_err_set(&e, SYN_ETIMEDOUT, "57014: canceling statement due to user request");
+    syn_err_set(&e, SYN_ETIMEDOUT, "57014: canceling statement due to %s", eng__cancel_reason(s));
   if (!rc && s->lock_scan) rc = remember_locks(s, t, &c->rows);
   if (rc) {
     if (!s->scan_rc) {
@@ -461,7 +461,7 @@ static int open_db(eng_session *s, syn_err *e) {
   /* PostgreSQL's LIKE is case-sensitive (rewrite.h). */
   if (sqlite3_exec(s->db, "PRAGMA case_sensitive_like = ON", NULL, NULL, NULL) != SQLITE_OK)
     return syn_err_set(e, SYN_EINTERNAL, "case_sensitive_like: %s", sqlite3_errmsg(s->db));
-  if (eng_register_functions(s->db) != SQLITE_OK)
+  if (eng_register_functions(s->db) != SQLITE_OK || eng__register_session_functions(s) != SQLITE_OK)
     return syn_err_set(e, SYN_EINTERNAL, "registering functions: %s", sqlite3_errmsg(s->db));
   sqlite3_progress_handler(s->db, 1000, on_progress, s);
   return eng__vtab_register(s, e);

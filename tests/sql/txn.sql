@@ -74,5 +74,14 @@ truncate t cascade;
 insert into t values (100, 100);
 commit;
 select * from t;
+-- statement_timeout and pg_sleep
+set statement_timeout = 100;
+show statement_timeout;
+select pg_sleep(2);
+\echo :SQLSTATE
+set statement_timeout = '2min';
+show statement_timeout;
+select pg_sleep(0.01);
+reset statement_timeout;
 select count(*) from t;
 drop table t;

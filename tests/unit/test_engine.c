@@ -253,7 +253,7 @@ Test(engine, set_show) {
   EXPECT(s, "set application_name = 'x'", "P application_name=x\nT SET\n");
   EXPECT(s, "show application_name", "C application_name:25\nR x\nT SHOW\n");
   EXPECT(s, "set statement_timeout = 5000", "T SET\n");
-  EXPECT(s, "show statement_timeout", "C statement_timeout:25\nR 5000\nT SHOW\n");
+  EXPECT(s, "show statement_timeout", "C statement_timeout:25\nR 5s\nT SHOW\n"); /* as PG */
   EXPECT(s, "show timezone", "C TimeZone:25\nR UTC\nT SHOW\n");
   EXPECT(s, "set nosuch = 1", "E 42704 unrecognized configuration parameter \"nosuch\"\n");
   EXPECT(s, "set default_transaction_isolation = 'bogus'",
