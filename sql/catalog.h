@@ -10,9 +10,11 @@
 ** Storage mapping (PG type -> SQLite storage class of syn_value):
 **   int2 int4 int8 bool          INT   (bool is 0/1)
 **   float4 float8                REAL
-**   numeric                      INT when integral and in int64 range,
-**                                else REAL (see cat_coerce: values are
-**                                rounded to the declared scale first)
+**   numeric                      TEXT: PostgreSQL's numeric output with its
+**                                display scale ('1.50', 'NaN'), exact
+**                                (common/decimal.h), rounded to a declared
+**                                scale; compared by value under the
+**                                session's synnum collation
 **   text varchar bpchar          TEXT
 **   bytea                        BLOB
 **   date                         TEXT 'YYYY-MM-DD'
@@ -149,6 +151,12 @@ int cat_coerce(const cat_column *col, const syn_value *in, syn_value *out,
 /* Coerce a value to a bare type (as a ::cast would), without NOT NULL. */
 int cat_coerce_type(uint32_t oid, int32_t typmod, const syn_value *in,
                     syn_value *out, cat_buf *scratch, syn_err *e);
+
+/* Assignment cast of a value whose SQL type is numeric (numeric text) into
+** a column of type oid: integers round half away from zero (22003 outside
+** the type), floats take the text's double. Other values and other target
+** types are left alone for cat_coerce. */
+int cat_numeric_assign(uint32_t oid, syn_value *v, syn_err *e);
 
 /* Coerce a whole row (ncols values in column order) in place, naming the
 ** relation in NOT NULL errors as PostgreSQL does. scratch is an array of

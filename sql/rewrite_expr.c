@@ -105,7 +105,14 @@ int sqlr__literal(sqlr_rw *w, cat_buf *b, const syn_value *v, uint32_t oid) {
     }
     return 0;
   }
-  case SYN_V_TEXT: return sqlr__string(b, (const char *)v->u.b.p, v->u.b.n) ? sqlr__oom(w) : 0;
+  case SYN_V_TEXT:
+    if (oid == CAT_OID_NUMERIC) {
+      PUT("(");
+      if (sqlr__string(b, (const char *)v->u.b.p, v->u.b.n)) return sqlr__oom(w);
+      PUT(" COLLATE synnum)");
+      return 0;
+    }
+    return sqlr__string(b, (const char *)v->u.b.p, v->u.b.n) ? sqlr__oom(w) : 0;
   case SYN_V_BLOB:
     PUT("X'");
     for (size_t i = 0; i < v->u.b.n; i++)
@@ -136,6 +143,19 @@ static int a_const(sqlr_rw *w, cat_buf *b, const PgQuery__AConst *c, uint32_t *t
       cat_buf tmp = {0};
       if (cat_coerce_type(CAT_OID_INT8, -1, &in, &out, &tmp, NULL)) *type = CAT_OID_NUMERIC;
       cat_buf_free(&tmp);
+    }
+    if (*type == CAT_OID_NUMERIC) {
+      /* Exact: the literal's canonical text, never a double. */
+      syn_value in = {.type = SYN_V_TEXT, .u.b = {(const uint8_t *)s, strlen(s)}}, out;
+      cat_buf tmp = {0};
+      int rc = cat_coerce_type(CAT_OID_NUMERIC, -1, &in, &out, &tmp, w->e);
+      if (rc) {
+        w->err_pos = c->location + 1;
+      } else {
+        rc = sqlr__literal(w, b, &out, CAT_OID_NUMERIC);
+      }
+      cat_buf_free(&tmp);
+      return rc;
     }
     PUT(s);
     return 0;
@@ -346,32 +366,65 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   if (!a->lexpr) { /* prefix - or + */
     if (!is_arith || (op[0] != '-' && op[0] != '+'))
       return sqlr__unsupported(w, a->location, "this prefix operator");
-    PUT("(");
-    PUT(op);
-    if ((rc = EXPR(a->rexpr, &rt, &tm))) return rc;
-    PUT(")");
+    cat_buf inner = {0};
+    rc = sqlr__expr(w, &inner, sc, a->rexpr, &rt, typmod);
+    /* SQLite's unary minus would turn numeric text into a double. */
+    if (!rc && rt == CAT_OID_NUMERIC && op[0] == '-')
+      rc = cat_buf_printf(b, "(syn_num_fn(%s, 1) COLLATE synnum)", inner.p) ? sqlr__oom(w) : 0;
+    else if (!rc)
+      rc = cat_buf_printf(b, "(%s%s)", op, inner.p ? inner.p : "") ? sqlr__oom(w) : 0;
+    cat_buf_free(&inner);
     *type = rt;
-    return 0;
+    return rc;
   }
   int32_t ltm = -1, rtm = -1;
   uint32_t rpeek = peek_tm(w, sc, a->rexpr, &rtm);
+  uint32_t lpeek = concat ? 0 : peek_tm(w, sc, a->lexpr, &ltm);
+  /* Types the operands will have once operand() typed a string literal
+  ** after the other side. */
+  uint32_t lx = is_str_lit(a->lexpr) && !is_str_lit(a->rexpr) ? rpeek : lpeek;
+  uint32_t rx = is_str_lit(a->rexpr) ? lx : rpeek;
+  /* Numeric arithmetic is exact in syn_num_*() (sql/engine/eng_numeric.c);
+  ** a comparison whose common type is numeric compares numeric text under
+  ** the synnum collation (an integer side converted with syn_num()); float
+  ** against numeric compares as float8, as in PostgreSQL. */
+  const char *numfn = NULL, *lconv = NULL, *rconv = NULL;
+  bool numcmp = false;
+  if (is_arith && !concat && arith_type(lx, rx) == CAT_OID_NUMERIC)
+    numfn = op[0] == '+' ? "syn_num_add" : op[0] == '-' ? "syn_num_sub"
+          : op[0] == '*' ? "syn_num_mul" : op[0] == '/' ? "syn_num_div" : "syn_num_mod";
+  if (is_cmp && (lx == CAT_OID_NUMERIC || rx == CAT_OID_NUMERIC)) {
+    if (sqlr__is_float(lx) || sqlr__is_float(rx)) {
+      if (lx == CAT_OID_NUMERIC) lconv = "syn_num_float(";
+      if (rx == CAT_OID_NUMERIC) rconv = "syn_num_float(";
+    } else {
+      numcmp = true;
+      if (sqlr__is_int(lx)) lconv = "syn_num(";
+      if (sqlr__is_int(rx)) rconv = "syn_num(";
+    }
+  }
   /* / and % become calls (sql/engine/eng_funcs.c): SQLite answers NULL for
   ** a division by zero, PostgreSQL raises 22012. */
-  const char *fn = strcmp(op, "/") == 0 ? "syn_div" : strcmp(op, "%") == 0 ? "syn_mod" : NULL;
+  const char *fn = numfn ? numfn
+                 : strcmp(op, "/") == 0 ? "syn_div" : strcmp(op, "%") == 0 ? "syn_mod" : NULL;
   size_t start = b->n;
   if (fn) PUT(fn);
   PUT("(");
+  if (lconv) PUT(lconv);
   if (concat) rc = EXPR(a->lexpr, &lt, &tm);
   else rc = operand(w, b, sc, a->lexpr, is_str_lit(a->rexpr) ? 0 : rpeek, rtm, &lt);
   if (rc) return rc;
-  if (!concat) (void)peek_tm(w, sc, a->lexpr, &ltm);
+  if (lconv) PUT(")");
+  if (numcmp) PUT(" COLLATE synnum");
   if (is_arith && (is_datetime(lt) || is_datetime(rpeek)))
     return sqlr__unsupported(w, a->location, "date/time arithmetic");
   if (fn) PUT(", ");
   else if (cat_buf_printf(b, " %s ", strcmp(op, "!=") == 0 ? "<>" : op)) return sqlr__oom(w);
+  if (rconv) PUT(rconv);
   if (concat) rc = EXPR(a->rexpr, &rt, &tm);
   else rc = operand(w, b, sc, a->rexpr, lt, ltm, &rt);
   if (rc) return rc;
+  if (rconv) PUT(")");
   PUT(")");
   if (is_cmp) *type = CAT_OID_BOOL;
   else if (concat) *type = CAT_OID_TEXT;
@@ -382,15 +435,54 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
     if ((*type == CAT_OID_INT2 || *type == CAT_OID_INT4) &&
         wrap_call(b, start, *type == CAT_OID_INT2 ? "syn_int2(" : "syn_int4("))
       return sqlr__oom(w);
-    /* numeric + - keep the larger display scale of the operands, as
-    ** PostgreSQL's numeric arithmetic does; carried in the typmod. */
-    if (*type == CAT_OID_NUMERIC && (op[0] == '+' || op[0] == '-')) {
-      int32_t l = lt == CAT_OID_NUMERIC ? ltm : -1, r = rt == CAT_OID_NUMERIC ? rtm : -1;
-      int ls = l >= 4 ? (l - 4) & 0xffff : -1, rs = r >= 4 ? (r - 4) & 0xffff : -1;
-      int sc2 = ls > rs ? ls : rs;
-      *typmod = sc2 >= 0 ? ((1000 << 16) | sc2) + 4 : -1;
-    }
+    if (numfn && sqlr__num_collate(b, start)) return sqlr__oom(w);
   }
+  return 0;
+}
+
+int sqlr__num_collate(cat_buf *b, size_t start) {
+  if (cat_buf_append(b, "(", 1)) return -1;
+  memmove(b->p + start + 1, b->p + start, b->n - 1 - start);
+  b->p[start] = '(';
+  return cat_buf_printf(b, " COLLATE synnum)");
+}
+
+/* Insert pre at start and append post: b[start..] becomes pre + it + post. */
+static int surround(cat_buf *b, size_t start, const char *pre, const char *post) {
+  size_t k = strlen(pre);
+  if (cat_buf_append(b, pre, k)) return -1;
+  memmove(b->p + start + k, b->p + start, b->n - k - start);
+  memcpy(b->p + start, pre, k);
+  return cat_buf_printf(b, "%s", post);
+}
+
+int sqlr__assign_conv(sqlr_rw *w, cat_buf *b, size_t start, uint32_t from, uint32_t to) {
+  if (from != CAT_OID_NUMERIC) return 0;
+  int rc = 0;
+  /* numeric -> integer assignment rounds half away from zero and fails
+  ** with 22003 outside the target type; numeric -> float is float8in of
+  ** the text (PostgreSQL's numeric_float8). */
+  if (to == CAT_OID_INT2) rc = surround(b, start, "syn_num_int(", ", 2)");
+  else if (to == CAT_OID_INT4) rc = surround(b, start, "syn_num_int(", ", 4)");
+  else if (to == CAT_OID_INT8) rc = surround(b, start, "syn_num_int(", ", 8)");
+  else if (sqlr__is_float(to)) rc = surround(b, start, "syn_num_float(", ")");
+  return rc ? sqlr__oom(w) : 0;
+}
+
+/* An operand compared with a value of type other (IN list item, BETWEEN
+** bound, IS DISTINCT FROM): an integer against numeric becomes numeric
+** text, so the synnum collation compares them (SQLite orders every
+** integer before every text). */
+static int num_operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
+                       uint32_t other, int32_t other_tm) {
+  size_t start = b->n;
+  uint32_t t = 0;
+  int rc = operand(w, b, sc, n, other, other_tm, &t);
+  if (rc) return rc;
+  if (other == CAT_OID_NUMERIC && sqlr__is_int(t) && surround(b, start, "syn_num(", ")"))
+    return sqlr__oom(w);
+  if (sqlr__is_float(other) && t == CAT_OID_NUMERIC && surround(b, start, "syn_num_float(", ")"))
+    return sqlr__oom(w);
   return 0;
 }
 
@@ -409,11 +501,9 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     /* SQLite's IS / IS NOT are exactly IS NOT DISTINCT FROM / IS DISTINCT FROM. */
     PUT("(");
     if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
+    if (t == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
     PUT(a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT ? " IS NOT " : " IS ");
-    {
-      uint32_t rt2;
-      if ((rc = operand(w, b, sc, a->rexpr, t, tm, &rt2))) return rc;
-    }
+    if ((rc = num_operand(w, b, sc, a->rexpr, t, tm))) return rc;
     PUT(")");
     return 0;
   case PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF:
@@ -428,11 +518,11 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
       return sqlr__unsupported(w, a->location, "this IN form");
     PUT("(");
     if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
+    if (t == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
     PUT(strcmp(op, "<>") == 0 ? " NOT IN (" : " IN (");
     for (size_t i = 0; i < a->rexpr->list->n_items; i++) {
-      uint32_t it;
       if (i) PUT(", ");
-      if ((rc = operand(w, b, sc, a->rexpr->list->items[i], t, tm, &it))) return rc;
+      if ((rc = num_operand(w, b, sc, a->rexpr->list->items[i], t, tm))) return rc;
     }
     PUT("))");
     return 0;
@@ -475,11 +565,11 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     if (!l || l->n_items != 2) return sqlr__unsupported(w, a->location, "this BETWEEN form");
     PUT("(");
     if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
+    if (t == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
     PUT(a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN ? " BETWEEN " : " NOT BETWEEN ");
-    uint32_t bt;
-    if ((rc = operand(w, b, sc, l->items[0], t, tm, &bt))) return rc;
+    if ((rc = num_operand(w, b, sc, l->items[0], t, tm))) return rc;
     PUT(" AND ");
-    if ((rc = operand(w, b, sc, l->items[1], t, tm, &bt))) return rc;
+    if ((rc = num_operand(w, b, sc, l->items[1], t, tm))) return rc;
     PUT(")");
     return 0;
   }

@@ -97,5 +97,11 @@ int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node 
 /* The PG column name of an unnamed target expression ("?column?" ...). */
 const char *sqlr__colname(const PgQuery__Node *n);
 int sqlr__keep_cols(sqlr_rw *w, sqlr_col *cols, int n);
+/* Numeric text: wrap b[start..] as "(... COLLATE synnum)" so it compares,
+** sorts and groups by value (sql/engine/eng_numeric.c). -1 on OOM. */
+int sqlr__num_collate(cat_buf *b, size_t start);
+/* Assignment cast of the expression at b[start..] from type `from` to a
+** column of type `to` (numeric -> integer rounds, numeric -> float). */
+int sqlr__assign_conv(sqlr_rw *w, cat_buf *b, size_t start, uint32_t from, uint32_t to);
 
 #endif /* SYN_SQL_REWRITE_INT_H */

@@ -95,5 +95,6 @@ int eng_register_functions(sqlite3 *db) {
   if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_mod", 2, flags, NULL, fn_mod, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_int2", 1, flags, NULL, fn_int2, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_int4", 1, flags, NULL, fn_int4, NULL, NULL);
+  if (rc == SQLITE_OK) rc = eng__register_numeric(db);
   return rc;
 }

@@ -200,11 +200,10 @@ static int vt_close(sqlite3_vtab_cursor *cur) {
 static bool same_class(const cat_column *col, const syn_value *val, bool as_key) {
   syn_vtype st = cat_type_storage(col->type_oid);
   if (val->type == SYN_V_NULL) return !as_key;
-  if (col->type_oid == CAT_OID_NUMERIC) {
-    if (!as_key) return val->type == SYN_V_INT || val->type == SYN_V_REAL;
-    return val->type == SYN_V_INT ||
-           (val->type == SYN_V_REAL && val->u.r != (double)(int64_t)val->u.r);
-  }
+  /* Numeric text compares by value only under the session's synnum
+  ** collation, which the participants do not have: never pushed (such
+  ** constraints carry that collation and stop at can_push anyway). */
+  if (col->type_oid == CAT_OID_NUMERIC) return false;
   if (!as_key && (st == SYN_V_INT || st == SYN_V_REAL))
     return val->type == SYN_V_INT || val->type == SYN_V_REAL;
   return val->type == st;
