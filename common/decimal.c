@@ -190,11 +190,12 @@ int dec_parse(const char *s, size_t n, dec *out, syn_err *e) {
       i++;
     }
     if (i == start) return bad_input(s, n, e);
-    if (exp > 1000) return bad_input(s, n, e); /* NUMERIC_MAX_PRECISION */
     if (eneg) exp = -exp;
   }
   if (!only_space(s, n, i)) return bad_input(s, n, e);
-  if (too_long) return overflow(e);
+  /* Exponents are capped at 100000 while read; anything past the limits
+  ** (e.g. 1e1001, 1e-1001) is an overflow, found below. */
+  if (too_long || exp > DEC_MAX_INT_DIGITS + 1 || exp < -(DEC_CAP + 1)) return overflow(e);
   /* value = msf * 10^-(ndec - exp) */
   long scale = ndec - exp;
   uint8_t le[WORK];

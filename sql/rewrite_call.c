@@ -89,7 +89,9 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
     rc = cat_coerce_type(oid, tm, &in, &out, &tmp, w->e);
     if (rc) {
       cat_buf_free(&tmp);
-      w->err_pos = tc->location + 1;
+      /* PostgreSQL reports numeric(p,s) overflow without a position. */
+      bool overflow = oid == CAT_OID_NUMERIC && w->e && strncmp(w->e->msg, "22003", 5) == 0;
+      w->err_pos = overflow ? 0 : tc->location + 1;
       return rc;
     }
     rc = sqlr__literal(w, b, &out, oid);

@@ -55,7 +55,9 @@ Test(decimal, parse_and_format) {
   fails("1.2.3", "22P02");
   fails(".", "22P02");
   fails("1e", "22P02");
-  fails("1e1001", "22P02");
+  fails("1e1001", "22003");
+  fails("1e-1001", "22003");
+  fails("1e99999999999", "22003");
   fails("- 1", "22P02");
   fails("1 2", "22P02");
   fails("Infinity", "0A000");
