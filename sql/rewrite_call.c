@@ -64,11 +64,13 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
       in.type = SYN_V_TEXT;
       in.u.b.p = (const uint8_t *)c->fval->fval;
       in.u.b.n = strlen(c->fval->fval);
-      if (sqlr__is_int(oid) || sqlr__is_float(oid)) {
-        /* A numeric literal: numeric -> int rounds half away from zero. */
-        double d = strtod(c->fval->fval, NULL);
+      if (sqlr__is_int(oid)) {
+        /* A numeric literal: numeric -> int rounds half away from zero,
+        ** exactly (12345678901234567890.5 is no double). */
+        if ((rc = cat_numeric_assign(oid, &in, w->e))) return rc;
+      } else if (sqlr__is_float(oid)) {
         in.type = SYN_V_REAL;
-        in.u.r = sqlr__is_int(oid) ? round(d) : d;
+        in.u.r = strtod(c->fval->fval, NULL);
       }
     } else if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
       in.type = SYN_V_INT;

@@ -8,6 +8,7 @@ select trunc(-1.99, 1) as t1, trunc(5.678) as t2, ceil(-0.5) as c1, floor(-0.5) 
 select abs(-1.50) as a, sign(-2.5) as s, sign(0.0) as z, 1.50 = 1.5 as same, 1.5 < 10 as lt, 2 > 1.99 as gt;
 select 1e3::numeric as e1, 1.50e-2::numeric as e2, '  -0.00 '::numeric as z, 'NaN'::numeric as n, 'nan'::numeric + 1 as n2;
 select 2.5::numeric::int as i1, (-2.5)::numeric::int as i2, 1.5::numeric::float8 as f, 0.1::float8::numeric as fn, 42::numeric(6,2) as s;
+select 9223372036854775806.5::int8 as i8, -2.5::int2 as i2, 2.5::int as i4, 1.5::float8 as f8;
 select '123.456'::numeric(5,2) as p, cast(99.995 as numeric(5,2)) as r, 7::numeric / 2 as d;
 create table prices (id int primary key, amount numeric, price numeric(10,2), qty int);
 insert into prices values (1, 0.1, 19.99, 3), (2, 0.2, 5, 10), (3, 1.50, 0.005, 1), (4, 10, 1234.5, 2),
@@ -22,6 +23,8 @@ select id from prices where amount = 1.5 or price = 5 order by id;
 select id from prices where amount > 1 and amount < 100 order by id;
 select id from prices where price between 1 and 100 order by id;
 select id from prices where qty > price order by id;
+select id from prices where amount = '1.500' or amount > '1e3' order by id;
+select id, amount from prices where amount is distinct from 0.10 and id < 4 order by id;
 select id from prices where amount in (0.1, 10, 1.500) order by id;
 select distinct amount from (select amount from prices union all select 1.5 union all select 0.10) s order by 1;
 select price > 1000, count(*) from prices group by price > 1000 order by 1;
@@ -56,5 +59,6 @@ select 99.995::numeric(4,2);
 select 1 / 0.0;
 select 1.5 % 0;
 select 40000.5::numeric::int2;
+select 9223372036854775807.5::int8;
 select 'NaN'::numeric::int;
 select 1.5::numeric / 0 as x;
