@@ -727,3 +727,56 @@ Test(sql_rewrite, default_expressions) {
   cr_assert_str_eq(t->cols[4].def_sql, "0");
   sqlp_list_free(l);
 }
+
+/* Rewrite and run; rows as run() gives them. */
+static const char *rows_of(const char *pg) {
+  sqlr_query *q = rw(pg);
+  static char keep[4096];
+  snprintf(keep, sizeof keep, "%s", run(q->sql, NULL, 0));
+  sqlr_query_free(q);
+  return keep;
+}
+
+/* Rewrite and run a statement that must fail in SQLite with this message. */
+static void run_err(const char *pg, const char *msg) {
+  sqlr_query *q = rw(pg);
+  sqlite3_stmt *st;
+  cr_assert_eq(sqlite3_prepare_v2(db, q->sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  cr_assert_eq(rc, SQLITE_ERROR, "%s ran", pg);
+  cr_assert_str_eq(sqlite3_errmsg(db), msg, "%s", pg);
+  sqlite3_finalize(st);
+  sqlr_query_free(q);
+}
+
+/* Numeric is exact and compares by value (synnum), as in PostgreSQL 15. */
+Test(sql_rewrite, numeric_exact) {
+  exec("INSERT INTO emp VALUES (5, 'e', 30, '10.00', NULL, 1, NULL), (6, 'f', 30, '9.50', NULL, 1, NULL),"
+       "(7, 'g', 30, '10.0', NULL, 1, NULL)");
+  cr_assert_str_eq(rows_of("select salary from emp where dept = 30 order by salary desc, id"),
+                   "10.00;10.0;9.50");
+  cr_assert_str_eq(rows_of("select count(distinct salary), max(salary), min(salary) from emp where dept = 30"),
+                   "2|10.00|9.50");
+  cr_assert_str_eq(rows_of("select id from emp where salary = 10 order by id"), "5;7");
+  cr_assert_str_eq(rows_of("select id from emp where salary in (9.5, 4000.5) order by id"), "2;6");
+  cr_assert_str_eq(rows_of("select id from emp where salary between 9 and 10 order by id"), "5;6;7");
+  cr_assert_str_eq(rows_of("select salary, count(*) from emp where dept = 30 group by salary order by 1"),
+                   "9.50|1;10.00|2");
+  cr_assert_str_eq(rows_of("select 0.1 + 0.2, 1 / 3.0, 1.5 * 2.25, -salary, salary % 3 from emp where id = 6"),
+                   "0.3|0.33333333333333333333|3.375|-9.50|0.50");
+  cr_assert_str_eq(rows_of("select sum(salary), avg(salary) from emp where dept = 30"),
+                   "29.50|9.8333333333333333");
+  cr_assert_str_eq(rows_of("select round(salary, 1), trunc(salary), ceil(salary), floor(-salary), "
+                           "sign(-salary), abs(-salary) from emp where id = 6"),
+                   "9.5|9|10|-10|-1|9.50");
+  cr_assert_str_eq(rows_of("select mod(7, 2), mod(7.5, 2), ceil(2), salary::float8 > 9.4 from emp where id = 6"),
+                   "1|1.5|2.0|1");
+  run_err("select 1 / 0.0", "22012: division by zero");
+  run_err("select name::numeric from emp where id = 1", "22P02: invalid input syntax for type numeric: \"Ann\"");
+  run_err("select (salary * 1000)::numeric(6,2) from emp where id = 1",
+          "22003: numeric field overflow\nDETAIL: A field with precision 6, scale 2 must round to an "
+          "absolute value less than 10^4.");
+  run_err("select (salary * 10)::int2 from emp where id = 1", "22003: smallint out of range");
+}
