@@ -71,19 +71,6 @@ int sqlr__now_ref(sqlr_rw *w, cat_buf *b) {
   return cat_buf_printf(b, "%cN%c", SQLR_MARK, SQLR_MARK) ? sqlr__oom(w) : 0;
 }
 
-static int list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **items, size_t n,
-                uint32_t *first_type) {
-  for (size_t i = 0; i < n; i++) {
-    uint32_t t = 0;
-    int32_t tm = -1;
-    if (i) PUT(", ");
-    int rc = EXPR(items[i], &t, &tm);
-    if (rc) return rc;
-    if (first_type && !*first_type) *first_type = t;
-  }
-  return 0;
-}
-
 /* ---- literals ---- */
 
 int sqlr__literal(sqlr_rw *w, cat_buf *b, const syn_value *v, uint32_t oid) {
@@ -586,6 +573,37 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
   }
 }
 
+/* ---- arms of CASE, COALESCE, GREATEST/LEAST ---- */
+
+/* PostgreSQL resolves the arms to one type; in the numeric family: any
+** numeric with a float is float8, numeric with integers is numeric. SQLite
+** would otherwise order an integer arm before every numeric text. Returns
+** the common type when it needs converting arms, else 0. */
+static uint32_t num_common(sqlr_rw *w, sqlr_scope *sc, PgQuery__Node *const *args, size_t n) {
+  bool num = false, flt = false;
+  for (size_t i = 0; i < n; i++) {
+    int32_t tm;
+    uint32_t t = peek_tm(w, sc, args[i], &tm);
+    num |= t == CAT_OID_NUMERIC;
+    flt |= sqlr__is_float(t);
+  }
+  return num && flt ? CAT_OID_FLOAT8 : num ? CAT_OID_NUMERIC : 0;
+}
+
+/* Emit one arm converted to the common type (num_common). */
+static int arm(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n, uint32_t common,
+               uint32_t *type) {
+  size_t start = b->n;
+  int32_t tm = -1;
+  int rc = EXPR(n, type, &tm);
+  if (rc || !common) return rc;
+  if (common == CAT_OID_NUMERIC && sqlr__is_int(*type))
+    rc = surround(b, start, "(syn_num(", ") COLLATE synnum)");
+  else if (common == CAT_OID_FLOAT8 && *type == CAT_OID_NUMERIC)
+    rc = surround(b, start, "syn_num_float(", ")");
+  return rc ? sqlr__oom(w) : 0;
+}
+
 /* ---- the dispatcher ---- */
 
 int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
@@ -682,6 +700,11 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
   }
   case PG_QUERY__NODE__NODE_CASE_EXPR: {
     const PgQuery__CaseExpr *ce = n->case_expr;
+    PgQuery__Node *arms[65];
+    size_t narms = 0;
+    for (size_t i = 0; i < ce->n_args && narms < 64; i++) arms[narms++] = ce->args[i]->case_when->result;
+    if (ce->defresult && narms < 65) arms[narms++] = ce->defresult;
+    uint32_t common = num_common(w, sc, arms, narms);
     PUT("CASE");
     if (ce->arg) {
       PUT(" ");
@@ -692,23 +715,32 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
       PUT(" WHEN ");
       if ((rc = EXPR(cw->expr, &t, &tm))) return rc;
       PUT(" THEN ");
-      if ((rc = EXPR(cw->result, &t, &tm))) return rc;
+      if ((rc = arm(w, b, sc, cw->result, common, &t))) return rc;
       if (!*type) *type = t;
     }
     if (ce->defresult) {
       PUT(" ELSE ");
-      if ((rc = EXPR(ce->defresult, &t, &tm))) return rc;
+      if ((rc = arm(w, b, sc, ce->defresult, common, &t))) return rc;
       if (!*type) *type = t;
     }
     PUT(" END");
+    if (common) *type = common;
     return 0;
   }
   case PG_QUERY__NODE__NODE_COALESCE_EXPR: {
     const PgQuery__CoalesceExpr *ce = n->coalesce_expr;
+    uint32_t common = num_common(w, sc, ce->args, ce->n_args);
+    size_t start = b->n;
     PUT("coalesce(");
-    if ((rc = list(w, b, sc, ce->args, ce->n_args, type))) return rc;
+    for (size_t i = 0; i < ce->n_args; i++) {
+      if (i) PUT(", ");
+      if ((rc = arm(w, b, sc, ce->args[i], common, &t))) return rc;
+      if (!*type) *type = t;
+    }
     if (ce->n_args == 1) PUT(", NULL");
     PUT(")");
+    if (common) *type = common;
+    if (common == CAT_OID_NUMERIC && sqlr__num_collate(b, start)) return sqlr__oom(w);
     return 0;
   }
   case PG_QUERY__NODE__NODE_MIN_MAX_EXPR: {
@@ -719,22 +751,30 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
     /* PostgreSQL's GREATEST/LEAST skip NULLs; SQLite's max()/min() return
     ** NULL if any argument is NULL. Each argument becomes
     ** coalesce(arg, <all others>), NULL only when every argument is. */
+    uint32_t common = num_common(w, sc, m->args, m->n_args);
+    size_t start = b->n;
     PUT(m->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "max(" : "min(");
     for (size_t i = 0; i < m->n_args; i++) {
       if (i) PUT(", ");
       bool lit = m->args[i]->node_case == PG_QUERY__NODE__NODE_A_CONST && !m->args[i]->a_const->isnull;
       if (!lit) PUT("coalesce(");
-      if ((rc = EXPR(m->args[i], &t, &tm))) return rc;
+      if ((rc = arm(w, b, sc, m->args[i], common, &t))) return rc;
       if (!*type) *type = t;
-      if (lit) continue;
-      for (size_t k = 0; k < m->n_args; k++) {
-        if (k == i) continue;
-        PUT(", ");
-        if ((rc = EXPR(m->args[k], &t, &tm))) return rc;
+      if (!lit) {
+        for (size_t k = 0; k < m->n_args; k++) {
+          if (k == i) continue;
+          PUT(", ");
+          if ((rc = arm(w, b, sc, m->args[k], common, &t))) return rc;
+        }
+        PUT(")");
       }
-      PUT(")");
+      /* max()/min() compare with the first collation among their
+      ** arguments; coalesce() carries none. */
+      if (common == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
     }
     PUT(")");
+    if (common) *type = common;
+    if (common == CAT_OID_NUMERIC && sqlr__num_collate(b, start)) return sqlr__oom(w);
     return 0;
   }
   case PG_QUERY__NODE__NODE_SUB_LINK: {

@@ -37,6 +37,7 @@ select max(amount) - min(amount) as spread, sum(price) / count(price) as mean fr
 delete from prices where amount = 1.5 and id > 9 returning id, amount;
 delete from prices where id = 9;
 select id, greatest(amount, price) as g, coalesce(amount, 0) as c from prices where id in (1, 6) order by id;
+select id, coalesce(amount, 5) as c, greatest(amount, 2, price) as g, case when id < 3 then amount else 7 end as k from prices order by c, id;
 update prices set price = price * 1.1, amount = amount - 0.05 where id in (1, 2) returning id, amount, price;
 update prices set qty = 2.5 where id = 3 returning qty;
 insert into prices (id, qty) values (7, 3.5) returning qty;

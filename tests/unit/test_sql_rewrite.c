@@ -207,7 +207,7 @@ Test(sql_rewrite, casts) {
 Test(sql_rewrite, conditional_expressions) {
   check("select coalesce(salary, 0), nullif(dept, 10), case when active then 'y' else 'n' end, "
         "case dept when 10 then 'ten' end from emp order by id",
-        "SELECT coalesce(\"salary\", 0) AS \"coalesce\", NULLIF(\"dept\", 10) AS \"nullif\", CASE WHEN "
+        "SELECT (coalesce(\"salary\", (syn_num(0) COLLATE synnum)) COLLATE synnum) AS \"coalesce\", NULLIF(\"dept\", 10) AS \"nullif\", CASE WHEN "
         "\"active\" THEN 'y' ELSE 'n' END AS \"case\", CASE \"dept\" WHEN 10 THEN 'ten' END AS \"case\" "
         "FROM \"emp\" ORDER BY \"id\" NULLS LAST",
         "5000.00|NULL|y|ten;4000.50|NULL|y|ten;0|20|n|NULL;3000.00|NULL|y|NULL");
@@ -773,6 +773,14 @@ Test(sql_rewrite, numeric_exact) {
                    "9.5|9|10|-10|-1|9.50");
   cr_assert_str_eq(rows_of("select mod(7, 2), mod(7.5, 2), ceil(2), salary::float8 > 9.4 from emp where id = 6"),
                    "1|1.5|2.0|1");
+  /* Integer arms of a numeric CASE/COALESCE/GREATEST become numeric, so
+  ** they order by value rather than before every numeric text. */
+  cr_assert_str_eq(rows_of("select coalesce(salary, 20) as c from emp order by c"),
+                   "9.50;10.00;10.0;20;3000.00;4000.50;5000.00");
+  cr_assert_str_eq(rows_of("select greatest(salary, 9.75, 2) as g from emp where dept = 30 order by g, id"),
+                   "9.75;10.00;10.0");
+  cr_assert_str_eq(rows_of("select case when id < 3 then salary else 100 end as c from emp order by c"),
+                   "100;100;100;100;100;4000.50;5000.00");
   run_err("select 1 / 0.0", "22012: division by zero");
   run_err("select name::numeric from emp where id = 1", "22P02: invalid input syntax for type numeric: \"Ann\"");
   run_err("select (salary * 1000)::numeric(6,2) from emp where id = 1",
