@@ -473,6 +473,54 @@ static int num_operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__No
   return 0;
 }
 
+/* ---- arms of CASE, COALESCE, GREATEST/LEAST ---- */
+
+/* PostgreSQL resolves the arms to one type; in the numeric family: any
+** numeric with a float is float8, numeric with integers is numeric. SQLite
+** would otherwise order an integer arm before every numeric text. Returns
+** the common type when it needs converting arms, else 0. */
+static uint32_t num_common(sqlr_rw *w, sqlr_scope *sc, PgQuery__Node *const *args, size_t n) {
+  bool num = false, flt = false;
+  for (size_t i = 0; i < n; i++) {
+    int32_t tm;
+    uint32_t t = peek_tm(w, sc, args[i], &tm);
+    num |= t == CAT_OID_NUMERIC;
+    flt |= sqlr__is_float(t);
+  }
+  return num && flt ? CAT_OID_FLOAT8 : num ? CAT_OID_NUMERIC : 0;
+}
+
+/* Emit one arm converted to the common type (num_common). */
+static int arm(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n, uint32_t common,
+               uint32_t *type) {
+  size_t start = b->n;
+  int32_t tm = -1;
+  int rc = EXPR(n, type, &tm);
+  if (rc || !common) return rc;
+  if (common == CAT_OID_NUMERIC && sqlr__is_int(*type))
+    rc = surround(b, start, "(syn_num(", ") COLLATE synnum)");
+  else if (common == CAT_OID_FLOAT8 && *type == CAT_OID_NUMERIC)
+    rc = surround(b, start, "syn_num_float(", ")");
+  return rc ? sqlr__oom(w) : 0;
+}
+
+/* The left side of IN / BETWEEN: numeric text under synnum when it is
+** numeric, or when it is an integer compared with numeric values (then it
+** becomes numeric; *t says so, and num_operand converts integer items). */
+static int int_vs_numeric(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *lhs,
+                          PgQuery__Node *const *items, size_t n, uint32_t *t, int32_t *tm) {
+  size_t start = b->n;
+  int rc = EXPR(lhs, t, tm);
+  if (rc) return rc;
+  if (sqlr__is_int(*t) && num_common(w, sc, items, n) == CAT_OID_NUMERIC) {
+    if (surround(b, start, "syn_num(", ")")) return sqlr__oom(w);
+    *t = CAT_OID_NUMERIC;
+    *tm = -1;
+  }
+  if (*t == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
+  return 0;
+}
+
 static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a,
                   uint32_t *type, int32_t *typmod) {
   uint32_t t = 0;
@@ -504,8 +552,9 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     if (!a->rexpr || a->rexpr->node_case != PG_QUERY__NODE__NODE_LIST)
       return sqlr__unsupported(w, a->location, "this IN form");
     PUT("(");
-    if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
-    if (t == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
+    if ((rc = int_vs_numeric(w, b, sc, a->lexpr, a->rexpr->list->items, a->rexpr->list->n_items,
+                             &t, &tm)))
+      return rc;
     PUT(strcmp(op, "<>") == 0 ? " NOT IN (" : " IN (");
     for (size_t i = 0; i < a->rexpr->list->n_items; i++) {
       if (i) PUT(", ");
@@ -551,8 +600,7 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
                                  ? a->rexpr->list : NULL;
     if (!l || l->n_items != 2) return sqlr__unsupported(w, a->location, "this BETWEEN form");
     PUT("(");
-    if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
-    if (t == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
+    if ((rc = int_vs_numeric(w, b, sc, a->lexpr, l->items, l->n_items, &t, &tm))) return rc;
     PUT(a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN ? " BETWEEN " : " NOT BETWEEN ");
     if ((rc = num_operand(w, b, sc, l->items[0], t, tm))) return rc;
     PUT(" AND ");
@@ -571,37 +619,6 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
   default:
     return sqlr__unsupported(w, a->location, "this operator");
   }
-}
-
-/* ---- arms of CASE, COALESCE, GREATEST/LEAST ---- */
-
-/* PostgreSQL resolves the arms to one type; in the numeric family: any
-** numeric with a float is float8, numeric with integers is numeric. SQLite
-** would otherwise order an integer arm before every numeric text. Returns
-** the common type when it needs converting arms, else 0. */
-static uint32_t num_common(sqlr_rw *w, sqlr_scope *sc, PgQuery__Node *const *args, size_t n) {
-  bool num = false, flt = false;
-  for (size_t i = 0; i < n; i++) {
-    int32_t tm;
-    uint32_t t = peek_tm(w, sc, args[i], &tm);
-    num |= t == CAT_OID_NUMERIC;
-    flt |= sqlr__is_float(t);
-  }
-  return num && flt ? CAT_OID_FLOAT8 : num ? CAT_OID_NUMERIC : 0;
-}
-
-/* Emit one arm converted to the common type (num_common). */
-static int arm(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n, uint32_t common,
-               uint32_t *type) {
-  size_t start = b->n;
-  int32_t tm = -1;
-  int rc = EXPR(n, type, &tm);
-  if (rc || !common) return rc;
-  if (common == CAT_OID_NUMERIC && sqlr__is_int(*type))
-    rc = surround(b, start, "(syn_num(", ") COLLATE synnum)");
-  else if (common == CAT_OID_FLOAT8 && *type == CAT_OID_NUMERIC)
-    rc = surround(b, start, "syn_num_float(", ")");
-  return rc ? sqlr__oom(w) : 0;
 }
 
 /* ---- the dispatcher ---- */

@@ -26,6 +26,7 @@ select id from prices where qty > price order by id;
 select id from prices where amount = '1.500' or amount > '1e3' order by id;
 select id, amount from prices where amount is distinct from 0.10 and id < 4 order by id;
 select id from prices where amount in (0.1, 10, 1.500) order by id;
+select id from prices where qty + 0 in (2.0, 3) or qty * 1 between 9.5 and 10.5 order by id;
 select distinct amount from (select amount from prices union all select 1.5 union all select 0.10) s order by 1;
 select price > 1000, count(*) from prices group by price > 1000 order by 1;
 insert into prices values (9, 1.5, 1.5, 1), (10, 1.500, 2, 2);
