@@ -132,7 +132,7 @@ int16_t cat_type_len(uint32_t oid);
 syn_vtype cat_type_storage(uint32_t oid);
 
 /* A SQLite column type name giving the matching affinity ("INTEGER",
-** "REAL", "TEXT", "BLOB", "NUMERIC"). */
+** "REAL", "TEXT", "BLOB"; numeric is "TEXT": its values are numeric text). */
 const char *cat_type_sqlite(uint32_t oid);
 
 bool cat_type_supported(uint32_t oid);
@@ -222,7 +222,8 @@ int cat_table_decode(const char *p, size_t n, cat_table **out, syn_err *e);
 /* The SQLite column list declaring t, for sqlite3_declare_vtab() or a
 ** plain table in tests: CREATE TABLE "name" ("a" INTEGER, "b" TEXT, ...),
 ** column types from cat_type_sqlite() so SQLite applies the same affinity
-** as the stored values have. Appended to out. */
+** as the stored values have; numeric columns add COLLATE synnum (the
+** session registers it: sql/engine/eng_numeric.c). Appended to out. */
 int cat_table_sqlite_decl(const cat_table *t, cat_buf *out, syn_err *e);
 
 /* True when two definitions are equal field by field. */

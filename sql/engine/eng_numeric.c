@@ -20,8 +20,9 @@
 
 #include "common/decimal.h"
 
-/* Error text for sqlite3_result_error: the SQLSTATE form, without the
-** "\nDETAIL: ..." part when it fits the message alone. */
+/* Report a decimal error as the statement's error; its text is already
+** "SQLSTATE: message" (a "\nDETAIL: ..." tail becomes the DETAIL field in
+** eng_out.c). */
 static void fail(sqlite3_context *ctx, const syn_err *e) {
   sqlite3_result_error(ctx, e->msg[0] ? e->msg : "XX000: numeric failure", -1);
 }
