@@ -158,6 +158,14 @@ int cat_coerce_type(uint32_t oid, int32_t typmod, const syn_value *in,
 ** types are left alone for cat_coerce. */
 int cat_numeric_assign(uint32_t oid, syn_value *v, syn_err *e);
 
+/* The stored key form of a value compared with numeric column col: the
+** value as numeric(p,s) for a declared scale, else without trailing
+** fractional zeros (what cat_coerce_row stores for key columns). Fails
+** (no key form) for text that is no number or a value outside numeric(p,s);
+** *out may point into scratch. */
+int cat_numeric_key(const cat_column *col, const syn_value *in, syn_value *out,
+                    cat_buf *scratch, syn_err *e);
+
 /* Coerce a whole row (ncols values in column order) in place, naming the
 ** relation in NOT NULL errors as PostgreSQL does. scratch is an array of
 ** ncols buffers, one per column, since each coerced value may point into

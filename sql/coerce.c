@@ -629,6 +629,14 @@ static int canonical_key(syn_value *v, cat_buf *scratch, syn_err *e) {
   return numeric_text(&d, v, scratch, e);
 }
 
+int cat_numeric_key(const cat_column *col, const syn_value *in, syn_value *out,
+                    cat_buf *scratch, syn_err *e) {
+  if (in->type == SYN_V_NULL) return syn_err_set(e, SYN_EINVAL, "NULL has no key form");
+  int rc = cat_coerce_type(CAT_OID_NUMERIC, col->typmod, in, out, scratch, e);
+  if (!rc && col->typmod < 4) rc = canonical_key(out, scratch, e);
+  return rc;
+}
+
 int cat_coerce_row(const cat_table *t, syn_value *vals, cat_buf *scratch, int ncols,
                    syn_err *e) {
   if (ncols != t->ncols)

@@ -211,6 +211,22 @@ Test(catalog, numeric_keys) {
   cr_assert_eq(memcmp(row[0].u.b.p, "1.5", 3), 0);
   cr_assert_eq(row[1].u.b.n, 4);
   cr_assert_eq(memcmp(row[1].u.b.p, "1.50", 4), 0);
+  /* The key form of a compared value is the stored form. */
+  cat_buf kb = {0};
+  syn_value in = rval(2.50), k;
+  cr_assert_eq(cat_numeric_key(&t->cols[0], &in, &k, &kb, NULL), 0);
+  cr_assert_eq(k.u.b.n, 3);
+  cr_assert_eq(memcmp(k.u.b.p, "2.5", 3), 0);
+  t->cols[0].typmod = ((6 << 16) | 2) + 4;
+  in = txt("1.505");
+  cr_assert_eq(cat_numeric_key(&t->cols[0], &in, &k, &kb, NULL), 0);
+  cr_assert_eq(memcmp(k.u.b.p, "1.51", 4), 0);
+  in = txt("1e9");
+  cr_assert_neq(cat_numeric_key(&t->cols[0], &in, &k, &kb, NULL), 0);
+  in = txt("x");
+  cr_assert_neq(cat_numeric_key(&t->cols[0], &in, &k, &kb, NULL), 0);
+  cat_buf_free(&kb);
+  t->cols[0].typmod = -1;
   cat_buf d = {0};
   cr_assert_eq(cat_table_sqlite_decl(t, &d, NULL), 0);
   cr_assert_str_eq(d.p, "CREATE TABLE \"n\" (\"k\" TEXT COLLATE synnum, \"v\" TEXT COLLATE synnum)");
