@@ -443,6 +443,10 @@ static int surround(cat_buf *b, size_t start, const char *pre, const char *post)
   return cat_buf_printf(b, "%s", post);
 }
 
+int sqlr__to_numeric(sqlr_rw *w, cat_buf *b, size_t start) {
+  return surround(b, start, "(syn_num(", ") COLLATE synnum)") ? sqlr__oom(w) : 0;
+}
+
 int sqlr__assign_conv(sqlr_rw *w, cat_buf *b, size_t start, uint32_t from, uint32_t to) {
   if (from != CAT_OID_NUMERIC) return 0;
   int rc = 0;
