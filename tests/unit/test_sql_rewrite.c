@@ -781,6 +781,11 @@ Test(sql_rewrite, numeric_exact) {
                    "9.75;10.00;10.0");
   cr_assert_str_eq(rows_of("select case when id < 3 then salary else 100 end as c from emp order by c"),
                    "100;100;100;100;100;4000.50;5000.00");
+  cr_assert_str_eq(rows_of("select 1.5 as x union select 10 order by x"), "1.5;10");
+  cr_assert_str_eq(rows_of("select x from (select 2 as x union all select 1.5 union all select 10) s "
+                           "order by x"),
+                   "1.5;2;10");
+  cr_assert_str_eq(rows_of("select * from (values (2), (1.5), (10)) v order by 1"), "1.5;2;10");
   run_err("select 1 / 0.0", "22012: division by zero");
   run_err("select name::numeric from emp where id = 1", "22P02: invalid input syntax for type numeric: \"Ann\"");
   run_err("select (salary * 1000)::numeric(6,2) from emp where id = 1",
