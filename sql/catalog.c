@@ -191,7 +191,7 @@ syn_vtype cat_type_storage(uint32_t oid) {
   switch (oid) {
   case CAT_OID_BOOL: case CAT_OID_INT2: case CAT_OID_INT4: case CAT_OID_INT8:
     return SYN_V_INT;
-  case CAT_OID_FLOAT4: case CAT_OID_FLOAT8: case CAT_OID_NUMERIC:
+  case CAT_OID_FLOAT4: case CAT_OID_FLOAT8:
     return SYN_V_REAL;
   case CAT_OID_BYTEA: return SYN_V_BLOB;
   default: return SYN_V_TEXT;
@@ -203,7 +203,6 @@ const char *cat_type_sqlite(uint32_t oid) {
   case CAT_OID_BOOL: case CAT_OID_INT2: case CAT_OID_INT4: case CAT_OID_INT8:
     return "INTEGER";
   case CAT_OID_FLOAT4: case CAT_OID_FLOAT8: return "REAL";
-  case CAT_OID_NUMERIC: return "NUMERIC";
   case CAT_OID_BYTEA: return "BLOB";
   default: return "TEXT";
   }
@@ -374,6 +373,9 @@ int cat_table_sqlite_decl(const cat_table *t, cat_buf *out, syn_err *e) {
     if (i) rc |= cat_buf_printf(out, ", ");
     rc |= put_ident(out, t->cols[i].name);
     rc |= cat_buf_printf(out, " %s", cat_type_sqlite(t->cols[i].type_oid));
+    /* Numeric text compares by value ('1.5' = '1.50' < '10'): comparisons,
+    ** ORDER BY, GROUP BY, DISTINCT, min/max on the column use it. */
+    if (t->cols[i].type_oid == CAT_OID_NUMERIC) rc |= cat_buf_printf(out, " COLLATE synnum");
   }
   /* A table with a primary key is declared WITHOUT ROWID with that key:
   ** SQLite then identifies its rows by the key, never by xRowid. It must

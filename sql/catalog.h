@@ -10,9 +10,11 @@
 ** Storage mapping (PG type -> SQLite storage class of syn_value):
 **   int2 int4 int8 bool          INT   (bool is 0/1)
 **   float4 float8                REAL
-**   numeric                      INT when integral and in int64 range,
-**                                else REAL (see cat_coerce: values are
-**                                rounded to the declared scale first)
+**   numeric                      TEXT: PostgreSQL's numeric output with its
+**                                display scale ('1.50', 'NaN'), exact
+**                                (common/decimal.h), rounded to a declared
+**                                scale; compared by value under the
+**                                session's synnum collation
 **   text varchar bpchar          TEXT
 **   bytea                        BLOB
 **   date                         TEXT 'YYYY-MM-DD'
@@ -130,7 +132,7 @@ int16_t cat_type_len(uint32_t oid);
 syn_vtype cat_type_storage(uint32_t oid);
 
 /* A SQLite column type name giving the matching affinity ("INTEGER",
-** "REAL", "TEXT", "BLOB", "NUMERIC"). */
+** "REAL", "TEXT", "BLOB"; numeric is "TEXT": its values are numeric text). */
 const char *cat_type_sqlite(uint32_t oid);
 
 bool cat_type_supported(uint32_t oid);
@@ -149,6 +151,20 @@ int cat_coerce(const cat_column *col, const syn_value *in, syn_value *out,
 /* Coerce a value to a bare type (as a ::cast would), without NOT NULL. */
 int cat_coerce_type(uint32_t oid, int32_t typmod, const syn_value *in,
                     syn_value *out, cat_buf *scratch, syn_err *e);
+
+/* Assignment cast of a value whose SQL type is numeric (numeric text) into
+** a column of type oid: integers round half away from zero (22003 outside
+** the type), floats take the text's double. Other values and other target
+** types are left alone for cat_coerce. */
+int cat_numeric_assign(uint32_t oid, syn_value *v, syn_err *e);
+
+/* The stored key form of a value compared with numeric column col: the
+** value as numeric(p,s) for a declared scale, else without trailing
+** fractional zeros (what cat_coerce_row stores for key columns). Fails
+** (no key form) for text that is no number or a value outside numeric(p,s);
+** *out may point into scratch. */
+int cat_numeric_key(const cat_column *col, const syn_value *in, syn_value *out,
+                    cat_buf *scratch, syn_err *e);
 
 /* Coerce a whole row (ncols values in column order) in place, naming the
 ** relation in NOT NULL errors as PostgreSQL does. scratch is an array of
@@ -214,7 +230,8 @@ int cat_table_decode(const char *p, size_t n, cat_table **out, syn_err *e);
 /* The SQLite column list declaring t, for sqlite3_declare_vtab() or a
 ** plain table in tests: CREATE TABLE "name" ("a" INTEGER, "b" TEXT, ...),
 ** column types from cat_type_sqlite() so SQLite applies the same affinity
-** as the stored values have. Appended to out. */
+** as the stored values have; numeric columns add COLLATE synnum (the
+** session registers it: sql/engine/eng_numeric.c). Appended to out. */
 int cat_table_sqlite_decl(const cat_table *t, cat_buf *out, syn_err *e);
 
 /* True when two definitions are equal field by field. */

@@ -10,6 +10,7 @@
 */
 #include "sql/catalog.h"
 #include "sql/sqlstate.h"
+#include "common/decimal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -124,35 +125,17 @@ static int parse_double(uint32_t oid, const char *s, size_t n, double *out, syn_
   return 0;
 }
 
-/* numeric(p,s): round half away from zero to s digits, then require fewer
-** than p - s digits before the point (PostgreSQL's apply_typmod). */
-static int numeric_typmod(int32_t typmod, double *d, syn_err *e) {
-  if (isnan(*d)) return 0;
-  if (isinf(*d))
-    return sqlst_set(e, SQLST_NUMERIC_RANGE, "numeric field overflow");
-  if (typmod < 4) return 0;
-  int p = ((typmod - 4) >> 16) & 0xffff, s = (typmod - 4) & 0xffff;
-  double scale = pow(10.0, s);
-  double r = round(*d * scale) / scale;
-  if (fabs(r) >= pow(10.0, p - s))
-    return sqlst_set(e, SQLST_NUMERIC_RANGE,
-                     "numeric field overflow: a field with precision %d, scale %d must "
-                     "round to an absolute value less than 10^%d",
-                     p, s, p - s);
-  *d = r;
-  return 0;
-}
+/* ---- numeric ---- */
 
-static void numeric_store(double d, syn_value *out) {
-  /* Integral values within 2^53 keep exact integer storage, so keys and
-  ** equality comparisons in SQLite behave as for integers. */
-  if (!isnan(d) && d == floor(d) && fabs(d) <= 9007199254740992.0) {
-    out->type = SYN_V_INT;
-    out->u.i = (int64_t)d;
-  } else {
-    out->type = SYN_V_REAL;
-    out->u.r = d;
-  }
+static int numeric_text(const dec *d, syn_value *out, cat_buf *scratch, syn_err *e) {
+  char buf[DEC_TEXT_MAX];
+  size_t n = dec_format(d, buf, sizeof buf);
+  scratch->n = 0;
+  if (cat_buf_append(scratch, buf, n)) return syn_err_set(e, SYN_ENOMEM, "out of memory");
+  out->type = SYN_V_TEXT;
+  out->u.b.p = (const uint8_t *)scratch->p;
+  out->u.b.n = scratch->n;
+  return 0;
 }
 
 /* ---- booleans ---- */
@@ -511,7 +494,7 @@ int cat_coerce_type(uint32_t oid, int32_t typmod, const syn_value *in, syn_value
     return 0;
   }
   case CAT_OID_FLOAT4: case CAT_OID_FLOAT8: {
-    double d;
+    double d = 0;
     if (in->type == SYN_V_INT) d = (double)in->u.i;
     else if (in->type == SYN_V_REAL) d = in->u.r;
     else if (in->type == SYN_V_TEXT) {
@@ -527,24 +510,17 @@ int cat_coerce_type(uint32_t oid, int32_t typmod, const syn_value *in, syn_value
     return 0;
   }
   case CAT_OID_NUMERIC: {
-    double d;
-    if (in->type == SYN_V_INT) {
-      if (typmod < 4) {
-        *out = *in;
-        return 0;
-      }
-      d = (double)in->u.i;
-    } else if (in->type == SYN_V_REAL) d = in->u.r;
-    else if (in->type == SYN_V_TEXT) {
-      if ((rc = parse_double(oid, s, len, &d, e))) return rc;
-      /* numeric_in accepts NaN but not infinities (PostgreSQL < 14 style,
-      ** and numeric(p,s) rejects them in every version). */
-      if (isinf(d))
-        return sqlst_set(e, SQLST_INVALID_TEXT, "invalid input syntax for type numeric: \"%s\"", s);
+    /* Exact: canonical numeric text (PostgreSQL's numeric_out, keeping the
+    ** display scale), rounded to the declared scale (common/decimal.h). */
+    dec d;
+    if (in->type == SYN_V_INT) dec_from_i64(in->u.i, &d);
+    else if (in->type == SYN_V_REAL) {
+      if ((rc = dec_from_double(in->u.r, &d, e))) return rc;
+    } else if (in->type == SYN_V_TEXT) {
+      if ((rc = dec_parse(s, len, &d, e))) return rc;
     } else return mismatch(oid, storage_word(in->type), e);
-    if ((rc = numeric_typmod(typmod, &d, e))) return rc;
-    numeric_store(d, out);
-    return 0;
+    if ((rc = dec_apply_typmod(&d, typmod, e))) return rc;
+    return numeric_text(&d, out, scratch, e);
   }
   case CAT_OID_TEXT: case CAT_OID_VARCHAR: case CAT_OID_BPCHAR: {
     if (in->type == SYN_V_BLOB) return mismatch(oid, "bytea", e);
@@ -605,6 +581,62 @@ int cat_coerce(const cat_column *col, const syn_value *in, syn_value *out,
   return cat_coerce_type(col->type_oid, col->typmod, in, out, scratch, e);
 }
 
+int cat_numeric_assign(uint32_t oid, syn_value *v, syn_err *e) {
+  if (v->type != SYN_V_TEXT) return 0;
+  bool to_int = oid == CAT_OID_INT2 || oid == CAT_OID_INT4 || oid == CAT_OID_INT8;
+  if (!to_int && oid != CAT_OID_FLOAT4 && oid != CAT_OID_FLOAT8) return 0;
+  dec d;
+  int rc = dec_parse((const char *)v->u.b.p, v->u.b.n, &d, e);
+  if (rc) return rc;
+  if (!to_int) {
+    v->type = SYN_V_REAL;
+    v->u.r = dec_to_double(&d);
+    return 0;
+  }
+  int64_t lo = oid == CAT_OID_INT2 ? INT16_MIN : oid == CAT_OID_INT4 ? INT32_MIN : INT64_MIN;
+  int64_t hi = oid == CAT_OID_INT2 ? INT16_MAX : oid == CAT_OID_INT4 ? INT32_MAX : INT64_MAX;
+  int64_t x;
+  if ((rc = dec_to_i64(&d, lo, hi, type_word(oid), &x, e))) return rc;
+  v->type = SYN_V_INT;
+  v->u.i = x;
+  return 0;
+}
+
+static bool is_key_col(const cat_table *t, int c) {
+  if (t->dist_col == c) return true;
+  for (int i = 0; i < t->npk; i++)
+    if (t->pk[i] == c) return true;
+  for (int u = 0; u < t->nuniques; u++)
+    for (int i = 0; i < t->uniques[u].ncols; i++)
+      if (t->uniques[u].cols[i] == c) return true;
+  for (int u = 0; u < t->nindexes; u++)
+    for (int i = 0; t->indexes[u].unique && i < t->indexes[u].ncols; i++)
+      if (t->indexes[u].cols[i] == c) return true;
+  return false;
+}
+
+/* Keys are compared byte-wise at the participants (store_key_encode) and
+** hashed for placement, where '1.5' and '1.50' would be two keys. A value
+** of an unconstrained numeric key column is therefore stored without
+** trailing fractional zeros (numeric(p,s) values all have scale s already):
+** equal numbers get one key and one shard. */
+static int canonical_key(syn_value *v, cat_buf *scratch, syn_err *e) {
+  dec d;
+  if (v->type != SYN_V_TEXT) return 0;
+  int rc = dec_parse((const char *)v->u.b.p, v->u.b.n, &d, e);
+  if (rc) return rc;
+  dec_strip(&d);
+  return numeric_text(&d, v, scratch, e);
+}
+
+int cat_numeric_key(const cat_column *col, const syn_value *in, syn_value *out,
+                    cat_buf *scratch, syn_err *e) {
+  if (in->type == SYN_V_NULL) return syn_err_set(e, SYN_EINVAL, "NULL has no key form");
+  int rc = cat_coerce_type(CAT_OID_NUMERIC, col->typmod, in, out, scratch, e);
+  if (!rc && col->typmod < 4) rc = canonical_key(out, scratch, e);
+  return rc;
+}
+
 int cat_coerce_row(const cat_table *t, syn_value *vals, cat_buf *scratch, int ncols,
                    syn_err *e) {
   if (ncols != t->ncols)
@@ -617,6 +649,9 @@ int cat_coerce_row(const cat_table *t, syn_value *vals, cat_buf *scratch, int nc
                        t->cols[i].name, t->name);
     int rc = cat_coerce(&t->cols[i], &vals[i], &vals[i], &scratch[i], e);
     if (rc) return rc;
+    if (t->cols[i].type_oid == CAT_OID_NUMERIC && t->cols[i].typmod < 4 && is_key_col(t, i) &&
+        (rc = canonical_key(&vals[i], &scratch[i], e)))
+      return rc;
   }
   return 0;
 }
@@ -686,32 +721,18 @@ void cat_format_float(double d, bool is_float4, char *buf, size_t cap) {
   snprintf(buf, cap, "%s%s", sign, out);
 }
 
-/* numeric output never uses exponents; at a declared scale it shows
-** exactly that many decimals. */
+/* Numeric values are stored as their text (printed as is); an INT or REAL
+** under a numeric column is a value written before numeric was exact, or
+** an integer expression typed numeric: printed at the declared scale. */
 static int format_numeric(int32_t typmod, const syn_value *v, cat_buf *out) {
-  int scale = typmod >= 4 ? (typmod - 4) & 0xffff : -1;
-  if (v->type == SYN_V_INT) {
-    if (scale > 0) return cat_buf_printf(out, "%lld.%0*d", (long long)v->u.i, scale, 0);
-    return cat_buf_printf(out, "%lld", (long long)v->u.i);
-  }
-  double d = v->u.r;
-  if (isnan(d)) return cat_buf_printf(out, "NaN");
-  if (isinf(d)) return cat_buf_printf(out, d < 0 ? "-Infinity" : "Infinity");
-  if (scale >= 0) return cat_buf_printf(out, "%.*f", scale, d);
-  char dg[32];
-  int ex;
-  shortest_digits(d, false, dg, sizeof dg, &ex);
-  int nd = (int)strlen(dg);
-  int rc = cat_buf_printf(out, "%s", d < 0 ? "-" : "");
-  if (ex < 0) {
-    rc |= cat_buf_printf(out, "0.");
-    for (int i = -1; i > ex; i--) rc |= cat_buf_printf(out, "0");
-    rc |= cat_buf_printf(out, "%s", dg);
-  } else {
-    for (int i = 0; i <= ex; i++) rc |= cat_buf_printf(out, "%c", i < nd ? dg[i] : '0');
-    if (nd > ex + 1) rc |= cat_buf_printf(out, ".%s", dg + ex + 1);
-  }
-  return rc;
+  dec d;
+  if (v->type == SYN_V_INT) dec_from_i64(v->u.i, &d);
+  else if (isinf(v->u.r)) return cat_buf_printf(out, v->u.r < 0 ? "-Infinity" : "Infinity");
+  else if (dec_from_double(v->u.r, &d, NULL)) return cat_buf_printf(out, "NaN");
+  if (typmod >= 4 && dec_round(&d, (typmod - 4) & 0xffff, &d, NULL)) return SYN_ERANGE;
+  char buf[DEC_TEXT_MAX];
+  size_t n = dec_format(&d, buf, sizeof buf);
+  return cat_buf_append(out, buf, n);
 }
 
 int cat_format_text(uint32_t oid, int32_t typmod, const syn_value *v, cat_buf *out,

@@ -525,7 +525,7 @@ static int expand_star(sqlr_rw *w, const sqlr_ent *en, sqlr_col **cols, int *nco
 }
 
 static int target_list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **tl, size_t n,
-                       sqlr_col **cols, int *ncols) {
+                       uint64_t num_mask, sqlr_col **cols, int *ncols) {
   int rc = 0;
   for (size_t i = 0; i < n; i++) {
     if (tl[i]->node_case != PG_QUERY__NODE__NODE_RES_TARGET)
@@ -596,6 +596,11 @@ static int target_list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **t
     int32_t tm = -1;
     size_t start = b->n;
     if ((rc = sqlr__expr(w, b, sc, v, &t, &tm))) return rc;
+    if (*ncols < 64 && (num_mask >> *ncols & 1) && sqlr__is_int(t)) {
+      if ((rc = sqlr__to_numeric(w, b, start))) return rc;
+      t = CAT_OID_NUMERIC;
+      tm = -1;
+    }
     const char *name = rt->name && *rt->name ? rt->name : sqlr__colname(v);
     /* Name every column whose SQLite name would differ from PostgreSQL's:
     ** all but plain column references (a bound-row reference is a ?N). */
@@ -698,12 +703,60 @@ static int with_clause(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery
   return 0;
 }
 
+/* VALUES rows; integer cells of mask columns become numeric. Columns with
+** numeric and integer cells are reported in *has_num & *has_int. */
+static int values_rows(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__SelectStmt *s,
+                       uint64_t mask, sqlr_col **colsp, int *ncolsp, uint64_t *has_num,
+                       uint64_t *has_int) {
+  int rc = cat_buf_printf(b, "VALUES ") ? sqlr__oom(w) : 0;
+  for (size_t r = 0; r < s->n_values_lists && !rc; r++) {
+    const PgQuery__Node *row = s->values_lists[r];
+    if (row->node_case != PG_QUERY__NODE__NODE_LIST) {
+      rc = sqlr__unsupported(w, -1, "this VALUES form");
+      break;
+    }
+    if (r && (int)row->list->n_items != *ncolsp) {
+      rc = sqlr__fail(w, -1, SQLST_SYNTAX, "VALUES lists must all be the same length");
+      break;
+    }
+    if (cat_buf_printf(b, r ? ", (" : "(")) rc = sqlr__oom(w);
+    for (size_t i = 0; i < row->list->n_items && !rc; i++) {
+      uint32_t t = 0;
+      int32_t tm = -1;
+      if (i && cat_buf_printf(b, ", ")) {
+        rc = sqlr__oom(w);
+        break;
+      }
+      size_t cstart = b->n;
+      rc = sqlr__expr(w, b, sc, row->list->items[i], &t, &tm);
+      if (!rc && i < 64 && (mask >> i & 1) && sqlr__is_int(t)) {
+        rc = sqlr__to_numeric(w, b, cstart);
+        t = CAT_OID_NUMERIC;
+        tm = -1;
+      }
+      if (i < 64) {
+        *has_num |= (uint64_t)(t == CAT_OID_NUMERIC) << i;
+        *has_int |= (uint64_t)sqlr__is_int(t) << i;
+      }
+      if (!rc && r == 0) {
+        char name[32];
+        snprintf(name, sizeof name, "column%zu", i + 1);
+        rc = add_col(w, colsp, ncolsp, name, t, tm);
+      }
+    }
+    if (!rc && cat_buf_printf(b, ")")) rc = sqlr__oom(w);
+  }
+  return rc;
+}
+
 int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__SelectStmt *s,
                  sqlr_col **cols_out, int *ncols_out) {
   int rc = 0;
   sqlr_col *cols = NULL;
   int ncols = 0;
   int saved_ctes = w->nctes;
+  uint64_t mask = w->num_mask;
+  w->num_mask = 0;
   *cols_out = NULL;
   *ncols_out = 0;
   if (s->into_clause) return sqlr__unsupported(w, -1, "SELECT INTO");
@@ -713,19 +766,45 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
       s->op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED) {
     sqlr_col *rcols = NULL;
     int nr = 0;
-    if ((rc = set_arm(w, b, parent, s->larg, false, &cols, &ncols))) return rc;
     const char *op = s->op == PG_QUERY__SET_OPERATION__SETOP_UNION ? " UNION "
                      : s->op == PG_QUERY__SET_OPERATION__SETOP_INTERSECT ? " INTERSECT " : " EXCEPT ";
-    PUT(op);
-    if (s->all) {
-      if (s->op != PG_QUERY__SET_OPERATION__SETOP_UNION)
-        return sqlr__unsupported(w, -1, "INTERSECT ALL and EXCEPT ALL");
-      PUT("ALL ");
+    /* A column that is integer in one arm and numeric in the other is
+    ** numeric (PostgreSQL's UNION type resolution); SQLite would order and
+    ** compare the integers apart from the numeric text. The arms are
+    ** written again with those columns converted when the first pass finds
+    ** such a column (once per level: the second pass agrees by design). */
+    size_t start = b->n;
+    for (int pass = 0;; pass++) {
+      w->num_mask = mask;
+      if ((rc = set_arm(w, b, parent, s->larg, false, &cols, &ncols))) return rc;
+      PUT(op);
+      if (s->all) {
+        if (s->op != PG_QUERY__SET_OPERATION__SETOP_UNION)
+          return sqlr__unsupported(w, -1, "INTERSECT ALL and EXCEPT ALL");
+        PUT("ALL ");
+      }
+      w->num_mask = mask;
+      if ((rc = set_arm(w, b, parent, s->rarg, true, &rcols, &nr))) return rc;
+      if (nr != ncols)
+        return sqlr__fail(w, -1, SQLST_SYNTAX, "each %s query must have the same number of columns",
+                          op[1] == 'U' ? "UNION" : op[1] == 'I' ? "INTERSECT" : "EXCEPT");
+      uint64_t need = 0;
+      for (int i = 0; i < ncols && i < 64; i++) {
+        uint32_t l = cols[i].type_oid, r = rcols[i].type_oid;
+        if ((l == CAT_OID_NUMERIC && sqlr__is_int(r)) || (r == CAT_OID_NUMERIC && sqlr__is_int(l)))
+          need |= (uint64_t)1 << i;
+      }
+      if (pass == 1 || (need & ~mask) == 0) {
+        for (int i = 0; i < ncols && i < 64; i++)
+          if (need >> i & 1) {
+            cols[i].type_oid = CAT_OID_NUMERIC;
+            cols[i].typmod = -1;
+          }
+        break;
+      }
+      mask |= need;
+      b->n = start;
     }
-    if ((rc = set_arm(w, b, parent, s->rarg, true, &rcols, &nr))) return rc;
-    if (nr != ncols)
-      return sqlr__fail(w, -1, SQLST_SYNTAX, "each %s query must have the same number of columns",
-                        op[1] == 'U' ? "UNION" : op[1] == 'I' ? "INTERSECT" : "EXCEPT");
     sqlr_scope sc = {.parent = parent};
     sqlr_ent en = {.alias = "", .cols = cols, .ncols = ncols};
     sc.ents[sc.n++] = en;
@@ -738,34 +817,24 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
   }
 
   if (s->n_values_lists) {
-    PUT("VALUES ");
     sqlr_scope sc = {.parent = parent};
-    for (size_t r = 0; r < s->n_values_lists; r++) {
-      const PgQuery__Node *row = s->values_lists[r];
-      if (row->node_case != PG_QUERY__NODE__NODE_LIST ||
-          (r && (int)row->list->n_items != ncols)) {
+    /* Columns with integer and numeric rows are numeric (as PostgreSQL
+    ** resolves VALUES columns): written again with the integers converted
+    ** when the first pass finds such a column. */
+    size_t vstart = b->n;
+    for (int pass = 0;; pass++) {
+      uint64_t has_num = 0, has_int = 0;
+      if ((rc = values_rows(w, b, &sc, s, mask, &cols, &ncols, &has_num, &has_int))) {
         sqlr__keep_cols(w, cols, ncols);
-        return row->node_case != PG_QUERY__NODE__NODE_LIST
-                   ? sqlr__unsupported(w, -1, "this VALUES form")
-                   : sqlr__fail(w, -1, SQLST_SYNTAX, "VALUES lists must all be the same length");
+        return rc;
       }
-      PUT(r ? ", (" : "(");
-      for (size_t i = 0; i < row->list->n_items; i++) {
-        uint32_t t = 0;
-        int32_t tm = -1;
-        if (i) PUT(", ");
-        rc = sqlr__expr(w, b, &sc, row->list->items[i], &t, &tm);
-        if (!rc && r == 0) {
-          char name[32];
-          snprintf(name, sizeof name, "column%zu", i + 1);
-          rc = add_col(w, &cols, &ncols, name, t, tm);
-        }
-        if (rc) {
-          sqlr__keep_cols(w, cols, ncols);
-          return rc;
-        }
-      }
-      PUT(")");
+      uint64_t need = has_num & has_int;
+      if (pass == 1 || (need & ~mask) == 0) break;
+      mask |= need;
+      b->n = vstart;
+      if ((rc = sqlr__keep_cols(w, cols, ncols))) return rc;
+      cols = NULL;
+      ncols = 0;
     }
     if ((rc = sqlr__keep_cols(w, cols, ncols))) return rc;
     if ((rc = sqlr__sort_clause(w, b, &sc, s->sort_clause, s->n_sort_clause))) return rc;
@@ -795,7 +864,7 @@ int sqlr__select(sqlr_rw *w, cat_buf *b, sqlr_scope *parent, const PgQuery__Sele
       PUT("DISTINCT ");
     else distinct_on = true; /* rewrite_distinct.c */
   }
-  rc = target_list(w, b, &sc, s->target_list, s->n_target_list, &cols, &ncols);
+  rc = target_list(w, b, &sc, s->target_list, s->n_target_list, mask, &cols, &ncols);
   size_t targets_end = b->n;
   /* Kept (and freed with the rewrite) on failure too. */
   int krc = sqlr__keep_cols(w, cols, ncols);

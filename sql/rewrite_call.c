@@ -64,11 +64,13 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
       in.type = SYN_V_TEXT;
       in.u.b.p = (const uint8_t *)c->fval->fval;
       in.u.b.n = strlen(c->fval->fval);
-      if (sqlr__is_int(oid) || sqlr__is_float(oid)) {
-        /* A numeric literal: numeric -> int rounds half away from zero. */
-        double d = strtod(c->fval->fval, NULL);
+      if (sqlr__is_int(oid)) {
+        /* A numeric literal: numeric -> int rounds half away from zero,
+        ** exactly (12345678901234567890.5 is no double). */
+        if ((rc = cat_numeric_assign(oid, &in, w->e))) return rc;
+      } else if (sqlr__is_float(oid)) {
         in.type = SYN_V_REAL;
-        in.u.r = sqlr__is_int(oid) ? round(d) : d;
+        in.u.r = strtod(c->fval->fval, NULL);
       }
     } else if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
       in.type = SYN_V_INT;
@@ -100,7 +102,9 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
     rc = cat_coerce_type(oid, tm, &in, &out, &tmp, w->e);
     if (rc) {
       cat_buf_free(&tmp);
-      w->err_pos = tc->location + 1;
+      /* PostgreSQL reports numeric(p,s) overflow without a position. */
+      bool overflow = oid == CAT_OID_NUMERIC && w->e && strncmp(w->e->msg, "22003", 5) == 0;
+      w->err_pos = overflow ? 0 : tc->location + 1;
       return rc;
     }
     rc = sqlr__literal(w, b, &out, oid);
@@ -118,14 +122,24 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
   const char *x = inner.p ? inner.p : "";
   switch (oid) {
   case CAT_OID_INT2: case CAT_OID_INT4: case CAT_OID_INT8:
-    /* float -> int rounds in PostgreSQL, SQLite's CAST truncates. */
-    if (sqlr__is_float(at) || at == CAT_OID_NUMERIC) rc = cat_buf_printf(b, "CAST(round(%s) AS INTEGER)", x);
+    /* numeric -> int rounds half away from zero with a range check;
+    ** float -> int rounds in PostgreSQL, SQLite's CAST truncates. */
+    if (at == CAT_OID_NUMERIC)
+      rc = cat_buf_printf(b, "syn_num_int(%s, %d)", x,
+                          oid == CAT_OID_INT2 ? 2 : oid == CAT_OID_INT4 ? 4 : 8);
+    else if (sqlr__is_float(at)) rc = cat_buf_printf(b, "CAST(round(%s) AS INTEGER)", x);
     else rc = cat_buf_printf(b, "CAST(%s AS INTEGER)", x);
     break;
-  case CAT_OID_FLOAT4: case CAT_OID_FLOAT8: rc = cat_buf_printf(b, "CAST(%s AS REAL)", x); break;
+  case CAT_OID_FLOAT4: case CAT_OID_FLOAT8:
+    if (at == CAT_OID_NUMERIC) rc = cat_buf_printf(b, "syn_num_float(%s)", x);
+    else rc = cat_buf_printf(b, "CAST(%s AS REAL)", x);
+    break;
   case CAT_OID_NUMERIC:
-    if (tm >= 4) rc = cat_buf_printf(b, "round(%s, %d)", x, (tm - 4) & 0xffff);
-    else rc = cat_buf_printf(b, "CAST(%s AS NUMERIC)", x);
+    /* Exact numeric text (sql/engine/eng_numeric.c): text input is checked
+    ** (22P02), numeric(p,s) rounds and checks (22003). */
+    if (at == CAT_OID_NUMERIC && tm < 4) rc = cat_buf_printf(b, "%s", x);
+    else if (tm >= 4) rc = cat_buf_printf(b, "(syn_num(%s, %d) COLLATE synnum)", x, (int)tm);
+    else rc = cat_buf_printf(b, "(syn_num(%s) COLLATE synnum)", x);
     break;
   case CAT_OID_BOOL:
     if (at == CAT_OID_BOOL) rc = cat_buf_printf(b, "%s", x);
@@ -165,6 +179,110 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
 
 /* ---- functions ---- */
 
+/* Type of an expression without keeping its text. */
+static uint32_t peek_type(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n) {
+  cat_buf tmp = {0};
+  uint32_t t = 0;
+  int32_t tm = -1;
+  syn_err *saved = w->e;
+  syn_err scratch;
+  int pos = w->err_pos, maxp = w->max_param;
+  bool now = w->uses_now;
+  w->e = &scratch;
+  if (sqlr__expr(w, &tmp, sc, n, &t, &tm)) t = 0;
+  w->e = saved;
+  w->err_pos = pos;
+  w->uses_now = now;
+  w->max_param = maxp;
+  cat_buf_free(&tmp);
+  return t;
+}
+
+/* Functions whose PostgreSQL result over numeric (or int8 for sum, any
+** integer for avg) is exact numeric: sum, avg, round, trunc, abs, ceil,
+** floor, sign, mod. They run in sql/engine/eng_numeric.c. For integer and
+** float arguments, ceil/floor/sign/trunc are PostgreSQL's float8
+** functions. Anything else is left to the general table (*handled false). */
+static int num_func(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
+                    const char *name, uint32_t *type, int32_t *typmod, bool *handled) {
+  static const struct { const char *pg; int min, max, unary; } fs[] = {
+      {"sum", 1, 1, -1},  {"avg", 1, 1, -1},   {"round", 1, 2, -1}, {"trunc", 1, 2, -1},
+      {"abs", 1, 1, 0},   {"ceil", 1, 1, 2},   {"ceiling", 1, 1, 2}, {"floor", 1, 1, 3},
+      {"sign", 1, 1, 4},  {"mod", 2, 2, -1},
+  };
+  size_t k = 0;
+  while (k < sizeof fs / sizeof fs[0] && strcmp(fs[k].pg, name) != 0) k++;
+  if (k == sizeof fs / sizeof fs[0] || f->agg_star) return 0;
+  size_t n = f->n_args;
+  if ((int)n < fs[k].min || (int)n > fs[k].max)
+    return sqlr__fail(w, f->location, SQLST_UNDEFINED_FUNCTION,
+                      "function %s with %zu arguments does not exist", name, n);
+  bool agg = k < 2;
+  if (f->agg_distinct && !agg)
+    return sqlr__fail(w, f->location, SQLST_SYNTAX,
+                      "DISTINCT specified, but %s is not an aggregate function", name);
+  uint32_t at = peek_type(w, sc, f->args[0]);
+  uint32_t bt = n > 1 ? peek_type(w, sc, f->args[1]) : 0;
+  bool num = at == CAT_OID_NUMERIC, intg = sqlr__is_int(at), flt = sqlr__is_float(at);
+  const char *open = NULL, *close = ")";
+  uint32_t rtype = CAT_OID_NUMERIC;
+  if (strcmp(name, "sum") == 0) {
+    if (!num && at != CAT_OID_INT8) return 0;
+    open = "syn_num_sum(";
+  } else if (strcmp(name, "avg") == 0) {
+    if (!num && !intg) return 0;
+    open = "syn_num_avg(";
+  } else if (strcmp(name, "mod") == 0) {
+    uint32_t rt = !at ? bt : !bt ? at : sqlr__is_float(at) || sqlr__is_float(bt) ? CAT_OID_FLOAT8
+                : at == CAT_OID_NUMERIC || bt == CAT_OID_NUMERIC ? CAT_OID_NUMERIC
+                : at == CAT_OID_INT8 || bt == CAT_OID_INT8 ? CAT_OID_INT8
+                : at == CAT_OID_INT2 && bt == CAT_OID_INT2 ? CAT_OID_INT2 : CAT_OID_INT4;
+    if (rt == CAT_OID_FLOAT8)
+      return sqlr__fail(w, f->location, SQLST_UNDEFINED_FUNCTION,
+                        "function mod(double precision, double precision) does not exist");
+    open = rt == CAT_OID_NUMERIC ? "syn_num_mod(" : "syn_mod(";
+    rtype = rt;
+  } else if (strcmp(name, "round") == 0 || strcmp(name, "trunc") == 0) {
+    bool r = name[0] == 'r';
+    if (num || (intg && n == 2)) open = r ? "syn_num_round(" : "syn_num_trunc(";
+    else if ((intg || flt) && !r) {
+      open = "CAST(syn_num_trunc(";
+      close = ") AS REAL)";
+      rtype = CAT_OID_FLOAT8;
+    } else {
+      return 0; /* round(float8): SQLite's round */
+    }
+  } else { /* abs ceil floor sign */
+    if (fs[k].unary == 0 && !num) return 0;
+    if (!num && !intg && !flt) return 0;
+    open = "syn_num_fn(";
+    if (!num) {
+      open = "CAST(syn_num_fn(";
+      rtype = CAT_OID_FLOAT8;
+    }
+  }
+  *handled = true;
+  size_t start = b->n;
+  if (cat_buf_printf(b, "%s%s", open, f->agg_distinct ? "DISTINCT " : "")) return sqlr__oom(w);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t t = 0;
+    int32_t tm = -1;
+    if (i) PUT(", ");
+    int rc = EXPR(f->args[i], &t, &tm);
+    if (rc) return rc;
+  }
+  if (fs[k].unary >= 0) {
+    if (cat_buf_printf(b, ", %d)%s", fs[k].unary, rtype == CAT_OID_NUMERIC ? "" : " AS REAL)"))
+      return sqlr__oom(w);
+  } else {
+    PUT(close);
+  }
+  *type = rtype;
+  *typmod = -1;
+  if (rtype == CAT_OID_NUMERIC && sqlr__num_collate(b, start)) return sqlr__oom(w);
+  return 0;
+}
+
 static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
                      uint32_t *type, int32_t *typmod) {
   const char *name = sqlr__last_name(f->funcname, f->n_funcname);
@@ -190,6 +308,9 @@ static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
     *type = CAT_OID_TIMESTAMPTZ;
     return sqlr__now_ref(w, b);
   }
+  bool handled = false;
+  rc = num_func(w, b, sc, f, name, type, typmod, &handled);
+  if (rc || handled) return rc;
   static const struct {
     const char *pg, *sqlite;
     int min, max;
@@ -250,17 +371,14 @@ static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
     *type = fns[i].type ? fns[i].type : at;
     if (!fns[i].type) *typmod = atm;
     if (strcmp(name, "sum") == 0) {
-      /* PostgreSQL: sum(int2/int4) is int8, sum(int8) and sum(numeric)
-      ** numeric, sum(float) float. */
+      /* PostgreSQL: sum(int2/int4) is int8, sum(float) float (sum(int8)
+      ** and sum(numeric) are num_func's). */
       if (at == CAT_OID_INT2 || at == CAT_OID_INT4) *type = CAT_OID_INT8;
-      else if (at == CAT_OID_INT8) *type = CAT_OID_NUMERIC;
-      /* sum(numeric(p,s)) keeps s in its output (PostgreSQL's numeric
-      ** values carry their display scale); the typmod carries it here. */
-      *typmod = at == CAT_OID_NUMERIC ? atm : -1;
+      *typmod = -1;
     } else if (strcmp(name, "avg") == 0 && sqlr__is_float(at)) {
       *type = CAT_OID_FLOAT8;
     } else if (strcmp(name, "round") == 0 && sqlr__is_int(at)) {
-      *type = CAT_OID_NUMERIC;
+      *type = CAT_OID_FLOAT8; /* round(int) is round(float8) */
     }
     return 0;
   }
@@ -292,8 +410,20 @@ int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncC
                          name);
     }
   }
+  size_t start = b->n;
   int rc = func_call(w, b, sc, f, type, typmod);
   if (rc) return rc;
+  /* A numeric result arrives as "(call COLLATE synnum)"; FILTER and OVER
+  ** must follow the call itself, so unwrap and wrap again after them. */
+  static const char coll[] = " COLLATE synnum)";
+  size_t cl = sizeof coll - 1;
+  bool wrapped = (f->agg_filter || f->over) && b->n - start > cl + 1 && b->p[start] == '(' &&
+                 memcmp(b->p + b->n - cl, coll, cl) == 0;
+  if (wrapped) {
+    memmove(b->p + start, b->p + start + 1, b->n - start - 1 - cl);
+    b->n -= cl + 1;
+    b->p[b->n] = '\0';
+  }
   if (f->agg_filter) {
     uint32_t t = 0;
     int32_t tm = -1;
@@ -301,8 +431,9 @@ int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncC
     if ((rc = EXPR(f->agg_filter, &t, &tm))) return rc;
     PUT(")");
   }
-  if (!f->over) return 0;
-  return sqlr__window(w, b, sc, f);
+  if (f->over && (rc = sqlr__window(w, b, sc, f))) return rc;
+  if (wrapped && sqlr__num_collate(b, start)) return sqlr__oom(w);
+  return 0;
 }
 
 const char *sqlr__colname(const PgQuery__Node *n) {

@@ -149,7 +149,10 @@ static int rw_update(sqlr_rw *w, const PgQuery__UpdateStmt *u, sqlr_query *q, ca
     sqlr__note_param(w, rt->val, t->cols[idx].type_oid);
     uint32_t ty;
     int32_t tm;
-    rc = cat_buf_printf(b, ", ") ? sqlr__oom(w) : sqlr__expr(w, b, &sc, rt->val, &ty, &tm);
+    rc = cat_buf_printf(b, ", ") ? sqlr__oom(w) : 0;
+    size_t start = b->n;
+    if (!rc) rc = sqlr__expr(w, b, &sc, rt->val, &ty, &tm);
+    if (!rc) rc = sqlr__assign_conv(w, b, start, ty, t->cols[idx].type_oid);
   }
   if (!rc) rc = cat_buf_printf(b, " FROM ") || sqlr__ident(b, t->name) ? sqlr__oom(w) : 0;
   if (!rc && u->relation->alias)
@@ -276,7 +279,9 @@ static int on_conflict(sqlr_rw *w, const PgQuery__OnConflictClause *oc, sqlr_que
     if (i && cat_buf_printf(b, ", ")) rc = sqlr__oom(w);
     uint32_t ty;
     int32_t tm;
+    size_t start = b->n;
     if (!rc) rc = sqlr__expr(w, b, &sc, rt->val, &ty, &tm);
+    if (!rc) rc = sqlr__assign_conv(w, b, start, ty, t->cols[idx].type_oid);
   }
   if (!rc && oc->where_clause) {
     uint32_t ty;

@@ -71,19 +71,6 @@ int sqlr__now_ref(sqlr_rw *w, cat_buf *b) {
   return cat_buf_printf(b, "%cN%c", SQLR_MARK, SQLR_MARK) ? sqlr__oom(w) : 0;
 }
 
-static int list(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, PgQuery__Node **items, size_t n,
-                uint32_t *first_type) {
-  for (size_t i = 0; i < n; i++) {
-    uint32_t t = 0;
-    int32_t tm = -1;
-    if (i) PUT(", ");
-    int rc = EXPR(items[i], &t, &tm);
-    if (rc) return rc;
-    if (first_type && !*first_type) *first_type = t;
-  }
-  return 0;
-}
-
 /* ---- literals ---- */
 
 int sqlr__literal(sqlr_rw *w, cat_buf *b, const syn_value *v, uint32_t oid) {
@@ -105,7 +92,14 @@ int sqlr__literal(sqlr_rw *w, cat_buf *b, const syn_value *v, uint32_t oid) {
     }
     return 0;
   }
-  case SYN_V_TEXT: return sqlr__string(b, (const char *)v->u.b.p, v->u.b.n) ? sqlr__oom(w) : 0;
+  case SYN_V_TEXT:
+    if (oid == CAT_OID_NUMERIC) {
+      PUT("(");
+      if (sqlr__string(b, (const char *)v->u.b.p, v->u.b.n)) return sqlr__oom(w);
+      PUT(" COLLATE synnum)");
+      return 0;
+    }
+    return sqlr__string(b, (const char *)v->u.b.p, v->u.b.n) ? sqlr__oom(w) : 0;
   case SYN_V_BLOB:
     PUT("X'");
     for (size_t i = 0; i < v->u.b.n; i++)
@@ -136,6 +130,19 @@ static int a_const(sqlr_rw *w, cat_buf *b, const PgQuery__AConst *c, uint32_t *t
       cat_buf tmp = {0};
       if (cat_coerce_type(CAT_OID_INT8, -1, &in, &out, &tmp, NULL)) *type = CAT_OID_NUMERIC;
       cat_buf_free(&tmp);
+    }
+    if (*type == CAT_OID_NUMERIC) {
+      /* Exact: the literal's canonical text, never a double. */
+      syn_value in = {.type = SYN_V_TEXT, .u.b = {(const uint8_t *)s, strlen(s)}}, out;
+      cat_buf tmp = {0};
+      int rc = cat_coerce_type(CAT_OID_NUMERIC, -1, &in, &out, &tmp, w->e);
+      if (rc) {
+        w->err_pos = c->location + 1;
+      } else {
+        rc = sqlr__literal(w, b, &out, CAT_OID_NUMERIC);
+      }
+      cat_buf_free(&tmp);
+      return rc;
     }
     PUT(s);
     return 0;
@@ -346,32 +353,65 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   if (!a->lexpr) { /* prefix - or + */
     if (!is_arith || (op[0] != '-' && op[0] != '+'))
       return sqlr__unsupported(w, a->location, "this prefix operator");
-    PUT("(");
-    PUT(op);
-    if ((rc = EXPR(a->rexpr, &rt, &tm))) return rc;
-    PUT(")");
+    cat_buf inner = {0};
+    rc = sqlr__expr(w, &inner, sc, a->rexpr, &rt, typmod);
+    /* SQLite's unary minus would turn numeric text into a double. */
+    if (!rc && rt == CAT_OID_NUMERIC && op[0] == '-')
+      rc = cat_buf_printf(b, "(syn_num_fn(%s, 1) COLLATE synnum)", inner.p) ? sqlr__oom(w) : 0;
+    else if (!rc)
+      rc = cat_buf_printf(b, "(%s%s)", op, inner.p ? inner.p : "") ? sqlr__oom(w) : 0;
+    cat_buf_free(&inner);
     *type = rt;
-    return 0;
+    return rc;
   }
   int32_t ltm = -1, rtm = -1;
   uint32_t rpeek = peek_tm(w, sc, a->rexpr, &rtm);
+  uint32_t lpeek = concat ? 0 : peek_tm(w, sc, a->lexpr, &ltm);
+  /* Types the operands will have once operand() typed a string literal
+  ** after the other side. */
+  uint32_t lx = is_str_lit(a->lexpr) && !is_str_lit(a->rexpr) ? rpeek : lpeek;
+  uint32_t rx = is_str_lit(a->rexpr) ? lx : rpeek;
+  /* Numeric arithmetic is exact in syn_num_*() (sql/engine/eng_numeric.c);
+  ** a comparison whose common type is numeric compares numeric text under
+  ** the synnum collation (an integer side converted with syn_num()); float
+  ** against numeric compares as float8, as in PostgreSQL. */
+  const char *numfn = NULL, *lconv = NULL, *rconv = NULL;
+  bool numcmp = false;
+  if (is_arith && !concat && arith_type(lx, rx) == CAT_OID_NUMERIC)
+    numfn = op[0] == '+' ? "syn_num_add" : op[0] == '-' ? "syn_num_sub"
+          : op[0] == '*' ? "syn_num_mul" : op[0] == '/' ? "syn_num_div" : "syn_num_mod";
+  if (is_cmp && (lx == CAT_OID_NUMERIC || rx == CAT_OID_NUMERIC)) {
+    if (sqlr__is_float(lx) || sqlr__is_float(rx)) {
+      if (lx == CAT_OID_NUMERIC) lconv = "syn_num_float(";
+      if (rx == CAT_OID_NUMERIC) rconv = "syn_num_float(";
+    } else {
+      numcmp = true;
+      if (sqlr__is_int(lx)) lconv = "syn_num(";
+      if (sqlr__is_int(rx)) rconv = "syn_num(";
+    }
+  }
   /* / and % become calls (sql/engine/eng_funcs.c): SQLite answers NULL for
   ** a division by zero, PostgreSQL raises 22012. */
-  const char *fn = strcmp(op, "/") == 0 ? "syn_div" : strcmp(op, "%") == 0 ? "syn_mod" : NULL;
+  const char *fn = numfn ? numfn
+                 : strcmp(op, "/") == 0 ? "syn_div" : strcmp(op, "%") == 0 ? "syn_mod" : NULL;
   size_t start = b->n;
   if (fn) PUT(fn);
   PUT("(");
+  if (lconv) PUT(lconv);
   if (concat) rc = EXPR(a->lexpr, &lt, &tm);
   else rc = operand(w, b, sc, a->lexpr, is_str_lit(a->rexpr) ? 0 : rpeek, rtm, &lt);
   if (rc) return rc;
-  if (!concat) (void)peek_tm(w, sc, a->lexpr, &ltm);
+  if (lconv) PUT(")");
+  if (numcmp) PUT(" COLLATE synnum");
   if (is_arith && (is_datetime(lt) || is_datetime(rpeek)))
     return sqlr__unsupported(w, a->location, "date/time arithmetic");
   if (fn) PUT(", ");
   else if (cat_buf_printf(b, " %s ", strcmp(op, "!=") == 0 ? "<>" : op)) return sqlr__oom(w);
+  if (rconv) PUT(rconv);
   if (concat) rc = EXPR(a->rexpr, &rt, &tm);
   else rc = operand(w, b, sc, a->rexpr, lt, ltm, &rt);
   if (rc) return rc;
+  if (rconv) PUT(")");
   PUT(")");
   if (is_cmp) *type = CAT_OID_BOOL;
   else if (concat) *type = CAT_OID_TEXT;
@@ -382,15 +422,106 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
     if ((*type == CAT_OID_INT2 || *type == CAT_OID_INT4) &&
         wrap_call(b, start, *type == CAT_OID_INT2 ? "syn_int2(" : "syn_int4("))
       return sqlr__oom(w);
-    /* numeric + - keep the larger display scale of the operands, as
-    ** PostgreSQL's numeric arithmetic does; carried in the typmod. */
-    if (*type == CAT_OID_NUMERIC && (op[0] == '+' || op[0] == '-')) {
-      int32_t l = lt == CAT_OID_NUMERIC ? ltm : -1, r = rt == CAT_OID_NUMERIC ? rtm : -1;
-      int ls = l >= 4 ? (l - 4) & 0xffff : -1, rs = r >= 4 ? (r - 4) & 0xffff : -1;
-      int sc2 = ls > rs ? ls : rs;
-      *typmod = sc2 >= 0 ? ((1000 << 16) | sc2) + 4 : -1;
-    }
+    if (numfn && sqlr__num_collate(b, start)) return sqlr__oom(w);
   }
+  return 0;
+}
+
+int sqlr__num_collate(cat_buf *b, size_t start) {
+  if (cat_buf_append(b, "(", 1)) return -1;
+  memmove(b->p + start + 1, b->p + start, b->n - 1 - start);
+  b->p[start] = '(';
+  return cat_buf_printf(b, " COLLATE synnum)");
+}
+
+/* Insert pre at start and append post: b[start..] becomes pre + it + post. */
+static int surround(cat_buf *b, size_t start, const char *pre, const char *post) {
+  size_t k = strlen(pre);
+  if (cat_buf_append(b, pre, k)) return -1;
+  memmove(b->p + start + k, b->p + start, b->n - k - start);
+  memcpy(b->p + start, pre, k);
+  return cat_buf_printf(b, "%s", post);
+}
+
+int sqlr__to_numeric(sqlr_rw *w, cat_buf *b, size_t start) {
+  return surround(b, start, "(syn_num(", ") COLLATE synnum)") ? sqlr__oom(w) : 0;
+}
+
+int sqlr__assign_conv(sqlr_rw *w, cat_buf *b, size_t start, uint32_t from, uint32_t to) {
+  if (from != CAT_OID_NUMERIC) return 0;
+  int rc = 0;
+  /* numeric -> integer assignment rounds half away from zero and fails
+  ** with 22003 outside the target type; numeric -> float is float8in of
+  ** the text (PostgreSQL's numeric_float8). */
+  if (to == CAT_OID_INT2) rc = surround(b, start, "syn_num_int(", ", 2)");
+  else if (to == CAT_OID_INT4) rc = surround(b, start, "syn_num_int(", ", 4)");
+  else if (to == CAT_OID_INT8) rc = surround(b, start, "syn_num_int(", ", 8)");
+  else if (sqlr__is_float(to)) rc = surround(b, start, "syn_num_float(", ")");
+  return rc ? sqlr__oom(w) : 0;
+}
+
+/* An operand compared with a value of type other (IN list item, BETWEEN
+** bound, IS DISTINCT FROM): an integer against numeric becomes numeric
+** text, so the synnum collation compares them (SQLite orders every
+** integer before every text). */
+static int num_operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
+                       uint32_t other, int32_t other_tm) {
+  size_t start = b->n;
+  uint32_t t = 0;
+  int rc = operand(w, b, sc, n, other, other_tm, &t);
+  if (rc) return rc;
+  if (other == CAT_OID_NUMERIC && sqlr__is_int(t) && surround(b, start, "syn_num(", ")"))
+    return sqlr__oom(w);
+  if (sqlr__is_float(other) && t == CAT_OID_NUMERIC && surround(b, start, "syn_num_float(", ")"))
+    return sqlr__oom(w);
+  return 0;
+}
+
+/* ---- arms of CASE, COALESCE, GREATEST/LEAST ---- */
+
+/* PostgreSQL resolves the arms to one type; in the numeric family: any
+** numeric with a float is float8, numeric with integers is numeric. SQLite
+** would otherwise order an integer arm before every numeric text. Returns
+** the common type when it needs converting arms, else 0. */
+static uint32_t num_common(sqlr_rw *w, sqlr_scope *sc, PgQuery__Node *const *args, size_t n) {
+  bool num = false, flt = false;
+  for (size_t i = 0; i < n; i++) {
+    int32_t tm;
+    uint32_t t = peek_tm(w, sc, args[i], &tm);
+    num |= t == CAT_OID_NUMERIC;
+    flt |= sqlr__is_float(t);
+  }
+  return num && flt ? CAT_OID_FLOAT8 : num ? CAT_OID_NUMERIC : 0;
+}
+
+/* Emit one arm converted to the common type (num_common). */
+static int arm(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n, uint32_t common,
+               uint32_t *type) {
+  size_t start = b->n;
+  int32_t tm = -1;
+  int rc = EXPR(n, type, &tm);
+  if (rc || !common) return rc;
+  if (common == CAT_OID_NUMERIC && sqlr__is_int(*type))
+    rc = surround(b, start, "(syn_num(", ") COLLATE synnum)");
+  else if (common == CAT_OID_FLOAT8 && *type == CAT_OID_NUMERIC)
+    rc = surround(b, start, "syn_num_float(", ")");
+  return rc ? sqlr__oom(w) : 0;
+}
+
+/* The left side of IN / BETWEEN: numeric text under synnum when it is
+** numeric, or when it is an integer compared with numeric values (then it
+** becomes numeric; *t says so, and num_operand converts integer items). */
+static int int_vs_numeric(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *lhs,
+                          PgQuery__Node *const *items, size_t n, uint32_t *t, int32_t *tm) {
+  size_t start = b->n;
+  int rc = EXPR(lhs, t, tm);
+  if (rc) return rc;
+  if (sqlr__is_int(*t) && num_common(w, sc, items, n) == CAT_OID_NUMERIC) {
+    if (surround(b, start, "syn_num(", ")")) return sqlr__oom(w);
+    *t = CAT_OID_NUMERIC;
+    *tm = -1;
+  }
+  if (*t == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
   return 0;
 }
 
@@ -409,11 +540,9 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     /* SQLite's IS / IS NOT are exactly IS NOT DISTINCT FROM / IS DISTINCT FROM. */
     PUT("(");
     if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
+    if (t == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
     PUT(a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT ? " IS NOT " : " IS ");
-    {
-      uint32_t rt2;
-      if ((rc = operand(w, b, sc, a->rexpr, t, tm, &rt2))) return rc;
-    }
+    if ((rc = num_operand(w, b, sc, a->rexpr, t, tm))) return rc;
     PUT(")");
     return 0;
   case PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF:
@@ -427,12 +556,13 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     if (!a->rexpr || a->rexpr->node_case != PG_QUERY__NODE__NODE_LIST)
       return sqlr__unsupported(w, a->location, "this IN form");
     PUT("(");
-    if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
+    if ((rc = int_vs_numeric(w, b, sc, a->lexpr, a->rexpr->list->items, a->rexpr->list->n_items,
+                             &t, &tm)))
+      return rc;
     PUT(strcmp(op, "<>") == 0 ? " NOT IN (" : " IN (");
     for (size_t i = 0; i < a->rexpr->list->n_items; i++) {
-      uint32_t it;
       if (i) PUT(", ");
-      if ((rc = operand(w, b, sc, a->rexpr->list->items[i], t, tm, &it))) return rc;
+      if ((rc = num_operand(w, b, sc, a->rexpr->list->items[i], t, tm))) return rc;
     }
     PUT("))");
     return 0;
@@ -474,12 +604,11 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
                                  ? a->rexpr->list : NULL;
     if (!l || l->n_items != 2) return sqlr__unsupported(w, a->location, "this BETWEEN form");
     PUT("(");
-    if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
+    if ((rc = int_vs_numeric(w, b, sc, a->lexpr, l->items, l->n_items, &t, &tm))) return rc;
     PUT(a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN ? " BETWEEN " : " NOT BETWEEN ");
-    uint32_t bt;
-    if ((rc = operand(w, b, sc, l->items[0], t, tm, &bt))) return rc;
+    if ((rc = num_operand(w, b, sc, l->items[0], t, tm))) return rc;
     PUT(" AND ");
-    if ((rc = operand(w, b, sc, l->items[1], t, tm, &bt))) return rc;
+    if ((rc = num_operand(w, b, sc, l->items[1], t, tm))) return rc;
     PUT(")");
     return 0;
   }
@@ -493,13 +622,12 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     bool neg = a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM;
     PUT(neg ? "(NOT (" : "((");
     for (int k = 0; k < 2; k++) {
-      uint32_t bt;
       PUT(k ? " OR (" : "(");
-      if ((rc = EXPR(a->lexpr, &t, &tm))) return rc;
+      if ((rc = int_vs_numeric(w, b, sc, a->lexpr, l->items, l->n_items, &t, &tm))) return rc;
       PUT(" BETWEEN ");
-      if ((rc = operand(w, b, sc, l->items[k], t, tm, &bt))) return rc;
+      if ((rc = num_operand(w, b, sc, l->items[k], t, tm))) return rc;
       PUT(" AND ");
-      if ((rc = operand(w, b, sc, l->items[1 - k], t, tm, &bt))) return rc;
+      if ((rc = num_operand(w, b, sc, l->items[1 - k], t, tm))) return rc;
       PUT(")");
     }
     PUT("))");
@@ -611,6 +739,11 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
   }
   case PG_QUERY__NODE__NODE_CASE_EXPR: {
     const PgQuery__CaseExpr *ce = n->case_expr;
+    PgQuery__Node *arms[65];
+    size_t narms = 0;
+    for (size_t i = 0; i < ce->n_args && narms < 64; i++) arms[narms++] = ce->args[i]->case_when->result;
+    if (ce->defresult && narms < 65) arms[narms++] = ce->defresult;
+    uint32_t common = num_common(w, sc, arms, narms);
     PUT("CASE");
     if (ce->arg) {
       PUT(" ");
@@ -621,23 +754,32 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
       PUT(" WHEN ");
       if ((rc = EXPR(cw->expr, &t, &tm))) return rc;
       PUT(" THEN ");
-      if ((rc = EXPR(cw->result, &t, &tm))) return rc;
+      if ((rc = arm(w, b, sc, cw->result, common, &t))) return rc;
       if (!*type) *type = t;
     }
     if (ce->defresult) {
       PUT(" ELSE ");
-      if ((rc = EXPR(ce->defresult, &t, &tm))) return rc;
+      if ((rc = arm(w, b, sc, ce->defresult, common, &t))) return rc;
       if (!*type) *type = t;
     }
     PUT(" END");
+    if (common) *type = common;
     return 0;
   }
   case PG_QUERY__NODE__NODE_COALESCE_EXPR: {
     const PgQuery__CoalesceExpr *ce = n->coalesce_expr;
+    uint32_t common = num_common(w, sc, ce->args, ce->n_args);
+    size_t start = b->n;
     PUT("coalesce(");
-    if ((rc = list(w, b, sc, ce->args, ce->n_args, type))) return rc;
+    for (size_t i = 0; i < ce->n_args; i++) {
+      if (i) PUT(", ");
+      if ((rc = arm(w, b, sc, ce->args[i], common, &t))) return rc;
+      if (!*type) *type = t;
+    }
     if (ce->n_args == 1) PUT(", NULL");
     PUT(")");
+    if (common) *type = common;
+    if (common == CAT_OID_NUMERIC && sqlr__num_collate(b, start)) return sqlr__oom(w);
     return 0;
   }
   case PG_QUERY__NODE__NODE_MIN_MAX_EXPR: {
@@ -648,22 +790,30 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
     /* PostgreSQL's GREATEST/LEAST skip NULLs; SQLite's max()/min() return
     ** NULL if any argument is NULL. Each argument becomes
     ** coalesce(arg, <all others>), NULL only when every argument is. */
+    uint32_t common = num_common(w, sc, m->args, m->n_args);
+    size_t start = b->n;
     PUT(m->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "max(" : "min(");
     for (size_t i = 0; i < m->n_args; i++) {
       if (i) PUT(", ");
       bool lit = m->args[i]->node_case == PG_QUERY__NODE__NODE_A_CONST && !m->args[i]->a_const->isnull;
       if (!lit) PUT("coalesce(");
-      if ((rc = EXPR(m->args[i], &t, &tm))) return rc;
+      if ((rc = arm(w, b, sc, m->args[i], common, &t))) return rc;
       if (!*type) *type = t;
-      if (lit) continue;
-      for (size_t k = 0; k < m->n_args; k++) {
-        if (k == i) continue;
-        PUT(", ");
-        if ((rc = EXPR(m->args[k], &t, &tm))) return rc;
+      if (!lit) {
+        for (size_t k = 0; k < m->n_args; k++) {
+          if (k == i) continue;
+          PUT(", ");
+          if ((rc = arm(w, b, sc, m->args[k], common, &t))) return rc;
+        }
+        PUT(")");
       }
-      PUT(")");
+      /* max()/min() compare with the first collation among their
+      ** arguments; coalesce() carries none. */
+      if (common == CAT_OID_NUMERIC) PUT(" COLLATE synnum");
     }
     PUT(")");
+    if (common) *type = common;
+    if (common == CAT_OID_NUMERIC && sqlr__num_collate(b, start)) return sqlr__oom(w);
     return 0;
   }
   case PG_QUERY__NODE__NODE_SUB_LINK: {

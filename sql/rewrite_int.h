@@ -74,6 +74,11 @@ typedef struct sqlr_rw {
   int nptypes;
   bool uses_now;
   bool in_default;
+  /* Output columns (bit i: column i) whose integer values the next
+  ** sqlr__select must turn into numeric: set-operation arms and VALUES
+  ** rows agree on numeric where PostgreSQL resolves their columns to it.
+  ** sqlr__select takes and clears it, so nested queries see 0. */
+  uint64_t num_mask;
   sqlr_cte ctes[SQLR_MAX_CTES];
   int nctes;
   /* Column lists allocated while rewriting, freed at the end. */
@@ -142,5 +147,13 @@ int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node 
 /* The PG column name of an unnamed target expression ("?column?" ...). */
 const char *sqlr__colname(const PgQuery__Node *n);
 int sqlr__keep_cols(sqlr_rw *w, sqlr_col *cols, int n);
+/* Numeric text: wrap b[start..] as "(... COLLATE synnum)" so it compares,
+** sorts and groups by value (sql/engine/eng_numeric.c). -1 on OOM. */
+int sqlr__num_collate(cat_buf *b, size_t start);
+/* b[start..] (an integer expression) as numeric text under synnum. */
+int sqlr__to_numeric(sqlr_rw *w, cat_buf *b, size_t start);
+/* Assignment cast of the expression at b[start..] from type `from` to a
+** column of type `to` (numeric -> integer rounds, numeric -> float). */
+int sqlr__assign_conv(sqlr_rw *w, cat_buf *b, size_t start, uint32_t from, uint32_t to);
 
 #endif /* SYN_SQL_REWRITE_INT_H */

@@ -402,9 +402,13 @@ int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagca
   /* 2. complete rows: defaults, serials, hidden row ids, coercion */
   for (size_t r = 0; r < src.n && !rc; r++) {
     memset(given, 0, sizeof *given * (size_t)t->ncols);
-    for (int k = 0; k < q->ninsert; k++) {
+    for (int k = 0; k < q->ninsert && !rc; k++) {
       vals[q->insert_cols[k]] = src.r[r].v[k];
       given[q->insert_cols[k]] = true;
+      /* A numeric source value (e.g. the literal 2.5) into an integer or
+      ** float column is an assignment cast, not text input. */
+      if (k < q->ncols && q->cols[k].type_oid == CAT_OID_NUMERIC)
+        rc = cat_numeric_assign(t->cols[q->insert_cols[k]].type_oid, &vals[q->insert_cols[k]], e);
     }
     for (int c = 0; c < t->ncols && !rc; c++)
       if (!given[c]) rc = default_value(s, t, &d, c, &vals[c], e);

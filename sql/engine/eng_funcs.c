@@ -98,5 +98,6 @@ int eng_register_functions(sqlite3 *db) {
   if (rc == SQLITE_OK) rc = eng__register_text_functions(db);
   if (rc == SQLITE_OK) rc = eng__register_math_functions(db);
   if (rc == SQLITE_OK) rc = eng__register_time_functions(db);
+  if (rc == SQLITE_OK) rc = eng__register_numeric(db);
   return rc;
 }

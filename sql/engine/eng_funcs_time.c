@@ -254,7 +254,9 @@ static void fn_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!field_value(ctx, unit, &t, kind, true, &v, &scale)) return;
   char buf[48];
   if (scale == 0) {
-    sqlite3_result_int64(ctx, v);
+    /* numeric is carried as its text (sql/engine/eng_numeric.c) */
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
     return;
   }
   /* scale 6: v is in microseconds; -3: milliseconds with 3 decimals of a

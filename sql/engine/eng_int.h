@@ -110,6 +110,8 @@ int eng__complete(eng_session *s, const char *tag);
 /* An SQLite error after prepare/step: the scan's cluster error if one
 ** caused it, 57014 when cancelled, else the SQLite message as 42601/XX000. */
 int eng__sqlite_error(eng_session *s, int src, syn_err *e);
+/* Numeric functions, aggregates and the synnum collation (eng_numeric.c). */
+int eng__register_numeric(struct sqlite3 *db);
 
 /* ---- virtual tables (eng_vtab.c) ---- */
 int eng__vtab_register(eng_session *s, syn_err *e);

@@ -56,6 +56,15 @@ void eng__send_error(eng_session *s, int rc, const syn_err *e, uint32_t position
     }
   }
   if (!msg || !*msg) msg = e && e->msg[0] ? e->msg : syn_strerror(rc);
+  /* A message may carry PostgreSQL's DETAIL line after "\nDETAIL: "
+  ** (numeric field overflow does). */
+  char main_msg[SYN_ERR_MSG_MAX];
+  const char *d = strstr(msg, "\nDETAIL: ");
+  if (d && !detail) {
+    snprintf(main_msg, sizeof main_msg, "%.*s", (int)(d - msg), msg);
+    detail = d + 9;
+    msg = main_msg;
+  }
   if (!s->out || !s->out->error) return;
   eng_msg m = {.severity = "ERROR", .sqlstate = state, .message = msg, .detail = detail,
                .hint = s->hint[0] ? s->hint : NULL, .position = position};

@@ -15,7 +15,10 @@
 ** comparison means the same at the participant as here: a term is pushed
 ** (and a value used for routing or a key) only when the value's storage
 ** class is the column's, so no affinity conversion can differ between the
-** two SQLite connections; collations other than BINARY are never pushed.
+** two SQLite connections; collations other than BINARY are never pushed,
+** except equality under synnum on a numeric key or distribution column,
+** which becomes a key/routing value in its stored form, never a filter
+** term (docs/engine.md, "Exact numeric").
 ** LIKE is not pushed (the participant's connection does not run with
 ** case_sensitive_like). LIMIT is pushed only when every WHERE term is
 ** applied at the participant as well and there is no ORDER BY or OFFSET
@@ -101,6 +104,16 @@ static bool op_has_arg(int op) {
   return op != SQLITE_INDEX_CONSTRAINT_ISNULL && op != SQLITE_INDEX_CONSTRAINT_ISNOTNULL;
 }
 
+/* A numeric primary-key or distribution column: equality on it may give a
+** key or routing value (canonicalised in vt_filter), never a filter term. */
+static bool numeric_key_col(const cat_table *t, int col) {
+  if (col < 0 || t->cols[col].type_oid != CAT_OID_NUMERIC) return false;
+  if (col == t->dist_col) return true;
+  for (int k = 0; k < t->npk; k++)
+    if (t->pk[k] == col) return true;
+  return false;
+}
+
 /* May constraint i be pushed (filter term, key or routing value)? */
 static bool can_push(const cat_table *t, sqlite3_index_info *ii, int i, int argn) {
   const struct sqlite3_index_constraint *c = &ii->aConstraint[i];
@@ -108,7 +121,9 @@ static bool can_push(const cat_table *t, sqlite3_index_info *ii, int i, int argn
   if (c->iColumn >= t->ncols || c->iColumn < -1) return false;
   if (c->iColumn == -1 && (!t->hidden_rowid || c->op != SQLITE_INDEX_CONSTRAINT_EQ)) return false;
   const char *coll = sqlite3_vtab_collation(ii, i);
-  if (coll && sqlite3_stricmp(coll, "BINARY") != 0) return false;
+  bool numeric_eq = c->op == SQLITE_INDEX_CONSTRAINT_EQ && numeric_key_col(t, c->iColumn) &&
+                    coll && sqlite3_stricmp(coll, "synnum") == 0;
+  if (coll && sqlite3_stricmp(coll, "BINARY") != 0 && !numeric_eq) return false;
   if (op_has_arg(c->op) && argn >= ENG_MAX_FILTER_PARAMS) return false;
   return true;
 }
@@ -200,11 +215,10 @@ static int vt_close(sqlite3_vtab_cursor *cur) {
 static bool same_class(const cat_column *col, const syn_value *val, bool as_key) {
   syn_vtype st = cat_type_storage(col->type_oid);
   if (val->type == SYN_V_NULL) return !as_key;
-  if (col->type_oid == CAT_OID_NUMERIC) {
-    if (!as_key) return val->type == SYN_V_INT || val->type == SYN_V_REAL;
-    return val->type == SYN_V_INT ||
-           (val->type == SYN_V_REAL && val->u.r != (double)(int64_t)val->u.r);
-  }
+  /* Numeric text compares by value only under the session's synnum
+  ** collation, which the participants do not have: never a filter term
+  ** (vt_filter turns key equalities into canonical keys instead). */
+  if (col->type_oid == CAT_OID_NUMERIC) return false;
   if (!as_key && (st == SYN_V_INT || st == SYN_V_REAL))
     return val->type == SYN_V_INT || val->type == SYN_V_REAL;
   return val->type == st;
@@ -289,6 +303,9 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
   int rc = 0, argi = 0;
   uint32_t limit = 0;
   bool dropped = false; /* a term was not pushed: the limit must not be */
+  cat_buf numkey[64];
+  memset(numkey, 0, sizeof numkey);
+  int nnumkey = 0;
   for (const char *p = idxstr; p && *p && !rc;) {
     int op, col, arg, used = 0;
     if (sscanf(p, "%d %d %d;%n", &op, &col, &arg, &used) != 3 || used <= 0) break;
@@ -313,6 +330,28 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
       continue;
     }
     const cat_column *cc = &t->cols[col];
+    if (cc->type_oid == CAT_OID_NUMERIC) {
+      /* Equality under synnum on a numeric key: the value in its stored
+      ** key form (cat_numeric_key) finds the row's shard and key; SQLite
+      ** re-checks by value. Never a filter term (the participant compares
+      ** bytes). A value with no key form (not a number, too large for the
+      ** column) just scans. */
+      dropped = true;
+      if (op != SQLITE_INDEX_CONSTRAINT_EQ || nnumkey >= 64 ||
+          cat_numeric_key(cc, &val, &val, &numkey[nnumkey], NULL))
+        continue;
+      nnumkey++;
+      if (col == t->dist_col) {
+        dist = val;
+        have_dist = true;
+      }
+      for (int k = 0; k < t->npk && k < 64; k++)
+        if (t->pk[k] == col) {
+          key[k] = val;
+          have_key[k] = true;
+        }
+      continue;
+    }
     if (op == SQLITE_INDEX_CONSTRAINT_EQ && same_class(cc, &val, true)) {
       if (col == t->dist_col) {
         dist = val;
@@ -363,6 +402,7 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
   syn_err_clear(&e);
   rc = cl_scan(s->txn, t, &spec, on_row, &x, &e);
   cat_buf_free(&f);
+  for (int k = 0; k < nnumkey; k++) cat_buf_free(&numkey[k]);
   if (rc == SYN_ERANGE && c->rows.bytes > x.max)
     syn_err_set(&e, SYN_ERANGE, "54000: scan of \"%s\" exceeds the engine's buffer limit of %zu bytes",
                 t->name, x.max);

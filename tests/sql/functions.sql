@@ -61,3 +61,13 @@ select id from m1 where id between symmetric 3 and 2 order by id;
 select id from m1 where id not between symmetric 3 and 2 order by id;
 select lower(name) filter (where true) from m1;
 drop table m1;
+-- numeric with EXTRACT, windows, FILTER and BETWEEN SYMMETRIC
+select extract(year from '2024-01-15'::date) + 1, extract(second from '2024-01-15 10:00:01.25'::timestamp) * 2, extract(epoch from '2024-01-15'::date) > 1000;
+select sum(extract(day from d)) from (values ('2024-01-15'::date), ('2024-02-10'::date)) v(d);
+select x, count(*) over (), avg(x) over (partition by x % 2) from generate_series(1,4) x order by x;
+select distinct on (v) v, n from (values (1.50, 1), (1.5, 2), (2.0, 3)) t(v, n) order by v, n desc;
+select 1.5 between symmetric 2 and 1, count(*) filter (where x > 1.5) from generate_series(1,3) x;
+select date_part('year', '2024-03-01'::date) * 1.5;
+select x, sum(x::numeric / 4) over (order by x rows between 1 preceding and current row), avg(x * 1.5) over (order by x rows 1 preceding) from generate_series(1,5) x;
+select v, sum(v) over (order by n rows between current row and 1 following) from (values (1.25, 1), (2.5, 2), (3, 3), (4.125, 4)) t(v, n) order by n;
+select sum(v) filter (where v > 2), avg(v) filter (where v < 4) from (values (1.25), (2.5), (3), (4.125)) t(v);

@@ -60,9 +60,9 @@ static void setup(void) {
     cat_buf_free(&decl);
   }
   sqlp_list_free(l);
-  exec("INSERT INTO emp VALUES (1, 'Ann', 10, 5000.00, '2020-01-15', 1, NULL),"
-       "(2, 'bob', 10, 4000.50, '2021-03-01', 1, 1), (3, 'Cid', 20, NULL, '2019-07-30', 0, 1),"
-       "(4, 'dee', NULL, 3000, '2022-11-11', 1, 2);"
+  exec("INSERT INTO emp VALUES (1, 'Ann', 10, '5000.00', '2020-01-15', 1, NULL),"
+       "(2, 'bob', 10, '4000.50', '2021-03-01', 1, 1), (3, 'Cid', 20, NULL, '2019-07-30', 0, 1),"
+       "(4, 'dee', NULL, '3000.00', '2022-11-11', 1, 2);"
        "INSERT INTO dept VALUES (10, 'Eng'), (20, 'Ops'), (30, 'Empty');"
        "INSERT INTO h VALUES ('a', 1), ('b', 2), ('c', 3)");
 }
@@ -185,8 +185,16 @@ Test(sql_rewrite, casts) {
         "'2024-01-02 03:04:05+02'::timestamptz, 3::float8, cast(id as numeric(4,1)) from emp where id = 1",
         "SELECT CAST(\"id\" AS TEXT) AS \"id\", 42 AS \"int4\", 1 AS \"bool\", 3 AS \"int4\", "
         "'2024-01-02' AS \"date\", '2024-01-02 01:04:05+00' AS \"timestamptz\", 3.0 AS \"float8\", "
-        "round(\"id\", 1) AS \"id\" FROM \"emp\" WHERE (\"id\" = 1)",
+        "(syn_num(\"id\", 262149) COLLATE synnum) AS \"id\" FROM \"emp\" WHERE (\"id\" = 1)",
         "1|42|1|3|2024-01-02|2024-01-02 01:04:05+00|3.0|1.0");
+  /* numeric casts: exact text, rounded half away from zero, checked */
+  check("select 2.5::int, salary::int, salary::float8, (salary / 3)::numeric(8,3) from emp where id = 2",
+        "SELECT 3 AS \"int4\", syn_num_int(\"salary\", 4) AS \"salary\", syn_num_float(\"salary\") AS "
+        "\"salary\", (syn_num((syn_num_div(\"salary\", 3) COLLATE synnum), 524295) COLLATE synnum) AS "
+        "\"numeric\" FROM \"emp\" WHERE (\"id\" = 2)",
+        "3|4001|4000.5|1333.500");
+  rw_err("select 'x'::numeric", "22P02", -1);
+  rw_err("select 123.45::numeric(4,2)", "22003", -1);
   check("select id::bool, name::varchar(2) from emp where id = 3",
         "SELECT (\"id\" <> 0) AS \"id\", substr(CAST(\"name\" AS TEXT), 1, 2) AS \"name\" FROM \"emp\" WHERE (\"id\" = 3)",
         "1|Ci");
@@ -199,10 +207,10 @@ Test(sql_rewrite, casts) {
 Test(sql_rewrite, conditional_expressions) {
   check("select coalesce(salary, 0), nullif(dept, 10), case when active then 'y' else 'n' end, "
         "case dept when 10 then 'ten' end from emp order by id",
-        "SELECT coalesce(\"salary\", 0) AS \"coalesce\", NULLIF(\"dept\", 10) AS \"nullif\", CASE WHEN "
+        "SELECT (coalesce(\"salary\", (syn_num(0) COLLATE synnum)) COLLATE synnum) AS \"coalesce\", NULLIF(\"dept\", 10) AS \"nullif\", CASE WHEN "
         "\"active\" THEN 'y' ELSE 'n' END AS \"case\", CASE \"dept\" WHEN 10 THEN 'ten' END AS \"case\" "
         "FROM \"emp\" ORDER BY \"id\" NULLS LAST",
-        "5000|NULL|y|ten;4000.5|NULL|y|ten;0|20|n|NULL;3000|NULL|y|NULL");
+        "5000.00|NULL|y|ten;4000.50|NULL|y|ten;0|20|n|NULL;3000.00|NULL|y|NULL");
   check("select greatest(1, id, 3), least(4, id) from emp where id in (2, 4) order by id",
         "SELECT max(1, coalesce(\"id\", 1, 3), 3) AS \"greatest\", min(4, coalesce(\"id\", 4)) AS \"least\" FROM \"emp\" "
         "WHERE (\"id\" IN (2, 4)) ORDER BY \"id\" NULLS LAST",
@@ -276,7 +284,7 @@ Test(sql_rewrite, subqueries) {
   check("select s.n from (select count(*) as n from emp) as s",
         "SELECT \"s\".\"n\" FROM (SELECT count(*) AS \"n\" FROM \"emp\") AS \"s\"", "4");
   check("with big as (select id from emp where salary > 3500) select count(*) from big",
-        "WITH \"big\" AS (SELECT \"id\" FROM \"emp\" WHERE (\"salary\" > 3500)) SELECT count(*) AS \"count\" "
+        "WITH \"big\" AS (SELECT \"id\" FROM \"emp\" WHERE (\"salary\" COLLATE synnum > syn_num(3500))) SELECT count(*) AS \"count\" "
         "FROM \"big\"",
         "2");
 }
@@ -285,9 +293,10 @@ Test(sql_rewrite, aggregates) {
   sqlr_query *q = rw("select count(*), count(distinct dept), sum(id), avg(id), min(name), max(hired), "
                      "sum(salary) from emp");
   cr_assert_str_eq(q->sql, "SELECT count(*) AS \"count\", count(DISTINCT \"dept\") AS \"count\", sum(\"id\") "
-                           "AS \"sum\", avg(\"id\") AS \"avg\", min(\"name\") AS \"min\", max(\"hired\") AS "
-                           "\"max\", sum(\"salary\") AS \"sum\" FROM \"emp\"");
-  cr_assert_str_eq(run(q->sql, NULL, 0), "4|2|10|2.5|Ann|2022-11-11|12000.5");
+                           "AS \"sum\", (syn_num_avg(\"id\") COLLATE synnum) AS \"avg\", min(\"name\") AS \"min\", "
+                           "max(\"hired\") AS \"max\", (syn_num_sum(\"salary\") COLLATE synnum) AS \"sum\" "
+                           "FROM \"emp\"");
+  cr_assert_str_eq(run(q->sql, NULL, 0), "4|2|10|2.5000000000000000|Ann|2022-11-11|12000.50");
   uint32_t types[] = {CAT_OID_INT8, CAT_OID_INT8, CAT_OID_INT8, CAT_OID_NUMERIC,
                       CAT_OID_TEXT, CAT_OID_DATE, CAT_OID_NUMERIC};
   cr_assert_eq(q->ncols, 7);
@@ -339,7 +348,7 @@ Test(sql_rewrite, scalar_functions) {
   check("select lower(name), upper(name), length(name), abs(-3), round(2.567, 2), substr(name, 2), "
         "substring(name from 1 for 2), replace(name, 'n', 'N'), btrim('  x ') from emp where id = 1",
         "SELECT lower(\"name\") AS \"lower\", upper(\"name\") AS \"upper\", length(\"name\") AS \"length\", "
-        "abs(-3) AS \"abs\", round(2.567, 2) AS \"round\", substr(\"name\", 2) AS \"substr\", "
+        "abs(-3) AS \"abs\", (syn_num_round(('2.567' COLLATE synnum), 2) COLLATE synnum) AS \"round\", substr(\"name\", 2) AS \"substr\", "
         "substr(\"name\", 1, 2) AS \"substring\", replace(\"name\", 'n', 'N') AS \"replace\", "
         "trim('  x ') AS \"btrim\" FROM \"emp\" WHERE (\"id\" = 1)",
         "ann|ANN|3|3|2.57|nn|An|ANN|x");
@@ -403,7 +412,7 @@ static int first_row(const char *sql, const char **binds, int nb, char vals[][64
 Test(sql_rewrite, update_as_query) {
   sqlr_query *q = rw("update emp set salary = salary * 2, active = false where dept = $1 returning id, salary");
   cr_assert_str_eq(q->sql, "SELECT \"emp\".\"id\", \"emp\".\"name\", \"emp\".\"dept\", \"emp\".\"salary\", "
-                           "\"emp\".\"hired\", \"emp\".\"active\", \"emp\".\"manager\", (\"salary\" * 2), 0 "
+                           "\"emp\".\"hired\", \"emp\".\"active\", \"emp\".\"manager\", (syn_num_mul(\"salary\", 2) COLLATE synnum), 0 "
                            "FROM \"emp\" WHERE (\"dept\" = ?1)");
   cr_assert(q->locking);
   cr_assert_eq(q->ncols, 7);
@@ -415,7 +424,7 @@ Test(sql_rewrite, update_as_query) {
   cr_assert_eq(q->nret, 2);
   cr_assert_eq(q->ret_cols[1].type_oid, CAT_OID_NUMERIC);
   const char *b[] = {"10"};
-  cr_assert_str_eq(run(q->sql, b, 1), "1|Ann|10|5000|2020-01-15|1|NULL|10000|0;2|bob|10|4000.5|2021-03-01|1|1|8001.0|0");
+  cr_assert_str_eq(run(q->sql, b, 1), "1|Ann|10|5000.00|2020-01-15|1|NULL|10000.00|0;2|bob|10|4000.50|2021-03-01|1|1|8001.00|0");
   /* The engine binds the new row to evaluate RETURNING. */
   const char *row[] = {"10", NULL, "1", "Ann", "10", "10000", "2020-01-15", "0", NULL};
   cr_assert_str_eq(run(q->returning_sql, row, 9), "1|10000");
@@ -439,10 +448,10 @@ Test(sql_rewrite, delete_as_query) {
   sqlr_query *q = rw("delete from emp where salary < 4500 returning name, salary + 1 as s");
   cr_assert_str_eq(q->sql, "SELECT \"emp\".\"id\", \"emp\".\"name\", \"emp\".\"dept\", \"emp\".\"salary\", "
                            "\"emp\".\"hired\", \"emp\".\"active\", \"emp\".\"manager\" FROM \"emp\" WHERE "
-                           "(\"salary\" < 4500)");
+                           "(\"salary\" COLLATE synnum < syn_num(4500))");
   cr_assert(q->locking);
-  cr_assert_str_eq(run(q->sql, NULL, 0), "2|bob|10|4000.5|2021-03-01|1|1;4|dee|NULL|3000|2022-11-11|1|2");
-  cr_assert_str_eq(q->returning_sql, "SELECT ?3 AS \"name\", (?5 + 1) AS \"s\"");
+  cr_assert_str_eq(run(q->sql, NULL, 0), "2|bob|10|4000.50|2021-03-01|1|1;4|dee|NULL|3000.00|2022-11-11|1|2");
+  cr_assert_str_eq(q->returning_sql, "SELECT ?3 AS \"name\", (syn_num_add(?5, 1) COLLATE synnum) AS \"s\"");
   sqlr_query_free(q);
   q = rw("delete from h");
   cr_assert_str_eq(q->sql, "SELECT \"h\".\"x\", \"h\".\"y\", \"h\".rowid FROM \"h\"");
@@ -498,7 +507,7 @@ Test(sql_rewrite, on_conflict) {
   cr_assert_eq(q->conflict_set_cols[0], 1);
   cr_assert_eq(q->conflict_set_cols[1], 3);
   /* row_base 1: existing row ?2..?8, proposed row ?9..?15 */
-  cr_assert_str_eq(q->conflict_sql, "SELECT (?10 || ?3), (?5 + 1) WHERE ?7");
+  cr_assert_str_eq(q->conflict_sql, "SELECT (?10 || ?3), (syn_num_add(?5, 1) COLLATE synnum) WHERE ?7");
   const char *rows[] = {NULL, "1", "Ann", "10", "5000", "2020-01-15", "1", NULL,
                         "1", "x", NULL, NULL, NULL, "1", NULL};
   char v[4][64];
@@ -521,7 +530,7 @@ Test(sql_rewrite, dml_joins_and_defaults) {
   cr_assert_str_eq(q->sql, "SELECT \"emp\".\"id\", \"emp\".\"name\", \"emp\".\"dept\", \"emp\".\"salary\", "
                            "\"emp\".\"hired\", \"emp\".\"active\", \"emp\".\"manager\", \"d\".\"id\" FROM \"emp\", "
                            "\"dept\" AS \"d\" WHERE ((\"d\".\"dname\" = 'Ops') AND (\"emp\".\"id\" = 1))");
-  cr_assert_str_eq(run(q->sql, NULL, 0), "1|Ann|10|5000|2020-01-15|1|NULL|20");
+  cr_assert_str_eq(run(q->sql, NULL, 0), "1|Ann|10|5000.00|2020-01-15|1|NULL|20");
   sqlr_query_free(q);
   q = rw("delete from emp e using dept d where e.dept = d.id and d.dname = 'Ops'");
   cr_assert_str_eq(q->sql, "SELECT \"e\".\"id\", \"e\".\"name\", \"e\".\"dept\", \"e\".\"salary\", \"e\".\"hired\", "
@@ -566,16 +575,18 @@ Test(sql_rewrite, locking_and_types) {
   q = rw("select name, salary from emp");
   cr_assert_eq(q->cols[1].typmod, ((10 << 16) | 2) + 4);
   sqlr_query_free(q);
-  /* numeric display scale survives sum/min/max and + - (PostgreSQL prints
-  ** sum(numeric(10,2)) as 12000.50). */
+  /* numeric values carry their display scale in their text (sum of
+  ** numeric(10,2) is 12000.50); computed columns have no typmod, as in
+  ** PostgreSQL. A legacy REAL still prints at a declared scale. */
   q = rw("select sum(salary), max(salary), salary + 1, salary * 2 from emp");
-  cr_assert_eq(q->cols[0].typmod, ((10 << 16) | 2) + 4);
+  cr_assert_eq(q->cols[0].typmod, -1);
   cr_assert_eq(q->cols[1].typmod, ((10 << 16) | 2) + 4);
-  cr_assert_eq((q->cols[2].typmod - 4) & 0xffff, 2);
+  cr_assert_eq(q->cols[2].typmod, -1);
   cr_assert_eq(q->cols[3].typmod, -1);
+  cr_assert_str_eq(run(q->sql, NULL, 0), "12000.50|5000.00|5001.00|10000.00");
   syn_value v = {.type = SYN_V_REAL, .u.r = 12000.5};
   cat_buf out = {0};
-  cr_assert_eq(cat_format_text(q->cols[0].type_oid, q->cols[0].typmod, &v, &out, NULL), 0);
+  cr_assert_eq(cat_format_text(q->cols[1].type_oid, q->cols[1].typmod, &v, &out, NULL), 0);
   cr_assert_str_eq(out.p, "12000.50");
   cat_buf_free(&out);
   sqlr_query_free(q);
@@ -732,7 +743,73 @@ Test(sql_rewrite, default_expressions) {
   const cat_table *t = l->stmts[0].table;
   cr_assert_str_eq(t->cols[1].def_sql, "('x' || 'y')");
   cr_assert_str_eq(t->cols[2].def_sql, ":now");
-  cr_assert_str_eq(t->cols[3].def_sql, "-1.5");
+  cr_assert_str_eq(t->cols[3].def_sql, "('-1.5' COLLATE synnum)");
   cr_assert_str_eq(t->cols[4].def_sql, "0");
   sqlp_list_free(l);
+}
+
+/* Rewrite and run; rows as run() gives them. */
+static const char *rows_of(const char *pg) {
+  sqlr_query *q = rw(pg);
+  static char keep[4096];
+  snprintf(keep, sizeof keep, "%s", run(q->sql, NULL, 0));
+  sqlr_query_free(q);
+  return keep;
+}
+
+/* Rewrite and run a statement that must fail in SQLite with this message. */
+static void run_err(const char *pg, const char *msg) {
+  sqlr_query *q = rw(pg);
+  sqlite3_stmt *st;
+  cr_assert_eq(sqlite3_prepare_v2(db, q->sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  cr_assert_eq(rc, SQLITE_ERROR, "%s ran", pg);
+  cr_assert_str_eq(sqlite3_errmsg(db), msg, "%s", pg);
+  sqlite3_finalize(st);
+  sqlr_query_free(q);
+}
+
+/* Numeric is exact and compares by value (synnum), as in PostgreSQL 15. */
+Test(sql_rewrite, numeric_exact) {
+  exec("INSERT INTO emp VALUES (5, 'e', 30, '10.00', NULL, 1, NULL), (6, 'f', 30, '9.50', NULL, 1, NULL),"
+       "(7, 'g', 30, '10.0', NULL, 1, NULL)");
+  cr_assert_str_eq(rows_of("select salary from emp where dept = 30 order by salary desc, id"),
+                   "10.00;10.0;9.50");
+  cr_assert_str_eq(rows_of("select count(distinct salary), max(salary), min(salary) from emp where dept = 30"),
+                   "2|10.00|9.50");
+  cr_assert_str_eq(rows_of("select id from emp where salary = 10 order by id"), "5;7");
+  cr_assert_str_eq(rows_of("select id from emp where salary in (9.5, 4000.5) order by id"), "2;6");
+  cr_assert_str_eq(rows_of("select id from emp where salary between 9 and 10 order by id"), "5;6;7");
+  cr_assert_str_eq(rows_of("select salary, count(*) from emp where dept = 30 group by salary order by 1"),
+                   "9.50|1;10.00|2");
+  cr_assert_str_eq(rows_of("select 0.1 + 0.2, 1 / 3.0, 1.5 * 2.25, -salary, salary % 3 from emp where id = 6"),
+                   "0.3|0.33333333333333333333|3.375|-9.50|0.50");
+  cr_assert_str_eq(rows_of("select sum(salary), avg(salary) from emp where dept = 30"),
+                   "29.50|9.8333333333333333");
+  cr_assert_str_eq(rows_of("select round(salary, 1), trunc(salary), ceil(salary), floor(-salary), "
+                           "sign(-salary), abs(-salary) from emp where id = 6"),
+                   "9.5|9|10|-10|-1|9.50");
+  cr_assert_str_eq(rows_of("select mod(7, 2), mod(7.5, 2), ceil(2), salary::float8 > 9.4 from emp where id = 6"),
+                   "1|1.5|2.0|1");
+  /* Integer arms of a numeric CASE/COALESCE/GREATEST become numeric, so
+  ** they order by value rather than before every numeric text. */
+  cr_assert_str_eq(rows_of("select coalesce(salary, 20) as c from emp order by c"),
+                   "9.50;10.00;10.0;20;3000.00;4000.50;5000.00");
+  cr_assert_str_eq(rows_of("select greatest(salary, 9.75, 2) as g from emp where dept = 30 order by g, id"),
+                   "9.75;10.00;10.0");
+  cr_assert_str_eq(rows_of("select case when id < 3 then salary else 100 end as c from emp order by c"),
+                   "100;100;100;100;100;4000.50;5000.00");
+  cr_assert_str_eq(rows_of("select 1.5 as x union select 10 order by x"), "1.5;10");
+  cr_assert_str_eq(rows_of("select x from (select 2 as x union all select 1.5 union all select 10) s "
+                           "order by x"),
+                   "1.5;2;10");
+  cr_assert_str_eq(rows_of("select * from (values (2), (1.5), (10)) v order by 1"), "1.5;2;10");
+  run_err("select 1 / 0.0", "22012: division by zero");
+  run_err("select name::numeric from emp where id = 1", "22P02: invalid input syntax for type numeric: \"Ann\"");
+  run_err("select (salary * 1000)::numeric(6,2) from emp where id = 1",
+          "22003: numeric field overflow\nDETAIL: A field with precision 6, scale 2 must round to an "
+          "absolute value less than 10^4.");
+  run_err("select (salary * 10)::int2 from emp where id = 1", "22003: smallint out of range");
 }
