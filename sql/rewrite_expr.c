@@ -301,6 +301,66 @@ static bool is_str_lit(const PgQuery__Node *n) {
 }
 
 static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
+                   uint32_t other, int32_t other_tm, uint32_t *type);
+
+static const char *dt_name(uint32_t t) {
+  switch (t) {
+  case CAT_OID_DATE: return "date";
+  case CAT_OID_TIMESTAMP: return "timestamp without time zone";
+  case CAT_OID_TIMESTAMPTZ: return "timestamp with time zone";
+  case CAT_OID_INT2: return "smallint";
+  case CAT_OID_INT4: return "integer";
+  case CAT_OID_INT8: return "bigint";
+  case CAT_OID_NUMERIC: return "numeric";
+  case CAT_OID_FLOAT4: return "real";
+  case CAT_OID_FLOAT8: return "double precision";
+  case CAT_OID_TEXT: return "text";
+  default: return "unknown";
+  }
+}
+
+/* Date arithmetic, PostgreSQL's operators on dates: date + integer,
+** integer + date and date - integer give a date; date - date gives the
+** integer number of days. Dates are 'YYYY-MM-DD' text, so SQLite's date()
+** with a day modifier and julianday() compute them exactly. Timestamps
+** need intervals, which synod does not have: 0A000 naming them; a type
+** pair PostgreSQL has no operator for gets its 42883. */
+static int date_arith(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a,
+                      const char *op, uint32_t lx, uint32_t rx, uint32_t *type) {
+  bool ldate = lx == CAT_OID_DATE, rdate = rx == CAT_OID_DATE;
+  bool lint = sqlr__is_int(lx) || lx == 0, rint = sqlr__is_int(rx) || rx == 0;
+  int rc;
+  uint32_t t;
+  if ((op[0] == '+' && ((ldate && rint) || (lint && rdate))) ||
+      (op[0] == '-' && ldate && rint)) {
+    const PgQuery__Node *dn = ldate ? a->lexpr : a->rexpr, *nn = ldate ? a->rexpr : a->lexpr;
+    PUT("date(");
+    if ((rc = operand(w, b, sc, dn, CAT_OID_DATE, -1, &t))) return rc;
+    PUT(op[0] == '-' ? ", (-(" : ", ((");
+    if ((rc = operand(w, b, sc, nn, CAT_OID_INT4, -1, &t))) return rc;
+    PUT(")) || ' days')");
+    *type = CAT_OID_DATE;
+    return 0;
+  }
+  if (op[0] == '-' && ldate && rdate) {
+    PUT("CAST(round(julianday(");
+    if ((rc = operand(w, b, sc, a->lexpr, CAT_OID_DATE, -1, &t))) return rc;
+    PUT(") - julianday(");
+    if ((rc = operand(w, b, sc, a->rexpr, CAT_OID_DATE, -1, &t))) return rc;
+    PUT(")) AS INTEGER)");
+    *type = CAT_OID_INT4;
+    return 0;
+  }
+  if ((op[0] == '+' || op[0] == '-') && (lx == CAT_OID_TIMESTAMP || lx == CAT_OID_TIMESTAMPTZ ||
+                                         rx == CAT_OID_TIMESTAMP || rx == CAT_OID_TIMESTAMPTZ) &&
+      (is_datetime(lx) && is_datetime(rx)))
+    return sqlr__unsupported(w, a->location, "interval values (timestamp - timestamp)");
+  w->err_pos = a->location + 1;
+  return syn_err_set(w->e, SYN_ENOTFOUND, "42883: operator does not exist: %s %s %s",
+                     dt_name(lx), op, dt_name(rx));
+}
+
+static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
                    uint32_t other, int32_t other_tm, uint32_t *type) {
   int32_t tm = -1;
   sqlr__note_param(w, n, other);
@@ -371,6 +431,8 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   ** after the other side. */
   uint32_t lx = is_str_lit(a->lexpr) && !is_str_lit(a->rexpr) ? rpeek : lpeek;
   uint32_t rx = is_str_lit(a->rexpr) ? lx : rpeek;
+  if (is_arith && (is_datetime(lx) || is_datetime(rx)))
+    return date_arith(w, b, sc, a, op, lx, rx, type);
   /* Numeric arithmetic is exact in syn_num_*() (sql/engine/eng_numeric.c);
   ** a comparison whose common type is numeric compares numeric text under
   ** the synnum collation (an integer side converted with syn_num()); float

@@ -71,3 +71,10 @@ select date_part('year', '2024-03-01'::date) * 1.5;
 select x, sum(x::numeric / 4) over (order by x rows between 1 preceding and current row), avg(x * 1.5) over (order by x rows 1 preceding) from generate_series(1,5) x;
 select v, sum(v) over (order by n rows between current row and 1 following) from (values (1.25, 1), (2.5, 2), (3, 3), (4.125, 4)) t(v, n) order by n;
 select sum(v) filter (where v > 2), avg(v) filter (where v < 4) from (values (1.25), (2.5), (3), (4.125)) t(v);
+-- date arithmetic: date +/- integer, date - date
+create table dd (id int primary key, d date, ts timestamp);
+insert into dd values (1, '2024-02-28', '2024-02-28 10:00:00'), (2, '2023-12-31', '2023-12-31 23:59:59'), (3, null, null);
+select id, d + 1, d - 1, 7 + d, d - '2024-01-01'::date from dd order by id;
+select '2024-03-01'::date - '2024-02-01'::date, '2024-01-31'::date + 30;
+select id from dd where d > '2024-01-01'::date - 10 order by id;
+drop table dd;

@@ -354,6 +354,14 @@ Test(sql_rewrite, scalar_functions) {
         "ann|ANN|3|3|2.57|nn|An|ANN|x");
 }
 
+Test(sql_rewrite, date_arithmetic) {
+  check("select hired + 1, hired - 1, hired - '2020-01-01'::date from emp where id = 1",
+        "SELECT date(\"hired\", ((1)) || ' days') AS \"?column?\", date(\"hired\", (-(1)) || ' days') "
+        "AS \"?column?\", CAST(round(julianday(\"hired\") - julianday('2020-01-01')) AS INTEGER) AS "
+        "\"?column?\" FROM \"emp\" WHERE (\"id\" = 1)",
+        "2020-01-16|2020-01-14|14");
+}
+
 Test(sql_rewrite, window_functions) {
   check("select id, row_number() over (order by id desc) from emp order by id",
         "SELECT \"id\", row_number() OVER ( ORDER BY \"id\" DESC NULLS FIRST) AS \"row_number\" "
@@ -380,7 +388,8 @@ Test(sql_rewrite, unsupported_and_unknown) {
   rw_err("select nope from emp", "42703", 8);
   rw_err("select frobnicate(1)", "0A000", 8);
   rw_err("select distinct on (dept) id from emp order by id", "42P10", 21);
-  rw_err("select hired + 1 from emp", "0A000", -1);
+  rw_err("select hired * 2 from emp", "42883", -1);
+  rw_err("select hired + hired from emp", "42883", -1);
   rw_err("select array[1, 2]", "0A000", -1);
   rw_err("select id from emp where name similar to 'a%'", "0A000", -1);
   rw_err("select * from unnest(array[1])", "0A000", -1);
