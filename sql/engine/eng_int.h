@@ -9,6 +9,7 @@
 
 #include "sql/catalog.h"
 #include "sql/engine/eng.h"
+#include "sql/engine/eng_scancache.h"
 #include "sql/parse.h"
 #include "sql/rewrite.h"
 #include "sql/sqlstate.h"
@@ -78,6 +79,7 @@ struct eng_session {
   /* Set by DML when a conflict came after the statement's first write:
   ** re-running it could apply writes twice, so the conflict is final. */
   bool conflict_final;
+  sc_cache *scache;      /* this statement's scan cache (eng_scancache.c) */
   int scan_rc;           /* first cl_scan failure inside SQLite */
   syn_err scan_err;
   atomic_int cancel;
