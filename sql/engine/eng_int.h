@@ -118,6 +118,9 @@ int eng__catalog_sync(eng_session *s, syn_err *e);
 const cat_table *eng__table(eng_session *s, const char *name);
 void eng__locks_clear(eng_session *s);
 void eng__tabs_free(eng_session *s);
+/* The SQLite plan of one PostgreSQL statement, appended to out (tests and
+** debugging; eng_explain.c). */
+int eng__explain(eng_session *s, const char *pgsql, cat_buf *out, syn_err *e);
 
 /* ---- statements ---- */
 int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e);
