@@ -43,13 +43,17 @@
 **
 ** When to fetch (cost): the first xFilter of a signature goes to the
 ** participants as before (a single-table query or a one-row outer loop
-** never pays for a table fetch). From the second call on, the entry is
-** fetched with a row budget of max(calls * SC_ROWS_PER_LOOKUP, rows the
-** per-lookup scans already returned), passed as the scan's LIMIT; a table
-** larger than the budget is abandoned and tried again when the number of
-** calls has doubled. So the rows fetched in vain stay within a constant
-** factor of the per-lookup work already done, and a large table joined to
-** a handful of rows keeps its point reads.
+** never pays for a table fetch). At the second call the entry is fetched
+** with a row budget, passed as the scan's LIMIT: SC_ROWS_PER_LOOKUP rows
+** (about what one lookup's round trip costs in bulk transfer) per call
+** expected, where the calls expected are the calls so far or, when larger,
+** the most rows one scan of another table returned in this statement (the
+** outer loop of a join buffers its rows before the inner is filtered), and
+** at least the rows the per-lookup scans already returned. A table larger
+** than the budget is abandoned and tried again once the calls made justify
+** twice the budget. So a large table joined to a handful of rows keeps its
+** point reads, and the rows fetched in vain stay within a constant factor
+** of the lookups they replace.
 **
 ** Memory: all entries and indexes of one statement together stay under
 ** eng_opts.scan_cache_bytes (default 64 MiB). An entry that would pass it
@@ -89,7 +93,8 @@ struct sc_entry {
   size_t nsig;
   sc_state state;
   uint32_t calls, next_try;
-  uint64_t rows_seen;
+  uint64_t rows_seen; /* rows the per-lookup scans returned, all calls */
+  uint64_t max_one;   /* most rows one xFilter call returned */
   eng_rows rows;
   sc_index *idx; /* nidx = t->ncols + 1 of them, [0] = rowid; NULL until needed */
   int nidx;
@@ -382,7 +387,13 @@ static int fetch_row(void *ud, const cl_row *row) {
 /* 1 fetched, 0 not (now or for good), < 0 cancelled. */
 static int fetch(eng_session *s, sc_cache *c, sc_entry *e, const cat_table *t,
                  const eng_fterm *terms, int n, size_t cap) {
-  uint64_t budget = (uint64_t)e->calls * SC_ROWS_PER_LOOKUP;
+  /* Calls to expect: at least those so far, and as many as the largest
+  ** single answer another table gave in this statement (the outer loop
+  ** of a join has buffered all its rows before the inner is filtered). */
+  uint64_t expect = e->calls;
+  for (const sc_entry *o = c->head; o; o = o->link)
+    if (o->t != t && o->max_one > expect) expect = o->max_one;
+  uint64_t budget = expect * SC_ROWS_PER_LOOKUP;
   if (e->rows_seen > budget) budget = e->rows_seen;
   if (budget > SC_END / 4) budget = SC_END / 4;
   eng_specbuf b;
@@ -410,8 +421,12 @@ static int fetch(eng_session *s, sc_cache *c, sc_entry *e, const cat_table *t,
     return 0;
   }
   if (x.over_budget) {
+    /* Try again once the lookups done justify twice this budget. */
     eng__rows_clear(&e->rows);
-    e->next_try = e->calls * 2;
+    uint64_t next = 2 * budget / SC_ROWS_PER_LOOKUP;
+    if (next < 2 * (uint64_t)e->calls) next = 2 * (uint64_t)e->calls;
+    if (next >= UINT32_MAX) e->state = SC_OFF;
+    else e->next_try = (uint32_t)next;
     return 0;
   }
   e->state = SC_FULL;
@@ -431,6 +446,7 @@ static void answer(sc_cache *c, sc_entry *e, const cat_table *t, const eng_fterm
                    size_t cap, eng_scview *v) {
   v->ent = e;
   e->refs++;
+  if (e->rows.n > e->max_one) e->max_one = e->rows.n; /* at most this many */
   int pick = -1;
   for (int i = 0; i < n && pick < 0; i++)
     if (terms[i].op == SQLITE_INDEX_CONSTRAINT_EQ && terms[i].arg == ENG_ARG_ROW &&
@@ -491,7 +507,9 @@ int eng__scache_filter(eng_session *s, const cat_table *t, const eng_fterm *term
 }
 
 void eng__scache_seen(sc_entry *ent, size_t nrows) {
-  if (ent) ent->rows_seen += nrows;
+  if (!ent) return;
+  ent->rows_seen += nrows;
+  if (nrows > ent->max_one) ent->max_one = nrows;
 }
 
 /* ---- cursor views ---- */

@@ -373,3 +373,27 @@ Test(join, plans) {
   }
   eng_session_free(s);
 }
+
+/* A large table joined to a handful of rows keeps its point reads: the
+** cache's one fetch attempt is bounded by the lookups it would replace,
+** so the big table is never read whole. */
+Test(join, small_outer_keeps_point_reads) {
+  eng_session *on = session_with(0, false), *off = session_with(0, true);
+  load(on);
+  run_ok(on, "create table big (id int primary key, v int)");
+  run_ok(on, "insert into big select g, g % 13 from generate_series(0, 2999) g");
+  const char *q = "select d.id, big.v from d join big on big.id = d.aid where d.id < 4 order by 1";
+  uint64_t rows0 = lc_rows_scanned(cl), scans0 = lc_scans(cl);
+  char *got = run(on, q);
+  uint64_t rows1 = lc_rows_scanned(cl), scans1 = lc_scans(cl);
+  char *want = run(off, q);
+  cr_assert_str_eq(got, want);
+  cr_assert_str_eq(got, "C id v\nR 1|1\nR 2|2\nR 3|3\nT SELECT 3\n");
+  cr_assert_lt(rows1 - rows0, 1500, "%llu rows read for 3 lookups",
+               (unsigned long long)(rows1 - rows0));
+  cr_assert_leq(scans1 - scans0, 6);
+  free(got);
+  free(want);
+  eng_session_free(on);
+  eng_session_free(off);
+}
