@@ -139,6 +139,10 @@ static const char *queries[] = {
     "select count(*) from c join d on d.k = c.k || ''",
     "select c.id, d.id from c join d on c.id = d.aid and c.v = d.w order by 1, 2",
     "select count(*) from c join d on c.id = d.aid where c.v < d.w",
+    "select c.id, (select d.id from d where d.w = c.v order by d.id limit 1) from c order by c.id",
+    "select c.id, (select d.id from d where d.w = c.v limit 1) is not null from c order by c.id",
+    "select count(*) from d where d.aid in (select id from c where v < 5)",
+    "select count(*) from c cross join e where e.x = 3",
 };
 
 /* Every query: same output with and without the cache; the cached
