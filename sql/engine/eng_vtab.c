@@ -311,7 +311,10 @@ int eng__spec_build(const cat_table *t, const eng_fterm *terms, int n, bool cons
       }
       continue;
     }
-    if (col < 0 || col >= t->ncols) continue;
+    if (col < 0 || col >= t->ncols) {
+      dropped = true;
+      continue;
+    }
     const cat_column *cc = &t->cols[col];
     if (op == SQLITE_INDEX_CONSTRAINT_EQ && same_class(cc, val, true)) {
       if (col == t->dist_col) {
