@@ -38,6 +38,7 @@ struct cl_cluster {
   struct { uint64_t txn, waits_for; } waits[LC_MAX_WAITERS];
   int nwaits;
   uint64_t rows_scanned;
+  uint64_t scans;
 };
 
 struct cl_txn {
@@ -658,6 +659,13 @@ uint64_t lc_rows_scanned(cl_cluster *cl) {
   return n;
 }
 
+uint64_t lc_scans(cl_cluster *cl) {
+  pthread_mutex_lock(&cl->mu);
+  uint64_t n = cl->scans;
+  pthread_mutex_unlock(&cl->mu);
+  return n;
+}
+
 static int fwd(void *ud, const store_row *r) {
   scan_fwd *f = ud;
   f->cl->rows_scanned++;
@@ -669,6 +677,7 @@ int cl_scan(cl_txn *t, const cat_table *table, const cl_scan_spec *spec, cl_row_
             syn_err *err) {
   cl_cluster *cl = t->cl;
   pthread_mutex_lock(&cl->mu);
+  cl->scans++;
   int i = find(cl, table->name);
   int rc = stale(table, i < 0 ? NULL : cl->tabs[i], err);
   scan_fwd f = {fn, ud, cl};

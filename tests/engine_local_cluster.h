@@ -18,5 +18,7 @@ void lc_close(cl_cluster *cl);
 
 /* Rows cl_scan has delivered so far (tests check what was pushed down). */
 uint64_t lc_rows_scanned(cl_cluster *cl);
+/* cl_scan calls so far (tests check how often a join goes to the store). */
+uint64_t lc_scans(cl_cluster *cl);
 
 #endif

@@ -71,6 +71,11 @@ typedef struct eng_opts {
   int workers;                /* executor threads; 0 = 4 (grows for sessions in a
                               ** block when all are busy, see eng_exec.c) */
   size_t max_scan_bytes;      /* rows one scan may buffer; 0 = 256 MiB */
+  /* The per-statement scan cache that turns repeated inner-table scans of
+  ** a join into one fetch and a hash index (docs/engine.md): bytes one
+  ** statement may cache, 0 = 64 MiB; scan_cache_off disables it. */
+  size_t scan_cache_bytes;
+  bool scan_cache_off;
   int rc_retries;             /* READ COMMITTED re-runs; 0 = 100 */
   const char *server_version; /* NULL = "15.0 (synod <version>)" */
   const char *database;       /* only this database exists; NULL = any */

@@ -45,7 +45,7 @@ static void key_of(const cat_table *t, const syn_value *row, int64_t rowid, syn_
 static int flush(eng_session *s, const cat_table *t, opbuf *b, syn_err *e) {
   int n = b->n;
   b->n = 0;
-  return n ? cl_write(s->txn, t, b->ops, n, e) : 0;
+  return n ? eng__write(s, t, b->ops, n, e) : 0;
 }
 
 /* Queue one op; row (ncols values) stays valid until the next flush. */
@@ -304,7 +304,7 @@ static int write_one(eng_session *s, const cat_table *t, cl_write_mode mode, con
   key_of(t, row, rowid, key, &nk, &dist);
   cl_write_op op = {.mode = mode, .row = mode == CL_LOCK || mode == CL_DELETE ? NULL : row,
                     .key = key, .nkey = nk, .dist_value = &dist};
-  int rc = cl_write(s->txn, t, &op, 1, e);
+  int rc = eng__write(s, t, &op, 1, e);
   if (rc == CL_EUNIQUE && row) detail_unique(s, t, row, e);
   return rc;
 }

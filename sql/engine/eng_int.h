@@ -9,6 +9,7 @@
 
 #include "sql/catalog.h"
 #include "sql/engine/eng.h"
+#include "sql/engine/eng_scancache.h"
 #include "sql/parse.h"
 #include "sql/rewrite.h"
 #include "sql/sqlstate.h"
@@ -80,6 +81,7 @@ struct eng_session {
   bool conflict_final;
   int64_t deadline_ms;   /* statement_timeout: monotonic ms, 0 = none */
   bool timed_out;        /* the deadline passed (the cancel reason) */
+  sc_cache *scache;      /* this statement's scan cache (eng_scancache.c) */
   int scan_rc;           /* first cl_scan failure inside SQLite */
   syn_err scan_err;
   atomic_int cancel;
@@ -128,6 +130,9 @@ int eng__ident(cat_buf *b, const char *name);
 const cat_table *eng__table(eng_session *s, const char *name);
 void eng__locks_clear(eng_session *s);
 void eng__tabs_free(eng_session *s);
+/* The SQLite plan of one PostgreSQL statement, appended to out (tests and
+** debugging; eng_explain.c). */
+int eng__explain(eng_session *s, const char *pgsql, cat_buf *out, syn_err *e);
 
 /* ---- statements ---- */
 int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e);

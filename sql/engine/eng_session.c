@@ -32,6 +32,7 @@ void eng_session_free(eng_session *s) {
   eng__abort_txn(s);
   eng__txn_ended(s);
   eng__locks_clear(s);
+  eng__scache_free(s);
   if (s->db) sqlite3_close(s->db);
   eng__tabs_free(s);
   eng__settings_free(s);
@@ -113,7 +114,7 @@ int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e) {
         dist = t->dist_col >= 0 ? rs->r[r].v[t->dist_col]
                                 : (syn_value){.type = SYN_V_INT, .u.i = rs->r[r].rowid};
         cl_write_op op = {.mode = CL_LOCK, .key = key, .nkey = nk, .dist_value = &dist};
-        rc = cl_write(s->txn, t, &op, 1, e);
+        rc = eng__write(s, t, &op, 1, e);
       }
     }
     eng__locks_clear(s);
@@ -179,6 +180,9 @@ static int run_data_tag(eng_session *s, const sqlp_stmt *st, char *tag, size_t t
     tag[0] = '\0';
     s->scan_rc = 0;
     s->conflict_final = false;
+    /* Every attempt starts with an empty scan cache: a re-run reads at a
+    ** new snapshot, and nothing cached at the old one may serve it. */
+    eng__scache_reset(s);
     syn_err_clear(&s->scan_err);
     switch (st->kind) {
     case SQLP_SELECT: rc = eng__run_select(s, q, e); break;
@@ -195,6 +199,7 @@ static int run_data_tag(eng_session *s, const sqlp_stmt *st, char *tag, size_t t
     }
     break;
   }
+  eng__scache_reset(s);
   sqlr_query_free(q);
   return rc;
 }

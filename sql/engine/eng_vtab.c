@@ -29,6 +29,12 @@
 ** join). A scan that would buffer more than opts.max_scan_bytes fails with
 ** 54000 rather than exhausting memory.
 **
+** Joins: when SQLite filters the same table again within one statement
+** (the inner side of a nested loop), xFilter asks the statement's scan
+** cache first (eng_scancache.c): the table is fetched once and later calls
+** are answered from a hash index. idxStr marks which terms have a constant
+** right-hand side (the cache fetches with those and keys entries by them).
+**
 ** Tables are read-only from SQLite's side (no xUpdate): DML is planned by
 ** the engine, which writes with cl_write.
 */
@@ -44,18 +50,18 @@ typedef struct eng_vtab {
   const cat_table *t; /* s->tabs[i]; the connection is rebuilt when tabs change */
 } eng_vtab;
 
+/* A cursor reads either its own scan's rows or, when the scan cache
+** answered (eng_scancache.c), a view of a cache entry. */
 typedef struct eng_cursor {
   sqlite3_vtab_cursor base;
   eng_rows rows;
   size_t pos;
+  eng_scview view; /* view.ent != NULL: read the view */
 } eng_cursor;
 
-/* Filter terms, in argv order: op code and column (-1 = rowid). */
-typedef struct term {
-  int op;
-  int col;
-  bool has_arg;
-} term;
+/* Most terms one xFilter decodes; later ones are ignored (the scan returns
+** a superset, which SQLite filters anyway). */
+#define VT_MAX_TERMS 256
 
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       sqlite3_vtab **out, char **errmsg) {
@@ -152,8 +158,16 @@ static int vt_best(sqlite3_vtab *vt, sqlite3_index_info *ii) {
       all_pushed = false;
       continue;
     }
-    if (arg) ii->aConstraintUsage[i].argvIndex = ++argn;
-    sqlite3_str_appendf(str, "%d %d %d;", c->op, c->iColumn, arg ? 1 : 0);
+    /* The argument kind tells the scan cache which terms are the same in
+    ** every xFilter call of this plan: a right-hand side SQLite knows now
+    ** is a constant (ENG_ARG_CONST), anything else may change per row. */
+    int kind = ENG_ARG_NONE;
+    if (arg) {
+      sqlite3_value *rhs = NULL;
+      ii->aConstraintUsage[i].argvIndex = ++argn;
+      kind = sqlite3_vtab_rhs_value(ii, i, &rhs) == SQLITE_OK && rhs ? ENG_ARG_CONST : ENG_ARG_ROW;
+    }
+    sqlite3_str_appendf(str, "%d %d %d;", c->op, c->iColumn, kind);
     nterms++;
     if (c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
       if (c->iColumn == -1) rowid_eq = true;
@@ -206,6 +220,7 @@ static int vt_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
 
 static int vt_close(sqlite3_vtab_cursor *cur) {
   eng_cursor *c = (eng_cursor *)cur;
+  eng__scview_release(&c->view);
   eng__rows_clear(&c->rows);
   sqlite3_free(c);
   return SQLITE_OK;
@@ -280,53 +295,38 @@ static int remember_locks(eng_session *s, const cat_table *t, const eng_rows *ro
   return 0;
 }
 
-static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, int argc,
-                     sqlite3_value **argv) {
-  eng_cursor *c = (eng_cursor *)cur;
-  eng_vtab *v = (eng_vtab *)cur->pVtab;
-  eng_session *s = v->s;
-  const cat_table *t = v->t;
-  eng__rows_clear(&c->rows);
-  c->pos = 0;
-  if (!s->txn) {
-    sqlite3_free(v->base.zErrMsg);
-    v->base.zErrMsg = sqlite3_mprintf("synod: scan outside a transaction");
-    return SQLITE_ERROR;
-  }
-  syn_value params[ENG_MAX_FILTER_PARAMS];
-  int nparams = 0;
-  syn_value key[64];
+int eng__spec_build(const cat_table *t, const eng_fterm *terms, int n, bool const_only,
+                    eng_specbuf *b) {
+  memset(b, 0, sizeof *b);
   bool have_key[64] = {false};
-  syn_value rowid_key, dist;
+  syn_value rowid_key = {.type = SYN_V_NULL};
   bool have_rowid = false, have_dist = false;
   cat_buf f = {0};
-  int rc = 0, argi = 0;
+  int rc = 0, nparams = 0;
   uint32_t limit = 0;
   bool dropped = false; /* a term was not pushed: the limit must not be */
-  cat_buf numkey[64];
-  memset(numkey, 0, sizeof numkey);
-  int nnumkey = 0;
-  for (const char *p = idxstr; p && *p && !rc;) {
-    int op, col, arg, used = 0;
-    if (sscanf(p, "%d %d %d;%n", &op, &col, &arg, &used) != 3 || used <= 0) break;
-    p += used;
-    syn_value val = {.type = SYN_V_NULL};
-    if (arg) {
-      if (argi >= argc) break;
-      rc = eng__value_from_sqlite(argv[argi++], &val);
-      if (rc) break;
-    }
+  for (int i = 0; i < n && !rc; i++) {
+    const eng_fterm *tm = &terms[i];
+    int op = tm->op, col = tm->col;
+    bool arg = tm->arg != ENG_ARG_NONE;
+    const syn_value *val = &tm->val;
+    if (const_only && (tm->arg == ENG_ARG_ROW || op == SQLITE_INDEX_CONSTRAINT_LIMIT)) continue;
     if (op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
-      if (val.type == SYN_V_INT && val.u.i > 0 && val.u.i <= UINT32_MAX) limit = (uint32_t)val.u.i;
+      if (val->type == SYN_V_INT && val->u.i > 0 && val->u.i <= UINT32_MAX)
+        limit = (uint32_t)val->u.i;
       continue;
     }
     if (col == -1) {
-      if (val.type == SYN_V_INT) {
-        rowid_key = val;
+      if (val->type == SYN_V_INT) {
+        rowid_key = *val;
         have_rowid = true;
       } else {
         dropped = true;
       }
+      continue;
+    }
+    if (col < 0 || col >= t->ncols) {
+      dropped = true;
       continue;
     }
     const cat_column *cc = &t->cols[col];
@@ -337,33 +337,34 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
       ** bytes). A value with no key form (not a number, too large for the
       ** column) just scans. */
       dropped = true;
-      if (op != SQLITE_INDEX_CONSTRAINT_EQ || nnumkey >= 64 ||
-          cat_numeric_key(cc, &val, &val, &numkey[nnumkey], NULL))
+      syn_value kv;
+      if (op != SQLITE_INDEX_CONSTRAINT_EQ || b->nnumkey >= 64 ||
+          cat_numeric_key(cc, val, &kv, &b->numkey[b->nnumkey], NULL))
         continue;
-      nnumkey++;
+      b->nnumkey++;
       if (col == t->dist_col) {
-        dist = val;
+        b->dist = kv;
         have_dist = true;
       }
       for (int k = 0; k < t->npk && k < 64; k++)
         if (t->pk[k] == col) {
-          key[k] = val;
+          b->key[k] = kv;
           have_key[k] = true;
         }
       continue;
     }
-    if (op == SQLITE_INDEX_CONSTRAINT_EQ && same_class(cc, &val, true)) {
+    if (op == SQLITE_INDEX_CONSTRAINT_EQ && same_class(cc, val, true)) {
       if (col == t->dist_col) {
-        dist = val;
+        b->dist = *val;
         have_dist = true;
       }
       for (int k = 0; k < t->npk && k < 64; k++)
         if (t->pk[k] == col) {
-          key[k] = val;
+          b->key[k] = *val;
           have_key[k] = true;
         }
     }
-    if (arg && !same_class(cc, &val, false)) {
+    if (arg && (!same_class(cc, val, false) || nparams >= ENG_MAX_FILTER_PARAMS)) {
       dropped = true;
       continue;
     }
@@ -371,71 +372,147 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, i
     if (!rc) rc = eng__ident(&f, cc->name);
     if (!rc) rc = cat_buf_printf(&f, "%s", op_sql(op));
     if (!rc && arg) {
-      params[nparams] = val;
+      b->params[nparams] = *val;
       rc = cat_buf_printf(&f, "?%d", ++nparams);
     }
   }
-  (void)idxnum;
   if (rc) {
     cat_buf_free(&f);
-    return SQLITE_NOMEM;
+    return SYN_ENOMEM;
   }
-  cl_scan_spec spec = {.filter = f.n ? f.p : NULL, .params = params, .nparams = nparams,
-                       .limit = dropped ? 0 : limit};
+  b->filter = f.n ? f.p : NULL;
+  if (!b->filter) cat_buf_free(&f);
+  b->spec = (cl_scan_spec){.filter = b->filter, .params = b->params, .nparams = nparams,
+                           .limit = dropped ? 0 : limit};
   bool point = t->npk > 0 && t->npk <= 64;
   for (int k = 0; point && k < t->npk; k++) point = have_key[k];
   if (point) {
-    spec.key = key;
-    spec.nkey = t->npk;
+    b->spec.key = b->key;
+    b->spec.nkey = t->npk;
   } else if (t->hidden_rowid && have_rowid) {
-    spec.key = &rowid_key;
-    spec.nkey = 1;
+    b->key[0] = rowid_key;
+    b->spec.key = b->key;
+    b->spec.nkey = 1;
     if (t->dist_col < 0) {
-      dist = rowid_key;
+      b->dist = rowid_key;
       have_dist = true;
     }
   }
-  if (have_dist) spec.dist_value = &dist;
-  scan_ctx x = {.s = s, .rows = &c->rows,
-                .max = s->opts.max_scan_bytes ? s->opts.max_scan_bytes : (size_t)256 << 20};
+  if (have_dist) b->spec.dist_value = &b->dist;
+  return 0;
+}
+
+void eng__spec_free(eng_specbuf *b) {
+  free(b->filter);
+  b->filter = NULL;
+  for (int k = 0; k < b->nnumkey; k++) cat_buf_free(&b->numkey[k]);
+  b->nnumkey = 0;
+}
+
+/* Decode idxStr ("op col argkind;" per term, see vt_best) with argv. */
+static int decode_terms(const char *idxstr, int argc, sqlite3_value **argv, eng_fterm *terms,
+                        int *n) {
+  int argi = 0;
+  *n = 0;
+  for (const char *p = idxstr; p && *p && *n < VT_MAX_TERMS;) {
+    int op, col, arg, used = 0;
+    if (sscanf(p, "%d %d %d;%n", &op, &col, &arg, &used) != 3 || used <= 0) break;
+    p += used;
+    eng_fterm *tm = &terms[*n];
+    *tm = (eng_fterm){.op = op, .col = col, .arg = (eng_argkind)arg,
+                      .val = {.type = SYN_V_NULL}};
+    if (arg) {
+      if (argi >= argc) break;
+      int rc = eng__value_from_sqlite(argv[argi++], &tm->val);
+      if (rc) return rc;
+    }
+    (*n)++;
+  }
+  return 0;
+}
+
+static int filter_fail(eng_vtab *v, eng_cursor *c, int rc, syn_err *e) {
+  eng_session *s = v->s;
+  if (!s->scan_rc) {
+    s->scan_rc = rc;
+    s->scan_err = *e;
+    if (!e->msg[0]) syn_err_set(&s->scan_err, rc, "scan of \"%s\" failed", v->t->name);
+  }
+  eng__rows_clear(&c->rows);
+  sqlite3_free(v->base.zErrMsg);
+  v->base.zErrMsg = sqlite3_mprintf("%s", s->scan_err.msg);
+  return SQLITE_ERROR;
+}
+
+static int vt_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, int argc,
+                     sqlite3_value **argv) {
+  eng_cursor *c = (eng_cursor *)cur;
+  eng_vtab *v = (eng_vtab *)cur->pVtab;
+  eng_session *s = v->s;
+  const cat_table *t = v->t;
+  (void)idxnum;
+  eng__scview_release(&c->view);
+  eng__rows_clear(&c->rows);
+  c->pos = 0;
+  if (!s->txn) {
+    sqlite3_free(v->base.zErrMsg);
+    v->base.zErrMsg = sqlite3_mprintf("synod: scan outside a transaction");
+    return SQLITE_ERROR;
+  }
+  eng_fterm terms[VT_MAX_TERMS];
+  int nterms = 0;
   syn_err e;
   syn_err_clear(&e);
-  rc = cl_scan(s->txn, t, &spec, on_row, &x, &e);
-  cat_buf_free(&f);
-  for (int k = 0; k < nnumkey; k++) cat_buf_free(&numkey[k]);
+  if (decode_terms(idxstr, argc, argv, terms, &nterms)) return SQLITE_NOMEM;
+  /* Repeated filters of one table in one statement (the inner side of a
+  ** join) are answered from the statement's scan cache when it can. */
+  sc_entry *ent = NULL;
+  int rc = eng__scache_filter(s, t, terms, nterms, &c->view, &ent);
+  if (rc == 1) return SQLITE_OK;
+  if (rc < 0) {
+    syn_err_set(&e, rc, "57014: canceling statement due to %s", eng__cancel_reason(s));
+    return filter_fail(v, c, rc, &e);
+  }
+  eng_specbuf b;
+  if (eng__spec_build(t, terms, nterms, false, &b)) {
+    eng__spec_free(&b);
+    return SQLITE_NOMEM;
+  }
+  scan_ctx x = {.s = s, .rows = &c->rows,
+                .max = s->opts.max_scan_bytes ? s->opts.max_scan_bytes : (size_t)256 << 20};
+  rc = cl_scan(s->txn, t, &b.spec, on_row, &x, &e);
+  eng__spec_free(&b);
   if (rc == SYN_ERANGE && c->rows.bytes > x.max)
     syn_err_set(&e, SYN_ERANGE, "54000: scan of \"%s\" exceeds the engine's buffer limit of %zu bytes",
                 t->name, x.max);
   else if (rc == SYN_ETIMEDOUT && eng__cancelled(s))
     syn_err_set(&e, SYN_ETIMEDOUT, "57014: canceling statement due to %s", eng__cancel_reason(s));
   if (!rc && s->lock_scan) rc = remember_locks(s, t, &c->rows);
-  if (rc) {
-    if (!s->scan_rc) {
-      s->scan_rc = rc;
-      s->scan_err = e;
-      if (!e.msg[0]) syn_err_set(&s->scan_err, rc, "scan of \"%s\" failed", t->name);
-    }
-    eng__rows_clear(&c->rows);
-    sqlite3_free(v->base.zErrMsg);
-    v->base.zErrMsg = sqlite3_mprintf("%s", s->scan_err.msg);
-    return SQLITE_ERROR;
-  }
+  if (rc) return filter_fail(v, c, rc, &e);
+  eng__scache_seen(ent, c->rows.n);
   return SQLITE_OK;
 }
 
 static int vt_next(sqlite3_vtab_cursor *cur) {
-  ((eng_cursor *)cur)->pos++;
+  eng_cursor *c = (eng_cursor *)cur;
+  if (c->view.ent) eng__scview_next(&c->view);
+  else c->pos++;
   return SQLITE_OK;
 }
 
 static int vt_eof(sqlite3_vtab_cursor *cur) {
   eng_cursor *c = (eng_cursor *)cur;
+  if (c->view.ent) return eng__scview_eof(&c->view);
   return c->pos >= c->rows.n;
+}
+
+static const eng_row *cur_row(eng_cursor *c) {
+  return c->view.ent ? eng__scview_row(&c->view) : &c->rows.r[c->pos];
 }
 
 static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   eng_cursor *c = (eng_cursor *)cur;
-  const eng_row *r = &c->rows.r[c->pos];
+  const eng_row *r = cur_row(c);
   if (i < 0 || i >= r->n) {
     sqlite3_result_null(ctx);
     return SQLITE_OK;
@@ -456,7 +533,9 @@ static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
 static int vt_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *out) {
   eng_cursor *c = (eng_cursor *)cur;
   eng_vtab *v = (eng_vtab *)cur->pVtab;
-  *out = v->t->hidden_rowid ? c->rows.r[c->pos].rowid : (sqlite3_int64)c->pos + 1;
+  if (v->t->hidden_rowid) *out = cur_row(c)->rowid;
+  else if (c->view.ent) *out = (sqlite3_int64)eng__scview_pos(&c->view) + 1;
+  else *out = (sqlite3_int64)c->pos + 1;
   return SQLITE_OK;
 }
 
