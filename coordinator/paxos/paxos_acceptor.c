@@ -144,10 +144,13 @@ void px_on_heartbeat(paxos *p, const paxos_msg *m, uint64_t now) {
     ** every other member reported its promised ballot after we came up,
     ** rj_max is their maximum; a leader that finished phase 1 at a ballot
     ** above rj_max did so with a majority that excluded us, and no ballot
-    ** we could have promised before the wipe is that high. Caught up to
-    ** its commit index, we may vote from that ballot on. */
+    ** we could have promised before the wipe is that high. Once that
+    ** leader has also finished recovery (m->ok: every value phase 1 found
+    ** is chosen again in its ballot, by a majority without us), nothing
+    ** we forgot can be needed by a later phase 1. Caught up to its commit
+    ** index, we may vote from that ballot on. */
     uint32_t others = ((1u << p->cfg.nnodes) - 1) & ~(1u << p->self_idx);
-    if (!p->rj_pending && p->rj_mask == others && m->ballot > p->rj_max &&
+    if (!p->rj_pending && m->ok && p->rj_mask == others && m->ballot > p->rj_max &&
         p->chosen >= m->commit) {
       p->rj_pending = true;
       if (m->ballot > p->promised) p->promised = m->ballot;

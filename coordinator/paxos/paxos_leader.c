@@ -135,6 +135,7 @@ static void absorb(paxos *p, uint32_t idx, const paxos_entry *e, uint32_t n, uin
   ** not report their values: fetch them before proposing anything there. */
   if (snap_slot >= p->p1_from && snap_slot > p->p1_need) {
     p->p1_need = snap_slot;
+    p->p1_need_from = from;
     px_ask_catchup(p, from, now, true);
   }
   p->p1_acks |= 1u << idx;
@@ -249,7 +250,10 @@ void px_on_rejoin_req(paxos *p, const paxos_msg *m, uint64_t now) {
 }
 
 static void heartbeat(paxos *p, uint64_t now) {
-  paxos_msg m = {.type = PAXOS_M_HEARTBEAT, .ballot = p->ballot, .commit = p->chosen, .ts = now};
+  /* ok: recovery is complete (every slot phase 1 found is chosen in our
+  ** ballot); a rejoining member waits for that, see px_on_heartbeat. */
+  paxos_msg m = {.type = PAXOS_M_HEARTBEAT, .ballot = p->ballot, .commit = p->chosen, .ts = now,
+                 .ok = p->recovered && p->chosen >= p->recover_upto};
   for (uint32_t i = 0; i < p->cfg.nnodes; i++)
     if (i != p->self_idx) px_send(p, &m, p->cfg.nodes[i]);
   p->hb_at = now;
@@ -344,6 +348,7 @@ void px_leader_drive(paxos *p, uint64_t now) {
 
 void px_leader_tick(paxos *p, uint64_t now) {
   if (now >= p->hb_at + p->cfg.heartbeat_ms) heartbeat(p, now);
+  if (!p->recovered && p->chosen < p->p1_need) px_ask_catchup(p, p->p1_need_from, now, false);
   /* Retransmit ACCEPTs not yet answered (messages may be lost). */
   for (size_t i = 0; i < p->len; i++) {
     px_slot *sl = &p->log[i];
