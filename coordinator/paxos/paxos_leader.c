@@ -339,6 +339,8 @@ void px_leader_drive(paxos *p, uint64_t now) {
              (unsigned long long)p->p1_max);
     px_advance(p);
   }
+  /* A snapshot or catch-up may have moved chosen past our next slot. */
+  if (p->next_slot <= p->chosen) p->next_slot = p->chosen + 1;
   while (p->role == PAXOS_LEADER && p->next_slot - 1 - p->chosen < p->cfg.max_inflight &&
          queued(p))
     propose_batch(p, now);

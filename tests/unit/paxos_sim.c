@@ -376,6 +376,11 @@ static void node_boot(sim *s, node *nd) {
   paxos_status st;
   paxos_get_status(nd->px, &st);
   nd->was_learner = st.role == PAXOS_LEARNER;
+  if (nd->rejoining && !nd->was_learner) {
+    /* VOTER became durable just before a crash: rejoined. */
+    nd->rejoining = false;
+    s->t.rejoins++;
+  }
 }
 
 static void node_crash(sim *s, node *nd, bool wipe) {
