@@ -110,11 +110,17 @@ void px_on_accept(paxos *p, const paxos_msg *m, uint64_t now) {
     px_record(p, PAXOS_REC_PROMISE, 0, m->ballot, NULL, 0);
   }
   px_heard_leader(p, m->from, now);
-  /* NULL: below the snapshot (chosen), or absurdly far ahead (ignored:
-  ** we catch up first). */
-  px_slot *sl = px_slot_at(p, m->slot, m->slot > p->chosen);
-  if (!sl && m->slot > p->chosen) return;
-  if (sl && !sl->chosen) {
+  if (m->slot <= p->chosen || (px_slot_at(p, m->slot, false) &&
+                                px_slot_at(p, m->slot, false)->chosen)) {
+    /* Already chosen here: no vote (it would not be backed by a record
+    ** for this ballot); tell the proposer the chosen value instead, as a
+    ** catch-up answer (a snapshot if we compacted that slot away). */
+    paxos_msg q = {.type = PAXOS_M_CATCHUP_REQ, .from = m->from, .slot = m->slot};
+    px_on_catchup_req(p, &q);
+  } else {
+    /* NULL: absurdly far ahead (ignored: we catch up first). */
+    px_slot *sl = px_slot_at(p, m->slot, true);
+    if (!sl) return;
     const paxos_entry *e = &m->entries[0];
     uint8_t *v = e->len ? malloc(e->len) : NULL;
     if (e->len && !v) return px_fail(p, "out of memory");
@@ -125,12 +131,10 @@ void px_on_accept(paxos *p, const paxos_msg *m, uint64_t now) {
     sl->has = true;
     sl->acc = m->ballot;
     px_record(p, PAXOS_REC_ACCEPT, m->slot, m->ballot, v, e->len);
+    /* The ACCEPTED leaves only after the ACCEPT record is durable
+    ** (invariant: a vote counted towards a choice is never forgotten). */
+    px_gate_add(p, G_ACCEPTED, m->from, m->ballot, m->slot);
   }
-  /* A slot already chosen here needs no record: the leader's value for it
-  ** is the chosen one, so counting this answer changes nothing. Otherwise
-  ** the ACCEPTED leaves only after the ACCEPT record is durable (invariant:
-  ** a vote counted towards a choice is never forgotten). */
-  px_gate_add(p, G_ACCEPTED, m->from, m->ballot, m->slot);
   px_learn_commit(p, m->ballot, m->commit, m->from, now);
 }
 
@@ -244,7 +248,18 @@ void px_ask_catchup(paxos *p, uint32_t to, uint64_t now, bool force) {
 
 void px_on_catchup_req(paxos *p, const paxos_msg *m) {
   uint64_t from = m->slot;
-  if (from == 0 || from > p->chosen) return;
+  if (from == 0) return;
+  if (from > p->chosen) {
+    /* A single chosen slot beyond the contiguous prefix (answering an
+    ** ACCEPT for it): send just that one. */
+    px_slot *sl = px_slot_at(p, from, false);
+    if (!sl || !sl->chosen) return;
+    paxos_entry e = {.slot = from, .ballot = sl->acc, .chosen = true, .data = sl->val,
+                     .len = sl->len};
+    paxos_msg r = {.type = PAXOS_M_CATCHUP, .commit = p->chosen, .nentries = 1, .entries = &e};
+    px_send(p, &r, m->from);
+    return;
+  }
   if (from <= p->snap_slot) {
     paxos_entry e = {.slot = p->snap_slot, .chosen = true, .data = p->snap,
                      .len = (uint32_t)p->snap_len};

@@ -74,6 +74,11 @@ typedef struct node {
   uint32_t nseen;
   bool was_learner;
   bool rejoining; /* wiped, not yet a voter again */
+  /* what the disk holds, kept up to date by disk_append: the durability
+  ** oracle every PROMISE/ACCEPTED/PREPARE is checked against */
+  paxos_ballot dprom;
+  uint64_t dsnap;
+  uint64_t *dacc; /* per slot: highest durable accepted ballot, ~0 learned */
 } node;
 
 typedef struct client {
@@ -105,7 +110,7 @@ typedef struct sim {
   bool chosen_ids[MAXIDS];
   /* fault knobs */
   bool faults;
-  uint32_t drop_pm, dup_pm, max_delay, crash_pm, wipe_pm, part_pm;
+  uint32_t drop_pm, dup_pm, max_delay, crash_pm, wipe_pm, part_pm, disk_ms;
   paxos_sim_totals t;
 } sim;
 
@@ -138,6 +143,8 @@ static void value_fill(uint64_t id, uint8_t *b) {
 
 /* ---- io ---------------------------------------------------------------- */
 
+static void check_durable(sim *s, node *nd, const paxos_msg *m);
+
 static void io_send(void *ud, const paxos_msg *m) {
   node *nd = ud;
   sim *s = nd->sim;
@@ -145,6 +152,7 @@ static void io_send(void *ud, const paxos_msg *m) {
   for (int i = 0; i < s->n; i++)
     if (s->nodes[i].id == m->to) to = i;
   if (to < 0) return fail(s, "node %u sent to unknown %u", nd->id, m->to);
+  check_durable(s, nd, m);
   uint8_t *b;
   size_t len;
   syn_err e;
@@ -185,7 +193,7 @@ static void io_persist(void *ud, uint64_t seq, const paxos_rec *recs, size_t n) 
   }
   dpend *p = &nd->pend[nd->npend++];
   p->seq = seq;
-  p->at = s->now + rbelow(&s->r, 8);
+  p->at = s->now + rbelow(&s->r, s->disk_ms);
   p->n = n;
   p->recs = calloc(n ? n : 1, sizeof *p->recs);
   for (size_t i = 0; i < n; i++) {
@@ -204,6 +212,39 @@ static void disk_append(node *nd, drec *d) {
     nd->disk = realloc(nd->disk, nd->capdisk * sizeof *nd->disk);
   }
   nd->disk[nd->ndisk++] = *d;
+  const paxos_rec *r = &d->r;
+  switch (r->type) {
+  case PAXOS_REC_PROMISE:
+  case PAXOS_REC_VOTER:
+    if (r->ballot > nd->dprom) nd->dprom = r->ballot;
+    break;
+  case PAXOS_REC_ACCEPT:
+    if (r->ballot > nd->dprom) nd->dprom = r->ballot;
+    if (r->slot <= MAXSLOTS && r->ballot > nd->dacc[r->slot]) nd->dacc[r->slot] = r->ballot;
+    break;
+  case PAXOS_REC_LEARN:
+    if (r->slot <= MAXSLOTS) nd->dacc[r->slot] = ~0ULL;
+    break;
+  case PAXOS_REC_SNAPSHOT:
+    if (r->slot > nd->dsnap) nd->dsnap = r->slot;
+    break;
+  default:
+    break;
+  }
+}
+
+/* The invariant of docs/consensus.md, "What is fsynced when", checked on
+** every message that leaves: what it claims is already on the disk. */
+static void check_durable(sim *s, node *nd, const paxos_msg *m) {
+  if (m->type == PAXOS_M_PROMISE && m->ok && nd->dprom < m->ballot)
+    fail(s, "n%u sent PROMISE %llu.%u before it was durable", nd->id,
+         (unsigned long long)PAXOS_BALLOT_ROUND(m->ballot), PAXOS_BALLOT_NODE(m->ballot));
+  if (m->type == PAXOS_M_PREPARE && nd->dprom < m->ballot)
+    fail(s, "n%u sent PREPARE before its own promise was durable", nd->id);
+  if (m->type == PAXOS_M_ACCEPTED && m->ok && m->slot <= MAXSLOTS && m->slot > nd->dsnap &&
+      nd->dacc[m->slot] < m->ballot)
+    fail(s, "n%u sent ACCEPTED for slot %llu before it was durable", nd->id,
+         (unsigned long long)m->slot);
 }
 
 static void sm_apply_value(node *nd, uint64_t id, const uint8_t *d, uint32_t len) {
@@ -407,6 +448,9 @@ static void node_crash(sim *s, node *nd, bool wipe) {
   if (wipe) {
     for (size_t i = 0; i < nd->ndisk; i++) free(nd->disk[i].data);
     nd->ndisk = 0;
+    nd->dprom = 0;
+    nd->dsnap = 0;
+    memset(nd->dacc, 0, (MAXSLOTS + 1) * sizeof *nd->dacc);
     /* What paxos_store_open(PAXOS_STORE_MEMBER) does for a member whose
     ** directory lost its MEMBER marker. */
     drec d = {.r = {.type = PAXOS_REC_REJOIN}};
@@ -594,6 +638,7 @@ static void sim_free(sim *s) {
     }
     free(nd->pend);
     free(nd->seen_ids);
+    free(nd->dacc);
   }
   for (size_t i = 0; i < s->nmsgs; i++) free(s->msgs[i].bytes);
   free(s->msgs);
@@ -615,12 +660,14 @@ int paxos_sim_run(uint64_t seed, bool trace, paxos_sim_totals *tot, char *why, s
   s->crash_pm = 1 + rbelow(&s->r, 4);
   s->wipe_pm = rbelow(&s->r, 400);
   s->part_pm = rbelow(&s->r, 8);
+  s->disk_ms = 1 + rbelow(&s->r, 40); /* fsync latency up to this */
   for (int i = 0; i < s->n; i++) {
     node *nd = &s->nodes[i];
     nd->sim = s;
     nd->idx = i;
     nd->id = (uint32_t)(i + 1) * 10 + (uint32_t)(seed % 7); /* ids need not be 1..n */
     nd->seen_ids = calloc(MAXIDS, 1);
+    nd->dacc = calloc(MAXSLOTS + 1, sizeof *nd->dacc);
   }
   for (int c = 0; c < MAXC; c++) s->clients[c].target = (int)rbelow(&s->r, (uint32_t)s->n);
   for (int i = 0; i < s->n && !s->failed; i++) node_boot(s, &s->nodes[i]);

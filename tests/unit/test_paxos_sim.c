@@ -76,16 +76,30 @@ Test(paxos_sim, sweep_on_request) {
   report("sweep", &t);
 }
 
-Test(paxos_sim, seeds_0_to_99, .timeout = 60) {
+Test(paxos_sim, seeds_0_to_249, .timeout = 60) {
   paxos_sim_totals t = {0};
-  run_range(0, 100, &t);
-  report("seeds 0-99", &t);
+  run_range(0, 250, &t);
+  report("seeds 0-249", &t);
   check_coverage(&t);
 }
 
-Test(paxos_sim, seeds_100_to_199, .timeout = 60) {
+Test(paxos_sim, seeds_250_to_499, .timeout = 60) {
   paxos_sim_totals t = {0};
-  run_range(100, 200, &t);
-  report("seeds 100-199", &t);
+  run_range(250, 500, &t);
+  report("seeds 250-499", &t);
+  check_coverage(&t);
+}
+
+Test(paxos_sim, seeds_500_to_749, .timeout = 60) {
+  paxos_sim_totals t = {0};
+  run_range(500, 750, &t);
+  report("seeds 500-749", &t);
+  check_coverage(&t);
+}
+
+Test(paxos_sim, seeds_750_to_999, .timeout = 60) {
+  paxos_sim_totals t = {0};
+  run_range(750, 1000, &t);
+  report("seeds 750-999", &t);
   check_coverage(&t);
 }
