@@ -105,6 +105,7 @@ typedef struct sim {
   uint64_t slot_hash[MAXSLOTS + 1];  /* batch bytes hash per applied slot */
   uint64_t state_hash[MAXSLOTS + 1]; /* state machine hash after slot */
   bool slot_set[MAXSLOTS + 1];
+  uint8_t held[MAXSLOTS + 1]; /* per slot: members that ever held it durably (wipes included) */
   uint32_t proposed_len[MAXIDS];     /* 0: never proposed */
   uint64_t max_applied;
   bool chosen_ids[MAXIDS];
@@ -221,9 +222,11 @@ static void disk_append(node *nd, drec *d) {
   case PAXOS_REC_ACCEPT:
     if (r->ballot > nd->dprom) nd->dprom = r->ballot;
     if (r->slot <= MAXSLOTS && r->ballot > nd->dacc[r->slot]) nd->dacc[r->slot] = r->ballot;
+    if (r->slot <= MAXSLOTS) nd->sim->held[r->slot] |= (uint8_t)(1u << nd->idx);
     break;
   case PAXOS_REC_LEARN:
     if (r->slot <= MAXSLOTS) nd->dacc[r->slot] = ~0ULL;
+    if (r->slot <= MAXSLOTS) nd->sim->held[r->slot] |= (uint8_t)(1u << nd->idx);
     break;
   case PAXOS_REC_SNAPSHOT:
     if (r->slot > nd->dsnap) nd->dsnap = r->slot;
@@ -278,6 +281,14 @@ static void io_apply(void *ud, uint64_t slot, const paxos_value *vals, uint32_t 
   }
   nd->applied = slot;
   if (!s->slot_set[slot]) {
+    /* Chosen means a majority holds it durably, at the moment it is first
+    ** applied anywhere (a vote counted before its fsync breaks this). */
+    int held = 0;
+    for (int i = 0; i < s->n; i++)
+      held += (s->held[slot] >> i & 1) || s->nodes[i].dsnap >= slot;
+    if (held < s->n / 2 + 1)
+      fail(s, "slot %llu applied by n%u while only %d members hold it durably",
+           (unsigned long long)slot, nd->id, held);
     s->slot_set[slot] = true;
     s->slot_hash[slot] = h;
     s->state_hash[slot] = nd->sm_hash;
