@@ -198,6 +198,10 @@ static void log_drop_upto(paxos *p, uint64_t upto) {
   if (upto < p->base) return;
   uint64_t k = upto - p->base + 1;
   if (k > p->len) k = p->len;
+  if (k == 0) {
+    p->base = upto + 1;
+    return;
+  }
   for (uint64_t i = 0; i < k; i++) slot_free(&p->log[i]);
   memmove(p->log, p->log + k, (p->len - (size_t)k) * sizeof *p->log);
   memset(p->log + (p->len - (size_t)k), 0, (size_t)k * sizeof *p->log);

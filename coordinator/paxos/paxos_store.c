@@ -160,7 +160,7 @@ static st_slot *slot_at(paxos_store *st, uint64_t slot) {
 }
 
 static void slots_drop_upto(paxos_store *st, uint64_t upto) {
-  if (upto <= st->snap_slot) return;
+  if (upto <= st->snap_slot || !st->nslots) return;
   size_t k = (size_t)(upto - st->snap_slot);
   if (k > st->nslots) k = st->nslots;
   for (size_t i = 0; i < k; i++) free(st->slots[i].data);

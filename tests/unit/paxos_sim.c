@@ -555,8 +555,10 @@ static void deliver(sim *s) {
       s->msgs[ndue++] = t;
     }
   smsg *due = malloc((ndue ? ndue : 1) * sizeof *due);
-  memcpy(due, s->msgs, ndue * sizeof *due);
-  memmove(s->msgs, s->msgs + ndue, (s->nmsgs - ndue) * sizeof *s->msgs);
+  if (ndue) {
+    memcpy(due, s->msgs, ndue * sizeof *due);
+    memmove(s->msgs, s->msgs + ndue, (s->nmsgs - ndue) * sizeof *s->msgs);
+  }
   s->nmsgs -= ndue;
   for (size_t i = ndue; i > 1; i--) {
     size_t j = rbelow(&s->r, (uint32_t)i);
