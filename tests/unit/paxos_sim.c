@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include "coordinator/paxos/paxos.h"
+#include "coordinator/paxos/paxos_store.h"
+
+#include <dirent.h>
+#include <unistd.h>
 
 #define MAXN 5
 #define MAXC 6           /* clients */
@@ -79,6 +83,11 @@ typedef struct node {
   paxos_ballot dprom;
   uint64_t dsnap;
   uint64_t *dacc; /* per slot: highest durable accepted ballot, ~0 learned */
+  /* real-store mode: the records also go to a paxos_store, and a restart
+  ** recovers from it (the in-memory disk stays the oracle) */
+  paxos_store *st;
+  char dir[128];
+  bool booted;
 } node;
 
 typedef struct client {
@@ -110,7 +119,8 @@ typedef struct sim {
   uint64_t max_applied;
   bool chosen_ids[MAXIDS];
   /* fault knobs */
-  bool faults;
+  bool faults, real_store;
+  char base[64];
   uint32_t drop_pm, dup_pm, max_delay, crash_pm, wipe_pm, part_pm, disk_ms;
   paxos_sim_totals t;
 } sim;
@@ -214,6 +224,10 @@ static void disk_append(node *nd, drec *d) {
   }
   nd->disk[nd->ndisk++] = *d;
   const paxos_rec *r = &d->r;
+  if (nd->st) {
+    syn_err e;
+    if (paxos_store_append(nd->st, r, 1, &e) != 0) fail(nd->sim, "store append: %s", e.msg);
+  }
   switch (r->type) {
   case PAXOS_REC_PROMISE:
   case PAXOS_REC_VOTER:
@@ -397,6 +411,28 @@ static const paxos_io sim_io = {.send = io_send, .persist = io_persist, .apply =
 
 /* ---- node life -------------------------------------------------------- */
 
+static int restore_cb(const paxos_rec *r, void *ud) { return paxos_restore(ud, r, NULL); }
+
+static int nosync(int fd, void *ud) {
+  (void)fd;
+  (void)ud;
+  return 0;
+}
+
+static void rm_dir(const char *d) {
+  DIR *dd = opendir(d);
+  if (!dd) return;
+  struct dirent *e;
+  char p[512];
+  while ((e = readdir(dd))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%.200s/%.255s", d, e->d_name);
+    if (unlink(p) != 0) rm_dir(p);
+  }
+  closedir(dd);
+  rmdir(d);
+}
+
 static void node_boot(sim *s, node *nd) {
   paxos_config cfg;
   paxos_config_default(&cfg);
@@ -421,8 +457,25 @@ static void node_boot(sim *s, node *nd) {
   nd->applied = 0;
   memset(nd->seen_ids, 0, MAXIDS);
   nd->nseen = 0;
-  for (size_t i = 0; i < nd->ndisk; i++)
-    if (paxos_restore(nd->px, &nd->disk[i].r, &e) != 0) return fail(s, "restore: %s", e.msg);
+  if (s->real_store) {
+    paxos_store_opts o = {.sync_fn = nosync};
+    int rc = paxos_store_open(nd->dir, nd->booted ? PAXOS_STORE_MEMBER : PAXOS_STORE_BOOTSTRAP,
+                              &o, &nd->st, &e);
+    if (rc != 0) return fail(s, "store open: %s", e.msg);
+    paxos_store_stats ss;
+    paxos_store_get_stats(nd->st, &ss);
+    if (ss.rejoining != nd->rejoining)
+      return fail(s, "n%u: store says rejoining=%d, model %d", nd->id, ss.rejoining, nd->rejoining);
+    if (ss.promised != nd->dprom || ss.snap_slot != nd->dsnap)
+      return fail(s, "n%u: store recovered promise %llu snapshot %llu, model %llu / %llu", nd->id,
+                  (unsigned long long)ss.promised, (unsigned long long)ss.snap_slot,
+                  (unsigned long long)nd->dprom, (unsigned long long)nd->dsnap);
+    if (paxos_store_replay(nd->st, restore_cb, nd->px) != 0) return fail(s, "store replay");
+  } else {
+    for (size_t i = 0; i < nd->ndisk; i++)
+      if (paxos_restore(nd->px, &nd->disk[i].r, &e) != 0) return fail(s, "restore: %s", e.msg);
+  }
+  nd->booted = true;
   if (paxos_start(nd->px, s->now, &e) != 0) return fail(s, "start: %s", e.msg);
   nd->up = true;
   paxos_status st;
@@ -449,6 +502,9 @@ static void node_crash(sim *s, node *nd, bool wipe) {
     free(p->recs);
   }
   nd->npend = 0;
+  paxos_store_close(nd->st);
+  nd->st = NULL;
+  if (wipe && s->real_store) rm_dir(nd->dir);
   paxos_status st;
   paxos_get_status(nd->px, &st);
   s->t.leader_terms += st.leader_terms;
@@ -652,16 +708,28 @@ static void sim_free(sim *s) {
     free(nd->pend);
     free(nd->seen_ids);
     free(nd->dacc);
+    paxos_store_close(nd->st);
   }
+  if (s->real_store) rm_dir(s->base);
   for (size_t i = 0; i < s->nmsgs; i++) free(s->msgs[i].bytes);
   free(s->msgs);
 }
 
-int paxos_sim_run(uint64_t seed, bool trace, paxos_sim_totals *tot, char *why, size_t cap) {
+int paxos_sim_run(uint64_t seed, bool trace, bool real_store, paxos_sim_totals *tot, char *why,
+                  size_t cap) {
   sim *s = calloc(1, sizeof *s);
   s->seed = seed;
   s->r.s = seed * 0x2545F4914F6CDD1DULL + 1;
   s->trace = trace;
+  s->real_store = real_store;
+  if (real_store) {
+    snprintf(s->base, sizeof s->base, "/tmp/paxos_sim_XXXXXX");
+    if (!mkdtemp(s->base)) {
+      snprintf(why, cap, "mkdtemp failed");
+      free(s);
+      return -1;
+    }
+  }
   s->why = why;
   s->whycap = cap;
   why[0] = '\0';
@@ -681,6 +749,7 @@ int paxos_sim_run(uint64_t seed, bool trace, paxos_sim_totals *tot, char *why, s
     nd->id = (uint32_t)(i + 1) * 10 + (uint32_t)(seed % 7); /* ids need not be 1..n */
     nd->seen_ids = calloc(MAXIDS, 1);
     nd->dacc = calloc(MAXSLOTS + 1, sizeof *nd->dacc);
+    snprintf(nd->dir, sizeof nd->dir, "%s/n%d", s->base, i);
   }
   for (int c = 0; c < MAXC; c++) s->clients[c].target = (int)rbelow(&s->r, (uint32_t)s->n);
   for (int i = 0; i < s->n && !s->failed; i++) node_boot(s, &s->nodes[i]);

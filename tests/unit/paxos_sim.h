@@ -30,7 +30,11 @@ typedef struct paxos_sim_totals {
 } paxos_sim_totals;
 
 /* Run one seed. Returns 0, or -1 with the first violated property in why.
-** trace prints every event to stderr. Adds this seed's counters to *tot. */
-int paxos_sim_run(uint64_t seed, bool trace, paxos_sim_totals *tot, char *why, size_t cap);
+** trace prints every event to stderr. real_store: every replica also
+** writes a paxos_store in a temporary directory (fsync replaced by a no-op)
+** and recovers from it after a crash or a wipe. Adds this seed's counters
+** to *tot. */
+int paxos_sim_run(uint64_t seed, bool trace, bool real_store, paxos_sim_totals *tot, char *why,
+                  size_t cap);
 
 #endif

@@ -9,12 +9,13 @@
 
 #include "paxos_sim.h"
 
-static void run_range(uint64_t from, uint64_t to, paxos_sim_totals *t) {
+static void run_range(uint64_t from, uint64_t to, bool store, paxos_sim_totals *t) {
   char why[512];
   for (uint64_t seed = from; seed < to; seed++) {
-    if (paxos_sim_run(seed, false, t, why, sizeof why) != 0)
-      cr_assert_fail("seed %llu failed: %s\n  replay: PAXOS_SIM_SEED=%llu PAXOS_SIM_TRACE=1",
-                     (unsigned long long)seed, why, (unsigned long long)seed);
+    if (paxos_sim_run(seed, false, store, t, why, sizeof why) != 0)
+      cr_assert_fail("seed %llu failed%s: %s\n  replay: PAXOS_SIM_SEED=%llu%s PAXOS_SIM_TRACE=1",
+                     (unsigned long long)seed, store ? " (real store)" : "", why,
+                     (unsigned long long)seed, store ? " PAXOS_SIM_STORE=1" : "");
   }
 }
 
@@ -58,8 +59,8 @@ Test(paxos_sim, replay_one_seed) {
   if (!e) return; /* only on request: the seed sweeps below cover the rest */
   paxos_sim_totals t = {0};
   char why[512];
-  int rc = paxos_sim_run(strtoull(e, NULL, 10), getenv("PAXOS_SIM_TRACE") != NULL, &t, why,
-                         sizeof why);
+  int rc = paxos_sim_run(strtoull(e, NULL, 10), getenv("PAXOS_SIM_TRACE") != NULL,
+                         getenv("PAXOS_SIM_STORE") != NULL, &t, why, sizeof why);
   report("replay", &t);
   cr_assert_eq(rc, 0, "%s", why);
 }
@@ -72,34 +73,46 @@ Test(paxos_sim, sweep_on_request) {
   uint64_t from = strtoull(e, &colon, 10);
   uint64_t to = *colon == ':' ? strtoull(colon + 1, NULL, 10) : from + 1;
   paxos_sim_totals t = {0};
-  run_range(from, to, &t);
+  run_range(from, to, getenv("PAXOS_SIM_STORE") != NULL, &t);
   report("sweep", &t);
 }
 
 Test(paxos_sim, seeds_0_to_249, .timeout = 60) {
   paxos_sim_totals t = {0};
-  run_range(0, 250, &t);
+  run_range(0, 250, false, &t);
   report("seeds 0-249", &t);
   check_coverage(&t);
 }
 
 Test(paxos_sim, seeds_250_to_499, .timeout = 60) {
   paxos_sim_totals t = {0};
-  run_range(250, 500, &t);
+  run_range(250, 500, false, &t);
   report("seeds 250-499", &t);
   check_coverage(&t);
 }
 
 Test(paxos_sim, seeds_500_to_749, .timeout = 60) {
   paxos_sim_totals t = {0};
-  run_range(500, 750, &t);
+  run_range(500, 750, false, &t);
   report("seeds 500-749", &t);
   check_coverage(&t);
 }
 
 Test(paxos_sim, seeds_750_to_999, .timeout = 60) {
   paxos_sim_totals t = {0};
-  run_range(750, 1000, &t);
+  run_range(750, 1000, false, &t);
   report("seeds 750-999", &t);
   check_coverage(&t);
+}
+
+/* The same simulation with every replica on a real paxos_store (its files in
+** a temporary directory, fsync stubbed out): restarts and wipes recover
+** through the store's replay, compaction runs for real. */
+Test(paxos_sim, real_store_seeds_0_to_59, .timeout = 60) {
+  paxos_sim_totals t = {0};
+  run_range(0, 60, true, &t);
+  report("real store, seeds 0-59", &t);
+  cr_assert_gt(t.crashes, t.seeds);
+  cr_assert_gt(t.wipes, 3);
+  cr_assert_gt(t.snapshots_sent, 10);
 }
