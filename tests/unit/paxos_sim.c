@@ -464,8 +464,13 @@ static void node_boot(sim *s, node *nd) {
     if (rc != 0) return fail(s, "store open: %s", e.msg);
     paxos_store_stats ss;
     paxos_store_get_stats(nd->st, &ss);
-    if (ss.rejoining != nd->rejoining)
-      return fail(s, "n%u: store says rejoining=%d, model %d", nd->id, ss.rejoining, nd->rejoining);
+    bool model_rejoin = false;
+    for (size_t i = 0; i < nd->ndisk; i++) {
+      if (nd->disk[i].r.type == PAXOS_REC_REJOIN) model_rejoin = true;
+      if (nd->disk[i].r.type == PAXOS_REC_VOTER) model_rejoin = false;
+    }
+    if (ss.rejoining != model_rejoin)
+      return fail(s, "n%u: store says rejoining=%d, model %d", nd->id, ss.rejoining, model_rejoin);
     if (ss.promised != nd->dprom || ss.snap_slot != nd->dsnap)
       return fail(s, "n%u: store recovered promise %llu snapshot %llu, model %llu / %llu", nd->id,
                   (unsigned long long)ss.promised, (unsigned long long)ss.snap_slot,
