@@ -161,7 +161,9 @@ typedef struct paxos_io {
   ** in slot order, once per slot per process lifetime. */
   void (*apply)(void *ud, uint64_t slot, const paxos_value *vals, uint32_t n);
   /* Serialise the state machine as it is now (every slot <= slot applied)
-  ** into a malloc'd buffer the core takes. Return 0, or < 0 to skip. */
+  ** into a malloc'd buffer the core takes. Return 0, or < 0 to skip.
+  ** Optional: NULL means the log is never compacted (memory grows with it)
+  ** and lagging replicas always catch up from the log. */
   int (*snapshot_take)(void *ud, uint64_t slot, uint8_t **data, size_t *len);
   /* Replace the state machine with this snapshot (every slot <= slot). */
   int (*snapshot_install)(void *ud, uint64_t slot, const uint8_t *data, size_t len);
