@@ -560,6 +560,14 @@ int paxos_store_open(const char *dir, paxos_store_mode mode, const paxos_store_o
   ** record is then already in the log and is simply written again. */
   rc = scan_dir(st, &gen, &marker, err);
   if (rc) goto err_after_alloc;
+  if (marker && !gen) {
+    /* The marker is written after the first segment, so its log went
+    ** missing: voting from an empty state would forget promises. */
+    rc = syn_err_set(err, SYN_ECORRUPT,
+                     "paxos_store: %s has a MEMBER marker but no log; remove the directory "
+                     "to rejoin as a learner", dir);
+    goto err_after_alloc;
+  }
   if (!gen) {
     gen = 1;
     char path[PATH_MAX];

@@ -330,6 +330,15 @@ Test(paxos_store, wiped_member_rejoins_until_voter) {
   paxos_store_close(st);
 }
 
+Test(paxos_store, marker_without_log_is_an_error) {
+  paxos_store *st = open_st(PAXOS_STORE_BOOTSTRAP);
+  paxos_store_close(st);
+  cr_assert_eq(unlink(log_of(1)), 0);
+  syn_err e;
+  cr_assert_eq(paxos_store_open(dir, PAXOS_STORE_MEMBER, &fast, &st, &e), SYN_ECORRUPT);
+  cr_assert_null(st);
+}
+
 Test(paxos_store, rejoin_survives_compaction) {
   paxos_store *st = open_st(PAXOS_STORE_MEMBER);
   paxos_rec snap = {.type = PAXOS_REC_SNAPSHOT, .slot = 4, .data = (const uint8_t *)"S", .len = 1};
