@@ -120,6 +120,21 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
     return rc;
   }
   const char *x = inner.p ? inner.p : "";
+  /* Text (or an untyped value, such as a parameter) to a type with input
+  ** rules: checked at run time by syn_cast() with the same rules as a
+  ** write, so 'abc' fails with 22P02 where SQLite's CAST would give 0. */
+  bool from_text = at == 0 || at == CAT_OID_TEXT || at == CAT_OID_VARCHAR || at == CAT_OID_BPCHAR;
+  bool checked = oid == CAT_OID_INT2 || oid == CAT_OID_INT4 || oid == CAT_OID_INT8 ||
+                 oid == CAT_OID_FLOAT4 || oid == CAT_OID_FLOAT8 || oid == CAT_OID_BOOL ||
+                 oid == CAT_OID_DATE || oid == CAT_OID_TIMESTAMP || oid == CAT_OID_TIMESTAMPTZ;
+  /* A parameter takes the cast's type (sqlr__note_param above): its value
+  ** is converted and checked when it is bound. */
+  if (arg->node_case == PG_QUERY__NODE__NODE_PARAM_REF) checked = false;
+  if (from_text && checked) {
+    rc = cat_buf_printf(b, "syn_cast(%s, %u, %d)", x, (unsigned)oid, (int)tm);
+    cat_buf_free(&inner);
+    return rc ? sqlr__oom(w) : 0;
+  }
   switch (oid) {
   case CAT_OID_INT2: case CAT_OID_INT4: case CAT_OID_INT8:
     /* numeric -> int rounds half away from zero with a range check;

@@ -89,12 +89,43 @@ static void fn_int4(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int_range(ctx, argv[0], INT32_MIN, INT32_MAX, "22003: integer out of range");
 }
 
+/* syn_cast(value, type oid, typmod): a ::cast from text, with the input
+** rules and SQLSTATEs of a write (cat_coerce_type). */
+static void fn_cast(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  const unsigned char *txt = sqlite3_value_text(argv[0]);
+  syn_value in = {.type = SYN_V_TEXT};
+  in.u.b.p = txt ? txt : (const unsigned char *)"";
+  in.u.b.n = (size_t)sqlite3_value_bytes(argv[0]);
+  syn_value out;
+  cat_buf scratch = {0};
+  syn_err e;
+  syn_err_clear(&e);
+  if (cat_coerce_type((uint32_t)sqlite3_value_int64(argv[1]), (int32_t)sqlite3_value_int(argv[2]),
+                      &in, &out, &scratch, &e) < 0) {
+    sqlite3_result_error(ctx, e.msg, -1);
+  } else {
+    switch (out.type) {
+    case SYN_V_INT: sqlite3_result_int64(ctx, out.u.i); break;
+    case SYN_V_REAL: sqlite3_result_double(ctx, out.u.r); break;
+    case SYN_V_TEXT:
+      sqlite3_result_text64(ctx, (const char *)out.u.b.p, out.u.b.n, SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    case SYN_V_BLOB: sqlite3_result_blob64(ctx, out.u.b.p, out.u.b.n, SQLITE_TRANSIENT); break;
+    default: sqlite3_result_null(ctx); break;
+    }
+  }
+  cat_buf_free(&scratch);
+}
+
 int eng_register_functions(sqlite3 *db) {
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
   int rc = sqlite3_create_function(db, "syn_div", 2, flags, NULL, fn_div, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_mod", 2, flags, NULL, fn_mod, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_int2", 1, flags, NULL, fn_int2, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_int4", 1, flags, NULL, fn_int4, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "syn_cast", 3, flags, NULL, fn_cast, NULL, NULL);
   if (rc == SQLITE_OK) rc = eng__register_text_functions(db);
   if (rc == SQLITE_OK) rc = eng__register_math_functions(db);
   if (rc == SQLITE_OK) rc = eng__register_time_functions(db);

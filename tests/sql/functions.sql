@@ -78,3 +78,17 @@ select id, d + 1, d - 1, 7 + d, d - '2024-01-01'::date from dd order by id;
 select '2024-03-01'::date - '2024-02-01'::date, '2024-01-31'::date + 30;
 select id from dd where d > '2024-01-01'::date - 10 order by id;
 drop table dd;
+-- casts of text values are checked when they run (22P02, 22003)
+create table cs (id int primary key, msg text);
+insert into cs values (1, '42'), (2, 'abc'), (3, ' 7 '), (4, '2024-01-15'), (5, 'true'), (6, null), (7, '1e3'), (8, '99999999999');
+select id, msg::int from cs where id in (1, 3, 6) order by id;
+select msg::int from cs where id = 2;
+select msg::int from cs where id = 8;
+select msg::bigint, msg::float8 from cs where id = 8;
+select msg::date, msg::timestamp from cs where id = 4;
+select msg::bool from cs where id = 5;
+select msg::bool from cs where id = 2;
+select msg::float8 from cs where id = 7;
+select msg::numeric from cs where id = 7;
+select sum(msg::int) from cs where id in (1, 3);
+drop table cs;
