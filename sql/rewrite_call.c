@@ -104,7 +104,9 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
       cat_buf_free(&tmp);
       /* PostgreSQL reports numeric(p,s) overflow without a position. */
       bool overflow = oid == CAT_OID_NUMERIC && w->e && strncmp(w->e->msg, "22003", 5) == 0;
-      w->err_pos = overflow ? 0 : tc->location + 1;
+      /* PostgreSQL points at a string literal that does not parse, and
+      ** gives no position for a number out of the type's range. */
+      w->err_pos = overflow || c->val_case != PG_QUERY__A__CONST__VAL_SVAL ? 0 : c->location + 1;
       return rc;
     }
     rc = sqlr__literal(w, b, &out, oid);

@@ -198,7 +198,7 @@ Test(sql_rewrite, casts) {
   check("select id::bool, name::varchar(2) from emp where id = 3",
         "SELECT (\"id\" <> 0) AS \"id\", substr(CAST(\"name\" AS TEXT), 1, 2) AS \"name\" FROM \"emp\" WHERE (\"id\" = 3)",
         "1|Ci");
-  rw_err("select '12x'::int", "22P02", 13);
+  rw_err("select '12x'::int", "22P02", 8); /* at the literal, as PostgreSQL */
   rw_err("select 'abc'::date", "22007", -1);
   rw_err("select 40000::int2", "22003", -1);
   rw_err("select 'x'::jsonb", "42704", -1);
