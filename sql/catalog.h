@@ -149,6 +149,10 @@ int cat_coerce(const cat_column *col, const syn_value *in, syn_value *out,
                cat_buf *scratch, syn_err *e);
 
 /* Coerce a value to a bare type (as a ::cast would), without NOT NULL. */
+/* Proleptic Gregorian calendar: days since 1970-01-01 and back. */
+int64_t cat_days_from_civil(int64_t y, int m, int d);
+void cat_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
 int cat_coerce_type(uint32_t oid, int32_t typmod, const syn_value *in,
                     syn_value *out, cat_buf *scratch, syn_err *e);
 

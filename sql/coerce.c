@@ -278,7 +278,7 @@ static int parse_bytea(const char *s, size_t n, cat_buf *outb, syn_err *e) {
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 ** days_from_civil), and back. */
-static int64_t days_from_civil(int64_t y, int m, int d) {
+int64_t cat_days_from_civil(int64_t y, int m, int d) {
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
   int64_t yoe = y - era * 400;
@@ -287,7 +287,7 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
   return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
+void cat_civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
   z += 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   int64_t doe = z - era * 146097;
@@ -297,8 +297,9 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d) {
   int64_t mp = (5 * doy + 2) / 153;
   *d = (int)(doy - (153 * mp + 2) / 5 + 1);
   *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = (int)(yy + (*m <= 2));
+  *y = yy + (*m <= 2);
 }
+
 
 static int days_in_month(int y, int m) {
   static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -392,7 +393,7 @@ static int parse_datetime(uint32_t oid, const char *s0, size_t n0, int64_t *micr
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
       mi > 59 || sec > 59)
     goto range;
-  int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+  int64_t secs = cat_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
   if (oid == CAT_OID_TIMESTAMPTZ) secs -= offset_s; /* to UTC */
   *micros = secs * 1000000 + frac;
   return 0;
@@ -409,12 +410,13 @@ static int format_datetime(uint32_t oid, int64_t micros, cat_buf *out, syn_err *
   if (frac < 0) frac += 1000000, secs--;
   int64_t days = secs / 86400, rem = secs % 86400;
   if (rem < 0) rem += 86400, days--;
-  int y, m, d;
-  civil_from_days(days, &y, &m, &d);
+  int64_t y;
+  int m, d;
+  cat_civil_from_days(days, &y, &m, &d);
   if (y < 1 || y > 9999)
     return sqlst_set(e, SQLST_DATETIME_RANGE, "%s out of range", type_word(oid));
   out->n = 0;
-  int rc = cat_buf_printf(out, "%04d-%02d-%02d", y, m, d);
+  int rc = cat_buf_printf(out, "%04d-%02d-%02d", (int)y, m, d);
   if (oid != CAT_OID_DATE) {
     rc |= cat_buf_printf(out, " %02d:%02d:%02d", (int)(rem / 3600), (int)(rem / 60 % 60),
                          (int)(rem % 60));

@@ -77,6 +77,12 @@ int sqlr__keep_cols(sqlr_rw *w, sqlr_col *cols, int n) {
   return 0;
 }
 
+const char *sqlr__type_name(uint32_t oid, char *buf, size_t cap) {
+  if (oid == 0) snprintf(buf, cap, "unknown");
+  else cat_type_display(oid, -1, buf, cap);
+  return buf;
+}
+
 int sqlr__keep(sqlr_rw *w, void *p) {
   void **a = realloc(w->allocs, sizeof *a * (size_t)(w->nallocs + 1));
   if (!a) {

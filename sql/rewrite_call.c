@@ -196,23 +196,9 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
 
 /* ---- functions ---- */
 
-/* Type of an expression without keeping its text. */
 static uint32_t peek_type(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n) {
-  cat_buf tmp = {0};
-  uint32_t t = 0;
-  int32_t tm = -1;
-  syn_err *saved = w->e;
-  syn_err scratch;
-  int pos = w->err_pos, maxp = w->max_param;
-  bool now = w->uses_now;
-  w->e = &scratch;
-  if (sqlr__expr(w, &tmp, sc, n, &t, &tm)) t = 0;
-  w->e = saved;
-  w->err_pos = pos;
-  w->uses_now = now;
-  w->max_param = maxp;
-  cat_buf_free(&tmp);
-  return t;
+  int32_t tm;
+  return sqlr__peek_type(w, sc, n, &tm);
 }
 
 /* Functions whose PostgreSQL result over numeric (or int8 for sum, any

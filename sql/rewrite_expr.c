@@ -34,7 +34,7 @@ static bool is_datetime(uint32_t t) {
 /* Type of an expression without keeping its text (to type a literal on
 ** the other side of an operator before writing it). Errors surface again
 ** on the real pass. */
-static uint32_t peek_tm(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n, int32_t *tm) {
+uint32_t sqlr__peek_type(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n, int32_t *tm) {
   cat_buf tmp = {0};
   uint32_t t = 0;
   syn_err *saved = w->e;
@@ -303,22 +303,6 @@ static bool is_str_lit(const PgQuery__Node *n) {
 static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
                    uint32_t other, int32_t other_tm, uint32_t *type);
 
-static const char *dt_name(uint32_t t) {
-  switch (t) {
-  case CAT_OID_DATE: return "date";
-  case CAT_OID_TIMESTAMP: return "timestamp without time zone";
-  case CAT_OID_TIMESTAMPTZ: return "timestamp with time zone";
-  case CAT_OID_INT2: return "smallint";
-  case CAT_OID_INT4: return "integer";
-  case CAT_OID_INT8: return "bigint";
-  case CAT_OID_NUMERIC: return "numeric";
-  case CAT_OID_FLOAT4: return "real";
-  case CAT_OID_FLOAT8: return "double precision";
-  case CAT_OID_TEXT: return "text";
-  default: return "unknown";
-  }
-}
-
 /* Date arithmetic, PostgreSQL's operators on dates: date + integer,
 ** integer + date and date - integer give a date; date - date gives the
 ** integer number of days. Dates are 'YYYY-MM-DD' text, so SQLite's date()
@@ -355,9 +339,10 @@ static int date_arith(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AEx
                                          rx == CAT_OID_TIMESTAMP || rx == CAT_OID_TIMESTAMPTZ) &&
       (is_datetime(lx) && is_datetime(rx)))
     return sqlr__unsupported(w, a->location, "interval values (timestamp - timestamp)");
+  char ln[64], rn[64];
   w->err_pos = a->location + 1;
   return syn_err_set(w->e, SYN_ENOTFOUND, "42883: operator does not exist: %s %s %s",
-                     dt_name(lx), op, dt_name(rx));
+                     sqlr__type_name(lx, ln, sizeof ln), op, sqlr__type_name(rx, rn, sizeof rn));
 }
 
 static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
@@ -425,8 +410,8 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
     return rc;
   }
   int32_t ltm = -1, rtm = -1;
-  uint32_t rpeek = peek_tm(w, sc, a->rexpr, &rtm);
-  uint32_t lpeek = concat ? 0 : peek_tm(w, sc, a->lexpr, &ltm);
+  uint32_t rpeek = sqlr__peek_type(w, sc, a->rexpr, &rtm);
+  uint32_t lpeek = concat ? 0 : sqlr__peek_type(w, sc, a->lexpr, &ltm);
   /* Types the operands will have once operand() typed a string literal
   ** after the other side. */
   uint32_t lx = is_str_lit(a->lexpr) && !is_str_lit(a->rexpr) ? rpeek : lpeek;
@@ -549,7 +534,7 @@ static uint32_t num_common(sqlr_rw *w, sqlr_scope *sc, PgQuery__Node *const *arg
   bool num = false, flt = false;
   for (size_t i = 0; i < n; i++) {
     int32_t tm;
-    uint32_t t = peek_tm(w, sc, args[i], &tm);
+    uint32_t t = sqlr__peek_type(w, sc, args[i], &tm);
     num |= t == CAT_OID_NUMERIC;
     flt |= sqlr__is_float(t);
   }

@@ -135,26 +135,6 @@ static bool arg_ok(int cls, uint32_t t) {
   }
 }
 
-static const char *type_name(uint32_t t) {
-  switch (t) {
-  case CAT_OID_INT2: return "smallint";
-  case CAT_OID_INT4: return "integer";
-  case CAT_OID_INT8: return "bigint";
-  case CAT_OID_FLOAT4: return "real";
-  case CAT_OID_FLOAT8: return "double precision";
-  case CAT_OID_NUMERIC: return "numeric";
-  case CAT_OID_BOOL: return "boolean";
-  case CAT_OID_TEXT: return "text";
-  case CAT_OID_VARCHAR: return "character varying";
-  case CAT_OID_BPCHAR: return "character";
-  case CAT_OID_BYTEA: return "bytea";
-  case CAT_OID_DATE: return "date";
-  case CAT_OID_TIMESTAMP: return "timestamp without time zone";
-  case CAT_OID_TIMESTAMPTZ: return "timestamp with time zone";
-  default: return "unknown";
-  }
-}
-
 /* x (already deparsed, of PG type t) as PostgreSQL's text output of it, for
 ** concat(): booleans print as t/f there, everything else as stored. */
 static int text_form(sqlr_rw *w, cat_buf *b, const char *x, uint32_t t) {
@@ -306,8 +286,9 @@ int sqlr__func_more(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncC
     rc = sqlr__expr(w, &args[done], sc, f->args[done], &at[done], &atm[done]);
     if (rc) break;
     if (!arg_ok(cls, at[done])) {
-      rc = sqlr__fail(w, f->location, SQLST_UNDEFINED_FUNCTION,
-                      "function %s(%s) does not exist", name, type_name(at[done]));
+      char tn[64];
+      rc = sqlr__fail(w, f->location, SQLST_UNDEFINED_FUNCTION, "function %s(%s) does not exist",
+                      name, sqlr__type_name(at[done], tn, sizeof tn));
       if (cls == A_NUMBER && at[done] == CAT_OID_NUMERIC)
         rc = sqlr__unsupported(w, f->location, "this math function on numeric values");
     }
@@ -355,9 +336,11 @@ int sqlr__extract(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCal
   if (rc) return rc;
   PUT(", ");
   if ((rc = EXPR(f->args[1], &t1, &tm))) return rc;
+  char tn[64];
   if (!is_datetime(t1) && t1 != 0)
     return sqlr__fail(w, f->location, SQLST_UNDEFINED_FUNCTION,
-                      "function extract(unknown, %s) does not exist", type_name(t1));
+                      "function extract(unknown, %s) does not exist",
+                      sqlr__type_name(t1, tn, sizeof tn));
   if (cat_buf_printf(b, ", %d)", t1 == CAT_OID_DATE ? 1 : t1 == CAT_OID_TIMESTAMPTZ ? 2 : 0))
     return sqlr__oom(w);
   *type = CAT_OID_NUMERIC;

@@ -121,6 +121,12 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
                     uint32_t *type, int32_t *typmod);
 int sqlr__func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
                     uint32_t *type, int32_t *typmod);
+/* The type (and typmod) an expression would have, without keeping its text
+** or its errors (they surface again on the real pass). */
+uint32_t sqlr__peek_type(sqlr_rw *w, sqlr_scope *sc, const PgQuery__Node *n, int32_t *tm);
+/* A type's name as PostgreSQL's messages print it (format_type; "unknown"
+** for an untyped value); returns buf. */
+const char *sqlr__type_name(uint32_t oid, char *buf, size_t cap);
 /* PostgreSQL functions beyond rewrite_call.c's table (rewrite_funcs.c):
 ** SQLR_NO_FUNC when name is not one of them. */
 #define SQLR_NO_FUNC 1

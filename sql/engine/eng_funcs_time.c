@@ -7,8 +7,8 @@
 ** same in UTC with "+00" (sessions run with TimeZone UTC). The rewrite
 ** passes a kind argument: 0 timestamp, 1 date, 2 timestamptz.
 **
-** Calendar arithmetic is proleptic Gregorian on day numbers (Howard
-** Hinnant's days_from_civil), as PostgreSQL's date2j is; ISO weeks start on
+** Calendar arithmetic is proleptic Gregorian on day numbers
+** (cat_days_from_civil, shared with sql/coerce.c), as PostgreSQL's date2j is; ISO weeks start on
 ** Monday and week 1 holds the year's first Thursday (ISO 8601).
 ** Results follow PostgreSQL 15: EXTRACT answers numeric (seconds and epoch
 ** of timestamps with 6 decimals, milliseconds with 3), date_part double
@@ -29,27 +29,6 @@ typedef struct tparts {
   int64_t us;   /* microseconds into the day, 0 .. 86399999999 */
 } tparts;
 
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = yoe + era * 400 + (*m <= 2);
-}
-
 static bool valid_date(int64_t y, int m, int d) {
   static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (y < 1 || y > 294276 || m < 1 || m > 12 || d < 1) return false;
@@ -62,7 +41,7 @@ static bool parse_time(const char *s, tparts *out) {
   long long y;
   int mo, d, n = 0;
   if (!s || sscanf(s, "%lld-%d-%d%n", &y, &mo, &d, &n) != 3 || !valid_date(y, mo, d)) return false;
-  out->days = days_from_civil(y, mo, d);
+  out->days = cat_days_from_civil(y, mo, d);
   out->us = 0;
   s += n;
   if (*s == '\0') return true;
@@ -98,7 +77,7 @@ static bool parse_time(const char *s, tparts *out) {
 static void result_time(sqlite3_context *ctx, const tparts *t, bool tz) {
   int64_t y;
   int m, d;
-  civil_from_days(t->days, &y, &m, &d);
+  cat_civil_from_days(t->days, &y, &m, &d);
   int64_t s = t->us / 1000000, f = t->us % 1000000;
   char buf[64], frac[16] = "";
   if (f) {
@@ -154,9 +133,9 @@ static void iso_week(int64_t days, int64_t *isoyear, int *week) {
   int64_t thu = days - isodow_of(days) + 4;
   int64_t y;
   int m, d;
-  civil_from_days(thu, &y, &m, &d);
+  cat_civil_from_days(thu, &y, &m, &d);
   *isoyear = y;
-  *week = (int)((thu - days_from_civil(y, 1, 1)) / 7 + 1);
+  *week = (int)((thu - cat_days_from_civil(y, 1, 1)) / 7 + 1);
 }
 
 /* One field of t. *scale is the number of decimals PostgreSQL's numeric
@@ -166,7 +145,7 @@ static bool field_value(sqlite3_context *ctx, const char *unit, const tparts *t,
                         bool from_extract, int64_t *ival, int *scale) {
   int64_t y;
   int m, d;
-  civil_from_days(t->days, &y, &m, &d);
+  cat_civil_from_days(t->days, &y, &m, &d);
   int64_t sec_us = t->us % 60000000;
   bool is_date = kind == K_DATE && from_extract;
   *scale = 0;
@@ -207,7 +186,7 @@ static bool field_value(sqlite3_context *ctx, const char *unit, const tparts *t,
   } else if (!strcmp(unit, "isodow")) {
     *ival = isodow_of(t->days);
   } else if (!strcmp(unit, "doy")) {
-    *ival = t->days - days_from_civil(y, 1, 1) + 1;
+    *ival = t->days - cat_days_from_civil(y, 1, 1) + 1;
   } else if (!strcmp(unit, "week")) {
     int64_t iy;
     int w;
@@ -244,14 +223,22 @@ unsupported:
 }
 
 /* syn_extract(unit, value, kind): numeric text, as PostgreSQL prints it. */
-static void fn_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
+/* The unit of argv[0] in the value argv[1]: false after setting the
+** result (NULL or an error). */
+static bool field_of(sqlite3_context *ctx, sqlite3_value **argv, bool from_extract, int64_t *v,
+                     int *scale) {
   char unit[48];
   tparts t;
-  int kind, scale;
+  int kind;
+  return get_args(ctx, argv, unit, sizeof unit, &t, &kind) &&
+         field_value(ctx, unit, &t, kind, from_extract, v, scale);
+}
+
+static void fn_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  int scale;
   int64_t v;
-  if (!get_args(ctx, argv, unit, sizeof unit, &t, &kind)) return;
-  if (!field_value(ctx, unit, &t, kind, true, &v, &scale)) return;
+  if (!field_of(ctx, argv, true, &v, &scale)) return;
   char buf[48];
   if (scale == 0) {
     /* numeric is carried as its text (sql/engine/eng_numeric.c) */
@@ -272,12 +259,9 @@ static void fn_extract(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 /* syn_date_part(unit, value, kind): the same field as double precision. */
 static void fn_date_part(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
-  char unit[48];
-  tparts t;
-  int kind, scale;
+  int scale;
   int64_t v;
-  if (!get_args(ctx, argv, unit, sizeof unit, &t, &kind)) return;
-  if (!field_value(ctx, unit, &t, kind, false, &v, &scale)) return;
+  if (!field_of(ctx, argv, false, &v, &scale)) return;
   double r = scale == 6 ? (double)v / 1e6 : scale == -3 ? (double)v / 1e3 : (double)v;
   sqlite3_result_double(ctx, r);
 }
@@ -291,7 +275,7 @@ static void fn_date_trunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   if (!get_args(ctx, argv, unit, sizeof unit, &t, &kind)) return;
   int64_t y;
   int m, d;
-  civil_from_days(t.days, &y, &m, &d);
+  cat_civil_from_days(t.days, &y, &m, &d);
   if (!strcmp(unit, "microseconds")) {
   } else if (!strcmp(unit, "milliseconds")) {
     t.us -= t.us % 1000;
@@ -319,7 +303,7 @@ static void fn_date_trunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
       unit_error(ctx, unit, kind == K_DATE ? K_TIMESTAMPTZ : kind, false);
       return;
     }
-    t.days = days_from_civil(ny, nm, 1);
+    t.days = cat_days_from_civil(ny, nm, 1);
     t.us = 0;
   }
   result_time(ctx, &t, kind != K_TIMESTAMP);

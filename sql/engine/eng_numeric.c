@@ -186,53 +186,42 @@ typedef struct agg {
 
 static int scale_slot(const dec *x) { return x->scale < AGG_SCALES ? x->scale : AGG_SCALES; }
 
-static void agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
+/* One value enters (add) or leaves (inverse step of a window) the sum. */
+static void agg_accum(sqlite3_context *ctx, sqlite3_value *v, bool add) {
   agg *a = sqlite3_aggregate_context(ctx, sizeof *a);
   if (!a) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  if (a->failed) return;
+  if (a->failed || (!add && !a->started)) return;
   dec x;
-  int rc = arg(ctx, argv[0], &x);
+  int rc = arg(ctx, v, &x);
   if (rc == 1) return;
   if (rc < 0) {
     a->failed = true;
     return;
   }
   syn_err e = {0};
-  if (!a->started) {
+  if (add && !a->started) {
     a->sum = x;
     a->started = true;
-  } else if (dec_add(&a->sum, &x, &a->sum, &e)) {
+  } else if ((add ? dec_add : dec_sub)(&a->sum, &x, &a->sum, &e)) {
     a->failed = true;
     fail(ctx, &e);
     return;
   }
-  a->count++;
-  a->scales[scale_slot(&x)]++;
+  a->count += add ? 1 : -1;
+  a->scales[scale_slot(&x)] += add ? 1 : -1;
+}
+
+static void agg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  agg_accum(ctx, argv[0], true);
 }
 
 static void agg_inverse(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
-  agg *a = sqlite3_aggregate_context(ctx, sizeof *a);
-  if (!a || a->failed || !a->started) return;
-  dec x;
-  int rc = arg(ctx, argv[0], &x);
-  if (rc == 1) return;
-  if (rc < 0) {
-    a->failed = true;
-    return;
-  }
-  syn_err e = {0};
-  if (dec_sub(&a->sum, &x, &a->sum, &e)) {
-    a->failed = true;
-    fail(ctx, &e);
-    return;
-  }
-  a->count--;
-  a->scales[scale_slot(&x)]--;
+  agg_accum(ctx, argv[0], false);
 }
 
 /* The frame's sum at the largest scale present (see struct agg); 1 when

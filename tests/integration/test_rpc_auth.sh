@@ -13,38 +13,7 @@ CTL=$(readlink -f "${1:?usage: test_rpc_auth.sh synodctl part_client rpc_ping sy
 PC=$(readlink -f "$2")
 PING=$(readlink -f "$3")
 PART=$(readlink -f "$4")
-WORK=$(mktemp -d)
-DIR=$WORK/data
-OTHER_PID=
-
-cleanup() {
-  local rc=$?
-  local f pid
-  for f in "$DIR"/*/pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f" 2>/dev/null || true)
-    if [ -n "$pid" ] && grep -qa -- "$DIR" "/proc/$pid/cmdline" 2>/dev/null; then
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  [ -n "$OTHER_PID" ] && kill -9 "$OTHER_PID" 2>/dev/null || true
-  if [ $rc -ne 0 ]; then
-    for f in "$DIR"/*/*.log; do
-      [ -f "$f" ] || continue
-      echo "---- $f (last 15 lines)" >&2
-      tail -n 15 "$f" >&2
-    done
-  fi
-  rm -rf "$WORK"
-  exit $rc
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { echo "== $*"; }
-
-. "$(dirname "$0")/ports.sh"
-BASE=$(lib_free_base)
-ctl() { "$CTL" "$@" --dir "$DIR"; }
+. "$(dirname "$0")/lib.sh"
 P1=$((BASE + 200))
 
 step "up creates a private cluster secret and every node uses it"
@@ -94,12 +63,10 @@ step "a secret file readable by others stops a node from starting"
 cp "$DIR/cluster.secret" "$WORK/open.secret"
 chmod 644 "$WORK/open.secret"
 set +e
-"$PART" --name px --dir "$WORK/px" --rpc-port 0 --secret-file "$WORK/open.secret" > "$WORK/px.out" 2>&1 &
-OTHER_PID=$!
-wait "$OTHER_PID"
+timeout 20 "$PART" --name px --dir "$WORK/px" --rpc-port 0 --secret-file "$WORK/open.secret" \
+  > "$WORK/px.out" 2>&1
 st=$?
 set -e
-OTHER_PID=
 [ "$st" = 1 ] || fail "participant with an open secret exited $st, want 1"
 grep -q "chmod 600" "$WORK/px.out" || fail "no clear message: $(cat "$WORK/px.out")"
 
