@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/crc32c.h"
 
 static const uint8_t clockfile_magic[8] = {'S', 'Y', 'N', 'H', 'L', 'C', 'B', '1'};
@@ -85,18 +86,6 @@ int clockfile_read(const char *path, uint64_t *bound, bool *existed, syn_err *er
   return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
 
 /* fsync the directory holding path, so a rename inside it is durable. */
 static int fsync_parent(const char *path, syn_err *err) {
@@ -135,7 +124,7 @@ int clockfile_write(const char *path, uint64_t bound, syn_err *err) {
   if (fd < 0) return syn_err_set(err, SYN_EIO, "clockfile: create %s: %s", tmp, strerror(errno));
   /* Invariant (I) of txn/hlc.h: the new bound must be on stable storage
   ** before the rename can expose it and before the clock relies on it. */
-  if (write_all(fd, img, sizeof img) != 0 || fsync(fd) != 0) {
+  if (syn_write_all(fd, img, sizeof img) != 0 || fsync(fd) != 0) {
     int e = errno;
     close(fd);
     unlink(tmp);

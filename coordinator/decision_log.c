@@ -60,6 +60,7 @@
 **  that the coordinator loop stalls for one sync per turn under load.
 */
 #include "coordinator/decision_log.h"
+#include "common/bytes.h"
 #include "common/crc32c.h"
 #include "common/failpoint.h"
 #include "common/log.h"
@@ -122,22 +123,6 @@ struct dlog {
 
 /* ---- encoding ------------------------------------------------------------ */
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
 
 static uint32_t decide_len(uint32_t nparts) { return DLOG_DECIDE_FIXED + 4u * nparts; }
 
@@ -146,35 +131,35 @@ static uint64_t decide_bytes(const dlog_entry *e) { return DLOG_REC_HDR + decide
 static uint64_t done_bytes(void) { return DLOG_REC_HDR + DLOG_DONE_LEN; }
 
 static void seal(uint8_t *rec, uint32_t len) {
-  put32(rec, len);
+  syn_put_le32(rec, len);
   uint32_t crc = crc32c_update(0, rec, 4);
   crc = crc32c_update(crc, rec + DLOG_REC_HDR, len);
-  put32(rec + 4, crc);
+  syn_put_le32(rec + 4, crc);
 }
 
 /* Encode e's DECIDE record into out (decide_bytes(e) bytes). */
 static void encode_decide(const dlog_entry *e, uint8_t *out) {
   uint8_t *p = out + DLOG_REC_HDR;
   p[0] = DLOG_T_DECIDE;
-  put64(p + 1, e->txn);
+  syn_put_le64(p + 1, e->txn);
   p[9] = (uint8_t)e->outcome;
-  put64(p + 10, e->commit_ts);
-  put32(p + 18, e->nparts);
-  for (uint32_t i = 0; i < e->nparts; i++) put32(p + 22 + 4 * i, e->parts[i]);
+  syn_put_le64(p + 10, e->commit_ts);
+  syn_put_le32(p + 18, e->nparts);
+  for (uint32_t i = 0; i < e->nparts; i++) syn_put_le32(p + 22 + 4 * i, e->parts[i]);
   seal(out, decide_len(e->nparts));
 }
 
 static void encode_done(uint64_t txn, uint8_t *out) {
   uint8_t *p = out + DLOG_REC_HDR;
   p[0] = DLOG_T_DONE;
-  put64(p + 1, txn);
+  syn_put_le64(p + 1, txn);
   seal(out, DLOG_DONE_LEN);
 }
 
 static void encode_header(uint8_t *h) {
   memcpy(h, DLOG_MAGIC, 8);
-  put32(h + 8, DLOG_VERSION);
-  put32(h + 12, crc32c_update(0, h, 12));
+  syn_put_le32(h + 8, DLOG_VERSION);
+  syn_put_le32(h + 12, crc32c_update(0, h, 12));
 }
 
 /* A decoded record (parts point into the file buffer). */
@@ -191,22 +176,22 @@ typedef struct parsed {
 /* Is there a well-formed record at buf[off]? Checks bounds, CRC, contents. */
 static bool parse_at(const uint8_t *buf, uint64_t size, uint64_t off, parsed *r) {
   if (size - off < DLOG_REC_HDR) return false;
-  uint32_t len = get32(buf + off);
+  uint32_t len = syn_get_le32(buf + off);
   if (len < DLOG_DONE_LEN || len > DLOG_MAX_PAYLOAD) return false;
   if (size - off - DLOG_REC_HDR < len) return false;
   const uint8_t *p = buf + off + DLOG_REC_HDR;
   uint32_t crc = crc32c_update(0, buf + off, 4);
   crc = crc32c_update(crc, p, len);
-  if (crc != get32(buf + off + 4)) return false;
+  if (crc != syn_get_le32(buf + off + 4)) return false;
   memset(r, 0, sizeof *r);
   r->type = p[0];
-  r->txn = get64(p + 1);
+  r->txn = syn_get_le64(p + 1);
   r->size = DLOG_REC_HDR + (uint64_t)len;
   if (r->type == DLOG_T_DONE) return len == DLOG_DONE_LEN;
   if (r->type != DLOG_T_DECIDE || len < DLOG_DECIDE_FIXED) return false;
   r->outcome = (dlog_outcome)p[9];
-  r->commit_ts = get64(p + 10);
-  r->nparts = get32(p + 18);
+  r->commit_ts = syn_get_le64(p + 10);
+  r->nparts = syn_get_le32(p + 18);
   r->parts = p + 22;
   if (r->outcome != DLOG_COMMIT && r->outcome != DLOG_ABORT) return false;
   if (r->outcome == DLOG_ABORT && r->commit_ts != 0) return false;
@@ -227,18 +212,9 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
+
+/* syn_write_all as 0 or -errno, which the messages below print. */
+static int write_errno(int fd, const void *p, size_t n) { return syn_write_all(fd, p, n) ? -errno : 0; }
 
 /* 0, or -1 with errno set (EIO when a hook failed without saying why). */
 static int do_sync(dlog *log, int fd) {
@@ -337,7 +313,7 @@ static int replay_apply(dlog *log, const parsed *r, uint64_t off, syn_err *err) 
     return syn_err_set(err, SYN_ECORRUPT, "%s: offset %llu: second decision for txn %llu",
                        log->path, (unsigned long long)off, (unsigned long long)r->txn);
   uint32_t parts[DLOG_MAX_PARTS];
-  for (uint32_t i = 0; i < r->nparts; i++) parts[i] = get32(r->parts + 4 * i);
+  for (uint32_t i = 0; i < r->nparts; i++) parts[i] = syn_get_le32(r->parts + 4 * i);
   dlog_record rec = {.txn = r->txn, .outcome = r->outcome, .commit_ts = r->commit_ts,
                      .nparts = r->nparts, .parts = parts};
   e = entry_new(&rec);
@@ -365,7 +341,7 @@ static int replay(dlog *log, syn_err *err) {
                    (unsigned long long)size);
     uint8_t h[DLOG_HDR];
     encode_header(h);
-    if (ftruncate(log->fd, 0) != 0 || write_all(log->fd, h, sizeof h) != 0)
+    if (ftruncate(log->fd, 0) != 0 || write_errno(log->fd, h, sizeof h) != 0)
       return syn_err_set(err, SYN_EIO, "write header of %s: %s", log->path, strerror(errno));
     /* The header must be durable, and the file's directory entry with it,
     ** before any record is appended and acknowledged. */
@@ -591,7 +567,7 @@ int dlog_flush(dlog *log, syn_err *err) {
 
   int rc = 0;
   if (log->buflen > 0) {
-    int wrc = SYN_FAILPOINT("dlog_write") ? -EIO : write_all(log->fd, log->buf, log->buflen);
+    int wrc = SYN_FAILPOINT("dlog_write") ? -EIO : write_errno(log->fd, log->buf, log->buflen);
     if (wrc != 0) {
       rc = syn_err_set(err, SYN_EIO, "write %s: %s", log->path, strerror(-wrc));
     } else {
@@ -696,7 +672,7 @@ int dlog_compact(dlog *log, syn_err *err) {
     encode_decide(e, img + len);
     len += decide_bytes(e);
   }
-  int wrc = write_all(fd, img, len);
+  int wrc = write_errno(fd, img, len);
   free(img);
   if (wrc != 0) {
     rc = syn_err_set(err, SYN_EIO, "write %s: %s", tmp, strerror(-wrc));

@@ -13,6 +13,7 @@
 ** must fit in what is left of the buffer.
 */
 #include "coordinator/paxos/paxos.h"
+#include "common/bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,22 +21,6 @@
 #define HDR_BYTES (4 + 8 + 6 * 8 + 4)
 #define ENT_BYTES (8 + 8 + 1 + 4)
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
 
 static const char *const msg_names[] = {
     "?", "PREPARE", "PROMISE", "ACCEPT", "ACCEPTED", "HEARTBEAT", "HEARTBEAT_ACK",
@@ -64,22 +49,22 @@ int paxos_msg_encode(const paxos_msg *m, uint8_t **out, size_t *len, syn_err *er
   p[1] = 1;
   p[2] = (uint8_t)m->type;
   p[3] = m->ok ? 1 : 0;
-  put32(p + 4, m->from);
-  put32(p + 8, m->to);
-  put64(p + 12, m->ballot);
-  put64(p + 20, m->promised);
-  put64(p + 28, m->slot);
-  put64(p + 36, m->commit);
-  put64(p + 44, m->snap_slot);
-  put64(p + 52, m->ts);
-  put32(p + 60, m->nentries);
+  syn_put_le32(p + 4, m->from);
+  syn_put_le32(p + 8, m->to);
+  syn_put_le64(p + 12, m->ballot);
+  syn_put_le64(p + 20, m->promised);
+  syn_put_le64(p + 28, m->slot);
+  syn_put_le64(p + 36, m->commit);
+  syn_put_le64(p + 44, m->snap_slot);
+  syn_put_le64(p + 52, m->ts);
+  syn_put_le32(p + 60, m->nentries);
   p += HDR_BYTES;
   for (uint32_t i = 0; i < m->nentries; i++) {
     const paxos_entry *e = &m->entries[i];
-    put64(p, e->slot);
-    put64(p + 8, e->ballot);
+    syn_put_le64(p, e->slot);
+    syn_put_le64(p + 8, e->ballot);
     p[16] = e->chosen ? 1 : 0;
-    put32(p + 17, e->len);
+    syn_put_le32(p + 17, e->len);
     p += ENT_BYTES;
     if (e->len) memcpy(p, e->data, e->len);
     p += e->len;
@@ -101,7 +86,7 @@ int paxos_msg_decode(const uint8_t *buf, size_t len, paxos_msg *m, void **owned,
   if (buf[2] < 1 || buf[2] > PAXOS_M__LAST)
     return syn_err_set(err, SYN_EINVAL, "paxos: decode: unknown type %u", buf[2]);
   if (buf[3] > 1) return syn_err_set(err, SYN_EINVAL, "paxos: decode: bad flags");
-  uint32_t n = get32(buf + 60);
+  uint32_t n = syn_get_le32(buf + 60);
   if (n > PAXOS_MAX_ENTRIES || (uint64_t)n * ENT_BYTES > len - HDR_BYTES)
     return syn_err_set(err, SYN_EINVAL, "paxos: decode: %u entries do not fit", n);
   /* Pass 1: validate every entry length against the bytes left. */
@@ -110,7 +95,7 @@ int paxos_msg_decode(const uint8_t *buf, size_t len, paxos_msg *m, void **owned,
   for (uint32_t i = 0; i < n; i++) {
     if (len - off < ENT_BYTES) return syn_err_set(err, SYN_EINVAL, "paxos: decode: truncated entry");
     if (buf[off + 16] > 1) return syn_err_set(err, SYN_EINVAL, "paxos: decode: bad chosen flag");
-    uint32_t el = get32(buf + off + 17);
+    uint32_t el = syn_get_le32(buf + off + 17);
     off += ENT_BYTES;
     if (el > len - off) return syn_err_set(err, SYN_EINVAL, "paxos: decode: entry data truncated");
     off += el;
@@ -125,10 +110,10 @@ int paxos_msg_decode(const uint8_t *buf, size_t len, paxos_msg *m, void **owned,
   uint8_t *data = mem + (size_t)n * sizeof(paxos_entry);
   off = HDR_BYTES;
   for (uint32_t i = 0; i < n; i++) {
-    ents[i].slot = get64(buf + off);
-    ents[i].ballot = get64(buf + off + 8);
+    ents[i].slot = syn_get_le64(buf + off);
+    ents[i].ballot = syn_get_le64(buf + off + 8);
     ents[i].chosen = buf[off + 16] != 0;
-    ents[i].len = get32(buf + off + 17);
+    ents[i].len = syn_get_le32(buf + off + 17);
     off += ENT_BYTES;
     if (ents[i].len) memcpy(data, buf + off, ents[i].len);
     ents[i].data = data;
@@ -137,14 +122,14 @@ int paxos_msg_decode(const uint8_t *buf, size_t len, paxos_msg *m, void **owned,
   }
   m->type = (paxos_msg_type)buf[2];
   m->ok = buf[3] != 0;
-  m->from = get32(buf + 4);
-  m->to = get32(buf + 8);
-  m->ballot = get64(buf + 12);
-  m->promised = get64(buf + 20);
-  m->slot = get64(buf + 28);
-  m->commit = get64(buf + 36);
-  m->snap_slot = get64(buf + 44);
-  m->ts = get64(buf + 52);
+  m->from = syn_get_le32(buf + 4);
+  m->to = syn_get_le32(buf + 8);
+  m->ballot = syn_get_le64(buf + 12);
+  m->promised = syn_get_le64(buf + 20);
+  m->slot = syn_get_le64(buf + 28);
+  m->commit = syn_get_le64(buf + 36);
+  m->snap_slot = syn_get_le64(buf + 44);
+  m->ts = syn_get_le64(buf + 52);
   m->nentries = n;
   m->entries = n ? ents : NULL;
   *owned = mem;
@@ -156,12 +141,12 @@ int paxos_batch_decode(const uint8_t *buf, uint32_t len, paxos_value *vals, uint
   *n = 0;
   if (len == 0) return 0; /* the no-op */
   if (len < 4) return SYN_EINVAL;
-  uint32_t cnt = get32(buf);
+  uint32_t cnt = syn_get_le32(buf);
   size_t off = 4;
   for (uint32_t i = 0; i < cnt; i++) {
     if (len - off < 12) return SYN_EINVAL;
-    uint64_t id = get64(buf + off);
-    uint32_t l = get32(buf + off + 8);
+    uint64_t id = syn_get_le64(buf + off);
+    uint32_t l = syn_get_le32(buf + off + 8);
     off += 12;
     if (l > len - off) return SYN_EINVAL;
     if (i < cap) vals[i] = (paxos_value){.id = id, .data = buf + off, .len = l};

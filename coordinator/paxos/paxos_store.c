@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/crc32c.h"
 
 #define REC_HDR 8
@@ -69,22 +70,6 @@ struct paxos_store {
 
 /* ---- small helpers -------------------------------------------------- */
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
 
 static int do_sync(paxos_store *st, int fd) {
   int rc = st->opts.sync_fn ? st->opts.sync_fn(fd, st->opts.sync_ud) : fsync(fd);
@@ -92,18 +77,6 @@ static int do_sync(paxos_store *st, int fd) {
   return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
 
 static int path_of(paxos_store *st, char *out, const char *name, uint64_t gen, const char *sfx) {
   int n = snprintf(out, PATH_MAX, "%s/%s-%016" PRIx64 "%s", st->dir, name, gen, sfx);
@@ -127,7 +100,7 @@ static int write_file(paxos_store *st, const char *path, const uint8_t *a, size_
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return syn_err_set(err, SYN_EIO, "paxos_store: create %s: %s", tmp, strerror(errno));
-  if (write_all(fd, a, alen) != 0 || (blen && write_all(fd, b, blen) != 0) || do_sync(st, fd) != 0) {
+  if (syn_write_all(fd, a, alen) != 0 || (blen && syn_write_all(fd, b, blen) != 0) || do_sync(st, fd) != 0) {
     int e = errno;
     close(fd);
     unlink(tmp);
@@ -211,12 +184,12 @@ static size_t rec_size(const paxos_rec *r) { return REC_HDR + REC_BODY + r->len;
 static void rec_encode(const paxos_rec *r, uint8_t *p) {
   uint8_t *b = p + REC_HDR;
   b[0] = (uint8_t)r->type;
-  put64(b + 1, r->slot);
-  put64(b + 9, r->ballot);
-  put32(b + 17, r->len);
+  syn_put_le64(b + 1, r->slot);
+  syn_put_le64(b + 9, r->ballot);
+  syn_put_le32(b + 17, r->len);
   if (r->len) memcpy(b + REC_BODY, r->data, r->len);
-  put32(p, REC_BODY + r->len);
-  put32(p + 4, crc32c_update(0, b, REC_BODY + r->len));
+  syn_put_le32(p, REC_BODY + r->len);
+  syn_put_le32(p + 4, crc32c_update(0, b, REC_BODY + r->len));
 }
 
 /* ---- snapshots and compaction --------------------------------------- */
@@ -227,14 +200,14 @@ static int snap_write(paxos_store *st, uint64_t gen, uint64_t slot, const uint8_
   if (path_of(st, path, "snap", gen, "") != 0) return syn_err_set(err, SYN_EIO, "paxos_store: path too long");
   uint8_t hdr[24];
   memcpy(hdr, SNAP_MAGIC, 8);
-  put64(hdr + 8, slot);
-  put64(hdr + 16, len);
+  syn_put_le64(hdr + 8, slot);
+  syn_put_le64(hdr + 16, len);
   uint32_t crc = crc32c_update(crc32c_update(0, hdr, 24), d, len);
   size_t tot = len + 4;
   uint8_t *body = malloc(tot);
   if (!body) return syn_err_set(err, SYN_ENOMEM, "paxos_store: out of memory");
   if (len) memcpy(body, d, len);
-  put32(body + len, crc);
+  syn_put_le32(body + len, crc);
   /* Invariant: the snapshot is durable under its final name before any
   ** log segment refers to it. */
   int rc = write_file(st, path, hdr, 24, body, tot, err);
@@ -252,7 +225,7 @@ static int snap_read(paxos_store *st, uint64_t gen, uint64_t want_slot, syn_err 
     fclose(f);
     return syn_err_set(err, SYN_ECORRUPT, "paxos_store: %s: bad header", path);
   }
-  uint64_t slot = get64(hdr + 8), len = get64(hdr + 16);
+  uint64_t slot = syn_get_le64(hdr + 8), len = syn_get_le64(hdr + 16);
   if (slot != want_slot || len > PAXOS_MAX_MSG) {
     fclose(f);
     return syn_err_set(err, SYN_ECORRUPT, "paxos_store: %s: slot %llu/len %llu do not match the log",
@@ -265,7 +238,7 @@ static int snap_read(paxos_store *st, uint64_t gen, uint64_t want_slot, syn_err 
   }
   size_t got = fread(d, 1, (size_t)len + 5, f);
   fclose(f);
-  if (got != len + 4 || get32(d + len) != crc32c_update(crc32c_update(0, hdr, 24), d, (size_t)len)) {
+  if (got != len + 4 || syn_get_le32(d + len) != crc32c_update(crc32c_update(0, hdr, 24), d, (size_t)len)) {
     free(d);
     return syn_err_set(err, SYN_ECORRUPT, "paxos_store: %s: checksum or length mismatch", path);
   }
@@ -378,7 +351,7 @@ static int flush_buf(paxos_store *st, buf *b, syn_err *err) {
   if (!b->n) return 0;
   /* Invariant (docs/consensus.md, "What is fsynced when"): the core answers
   ** a PREPARE or an ACCEPT only after this write and fsync returned. */
-  if (write_all(st->fd, b->p, b->n) != 0 || do_sync(st, st->fd) != 0) {
+  if (syn_write_all(st->fd, b->p, b->n) != 0 || do_sync(st, st->fd) != 0) {
     st->broken = true;
     return syn_err_set(err, SYN_EIO, "paxos_store: append to log-%016" PRIx64 ": %s", st->gen,
                        strerror(errno));
@@ -456,12 +429,12 @@ static int load_segment(paxos_store *st, uint64_t gen, syn_err *err) {
   bool first = true;
   while (off < size) {
     if (size - off < REC_HDR + REC_BODY) break;
-    uint32_t len = get32(data + off);
+    uint32_t len = syn_get_le32(data + off);
     if (len < REC_BODY || len > size - off - REC_HDR) break;
     const uint8_t *b = data + off + REC_HDR;
-    if (get32(data + off + 4) != crc32c_update(0, b, len)) break;
-    paxos_rec r = {.type = (paxos_rec_type)b[0], .slot = get64(b + 1), .ballot = get64(b + 9),
-                   .len = get32(b + 17), .data = b + REC_BODY};
+    if (syn_get_le32(data + off + 4) != crc32c_update(0, b, len)) break;
+    paxos_rec r = {.type = (paxos_rec_type)b[0], .slot = syn_get_le64(b + 1), .ballot = syn_get_le64(b + 9),
+                   .len = syn_get_le32(b + 17), .data = b + REC_BODY};
     if (r.len != len - REC_BODY || r.type < PAXOS_REC_PROMISE || r.type > PAXOS_REC_VOTER) break;
     if (r.type == PAXOS_REC_SNAPSHOT) {
       if (!first) break; /* only a segment's first record may be one */
