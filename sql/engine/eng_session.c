@@ -32,6 +32,7 @@ void eng_session_free(eng_session *s) {
   eng__abort_txn(s);
   eng__txn_ended(s);
   eng__locks_clear(s);
+  eng__ext_free(s); /* statements before the connection they run on */
   if (s->db) sqlite3_close(s->db);
   eng__tabs_free(s);
   eng__settings_free(s);
@@ -63,9 +64,15 @@ int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e)
 }
 
 int eng__bind_common(eng_session *s, sqlite3_stmt *st, const sqlr_query *q, syn_err *e) {
-  if (q->now_param && q->now_param <= sqlite3_bind_parameter_count(st) &&
+  int np = sqlite3_bind_parameter_count(st);
+  if (q->now_param && q->now_param <= np &&
       sqlite3_bind_text(st, q->now_param, s->now_text, -1, SQLITE_TRANSIENT) != SQLITE_OK)
     return sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
+  /* The client's $n is ?n in every statement of a rewrite (main query,
+  ** RETURNING, ON CONFLICT); synod's own parameters come after them. */
+  for (int i = 0; i < s->nparams && i < q->nparams && i < np; i++)
+    if (eng__bind_value(st, i + 1, &s->params[i]) != SQLITE_OK)
+      return sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
   return 0;
 }
 
@@ -158,19 +165,31 @@ static bool is_ddl(sqlp_kind k) {
 ** met a row changed after its snapshot at a fresh snapshot; the DML code
 ** takes every lock before its first write and sends nothing before its
 ** writes are done, so a re-run needs no undo (cluster.h, cl_write). */
+int eng__rewrite(eng_session *s, const sqlp_stmt *st, sqlr_query **q, int *err_pos,
+                 syn_err *e) {
+  sqlr_catalog cat = {lookup, s};
+  return sqlr_rewrite(st, &cat, q, err_pos, e);
+}
+
 static int run_data_tag(eng_session *s, const sqlp_stmt *st, char *tag, size_t tagcap,
                         int *err_pos, syn_err *e) {
   int rc = eng__catalog_sync(s, e);
   if (rc) return rc;
-  sqlr_catalog cat = {lookup, s};
   sqlr_query *q = NULL;
-  rc = sqlr_rewrite(st, &cat, &q, err_pos, e);
+  rc = eng__rewrite(s, st, &q, err_pos, e);
   if (rc) return rc;
-  if (q->nparams > 0) {
+  if (q->nparams > s->nparams) {
     sqlr_query_free(q);
-    return syn_err_set(e, SYN_EINVAL, "42P02: there is no parameter $1");
+    return syn_err_set(e, SYN_EINVAL, "42P02: there is no parameter $%d", s->nparams + 1);
   }
-  rc = eng__txn_for_statement(s, e);
+  rc = eng__run_rewritten(s, st, q, tag, tagcap, e);
+  sqlr_query_free(q);
+  return rc;
+}
+
+int eng__run_rewritten(eng_session *s, const sqlp_stmt *st, const sqlr_query *q, char *tag,
+                       size_t tagcap, syn_err *e) {
+  int rc = eng__txn_for_statement(s, e);
   if (!rc && s->read_only && (st->kind != SQLP_SELECT || q->locking))
     rc = syn_err_set(e, SYN_EINVAL, "25006: cannot execute %s in a read-only transaction",
                      st->kind == SQLP_SELECT ? "SELECT FOR UPDATE" : sqlp_kind_name(st->kind));
@@ -195,7 +214,6 @@ static int run_data_tag(eng_session *s, const sqlp_stmt *st, char *tag, size_t t
     }
     break;
   }
-  sqlr_query_free(q);
   return rc;
 }
 
@@ -242,7 +260,7 @@ static int run_truncate_in_block(eng_session *s, const sqlp_stmt *st, syn_err *e
   return rc ? rc : eng__complete(s, "TRUNCATE TABLE");
 }
 
-static int run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e) {
+int eng__run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e) {
   *err_pos = 0;
   if (st->kind == SQLP_UNSUPPORTED || (st->status && !is_ddl(st->kind) && st->kind != SQLP_SET &&
                                        st->kind != SQLP_SHOW && st->kind != SQLP_SELECT &&
@@ -282,7 +300,7 @@ static int run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
 }
 
 /* PostgreSQL counts error positions in characters, the parser in bytes. */
-static uint32_t char_pos(const char *sql, int byte_pos) {
+uint32_t eng__char_pos(const char *sql, int byte_pos) {
   if (byte_pos <= 0) return 0;
   uint32_t n = 0;
   for (int i = 0; i < byte_pos - 1 && sql[i]; i++)
@@ -301,7 +319,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
   syn_err_clear(&e);
   int rc = sqlp_parse(sql, &l, &cursor, &e);
   if (rc) {
-    eng__send_error(s, rc, &e, char_pos(sql, cursor), NULL);
+    eng__send_error(s, rc, &e, eng__char_pos(sql, cursor), NULL);
     if (s->block == ENG_BLOCK) {
       s->block = ENG_FAILED;
       if (s->txn) cl_rollback(s->txn);
@@ -332,7 +350,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
                   st->kind == SQLP_UPDATE || st->kind == SQLP_DELETE;
       s->defer_tag = data && i + 1 == l->n && (s->block == ENG_IDLE || s->block == ENG_IMPLICIT);
       s->pending_tag[0] = '\0';
-      rc = run_stmt(s, st, &pos, &e);
+      rc = eng__run_stmt(s, st, &pos, &e);
       s->defer_tag = false;
     }
     if (!rc && s->block == ENG_IMPLICIT && i + 1 == l->n) rc = eng__end_implicit(s, true, &e);
@@ -340,7 +358,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
     s->pending_tag[0] = '\0';
     if (rc) {
       if (!s->out_gone)
-        eng__send_error(s, rc, &e, char_pos(sql, pos), s->detail[0] ? s->detail : NULL);
+        eng__send_error(s, rc, &e, eng__char_pos(sql, pos), s->detail[0] ? s->detail : NULL);
       if (s->block == ENG_IMPLICIT) {
         eng__end_implicit(s, false, NULL);
       } else if (s->block == ENG_BLOCK) {
