@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pg_query/pg_query.pb-c.h>
+
 #include "sql/engine/eng_int.h"
 
 struct eng_pstmt {
@@ -53,6 +55,7 @@ struct eng_pstmt {
   bool stale;            /* the connection changed: q->target may dangle */
   int nparams;
   uint32_t *ptypes;      /* as reported and used to decode Bind values */
+  int ngiven;            /* of them, given by the client in Parse */
   int ncols;             /* result shape fixed at Parse */
   uint32_t *col_oids;
   sqlite3_stmt *idle;    /* SELECT: q->sql prepared, not used by a portal */
@@ -283,6 +286,26 @@ static void ps_remove(eng_session *s, const char *name) {
   ps_unref(ps);
 }
 
+/* A SELECT's output column that is a bare $n has the type the client gave
+** $n in Parse (PostgreSQL's "SELECT $1" with $1 declared int8 returns
+** int8); the rewrite, which does not see the given types, says text. */
+static void given_types_to_columns(const eng_pstmt *ps, sqlr_query *q) {
+  if (!q || q->kind != SQLP_SELECT || !ps->st->node || !ps->ngiven) return;
+  const PgQuery__Node *n = ps->st->node;
+  if (n->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return;
+  const PgQuery__SelectStmt *sel = n->select_stmt;
+  if ((int)sel->n_target_list != q->ncols) return;
+  for (size_t i = 0; i < sel->n_target_list; i++) {
+    const PgQuery__Node *t = sel->target_list[i];
+    if (t->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !t->res_target->val) continue;
+    const PgQuery__Node *v = t->res_target->val;
+    if (v->node_case != PG_QUERY__NODE__NODE_PARAM_REF) continue;
+    int k = v->param_ref->number;
+    if (k >= 1 && k <= ps->ngiven && ps->ptypes[k - 1] && cat_type_supported(ps->ptypes[k - 1]))
+      q->cols[i].type_oid = ps->ptypes[k - 1];
+  }
+}
+
 /* The columns a statement returns: from the rewrite for data statements,
 ** SHOW's one text column (three for SHOW ALL); others return none. */
 static int ps_set_shape(eng_pstmt *ps) {
@@ -329,6 +352,7 @@ static int ps_revalidate(eng_session *s, eng_pstmt *ps, int *pos, syn_err *e) {
   sqlr_query *q = NULL;
   rc = eng__rewrite(s, ps->st, &q, pos, e);
   if (rc) return rc;
+  given_types_to_columns(ps, q);
   int n;
   const sqlr_col *cols;
   q_shape(q, &n, &cols);
@@ -416,7 +440,11 @@ static int do_parse(eng_session *s, const eng_xmsg *m, uint32_t *pos, syn_err *e
       ps->ptypes[i] = t ? t : CAT_OID_TEXT;
     }
   }
-  if (!rc) rc = ps_set_shape(ps) ? syn_err_set(e, SYN_ENOMEM, "out of memory") : 0;
+  if (!rc) {
+    ps->ngiven = m->ntypes;
+    given_types_to_columns(ps, ps->q);
+    rc = ps_set_shape(ps) ? syn_err_set(e, SYN_ENOMEM, "out of memory") : 0;
+  }
   if (rc) {
     ps_unref(ps);
     return rc;
