@@ -58,7 +58,6 @@ struct eng_pstmt {
   int ngiven;            /* of them, given by the client in Parse */
   int ncols;             /* result shape fixed at Parse */
   uint32_t *col_oids;
-  sqlite3_stmt *idle;    /* SELECT: q->sql prepared, not used by a portal */
 };
 
 enum { P_NEW, P_STREAM, P_BUFFERED, P_DONE };
@@ -258,7 +257,6 @@ static void q_shape(const sqlr_query *q, int *n, const sqlr_col **cols) {
 
 static void ps_unref(eng_pstmt *ps) {
   if (!ps || --ps->refs > 0) return;
-  if (ps->idle) sqlite3_finalize(ps->idle);
   sqlr_query_free(ps->q);
   sqlp_list_free(ps->parsed);
   free(ps->ptypes);
@@ -362,8 +360,6 @@ static int ps_revalidate(eng_session *s, eng_pstmt *ps, int *pos, syn_err *e) {
     sqlr_query_free(q);
     return sqlst_set(e, SQLST_FEATURE, "cached plan must not change result type");
   }
-  if (ps->idle) sqlite3_finalize(ps->idle);
-  ps->idle = NULL;
   sqlr_query_free(ps->q);
   ps->q = q;
   ps->cat_version = s->cat_version;
@@ -457,14 +453,8 @@ static int do_parse(eng_session *s, const eng_xmsg *m, uint32_t *pos, syn_err *e
 
 /* ---- portals ------------------------------------------------------------- */
 
-static void portal_free(eng_portal *p) {
-  if (p->st) {
-    eng_pstmt *ps = p->ps;
-    sqlite3_reset(p->st);
-    sqlite3_clear_bindings(p->st);
-    if (!ps->idle && !ps->stale) ps->idle = p->st; /* kept for the next execution */
-    else sqlite3_finalize(p->st);
-  }
+static void portal_free(eng_session *s, eng_portal *p) {
+  eng__release(s, p->st); /* kept prepared for the next execution */
   ps_unref(p->ps);
   eng__row_free(&p->params);
   eng__rows_clear(&p->rows);
@@ -479,7 +469,7 @@ static void portal_remove(eng_session *s, eng_portal *target) {
     if (*pp == target) {
       *pp = target->next;
       s->nportals--;
-      portal_free(target);
+      portal_free(s, target);
       return;
     }
 }
@@ -492,7 +482,7 @@ static void portals_expire(eng_session *s) {
     if (p->txn_seq != s->txn_seq) {
       *pp = p->next;
       s->nportals--;
-      portal_free(p);
+      portal_free(s, p);
     } else {
       pp = &p->next;
     }
@@ -695,11 +685,7 @@ static int stream(eng_session *s, eng_portal *p, int64_t max, syn_err *e) {
   if (rc) return rc;
   if (src == SQLITE_ROW) return reply(s, 's');
   if (src != SQLITE_DONE) return eng__sqlite_error(s, src, e);
-  eng_pstmt *ps = p->ps;
-  sqlite3_reset(p->st);
-  sqlite3_clear_bindings(p->st);
-  if (!ps->idle && !ps->stale) ps->idle = p->st;
-  else sqlite3_finalize(p->st);
+  eng__release(s, p->st);
   p->st = NULL;
   p->state = P_DONE;
   char tag[48];
@@ -711,13 +697,8 @@ static int start_stream(eng_session *s, eng_portal *p, syn_err *e) {
   eng_pstmt *ps = p->ps;
   int rc = eng__txn_for_statement(s, e);
   if (rc) return rc;
-  if (ps->idle) {
-    p->st = ps->idle;
-    ps->idle = NULL;
-  } else {
-    rc = eng__prepare(s, ps->q->sql, &p->st, e);
-    if (rc) return rc;
-  }
+  rc = eng__prepare(s, ps->q->sql, &p->st, e);
+  if (rc) return rc;
   p->state = P_STREAM;
   return eng__bind_common(s, p->st, ps->q, e);
 }
@@ -848,15 +829,10 @@ char eng_session_sync(eng_session *s, const eng_out *out) {
 }
 
 void eng__ext_db_closing(eng_session *s) {
-  for (eng_pstmt *ps = s->pstmts; ps; ps = ps->next) {
-    if (ps->idle) sqlite3_finalize(ps->idle);
-    ps->idle = NULL;
-    ps->stale = true;
-  }
+  eng__stmt_cache_clear(s);
+  for (eng_pstmt *ps = s->pstmts; ps; ps = ps->next) ps->stale = true;
   for (eng_portal *p = s->portals; p; p = p->next) {
-    if (p->ps->idle) sqlite3_finalize(p->ps->idle); /* a closed statement's */
-    p->ps->idle = NULL;
-    p->ps->stale = true;
+    p->ps->stale = true; /* also a closed statement a portal still holds */
     if (!p->st) continue;
     sqlite3_finalize(p->st);
     p->st = NULL;
@@ -868,7 +844,7 @@ void eng__ext_free(eng_session *s) {
   while (s->portals) {
     eng_portal *p = s->portals;
     s->portals = p->next;
-    portal_free(p);
+    portal_free(s, p);
   }
   while (s->pstmts) {
     eng_pstmt *ps = s->pstmts;
@@ -876,4 +852,5 @@ void eng__ext_free(eng_session *s) {
     ps_unref(ps);
   }
   s->nportals = s->npstmts = 0;
+  eng__stmt_cache_clear(s);
 }

@@ -48,6 +48,9 @@ typedef struct eng_portal eng_portal;
 #define ENG_MAX_PSTMTS 1000
 #define ENG_MAX_PORTALS 1000
 
+/* SQLite statements kept prepared per session (eng__prepare/eng__release). */
+#define ENG_STMT_CACHE 32
+
 #define ENG_NSETTINGS 10
 /* Participants accept ?1..?99 in a pushed filter (store.h). */
 #define ENG_MAX_FILTER_PARAMS 99
@@ -89,6 +92,9 @@ struct eng_session {
   int scan_rc;           /* first cl_scan failure inside SQLite */
   syn_err scan_err;
   atomic_int cancel;
+  /* prepared SQLite statements not in use, oldest first */
+  struct { char *sql; uint64_t hash; sqlite3_stmt *st; } stmt_cache[ENG_STMT_CACHE];
+  int ncache;
   /* extended query protocol */
   eng_pstmt *pstmts;     /* named and unnamed prepared statements */
   int npstmts;
@@ -159,7 +165,13 @@ int eng__run_rewritten(eng_session *s, const sqlp_stmt *st, const sqlr_query *q,
                        size_t tagcap, syn_err *e);
 int eng__run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e);
 uint32_t eng__char_pos(const char *sql, int byte_pos);
+/* A prepared statement for sql: from the session's cache when the same
+** text ran before (reset, no bindings), else newly prepared. Give it back
+** with eng__release (kept for reuse) rather than sqlite3_finalize. */
 int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e);
+void eng__release(eng_session *s, sqlite3_stmt *st);
+/* Finalize every cached statement (the connection is going away). */
+void eng__stmt_cache_clear(eng_session *s);
 int eng__bind_common(eng_session *s, sqlite3_stmt *st, const sqlr_query *q, syn_err *e);
 int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e);
 int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagcap, syn_err *e);

@@ -54,13 +54,63 @@ char eng_session_status(const eng_session *s) {
   }
 }
 
+static uint64_t sql_hash(const char *sql) {
+  uint64_t h = 1469598103934665603u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)sql; *p; p++) h = (h ^ *p) * 1099511628211u;
+  return h;
+}
+
+/* Statements are cached by their text, so a prepared statement executed
+** again (or the same DML's RETURNING and ON CONFLICT queries, or a simple
+** query repeated) binds new values to the SQLite statement it already has
+** instead of compiling it again. A statement in use is out of the cache,
+** so two users never share one. */
 int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e) {
+  uint64_t h = sql_hash(sql);
+  for (int i = s->ncache - 1; i >= 0; i--) {
+    if (s->stmt_cache[i].hash != h || strcmp(s->stmt_cache[i].sql, sql) != 0) continue;
+    *st = s->stmt_cache[i].st;
+    free(s->stmt_cache[i].sql);
+    memmove(&s->stmt_cache[i], &s->stmt_cache[i + 1], sizeof s->stmt_cache[0] * (size_t)(s->ncache - i - 1));
+    s->ncache--;
+    return 0;
+  }
   int src = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
   if (src != SQLITE_OK) {
     *st = NULL;
     return eng__sqlite_error(s, src, e);
   }
   return 0;
+}
+
+void eng__release(eng_session *s, sqlite3_stmt *st) {
+  if (!st) return;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  const char *sql = sqlite3_sql(st);
+  char *copy = sql ? strdup(sql) : NULL;
+  if (!copy) {
+    eng__release(s, st);
+    return;
+  }
+  if (s->ncache == ENG_STMT_CACHE) { /* evict the least recently released */
+    sqlite3_finalize(s->stmt_cache[0].st);
+    free(s->stmt_cache[0].sql);
+    memmove(&s->stmt_cache[0], &s->stmt_cache[1], sizeof s->stmt_cache[0] * (ENG_STMT_CACHE - 1));
+    s->ncache--;
+  }
+  s->stmt_cache[s->ncache].sql = copy;
+  s->stmt_cache[s->ncache].hash = sql_hash(copy);
+  s->stmt_cache[s->ncache].st = st;
+  s->ncache++;
+}
+
+void eng__stmt_cache_clear(eng_session *s) {
+  for (int i = 0; i < s->ncache; i++) {
+    sqlite3_finalize(s->stmt_cache[i].st);
+    free(s->stmt_cache[i].sql);
+  }
+  s->ncache = 0;
 }
 
 int eng__bind_common(eng_session *s, sqlite3_stmt *st, const sqlr_query *q, syn_err *e) {
@@ -106,7 +156,7 @@ int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e) {
     }
     s->lock_scan = false;
     if (!rc && src != SQLITE_DONE) rc = eng__sqlite_error(s, src, e);
-    sqlite3_finalize(st);
+    eng__release(s, st);
     for (int i = 0; i < s->nlocks && !rc; i++) {
       const cat_table *t = eng__table(s, s->locks[i].table);
       eng_rows *rs = &s->locks[i].rows;
@@ -140,9 +190,9 @@ int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e) {
       n++;
     }
     if (!rc && src != SQLITE_DONE) rc = eng__sqlite_error(s, src, e);
-    sqlite3_finalize(st);
+    eng__release(s, st);
   } else {
-    sqlite3_finalize(st);
+    eng__release(s, st);
   }
   cat_buf_free(&buf);
   if (rc == SYN_ECLOSED && s->out_gone) syn_err_set(e, SYN_ECLOSED, "08006: client went away");
