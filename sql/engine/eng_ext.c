@@ -723,7 +723,7 @@ static int do_execute(eng_session *s, xout *x, const eng_xmsg *m, uint32_t *pos,
   case P_DONE:
     /* Fetching from a portal that ran to its end returns no more rows. */
     if (ps->st->kind == SQLP_SELECT) return eng__complete(s, "SELECT 0");
-    return sqlst_set(e, SQLST_FEATURE, "portal \"%s\" cannot be run", p->name);
+    return syn_err_set(e, SYN_EINVAL, "55000: portal \"%s\" cannot be run", p->name);
   default: break;
   }
   int bp = 0;

@@ -216,6 +216,31 @@ def transcript():
     run(s, "bad result format count",
         bind("", "f", rformats=[0, 0]) + execute("") + SYNC)
     run(s, "unsupported format code", bind("", "ins", ["30", "z"], pformats=[2]) + SYNC)
+    run(s, "executing a finished portal again",
+        parse("", "SELECT id FROM ep_r WHERE id = 1") + bind("", "") + execute("") + execute("") +
+        parse("", "INSERT INTO ep_r VALUES (40, 'r')") + bind("", "") + execute("") +
+        execute("") + SYNC)
+    run(s, "a block inside one batch",
+        parse("", "BEGIN") + bind("", "") + execute("") + bind("", "ins", ["41", "s"]) +
+        execute("") + parse("", "COMMIT") + bind("", "") + execute("") + SYNC)
+    run(s, "failed block: Parse, Bind and Describe refused until ROLLBACK",
+        msg(b"Q", cstr("BEGIN")) + bind("", "ins", ["41", "dup"]) + execute("") + SYNC +
+        parse("", "SELECT 1") + SYNC + describe(b"S", "d1x") + SYNC +
+        parse("rb", "ROLLBACK") + bind("", "rb") + execute("") + SYNC, syncs=5)
+    run(s, "LIMIT and OFFSET parameters",
+        parse("lim", "SELECT id FROM ep_r ORDER BY id LIMIT $1 OFFSET $2") + describe(b"S", "lim") +
+        bind("", "lim", ["2", "1"]) + execute("") + SYNC)
+    run(s, "numeric parameter rounded to the column's scale, NULL in binary",
+        parse("", "CREATE TABLE ep_n (id int PRIMARY KEY, n numeric(8,2), b bytea)") + bind("", "") +
+        execute("") + SYNC +
+        parse("nn", "INSERT INTO ep_n VALUES ($1, $2, $3) RETURNING n, b") +
+        describe(b"S", "nn") + bind("", "nn", ["1", "3.14159", None], [0, 0, 1], [1, 0]) +
+        execute("") + bind("", "nn", ["2", "1e3", b"\x00\x01"], [0, 0, 1]) + execute("") + SYNC, syncs=2)
+    # (A value too large for numeric(8,2) fails at Bind in PostgreSQL, whose
+    # custom plan folds the parameter into the cast, and at Execute in synod.)
+    run(s, "a bad value for the column type",
+        bind("", "nn", ["3", "abc", None]) + execute("") + SYNC)
+    simple(s, "DROP TABLE ep_n")
     s.close()
 
 
