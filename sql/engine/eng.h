@@ -140,6 +140,10 @@ char eng_session_sync(eng_session *s, const eng_out *out);
 void eng_session_cancel(eng_session *s);
 
 char eng_session_status(const eng_session *s);
+/* True while a transaction is open, implicit ones included: under the
+** extended protocol an implicit transaction (and its row locks) lasts
+** from the first Execute until Sync, across several worker jobs. */
+bool eng_session_in_txn(const eng_session *s);
 
 /* ---- pgwire server ------------------------------------------------------ */
 

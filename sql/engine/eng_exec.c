@@ -325,7 +325,8 @@ static void worker(void *arg) {
   }
 }
 
-/* Pool starvation guard. A session inside a transaction block may hold
+/* Pool starvation guard. A session inside a transaction (a block, or an
+** implicit one spanning extended-protocol messages until Sync) may hold
 ** row locks between its statements; if every worker were busy waiting for
 ** those locks, the holder's next statement (its COMMIT) would wait for a
 ** worker forever. So a statement of a session in a block never waits for a
@@ -334,8 +335,9 @@ static void worker(void *arg) {
 #define ENG_EXTRA_WORKERS 124
 
 static void grow_if_starved(eng_server *srv, es_sess *ss, int job) {
-  if ((job != J_QUERY && job != J_EXT) || !ss->es || eng_session_status(ss->es) == 'I')
-    return;
+  /* Extended-protocol messages between the first Execute and Sync run in
+  ** an implicit transaction that may hold locks too. */
+  if ((job != J_QUERY && job != J_EXT) || !ss->es || !eng_session_in_txn(ss->es)) return;
   /* Idle workers already promised to queued jobs are not available. */
   if (srv->idle > srv->njobs || srv->nthreads >= srv->cap || srv->stopping) return;
   if (uv_thread_create(&srv->threads[srv->nthreads], worker, srv) == 0) srv->nthreads++;

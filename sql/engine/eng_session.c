@@ -65,6 +65,8 @@ static uint64_t sql_hash(const char *sql) {
 ** query repeated) binds new values to the SQLite statement it already has
 ** instead of compiling it again. A statement in use is out of the cache,
 ** so two users never share one. */
+bool eng_session_in_txn(const eng_session *s) { return s->block != ENG_IDLE; }
+
 int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e) {
   uint64_t h = sql_hash(sql);
   for (int i = s->ncache - 1; i >= 0; i--) {
