@@ -241,6 +241,11 @@ def transcript():
     run(s, "a bad value for the column type",
         bind("", "nn", ["3", "abc", None]) + execute("") + SYNC)
     simple(s, "DROP TABLE ep_n")
+    run(s, "a portal outlives the statement it was bound from",
+        msg(b"Q", cstr("BEGIN")) + parse("cs", q) + bind("cp", "cs", ["4"]) + close(b"S", "cs") +
+        execute("cp", 1) + SYNC + execute("cp", 0) + SYNC + msg(b"Q", cstr("ROLLBACK")), syncs=4)
+    run(s, "negative row limit means all rows",
+        parse("", q) + bind("", "", ["4"]) + execute("", -1) + SYNC)
     s.close()
 
 
