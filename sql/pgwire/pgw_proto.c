@@ -2,7 +2,8 @@
 ** What each incoming packet does: the startup handshake (SSLRequest,
 ** GSSENCRequest, CancelRequest, StartupMessage) and the messages of an
 ** open session (Query, Terminate, Sync, Flush, the extended-protocol
-** messages we refuse, COPY messages we ignore).
+** messages, handed to the executor one at a time or refused when it has
+** no `extended` callback, COPY messages we ignore).
 **
 ** Input is processed one message at a time from c->in. Processing stops
 ** while a query runs (the executor resumes it with pgw_query_done), while
