@@ -290,6 +290,31 @@ static void catalog_change(void) {
 
 static void quiet(void *arg, const char *msg) {}
 
+/* Parameter types the server infers, and result types, for common forms. */
+static void inference(void) {
+  static const char *const q[] = {
+      "UPDATE ep_t SET t = $1, f8 = $2 WHERE id = $3",
+      "DELETE FROM ep_t WHERE d < $1 AND tz >= $2",
+      "SELECT id FROM ep_t WHERE t LIKE $1 AND i2 IN ($2, $3)",
+      "SELECT id FROM ep_t WHERE n BETWEEN $1 AND $2",
+      "SELECT $1::date AS d, $2::numeric AS n, $3::timestamptz AS z",
+      "SELECT id + $1 AS x FROM ep_t",
+      "SELECT id FROM ep_t ORDER BY id LIMIT $1",
+      "INSERT INTO ep_t (id, t) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET t = $3 RETURNING id, t",
+  };
+  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "inf%zu", i);
+    PGresult *r = PQprepare(conn, name, q[i], 0, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      show(q[i], r);
+      continue;
+    }
+    PQclear(r);
+    show(q[i], PQdescribePrepared(conn, name));
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: extproto CONNINFO\n");
@@ -302,6 +327,7 @@ int main(int argc, char **argv) {
   }
   PQsetNoticeProcessor(conn, quiet, NULL); /* NOTICEs differ (IF EXISTS) */
   types_and_values();
+  inference();
   unnamed_and_errors();
   transactions();
   pipeline();
