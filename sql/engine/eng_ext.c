@@ -422,6 +422,7 @@ static int do_describe(eng_session *s, const eng_xmsg *m, syn_err *e) {
   }
   eng_portal *p = eng__portal_find(s, m->name);
   if (!p) return syn_err_set(e, SYN_ENOTFOUND, "34000: portal \"%s\" does not exist", m->name);
+  if (s->block == ENG_FAILED && p->ps->ncols > 0) return eng__failed_block(s, p->ps->st, e);
   return send_row_description(s, p->ps, p);
 }
 

@@ -244,6 +244,10 @@ def transcript():
     run(s, "a portal outlives the statement it was bound from",
         msg(b"Q", cstr("BEGIN")) + parse("cs", q) + bind("cp", "cs", ["4"]) + close(b"S", "cs") +
         execute("cp", 1) + SYNC + execute("cp", 0) + SYNC + msg(b"Q", cstr("ROLLBACK")), syncs=4)
+    run(s, "a portal in a failed block",
+        msg(b"Q", cstr("BEGIN")) + parse("fs", q) + bind("fp", "fs", ["1"]) + SYNC +
+        msg(b"Q", cstr("SELECT nosuch")) + describe(b"P", "fp") + SYNC + execute("fp") + SYNC +
+        close(b"P", "fp") + SYNC + msg(b"Q", cstr("ROLLBACK")), syncs=7)
     run(s, "negative row limit means all rows",
         parse("", q) + bind("", "", ["4"]) + execute("", -1) + SYNC)
     s.close()
