@@ -248,6 +248,9 @@ def transcript():
         msg(b"Q", cstr("BEGIN")) + parse("fs", q) + bind("fp", "fs", ["1"]) + SYNC +
         msg(b"Q", cstr("SELECT nosuch")) + describe(b"P", "fp") + SYNC + execute("fp") + SYNC +
         close(b"P", "fp") + SYNC + msg(b"Q", cstr("ROLLBACK")), syncs=7)
+    run(s, "an error in the middle of a streamed result",
+        parse("", "SELECT 10 / (id - 3) AS x FROM ep_r WHERE id < 10 ORDER BY id") + bind("", "") +
+        execute("", 1) + execute("", 0) + execute("", 0) + SYNC)
     run(s, "negative row limit means all rows",
         parse("", q) + bind("", "", ["4"]) + execute("", -1) + SYNC)
     s.close()
