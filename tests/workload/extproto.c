@@ -171,6 +171,9 @@ static void unnamed_and_errors(void) {
   show("params typed", PQexecParams(conn, "SELECT $1::int8 + 1 AS x", 1, i8, big, NULL, NULL, 1));
   show("params unknown", PQexecParams(conn, "SELECT $1 AS y", 1, NULL, one, NULL, NULL, 0));
   show("describe unnamed", PQdescribePrepared(conn, ""));
+  const char *cv[3] = {"t", "\\x0102", "-3"};
+  show("params cast", PQexecParams(conn, "SELECT $1::bool::text AS b, $2::bytea AS y, "
+                                   "$3::int2 * 2 AS d", 3, NULL, cv, NULL, NULL, 0));
   show("no params", PQexecParams(conn, "SELECT count(*) FROM ep_t", 0, NULL, NULL, NULL, NULL, 0));
   show("empty", PQexecParams(conn, "", 0, NULL, NULL, NULL, NULL, 0));
 
@@ -297,7 +300,7 @@ static void inference(void) {
       "DELETE FROM ep_t WHERE d < $1 AND tz >= $2",
       "SELECT id FROM ep_t WHERE t LIKE $1 AND i2 IN ($2, $3)",
       "SELECT id FROM ep_t WHERE n BETWEEN $1 AND $2",
-      "SELECT $1::date AS d, $2::numeric AS n, $3::timestamptz AS z",
+      "SELECT $1::date AS d, $2::numeric AS n, $3::timestamptz AS z, $4::bytea AS b",
       "SELECT id + $1 AS x FROM ep_t",
       "SELECT id FROM ep_t ORDER BY id LIMIT $1",
       "INSERT INTO ep_t (id, t) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET t = $3 RETURNING id, t",
