@@ -305,6 +305,31 @@ static int16_t fmt_at(const int16_t *f, int nf, int i) {
   return nf == 0 ? 0 : nf == 1 ? f[0] : f[i];
 }
 
+/* Coerce *v to type oid; the result's bytes end up in *own (replaced). */
+static int convert_param(uint32_t oid, syn_value *v, cat_buf *own, syn_err *e) {
+  cat_buf out = {0};
+  syn_value conv;
+  int rc = cat_coerce_type(oid, -1, v, &conv, &out, e);
+  if (rc) {
+    cat_buf_free(&out);
+    return rc;
+  }
+  if (conv.type == SYN_V_TEXT || conv.type == SYN_V_BLOB) {
+    cat_buf copy = {0};
+    if (cat_buf_append(&copy, conv.u.b.n ? (const void *)conv.u.b.p : "", conv.u.b.n)) {
+      cat_buf_free(&out);
+      cat_buf_free(&copy);
+      return syn_err_set(e, SYN_ENOMEM, "out of memory");
+    }
+    conv.u.b.p = copy.p ? (const uint8_t *)copy.p : (const uint8_t *)"";
+    cat_buf_free(own);
+    *own = copy;
+  }
+  cat_buf_free(&out);
+  *v = conv;
+  return 0;
+}
+
 static int do_bind(eng_session *s, const eng_xmsg *m, uint32_t *pos, syn_err *e) {
   eng_pstmt *ps = ps_find(s, m->stmt, NULL);
   if (!ps) {
@@ -367,6 +392,15 @@ static int do_bind(eng_session *s, const eng_xmsg *m, uint32_t *pos, syn_err *e)
                ? syn_err_set(e, SYN_ENOMEM, "out of memory") : 0;
       if (!rc) vals[i].u.b.p = (const uint8_t *)scratch[i].p + scratch[i].n - vals[i].u.b.n;
     }
+    /* The client declared another type than the statement uses $n as
+    ** (a driver sending every string as varchar for "id = $1"): convert
+    ** the value as an assignment cast would, so SQLite sees the storage
+    ** class the column has (pushdown needs it). PostgreSQL would often
+    ** refuse the statement instead (42883/42804); synod is lenient here. */
+    uint32_t want = ps->q && i < ps->q->nparams ? ps->q->param_types[i] : 0;
+    if (!rc && want && want != ps->ptypes[i] && cat_type_supported(want) &&
+        vals[i].type != SYN_V_NULL)
+      rc = convert_param(want, &vals[i], &scratch[i], e);
   }
   if (!rc && eng__row_copy(&po->params, vals, n, 0)) rc = syn_err_set(e, SYN_ENOMEM, "out of memory");
   for (int i = 0; scratch && i < n; i++) cat_buf_free(&scratch[i]);

@@ -316,3 +316,25 @@ Test(engine_ext, implicit_transaction_until_sync) {
                    "the first insert was undone with the failed implicit transaction");
   eng_session_free(s);
 }
+
+Test(engine_ext, declared_type_differs_from_the_inferred_one) {
+  eng_session *s = session();
+  fill(s);
+  /* JDBC's setString sends varchar (1043) for every string. */
+  uint32_t vc = 1043;
+  eng_xmsg p = P("", "select v from t where id = $1");
+  p.ntypes = 1;
+  p.types = &vc;
+  X(s, p, "1\n");
+  X(s, ((eng_xmsg){.type = 'D', .target = 'S', .name = "", .stmt = "", .query = ""}),
+    "t 1043\nC v:25:0\n");
+  eng_cell two = {"2", 1}, bad = {"x", 1};
+  eng_xmsg b = {.type = 'B', .name = "", .stmt = "", .query = "", .nvalues = 1, .values = &two};
+  X(s, b, "2\n");
+  X(s, E("", 0), "B 1\nR b\nT SELECT 1\n");
+  b.values = &bad;
+  X(s, b, "E 22P02 invalid input syntax for type integer: \"x\"\n");
+  char st;
+  sync_(s, &st);
+  eng_session_free(s);
+}
