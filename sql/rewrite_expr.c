@@ -711,6 +711,9 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
       return sqlr__fail(w, n->param_ref->location, SQLST_UNDEFINED_OBJECT,
                         "there is no parameter $%d", n->param_ref->number);
     if (n->param_ref->number > w->max_param) w->max_param = n->param_ref->number;
+    /* A type already inferred for $n (e.g. by the cast around it) is the
+    ** type its bound value has: Bind converts values to it. */
+    if (n->param_ref->number <= w->nptypes) *type = w->ptypes[n->param_ref->number - 1];
     return cat_buf_printf(b, "?%d", n->param_ref->number) ? sqlr__oom(w) : 0;
   case PG_QUERY__NODE__NODE_A_EXPR: return a_expr(w, b, sc, n->a_expr, type, typmod);
   case PG_QUERY__NODE__NODE_BOOL_EXPR: {

@@ -35,6 +35,7 @@ typedef struct eng_col {
   uint32_t type_oid;
   int16_t typlen;
   int32_t typmod;
+  int16_t format; /* 0 text, 1 binary (extended protocol Describe portal) */
 } eng_col;
 
 /* One text value; p == NULL is SQL NULL. */
@@ -65,6 +66,13 @@ typedef struct eng_out {
   int (*error)(void *ud, const eng_msg *m);
   int (*notice)(void *ud, const eng_msg *m);
   int (*param_status)(void *ud, const char *name, const char *value);
+  /* Extended query protocol only (NULL for simple-query outputs):
+  ** reply('1' ParseComplete | '2' BindComplete | '3' CloseComplete |
+  ** 'n' NoData | 's' PortalSuspended), ParameterDescription, and the column
+  ** count of the DataRows an Execute sends without a RowDescription. */
+  int (*reply)(void *ud, char type);
+  int (*param_desc)(void *ud, int n, const uint32_t *oids);
+  int (*rows_begin)(void *ud, int n);
 } eng_out;
 
 typedef struct eng_opts {
@@ -106,10 +114,41 @@ int eng_session_set(eng_session *s, const char *name, const char *value, syn_err
 ** 'T' in a transaction block, 'E' in a failed block. */
 char eng_session_query(eng_session *s, const char *sql, const eng_out *out);
 
+/* One extended-protocol message (docs/pgwire.md; fields as pgw_xmsg). */
+typedef struct eng_xmsg {
+  char type;            /* 'P' Parse, 'B' Bind, 'D' Describe, 'E' Execute, 'C' Close */
+  char target;          /* D, C: 'S' statement or 'P' portal */
+  const char *name;     /* P: statement; B, E: portal; D, C: target ("" unnamed) */
+  const char *stmt;     /* B: the statement to bind */
+  const char *query;    /* P */
+  int ntypes;           /* P: parameter types given (0 = infer) */
+  const uint32_t *types;
+  int nformats;         /* B: parameter format codes (0, 1 or one each) */
+  const int16_t *formats;
+  int nvalues;          /* B: parameter values, p == NULL is NULL */
+  const eng_cell *values;
+  int nrformats;        /* B: result format codes (0, 1 or one per column) */
+  const int16_t *rformats;
+  int64_t max_rows;     /* E: <= 0 all */
+} eng_xmsg;
+
+/* Run one extended-protocol message with PostgreSQL's semantics
+** (prepared statements and portals per session, an implicit transaction
+** spanning messages until Sync). Returns true on success, false when an
+** ErrorResponse was sent: the caller then skips messages until Sync. */
+bool eng_session_ext(eng_session *s, const eng_xmsg *m, const eng_out *out);
+/* Sync: commit an implicit transaction (errors go to out), end the
+** portals of a finished transaction; returns the ReadyForQuery status. */
+char eng_session_sync(eng_session *s, const eng_out *out);
+
 /* Ask the running statement to stop with 57014 (any thread). */
 void eng_session_cancel(eng_session *s);
 
 char eng_session_status(const eng_session *s);
+/* True while a transaction is open, implicit ones included: under the
+** extended protocol an implicit transaction (and its row locks) lasts
+** from the first Execute until Sync, across several worker jobs. */
+bool eng_session_in_txn(const eng_session *s);
 
 /* ---- pgwire server ------------------------------------------------------ */
 

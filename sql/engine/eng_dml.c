@@ -169,8 +169,8 @@ static int ret_row(eng_session *s, returning *r, const syn_value *row, int ncols
   return rc;
 }
 
-static void ret_close(returning *r) {
-  if (r->st) sqlite3_finalize(r->st);
+static void ret_close(eng_session *s, returning *r) {
+  eng__release(s, r->st);
   cat_buf_free(&r->buf);
 }
 
@@ -191,7 +191,7 @@ static int run_query(eng_session *s, const sqlr_query *q, int width, eng_rows *o
   }
   if (!rc && src != SQLITE_DONE) rc = eng__sqlite_error(s, src, e);
   free(v);
-  if (st) sqlite3_finalize(st);
+  eng__release(s, st);
   return rc;
 }
 
@@ -444,10 +444,10 @@ int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagca
   if (!rc) rc = ret_send_columns(s, &ret);
   eng_rows *out = q->conflict == SQLR_CONFLICT_NONE ? &rows : &final;
   for (size_t r = 0; r < out->n && !rc && ret.st; r++) rc = ret_row(s, &ret, out->r[r].v, t->ncols, e);
-  ret_close(&ret);
-  if (conflict_st) sqlite3_finalize(conflict_st);
+  ret_close(s, &ret);
+  eng__release(s, conflict_st);
   for (int c = 0; d.expr && c < t->ncols; c++)
-    if (d.expr[c]) sqlite3_finalize(d.expr[c]);
+    eng__release(s, d.expr[c]);
   for (int c = 0; scratch && c < t->ncols; c++) cat_buf_free(&scratch[c]);
   free(d.expr);
   free(scratch);
@@ -572,7 +572,7 @@ int eng__run_update_delete(eng_session *s, const sqlr_query *q, char *tag, size_
   eng_rows *out = upd ? &news : &rows;
   for (size_t r = 0; r < out->n && !rc && ret.st; r++) rc = ret_row(s, &ret, out->r[r].v, t->ncols, e);
   uint64_t n = rows.n;
-  ret_close(&ret);
+  ret_close(s, &ret);
   for (int c = 0; scratch && c < t->ncols; c++) cat_buf_free(&scratch[c]);
   free(scratch);
   free(nv);

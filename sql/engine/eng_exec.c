@@ -36,7 +36,8 @@
 #define ES_HIGH ((size_t)1024 * 1024)
 #define ES_LOW ((size_t)256 * 1024)
 
-enum { M_COLUMNS, M_ROW, M_COMPLETE, M_EMPTY, M_ERROR, M_NOTICE, M_PARAM, M_DONE };
+enum { M_COLUMNS, M_ROW, M_COMPLETE, M_EMPTY, M_ERROR, M_NOTICE, M_PARAM, M_DONE,
+       M_REPLY, M_PDESC, M_ROWS_BEGIN, M_XDONE };
 
 typedef struct omsg {
   struct omsg *next;
@@ -48,6 +49,7 @@ typedef struct omsg {
   pgw_cell *cells;
   pgw_errinfo info;
   const char *a, *b; /* tag; or parameter name, value */
+  uint32_t *oids;    /* M_PDESC */
   char data[];
 } omsg;
 
@@ -73,13 +75,14 @@ struct eng_server {
   void *stop_ud;
 };
 
-enum { J_NONE, J_QUERY, J_CLOSE };
+enum { J_NONE, J_QUERY, J_CLOSE, J_EXT };
 
 struct es_sess {
   eng_server *srv;
   pgw_session *ps;
   eng_session *es;
   char *sql;
+  eng_xmsg *xm;          /* J_EXT: the message, one allocation; NULL for Sync */
   /* guarded by srv->mu */
   int job;
   es_sess *next_job;
@@ -177,7 +180,8 @@ static int o_columns(void *ud, int n, const eng_col *cols) {
   char *p = m->data + sizeof(pgw_column) * (size_t)n;
   for (int i = 0; i < n; i++)
     m->cols[i] = (pgw_column){.name = put(&p, cols[i].name), .type_oid = cols[i].type_oid,
-                              .typlen = cols[i].typlen, .typmod = cols[i].typmod};
+                              .typlen = cols[i].typlen, .typmod = cols[i].typmod,
+                              .format = cols[i].format};
   return w_push(ud, m);
 }
 
@@ -229,22 +233,55 @@ static int o_msg(void *ud, int type, const eng_msg *e) {
   return w_push(ud, m);
 }
 
+static int o_reply(void *ud, char type) {
+  omsg *m = msg_new(M_REPLY, 0);
+  if (!m) return 1;
+  m->status = type;
+  return w_push(ud, m);
+}
+
+static int o_rows_begin(void *ud, int n) {
+  omsg *m = msg_new(M_ROWS_BEGIN, 0);
+  if (!m) return 1;
+  m->n = (size_t)n;
+  return w_push(ud, m);
+}
+
+static int o_param_desc(void *ud, int n, const uint32_t *oids) {
+  omsg *m = msg_new(M_PDESC, sizeof *oids * (size_t)n);
+  if (!m) return 1;
+  m->n = (size_t)n;
+  m->oids = (uint32_t *)(void *)m->data;
+  if (n) memcpy(m->oids, oids, sizeof *oids * (size_t)n);
+  return w_push(ud, m);
+}
+
 static int o_error(void *ud, const eng_msg *e) { return o_msg(ud, M_ERROR, e); }
 static int o_notice(void *ud, const eng_msg *e) { return o_msg(ud, M_NOTICE, e); }
 
 /* ---- worker threads ---- */
 
-static void run_query(es_sess *ss) {
+static void run_query(es_sess *ss, int job) {
   wctx w = {.ss = ss};
   eng_out out = {.ud = &w, .columns = o_columns, .row = o_row, .complete = o_complete,
-                 .empty = o_empty, .error = o_error, .notice = o_notice, .param_status = o_param};
-  char status = eng_session_query(ss->es, ss->sql, &out);
+                 .empty = o_empty, .error = o_error, .notice = o_notice, .param_status = o_param,
+                 .reply = o_reply, .param_desc = o_param_desc, .rows_begin = o_rows_begin};
+  char status = 0;
+  int done = M_DONE;
+  if (job == J_QUERY) {
+    status = eng_session_query(ss->es, ss->sql, &out);
+  } else if (!ss->xm) {
+    status = eng_session_sync(ss->es, &out);
+  } else {
+    eng_session_ext(ss->es, ss->xm, &out);
+    done = M_XDONE;
+  }
   /* DONE always reaches the loop, even for a client that is gone:
-  ** pgw_query_done must be called exactly once. */
-  omsg *m = msg_new(M_DONE, 0);
+  ** pgw_query_done (pgw_ext_done) must be called exactly once. */
+  omsg *m = msg_new(done, 0);
   while (!m) {
     uv_sleep(10);
-    m = msg_new(M_DONE, 0);
+    m = msg_new(done, 0);
   }
   m->status = status;
   if (w.tail) w.tail->next = m;
@@ -274,8 +311,8 @@ static void worker(void *arg) {
     int job = ss->job;
     ss->job = J_NONE;
     uv_mutex_unlock(&srv->mu);
-    if (job == J_QUERY) {
-      run_query(ss);
+    if (job == J_QUERY || job == J_EXT) {
+      run_query(ss, job);
     } else if (job == J_CLOSE) {
       eng_session_free(ss->es);
       ss->es = NULL;
@@ -288,7 +325,8 @@ static void worker(void *arg) {
   }
 }
 
-/* Pool starvation guard. A session inside a transaction block may hold
+/* Pool starvation guard. A session inside a transaction (a block, or an
+** implicit one spanning extended-protocol messages until Sync) may hold
 ** row locks between its statements; if every worker were busy waiting for
 ** those locks, the holder's next statement (its COMMIT) would wait for a
 ** worker forever. So a statement of a session in a block never waits for a
@@ -297,7 +335,9 @@ static void worker(void *arg) {
 #define ENG_EXTRA_WORKERS 124
 
 static void grow_if_starved(eng_server *srv, es_sess *ss, int job) {
-  if (job != J_QUERY || !ss->es || eng_session_status(ss->es) == 'I') return;
+  /* Extended-protocol messages between the first Execute and Sync run in
+  ** an implicit transaction that may hold locks too. */
+  if ((job != J_QUERY && job != J_EXT) || !ss->es || !eng_session_in_txn(ss->es)) return;
   /* Idle workers already promised to queued jobs are not available. */
   if (srv->idle > srv->njobs || srv->nthreads >= srv->cap || srv->stopping) return;
   if (uv_thread_create(&srv->threads[srv->nthreads], worker, srv) == 0) srv->nthreads++;
@@ -346,6 +386,23 @@ static void deliver(es_sess *ss) {
       rc = pgw_query_done(ps, m->status);
       if (rc) SYN_LOG_ERROR(NULL, "engine: pgw_query_done refused status %c", m->status);
       break;
+    case M_REPLY:
+      switch (m->status) {
+      case '1': rc = pgw_parse_complete(ps); break;
+      case '2': rc = pgw_bind_complete(ps); break;
+      case '3': rc = pgw_close_complete(ps); break;
+      case 'n': rc = pgw_no_data(ps); break;
+      default: rc = pgw_portal_suspended(ps); break;
+      }
+      break;
+    case M_PDESC: rc = pgw_parameter_description(ps, m->n, m->oids); break;
+    case M_ROWS_BEGIN: rc = pgw_rows_begin(ps, m->n); break;
+    case M_XDONE:
+      free(ss->xm);
+      ss->xm = NULL;
+      rc = pgw_ext_done(ps);
+      if (rc) SYN_LOG_ERROR(NULL, "engine: pgw_ext_done refused");
+      break;
     }
     uv_mutex_lock(&srv->mu);
     ss->queued -= m->size;
@@ -367,6 +424,7 @@ static void ss_free(es_sess *ss) {
   }
   uv_cond_destroy(&ss->cv);
   free(ss->sql);
+  free(ss->xm);
   free(ss);
 }
 
@@ -515,6 +573,65 @@ static void x_query(void *ud, pgw_session *ps, const char *sql, size_t len) {
   enqueue(ss, J_QUERY);
 }
 
+/* Copy a pgwire message into one allocation the worker owns. */
+static eng_xmsg *xmsg_copy(const pgw_xmsg *m) {
+  size_t n = sizeof(eng_xmsg) + strlen(m->name) + strlen(m->stmt) + m->query_len + 3;
+  n += m->ntypes * sizeof(uint32_t) + (m->nformats + m->nrformats) * sizeof(int16_t);
+  n += m->nvalues * sizeof(eng_cell) + 16;
+  for (size_t i = 0; i < m->nvalues; i++) n += m->values[i].p ? m->values[i].n : 0;
+  eng_xmsg *x = calloc(1, n);
+  if (!x) return NULL;
+  /* Arrays first (alignment), then bytes. */
+  char *p = (char *)(x + 1);
+  eng_cell *vals = (eng_cell *)(void *)p;
+  p += m->nvalues * sizeof(eng_cell);
+  uint32_t *types = (uint32_t *)(void *)p;
+  p += m->ntypes * sizeof(uint32_t);
+  int16_t *fmts = (int16_t *)(void *)p;
+  p += m->nformats * sizeof(int16_t);
+  int16_t *rfmts = (int16_t *)(void *)p;
+  p += m->nrformats * sizeof(int16_t);
+  if (m->ntypes) memcpy(types, m->types, m->ntypes * sizeof *types);
+  if (m->nformats) memcpy(fmts, m->formats, m->nformats * sizeof *fmts);
+  if (m->nrformats) memcpy(rfmts, m->rformats, m->nrformats * sizeof *rfmts);
+  for (size_t i = 0; i < m->nvalues; i++) {
+    if (!m->values[i].p) {
+      vals[i] = (eng_cell){NULL, 0};
+      continue;
+    }
+    if (m->values[i].n) memcpy(p, m->values[i].p, m->values[i].n);
+    vals[i] = (eng_cell){p, m->values[i].n};
+    p += m->values[i].n;
+  }
+  char *name = put(&p, m->name), *stmt = put(&p, m->stmt);
+  char *query = p;
+  memcpy(query, m->query, m->query_len);
+  query[m->query_len] = '\0';
+  *x = (eng_xmsg){.type = m->type, .target = m->target, .name = name, .stmt = stmt,
+                  .query = query, .ntypes = (int)m->ntypes, .types = types,
+                  .nformats = (int)m->nformats, .formats = fmts, .nvalues = (int)m->nvalues,
+                  .values = vals, .nrformats = (int)m->nrformats, .rformats = rfmts,
+                  .max_rows = m->max_rows};
+  return x;
+}
+
+static void x_extended(void *ud, pgw_session *ps, const pgw_xmsg *m) {
+  es_sess *ss = pgw_session_get_ud(ps);
+  free(ss->xm);
+  ss->xm = NULL;
+  if (m->type != 'S' && !(ss->xm = xmsg_copy(m))) {
+    pgw_errinfo e = {.sqlstate = "53200", .message = "out of memory"};
+    pgw_error(ps, &e);
+    pgw_ext_done(ps);
+    return;
+  }
+  ss->parked = false;
+  uv_mutex_lock(&ss->srv->mu);
+  ss->gone = false;
+  uv_mutex_unlock(&ss->srv->mu);
+  enqueue(ss, J_EXT);
+}
+
 static void x_writable(void *ud, pgw_session *ps) {
   es_sess *ss = pgw_session_get_ud(ps);
   if (!ss) return;
@@ -565,7 +682,8 @@ int eng_server_start(uv_loop_t *loop, const char *host, int port, cl_cluster *cl
   pgw_server_opts po = {
       .host = host, .port = port,
       .executor = {.ud = srv, .session_open = x_open, .session_close = x_close,
-                   .simple_query = x_query, .writable = x_writable, .cancel = x_cancel},
+                   .simple_query = x_query, .writable = x_writable, .cancel = x_cancel,
+                   .extended = x_extended},
       .random = x_random, .server_version = srv->opts.server_version};
   int rc = pgw_server_new(loop, &po, &srv->pgw, err);
   int started = 0;

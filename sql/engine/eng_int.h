@@ -41,6 +41,17 @@ typedef struct eng_lockset {
   eng_rows rows;
 } eng_lockset;
 
+/* Extended query protocol (eng_ext.c). */
+typedef struct eng_pstmt eng_pstmt;
+typedef struct eng_portal eng_portal;
+/* Prepared statements a session may hold (PostgreSQL has no limit; a
+** bound keeps a client that never closes them from growing without end). */
+#define ENG_MAX_PSTMTS 1000
+#define ENG_MAX_PORTALS 1000
+
+/* SQLite statements kept prepared per session (eng__prepare/eng__release). */
+#define ENG_STMT_CACHE 32
+
 #define ENG_NSETTINGS 10
 /* Participants accept ?1..?99 in a pushed filter (store.h). */
 #define ENG_MAX_FILTER_PARAMS 99
@@ -85,6 +96,17 @@ struct eng_session {
   int scan_rc;           /* first cl_scan failure inside SQLite */
   syn_err scan_err;
   atomic_int cancel;
+  /* prepared SQLite statements not in use, oldest first */
+  struct { char *sql; uint64_t hash; sqlite3_stmt *st; } stmt_cache[ENG_STMT_CACHE];
+  int ncache;
+  /* extended query protocol */
+  eng_pstmt *pstmts;     /* named and unnamed prepared statements */
+  int npstmts;
+  eng_portal *portals;
+  int nportals;
+  uint64_t txn_seq;      /* transactions ended: portals of older ones are gone */
+  const syn_value *params; /* Bind values of the running portal ($1 = [0]) */
+  int nparams;
 };
 
 /* ---- rows (eng_rows.c) ---- */
@@ -134,8 +156,37 @@ void eng__tabs_free(eng_session *s);
 ** debugging; eng_explain.c). */
 int eng__explain(eng_session *s, const char *pgsql, cat_buf *out, syn_err *e);
 
+/* ---- extended protocol (eng_ext.c, eng_pval.c) ---- */
+void eng__ext_free(eng_session *s);
+/* The SQLite connection is about to be replaced (catalog change): every
+** statement prepared on it is finalized; running portals cannot go on. */
+void eng__ext_db_closing(eng_session *s);
+bool eng__binary_supported(uint32_t oid);
+/* One Bind parameter (p == NULL: NULL) as a value of type oid; pno is its
+** 1-based number for messages. Bytes may point into p, scratch or tmp. */
+int eng__param_value(uint32_t oid, int16_t format, const char *p, size_t n, int pno,
+                     syn_value *out, cat_buf *scratch, cat_buf *tmp, syn_err *e);
+/* PostgreSQL's binary form (typsend) of a value given in its text output. */
+int eng__text_to_binary(uint32_t oid, const char *s, size_t n, cat_buf *out, syn_err *e);
+/* SHOW's column name for a setting (canonical spelling), or NULL. */
+const char *eng__show_column(const char *name);
+
 /* ---- statements ---- */
+int eng__rewrite(eng_session *s, const sqlp_stmt *st, sqlr_query **q, int *err_pos,
+                 syn_err *e);
+/* A rewritten data statement: transaction, read-only check, READ COMMITTED
+** re-runs. Binds s->params. */
+int eng__run_rewritten(eng_session *s, const sqlp_stmt *st, const sqlr_query *q, char *tag,
+                       size_t tagcap, syn_err *e);
+int eng__run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e);
+uint32_t eng__char_pos(const char *sql, int byte_pos);
+/* A prepared statement for sql: from the session's cache when the same
+** text ran before (reset, no bindings), else newly prepared. Give it back
+** with eng__release (kept for reuse) rather than sqlite3_finalize. */
 int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e);
+void eng__release(eng_session *s, sqlite3_stmt *st);
+/* Finalize every cached statement (the connection is going away). */
+void eng__stmt_cache_clear(eng_session *s);
 int eng__bind_common(eng_session *s, sqlite3_stmt *st, const sqlr_query *q, syn_err *e);
 int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e);
 int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagcap, syn_err *e);

@@ -33,6 +33,7 @@ void eng_session_free(eng_session *s) {
   eng__txn_ended(s);
   eng__locks_clear(s);
   eng__scache_free(s);
+  eng__ext_free(s); /* statements before the connection they run on */
   if (s->db) sqlite3_close(s->db);
   eng__tabs_free(s);
   eng__settings_free(s);
@@ -54,7 +55,29 @@ char eng_session_status(const eng_session *s) {
   }
 }
 
+static uint64_t sql_hash(const char *sql) {
+  uint64_t h = 1469598103934665603u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)sql; *p; p++) h = (h ^ *p) * 1099511628211u;
+  return h;
+}
+
+/* Statements are cached by their text, so a prepared statement executed
+** again (or the same DML's RETURNING and ON CONFLICT queries, or a simple
+** query repeated) binds new values to the SQLite statement it already has
+** instead of compiling it again. A statement in use is out of the cache,
+** so two users never share one. */
+bool eng_session_in_txn(const eng_session *s) { return s->block != ENG_IDLE; }
+
 int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e) {
+  uint64_t h = sql_hash(sql);
+  for (int i = s->ncache - 1; i >= 0; i--) {
+    if (s->stmt_cache[i].hash != h || strcmp(s->stmt_cache[i].sql, sql) != 0) continue;
+    *st = s->stmt_cache[i].st;
+    free(s->stmt_cache[i].sql);
+    memmove(&s->stmt_cache[i], &s->stmt_cache[i + 1], sizeof s->stmt_cache[0] * (size_t)(s->ncache - i - 1));
+    s->ncache--;
+    return 0;
+  }
   int src = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
   if (src != SQLITE_OK) {
     *st = NULL;
@@ -63,10 +86,46 @@ int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e)
   return 0;
 }
 
+void eng__release(eng_session *s, sqlite3_stmt *st) {
+  if (!st) return;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  const char *sql = sqlite3_sql(st);
+  char *copy = sql ? strdup(sql) : NULL;
+  if (!copy) {
+    eng__release(s, st);
+    return;
+  }
+  if (s->ncache == ENG_STMT_CACHE) { /* evict the least recently released */
+    sqlite3_finalize(s->stmt_cache[0].st);
+    free(s->stmt_cache[0].sql);
+    memmove(&s->stmt_cache[0], &s->stmt_cache[1], sizeof s->stmt_cache[0] * (ENG_STMT_CACHE - 1));
+    s->ncache--;
+  }
+  s->stmt_cache[s->ncache].sql = copy;
+  s->stmt_cache[s->ncache].hash = sql_hash(copy);
+  s->stmt_cache[s->ncache].st = st;
+  s->ncache++;
+}
+
+void eng__stmt_cache_clear(eng_session *s) {
+  for (int i = 0; i < s->ncache; i++) {
+    sqlite3_finalize(s->stmt_cache[i].st);
+    free(s->stmt_cache[i].sql);
+  }
+  s->ncache = 0;
+}
+
 int eng__bind_common(eng_session *s, sqlite3_stmt *st, const sqlr_query *q, syn_err *e) {
-  if (q->now_param && q->now_param <= sqlite3_bind_parameter_count(st) &&
+  int np = sqlite3_bind_parameter_count(st);
+  if (q->now_param && q->now_param <= np &&
       sqlite3_bind_text(st, q->now_param, s->now_text, -1, SQLITE_TRANSIENT) != SQLITE_OK)
     return sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
+  /* The client's $n is ?n in every statement of a rewrite (main query,
+  ** RETURNING, ON CONFLICT); synod's own parameters come after them. */
+  for (int i = 0; i < s->nparams && i < q->nparams && i < np; i++)
+    if (eng__bind_value(st, i + 1, &s->params[i]) != SQLITE_OK)
+      return sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
   return 0;
 }
 
@@ -100,7 +159,7 @@ int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e) {
     }
     s->lock_scan = false;
     if (!rc && src != SQLITE_DONE) rc = eng__sqlite_error(s, src, e);
-    sqlite3_finalize(st);
+    eng__release(s, st);
     for (int i = 0; i < s->nlocks && !rc; i++) {
       const cat_table *t = eng__table(s, s->locks[i].table);
       eng_rows *rs = &s->locks[i].rows;
@@ -134,9 +193,9 @@ int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e) {
       n++;
     }
     if (!rc && src != SQLITE_DONE) rc = eng__sqlite_error(s, src, e);
-    sqlite3_finalize(st);
+    eng__release(s, st);
   } else {
-    sqlite3_finalize(st);
+    eng__release(s, st);
   }
   cat_buf_free(&buf);
   if (rc == SYN_ECLOSED && s->out_gone) syn_err_set(e, SYN_ECLOSED, "08006: client went away");
@@ -159,19 +218,31 @@ static bool is_ddl(sqlp_kind k) {
 ** met a row changed after its snapshot at a fresh snapshot; the DML code
 ** takes every lock before its first write and sends nothing before its
 ** writes are done, so a re-run needs no undo (cluster.h, cl_write). */
+int eng__rewrite(eng_session *s, const sqlp_stmt *st, sqlr_query **q, int *err_pos,
+                 syn_err *e) {
+  sqlr_catalog cat = {lookup, s};
+  return sqlr_rewrite(st, &cat, q, err_pos, e);
+}
+
 static int run_data_tag(eng_session *s, const sqlp_stmt *st, char *tag, size_t tagcap,
                         int *err_pos, syn_err *e) {
   int rc = eng__catalog_sync(s, e);
   if (rc) return rc;
-  sqlr_catalog cat = {lookup, s};
   sqlr_query *q = NULL;
-  rc = sqlr_rewrite(st, &cat, &q, err_pos, e);
+  rc = eng__rewrite(s, st, &q, err_pos, e);
   if (rc) return rc;
-  if (q->nparams > 0) {
+  if (q->nparams > s->nparams) {
     sqlr_query_free(q);
-    return syn_err_set(e, SYN_EINVAL, "42P02: there is no parameter $1");
+    return syn_err_set(e, SYN_EINVAL, "42P02: there is no parameter $%d", s->nparams + 1);
   }
-  rc = eng__txn_for_statement(s, e);
+  rc = eng__run_rewritten(s, st, q, tag, tagcap, e);
+  sqlr_query_free(q);
+  return rc;
+}
+
+int eng__run_rewritten(eng_session *s, const sqlp_stmt *st, const sqlr_query *q, char *tag,
+                       size_t tagcap, syn_err *e) {
+  int rc = eng__txn_for_statement(s, e);
   if (!rc && s->read_only && (st->kind != SQLP_SELECT || q->locking))
     rc = syn_err_set(e, SYN_EINVAL, "25006: cannot execute %s in a read-only transaction",
                      st->kind == SQLP_SELECT ? "SELECT FOR UPDATE" : sqlp_kind_name(st->kind));
@@ -200,7 +271,6 @@ static int run_data_tag(eng_session *s, const sqlp_stmt *st, char *tag, size_t t
     break;
   }
   eng__scache_reset(s);
-  sqlr_query_free(q);
   return rc;
 }
 
@@ -247,7 +317,7 @@ static int run_truncate_in_block(eng_session *s, const sqlp_stmt *st, syn_err *e
   return rc ? rc : eng__complete(s, "TRUNCATE TABLE");
 }
 
-static int run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e) {
+int eng__run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e) {
   *err_pos = 0;
   if (st->kind == SQLP_UNSUPPORTED || (st->status && !is_ddl(st->kind) && st->kind != SQLP_SET &&
                                        st->kind != SQLP_SHOW && st->kind != SQLP_SELECT &&
@@ -287,7 +357,7 @@ static int run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *
 }
 
 /* PostgreSQL counts error positions in characters, the parser in bytes. */
-static uint32_t char_pos(const char *sql, int byte_pos) {
+uint32_t eng__char_pos(const char *sql, int byte_pos) {
   if (byte_pos <= 0) return 0;
   uint32_t n = 0;
   for (int i = 0; i < byte_pos - 1 && sql[i]; i++)
@@ -306,7 +376,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
   syn_err_clear(&e);
   int rc = sqlp_parse(sql, &l, &cursor, &e);
   if (rc) {
-    eng__send_error(s, rc, &e, char_pos(sql, cursor), NULL);
+    eng__send_error(s, rc, &e, eng__char_pos(sql, cursor), NULL);
     if (s->block == ENG_BLOCK) {
       s->block = ENG_FAILED;
       if (s->txn) cl_rollback(s->txn);
@@ -340,7 +410,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
                   st->kind == SQLP_UPDATE || st->kind == SQLP_DELETE;
       s->defer_tag = data && i + 1 == l->n && (s->block == ENG_IDLE || s->block == ENG_IMPLICIT);
       s->pending_tag[0] = '\0';
-      rc = run_stmt(s, st, &pos, &e);
+      rc = eng__run_stmt(s, st, &pos, &e);
       s->defer_tag = false;
     }
     if (!rc && s->block == ENG_IMPLICIT && i + 1 == l->n) rc = eng__end_implicit(s, true, &e);
@@ -352,7 +422,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
       syn_err_set(&e, SYN_ETIMEDOUT, "57014: canceling statement due to %s", eng__cancel_reason(s));
     if (rc) {
       if (!s->out_gone)
-        eng__send_error(s, rc, &e, char_pos(sql, pos), s->detail[0] ? s->detail : NULL);
+        eng__send_error(s, rc, &e, eng__char_pos(sql, pos), s->detail[0] ? s->detail : NULL);
       if (s->block == ENG_IMPLICIT) {
         eng__end_implicit(s, false, NULL);
       } else if (s->block == ENG_BLOCK) {

@@ -179,6 +179,7 @@ void eng__settings_free(eng_session *s) {
 
 void eng__txn_ended(eng_session *s) {
   s->read_only = false;
+  s->txn_seq++; /* portals die with their transaction (eng_ext.c) */
   for (int g = 0; g < ENG_NSETTINGS; g++) {
     if (!s->local_saved[g]) continue;
     bool changed = strcmp(s->local_saved[g], s->settings[g]) != 0;
@@ -331,6 +332,13 @@ static int show_one(eng_session *s, const char *col, const char *val) {
   eng_cell cell = {val, strlen(val)};
   if (!rc) rc = s->out->row(s->out->ud, 1, &cell) ? SYN_ECLOSED : 0;
   return rc ? rc : eng__complete(s, "SHOW");
+}
+
+const char *eng__show_column(const char *name) {
+  if (strcasecmp(name, "transaction_isolation") == 0) return "transaction_isolation";
+  if (strcasecmp(name, "server_version") == 0) return "server_version";
+  int g = guc_find(name);
+  return g < 0 ? NULL : gucs[g].name;
 }
 
 int eng__run_show(eng_session *s, const sqlp_stmt *st, syn_err *e) {

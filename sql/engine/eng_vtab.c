@@ -571,6 +571,7 @@ static void tabs_free(eng_session *s) {
 static int on_progress(void *ud) { return eng__cancelled(ud) ? 1 : 0; }
 
 static int open_db(eng_session *s, syn_err *e) {
+  if (s->db) eng__ext_db_closing(s); /* sqlite3_close fails while statements live */
   if (s->db) sqlite3_close(s->db);
   s->db = NULL;
   /* NOMUTEX: a session's connection is used by one worker at a time. */

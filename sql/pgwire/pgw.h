@@ -126,6 +126,40 @@ typedef struct pgw_errinfo {
   uint32_t position;
 } pgw_errinfo;
 
+/* One extended-query-protocol message (Parse, Bind, Describe, Execute,
+** Close, Sync), decoded and checked for layout by pgwire. Everything is
+** borrowed from the session until the executor answers it (pgw_ext_done,
+** or pgw_query_done for Sync). Strings are NUL-terminated; "" names the
+** unnamed statement or portal. Which fields are set depends on type:
+**   'P' Parse     name (statement), query/query_len, ntypes/types (0 = let
+**                 the server infer)
+**   'B' Bind      name (portal), stmt, nformats/formats (parameter format
+**                 codes as sent: 0 = all text, 1 = applies to all, else one
+**                 per parameter), nvalues/values (p == NULL is SQL NULL),
+**                 nrformats/rformats (result format codes, same rule)
+**   'D' Describe  target 'S' (statement) or 'P' (portal), name
+**   'E' Execute   name (portal), max_rows (<= 0: all rows)
+**   'C' Close     target 'S' or 'P', name
+**   'S' Sync      nothing */
+typedef struct pgw_xmsg {
+  char type;
+  char target;
+  const char *name;
+  const char *stmt;
+  const char *query;
+  size_t query_len;
+  size_t ntypes;
+  uint32_t *types;
+  size_t nformats;
+  int16_t *formats;
+  size_t nvalues;
+  pgw_cell *values;
+  size_t nrformats;
+  int16_t *rformats;
+  int32_t max_rows;
+  void *mem; /* owned storage behind the arrays */
+} pgw_xmsg;
+
 /* The SQL engine side. ud is passed back to every callback. */
 typedef struct pgw_executor {
   void *ud;
@@ -148,6 +182,15 @@ typedef struct pgw_executor {
   /* Optional: a CancelRequest matched this session's BackendKeyData. Runs
   ** whether or not a query is running; the executor decides what to stop. */
   void (*cancel)(void *ud, pgw_session *s);
+  /* Optional: the extended query protocol. NULL refuses Parse/Bind/
+  ** Describe/Execute/Close with 0A000 (and Sync only answers
+  ** ReadyForQuery). Otherwise every such message and every Sync comes here
+  ** one at a time, like a query: input is not read until the executor
+  ** answers with pgw_ext_done (Parse .. Close) or pgw_query_done (Sync,
+  ** which sends ReadyForQuery). When an ErrorResponse was sent for a
+  ** message, pgwire discards every following message until Sync, as
+  ** PostgreSQL does; the executor never sees them. */
+  void (*extended)(void *ud, pgw_session *s, const pgw_xmsg *m);
 } pgw_executor;
 
 /* Fill buf with n random bytes; 0 or a negative SYN_E* code. */
@@ -210,6 +253,23 @@ int pgw_error(pgw_session *s, const pgw_errinfo *e);
 ** allows them asynchronously). */
 int pgw_notice(pgw_session *s, const pgw_errinfo *e);
 int pgw_parameter_status(pgw_session *s, const char *name, const char *value);
+/* ---- extended protocol replies (only while an extended message runs) --
+** ParseComplete, BindComplete, CloseComplete, NoData, PortalSuspended and
+** ParameterDescription. RowDescription is pgw_row_description (Describe);
+** Execute sends no RowDescription, so before its DataRows the executor
+** declares their column count with pgw_rows_begin. */
+int pgw_parse_complete(pgw_session *s);
+int pgw_bind_complete(pgw_session *s);
+int pgw_close_complete(pgw_session *s);
+int pgw_no_data(pgw_session *s);
+int pgw_portal_suspended(pgw_session *s);
+int pgw_parameter_description(pgw_session *s, size_t n, const uint32_t *oids);
+int pgw_rows_begin(pgw_session *s, size_t ncols);
+/* The extended message (not Sync) is answered: no ReadyForQuery; resume
+** reading. If an ErrorResponse was sent during it, input is skipped until
+** Sync. SYN_EINVAL outside an extended message or for Sync. */
+int pgw_ext_done(pgw_session *s);
+
 /* The query is over: send ReadyForQuery with txn_status 'I' (idle), 'T' (in
 ** a transaction block) or 'E' (failed transaction block) and resume
 ** reading. Any other status is refused with SYN_EINVAL and the query stays

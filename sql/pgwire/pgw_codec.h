@@ -111,6 +111,15 @@ int pgw_frame_next(const uint8_t *p, size_t n, uint32_t max_body, pgw_frame *f,
 int pgw_decode_query(const uint8_t *body, size_t len, const char **sql, size_t *sql_len,
                      syn_err *err);
 
+/* Decode the body of an extended-protocol message of type 'P', 'B', 'D',
+** 'E', 'C' (or 'S', empty) into *m, PostgreSQL's layout ("Message
+** Formats"). Strings must be NUL-terminated inside the body, every count
+** and length must fit what remains, and nothing may follow the last field.
+** Arrays are allocated in m->mem (free with pgw_xmsg_clear); strings point
+** into body. SYN_EINVAL (08P01) for a malformed body, SYN_ENOMEM. */
+int pgw_decode_xmsg(uint8_t type, const uint8_t *body, size_t len, pgw_xmsg *m, syn_err *err);
+void pgw_xmsg_clear(pgw_xmsg *m);
+
 /* Nonzero when p[0..n) is well-formed UTF-8 (no overlong forms, no
 ** surrogates, nothing above U+10FFFF). On failure *bad_off is the offset of
 ** the first bad sequence. */
@@ -132,6 +141,11 @@ int pgw_enc_empty_query(pgw_buf *b);
 ** order S V C M D H P; default_severity is used when e->severity is NULL. */
 int pgw_enc_error_fields(pgw_buf *b, char type, const pgw_errinfo *e,
                          const char *default_severity);
+/* Messages of the extended protocol with an empty body: '1' ParseComplete,
+** '2' BindComplete, '3' CloseComplete, 'n' NoData, 's' PortalSuspended. */
+int pgw_enc_empty_msg(pgw_buf *b, char type);
+/* ParameterDescription ('t'): int16 count, then each type OID. */
+int pgw_enc_param_description(pgw_buf *b, size_t n, const uint32_t *oids);
 /* NegotiateProtocolVersion: newest minor version supported and the
 ** protocol options (names starting "_pq_.") that were not recognised. */
 int pgw_enc_negotiate_version(pgw_buf *b, uint32_t newest_minor, size_t n,

@@ -73,10 +73,13 @@ struct pgw_session {
   unsigned shut_done : 1;
   unsigned reaping : 1;      /* on srv->reap */
   unsigned have_rowdesc : 1;
+  unsigned ext_msg : 1;      /* the running "query" is an extended message */
+  unsigned ext_error : 1;    /* ... and an ErrorResponse was sent for it */
   size_t ncols;              /* of the last RowDescription */
   char txn_status;           /* last status reported by the executor */
   int32_t pid, key;
   pgw_startup startup;
+  pgw_xmsg xmsg;             /* the extended message being run */
   void *ud;
 };
 

@@ -2,7 +2,8 @@
 ** What each incoming packet does: the startup handshake (SSLRequest,
 ** GSSENCRequest, CancelRequest, StartupMessage) and the messages of an
 ** open session (Query, Terminate, Sync, Flush, the extended-protocol
-** messages we refuse, COPY messages we ignore).
+** messages, handed to the executor one at a time or refused when it has
+** no `extended` callback, COPY messages we ignore).
 **
 ** Input is processed one message at a time from c->in. Processing stops
 ** while a query runs (the executor resumes it with pgw_query_done), while
@@ -304,6 +305,45 @@ static void start_query(pgw_session *c, const pgw_frame *f) {
   c->srv->ex.simple_query(c->srv->ex.ud, c, sql, len);
 }
 
+/* An extended-protocol message (or Sync) for an executor that speaks it:
+** decoded here, so a malformed body never reaches the executor, then run
+** like a query (no input is read until the executor answers). */
+static void start_ext(pgw_session *c, const pgw_frame *f) {
+  syn_err err;
+  pgw_xmsg_clear(&c->xmsg);
+  int rc = pgw_decode_xmsg(f->type, f->body, f->len, &c->xmsg, &err);
+  if (rc == SYN_ENOMEM) {
+    pgw__fatal(c, "53200", "out of memory");
+    return;
+  }
+  if (rc) {
+    violation(c, "%s", err.msg);
+    return;
+  }
+  /* The server encoding is UTF8: PostgreSQL verifies every string it
+  ** receives (pg_client_to_server) and answers 22021, a plain ERROR. */
+  const char *strs[3] = {c->xmsg.name, c->xmsg.stmt, c->xmsg.query};
+  for (int i = 0; i < 3; i++) {
+    size_t bad;
+    if (!pgw_utf8_valid((const uint8_t *)strs[i], strlen(strs[i]), &bad)) {
+      soft_error(c, "22021", "invalid byte sequence for encoding \"UTF8\"", NULL);
+      pgw_xmsg_clear(&c->xmsg);
+      if (f->type == 'S') ready(c);
+      else c->ignore_till_sync = 1;
+      return;
+    }
+  }
+  if (f->type == 'S') c->ignore_till_sync = 0;
+  c->in_query = 1;
+  c->ext_msg = f->type != 'S';
+  c->ext_error = 0;
+  c->have_rowdesc = 0;
+  c->fatal_pending = 0;
+  c->full_seen = 0;
+  pgw__update_reading(c);
+  c->srv->ex.extended(c->srv->ex.ud, c, &c->xmsg);
+}
+
 static int message_step(pgw_session *c, const uint8_t *p, size_t n) {
   syn_err err;
   pgw_frame f;
@@ -325,6 +365,10 @@ static int message_step(pgw_session *c, const uint8_t *p, size_t n) {
     if (body_empty(c, &f, "Terminate")) pgw__close_graceful(c);
     break;
   case 'S':
+    if (c->srv->ex.extended) {
+      if (body_empty(c, &f, "Sync")) start_ext(c, &f);
+      break;
+    }
     if (body_empty(c, &f, "Sync")) {
       c->ignore_till_sync = 0;
       ready(c);
@@ -338,6 +382,10 @@ static int message_step(pgw_session *c, const uint8_t *p, size_t n) {
   case 'D':
   case 'E':
   case 'C': {
+    if (c->srv->ex.extended) {
+      start_ext(c, &f);
+      break;
+    }
     static const char *names[] = {"Parse", "Bind", "Describe", "Execute", "Close"};
     const char *types = "PBDEC";
     char msg[160];

@@ -42,6 +42,7 @@ static void conn_free(pgw_session *c) {
   pgw_buf_free(&c->in);
   pgw_buf_free(&c->out);
   pgw_startup_clear(&c->startup);
+  pgw_xmsg_clear(&c->xmsg);
   free(c);
   server_maybe_done(srv);
 }

@@ -102,6 +102,7 @@ int pgw_error(pgw_session *s, const pgw_errinfo *e) {
   int rc = pgw_enc_error_fields(&s->out, 'E', e, "ERROR");
   if (rc != 0) return rc;
   s->have_rowdesc = 0;
+  if (s->in_query && s->ext_msg) s->ext_error = 1;
   if (fatal) {
     if (s->in_query) {
       s->fatal_pending = 1;
@@ -127,8 +128,68 @@ int pgw_parameter_status(pgw_session *s, const char *name, const char *value) {
   return pgw__after_append(s, pgw_enc_parameter_status(&s->out, name, value));
 }
 
+/* 0 when an extended-protocol reply may be written now. */
+static int in_ext(const pgw_session *c) {
+  int rc = in_query(c);
+  if (rc != 0) return rc;
+  return c->ext_msg ? 0 : SYN_EINVAL;
+}
+
+static int ext_empty(pgw_session *s, char type) {
+  int rc = in_ext(s);
+  if (rc != 0) return rc;
+  s->have_rowdesc = 0;
+  return pgw__after_append(s, pgw_enc_empty_msg(&s->out, type));
+}
+
+int pgw_parse_complete(pgw_session *s) { return ext_empty(s, '1'); }
+int pgw_bind_complete(pgw_session *s) { return ext_empty(s, '2'); }
+int pgw_close_complete(pgw_session *s) { return ext_empty(s, '3'); }
+int pgw_no_data(pgw_session *s) { return ext_empty(s, 'n'); }
+int pgw_portal_suspended(pgw_session *s) { return ext_empty(s, 's'); }
+
+int pgw_parameter_description(pgw_session *s, size_t n, const uint32_t *oids) {
+  int rc = in_ext(s);
+  if (rc != 0) return rc;
+  if (n && !oids) return SYN_EINVAL;
+  return pgw__after_append(s, pgw_enc_param_description(&s->out, n, oids));
+}
+
+int pgw_rows_begin(pgw_session *s, size_t ncols) {
+  int rc = in_ext(s);
+  if (rc != 0) return rc;
+  if (ncols > INT16_MAX) return SYN_ERANGE;
+  s->have_rowdesc = 1;
+  s->ncols = ncols;
+  return 0;
+}
+
+int pgw_ext_done(pgw_session *s) {
+  if (!s->in_query || !s->ext_msg) return SYN_EINVAL;
+  s->in_query = 0;
+  s->ext_msg = 0;
+  s->have_rowdesc = 0;
+  s->full_seen = 0;
+  /* PostgreSQL: after an error in an extended-protocol message, discard
+  ** input until Sync so the client can resynchronise there. */
+  if (s->ext_error) s->ignore_till_sync = 1;
+  s->ext_error = 0;
+  pgw_xmsg_clear(&s->xmsg);
+  if (s->state == PGW_ST_CLOSING) {
+    if (s->handles_open == 0) pgw__defer_free(s);
+    return 0;
+  }
+  if (s->fatal_pending) {
+    pgw__close_graceful(s);
+    return 0;
+  }
+  if (!s->processing) pgw__process_input(s);
+  return 0;
+}
+
 int pgw_query_done(pgw_session *s, char txn_status) {
-  if (!s->in_query) return SYN_EINVAL;
+  if (!s->in_query || s->ext_msg) return SYN_EINVAL;
+  pgw_xmsg_clear(&s->xmsg);
   if (txn_status != 'I' && txn_status != 'T' && txn_status != 'E') return SYN_EINVAL;
   s->in_query = 0;
   s->have_rowdesc = 0;
