@@ -145,6 +145,9 @@ char eng_session_sync(eng_session *s, const eng_out *out);
 void eng_session_cancel(eng_session *s);
 
 char eng_session_status(const eng_session *s);
+/* idle_in_transaction_session_timeout in ms (0: none). The executor ends
+** a session left idle inside a transaction block longer than this. */
+int64_t eng_session_idle_timeout_ms(const eng_session *s);
 /* True while a transaction is open, implicit ones included: under the
 ** extended protocol an implicit transaction (and its row locks) lasts
 ** from the first Execute until Sync, across several worker jobs. */

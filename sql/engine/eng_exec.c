@@ -50,6 +50,7 @@ typedef struct omsg {
   pgw_errinfo info;
   const char *a, *b; /* tag; or parameter name, value */
   uint32_t *oids;    /* M_PDESC */
+  int64_t idle_ms;   /* M_DONE: the session's idle_in_transaction_session_timeout */
   char data[];
 } omsg;
 
@@ -73,6 +74,10 @@ struct eng_server {
   bool stopping, stopped;
   void (*stop_cb)(void *);
   void *stop_ud;
+  /* Sessions idle inside a transaction block with a timeout (loop only),
+  ** checked by idle_timer (idle_in_transaction_session_timeout). */
+  es_sess *idle_head;
+  uv_timer_t idle_timer;
 };
 
 enum { J_NONE, J_QUERY, J_CLOSE, J_EXT };
@@ -95,6 +100,9 @@ struct es_sess {
   uv_cond_t cv;          /* worker: queue drained below ES_LOW */
   /* loop thread only */
   bool parked;
+  bool idle_listed;
+  uint64_t idle_until;   /* uv_now() deadline */
+  es_sess *idle_prev, *idle_next;
 };
 
 /* ---- worker side: building messages ---- */
@@ -284,6 +292,9 @@ static void run_query(es_sess *ss, int job) {
     m = msg_new(done, 0);
   }
   m->status = status;
+  /* Read here, on the worker that just ran the session: the loop must not
+  ** read the session's settings while another job may run. */
+  m->idle_ms = eng_session_idle_timeout_ms(ss->es);
   if (w.tail) w.tail->next = m;
   else w.head = m;
   w.tail = m;
@@ -359,6 +370,46 @@ static void enqueue(es_sess *ss, int job) {
 
 /* ---- loop side: delivering ---- */
 
+/* ---- idle_in_transaction_session_timeout (loop thread) ---- */
+
+static void idle_unlist(es_sess *ss) {
+  if (!ss->idle_listed) return;
+  if (ss->idle_prev) ss->idle_prev->idle_next = ss->idle_next;
+  else ss->srv->idle_head = ss->idle_next;
+  if (ss->idle_next) ss->idle_next->idle_prev = ss->idle_prev;
+  ss->idle_prev = ss->idle_next = NULL;
+  ss->idle_listed = false;
+}
+
+/* After ReadyForQuery: a session left inside a block (T or E) with a
+** timeout waits on the list until its next message or the deadline. */
+static void idle_list(es_sess *ss, char status, int64_t ms) {
+  idle_unlist(ss);
+  if ((status != 'T' && status != 'E') || ms <= 0) return;
+  eng_server *srv = ss->srv;
+  ss->idle_until = uv_now(srv->loop) + (uint64_t)ms;
+  ss->idle_next = srv->idle_head;
+  if (srv->idle_head) srv->idle_head->idle_prev = ss;
+  srv->idle_head = ss;
+  ss->idle_listed = true;
+}
+
+/* Every 100 ms: end the sessions past their deadline as PostgreSQL does,
+** FATAL 25P03; closing the connection rolls their transaction back (the
+** session's teardown), releasing its locks for the others. */
+static void on_idle_timer(uv_timer_t *t) {
+  eng_server *srv = t->data;
+  uint64_t now = uv_now(srv->loop);
+  for (es_sess *ss = srv->idle_head, *n; ss; ss = n) {
+    n = ss->idle_next;
+    if (now < ss->idle_until || !ss->ps) continue;
+    idle_unlist(ss);
+    pgw_errinfo e = {.severity = "FATAL", .sqlstate = "25P03",
+                     .message = "terminating connection due to idle-in-transaction timeout"};
+    pgw_error(ss->ps, &e);
+  }
+}
+
 static void deliver(es_sess *ss) {
   eng_server *srv = ss->srv;
   while (!ss->parked) {
@@ -385,6 +436,7 @@ static void deliver(es_sess *ss) {
       ss->sql = NULL;
       rc = pgw_query_done(ps, m->status);
       if (rc) SYN_LOG_ERROR(NULL, "engine: pgw_query_done refused status %c", m->status);
+      else idle_list(ss, m->status, m->idle_ms);
       break;
     case M_REPLY:
       switch (m->status) {
@@ -478,6 +530,9 @@ static void on_async(uv_async_t *a) {
   if (all_exited && !srv->stopped) {
     srv->stopped = true;
     for (int i = 0; i < srv->nthreads; i++) uv_thread_join(&srv->threads[i]);
+    /* The timer first: its close completes before the async's, whose
+    ** callback frees srv (libuv closes handles in order). */
+    uv_close((uv_handle_t *)&srv->idle_timer, NULL);
     uv_close((uv_handle_t *)&srv->async, on_async_closed);
   }
 }
@@ -551,6 +606,7 @@ static int x_open(void *ud, pgw_session *ps, const pgw_startup *st, syn_err *err
 static void x_close(void *ud, pgw_session *ps) {
   es_sess *ss = pgw_session_get_ud(ps);
   if (!ss) return;
+  idle_unlist(ss);
   ss->ps = NULL;
   enqueue(ss, J_CLOSE);
 }
@@ -566,6 +622,7 @@ static void x_query(void *ud, pgw_session *ps, const char *sql, size_t len) {
   }
   memcpy(ss->sql, sql, len);
   ss->sql[len] = '\0';
+  idle_unlist(ss);
   ss->parked = false;
   uv_mutex_lock(&ss->srv->mu);
   ss->gone = false;
@@ -617,6 +674,7 @@ static eng_xmsg *xmsg_copy(const pgw_xmsg *m) {
 
 static void x_extended(void *ud, pgw_session *ps, const pgw_xmsg *m) {
   es_sess *ss = pgw_session_get_ud(ps);
+  idle_unlist(ss);
   free(ss->xm);
   ss->xm = NULL;
   if (m->type != 'S' && !(ss->xm = xmsg_copy(m))) {
@@ -679,6 +737,10 @@ int eng_server_start(uv_loop_t *loop, const char *host, int port, cl_cluster *cl
     return syn_err_set(err, SYN_EIO, "uv_async_init failed");
   }
   srv->async.data = srv;
+  uv_timer_init(loop, &srv->idle_timer);
+  srv->idle_timer.data = srv;
+  uv_timer_start(&srv->idle_timer, on_idle_timer, 100, 100);
+  uv_unref((uv_handle_t *)&srv->idle_timer); /* never keeps the loop alive */
   pgw_server_opts po = {
       .host = host, .port = port,
       .executor = {.ud = srv, .session_open = x_open, .session_close = x_close,
@@ -704,6 +766,7 @@ int eng_server_start(uv_loop_t *loop, const char *host, int port, cl_cluster *cl
     srv->nthreads = started;
     srv->stopped = true;
     if (srv->pgw) pgw_server_close(srv->pgw, NULL, NULL);
+    uv_close((uv_handle_t *)&srv->idle_timer, NULL);
     uv_close((uv_handle_t *)&srv->async, on_async_closed);
     return rc;
   }

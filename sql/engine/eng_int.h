@@ -52,7 +52,7 @@ typedef struct eng_portal eng_portal;
 /* SQLite statements kept prepared per session (eng__prepare/eng__release). */
 #define ENG_STMT_CACHE 32
 
-#define ENG_NSETTINGS 10
+#define ENG_NSETTINGS 11
 /* Participants accept ?1..?99 in a pushed filter (store.h). */
 #define ENG_MAX_FILTER_PARAMS 99
 

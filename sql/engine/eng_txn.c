@@ -27,6 +27,7 @@ enum {
   G_TIMEZONE,
   G_SEARCH_PATH,
   G_STATEMENT_TIMEOUT,
+  G_IDLE_TXN_TIMEOUT,
   G_SERVER_ENCODING,
   G_STD_STRINGS,
   G_INTEGER_DATETIMES,
@@ -53,6 +54,9 @@ static const struct {
                        "Sets the schema search order for names that are not schema-qualified."},
     [G_STATEMENT_TIMEOUT] = {"statement_timeout", "0", false, false,
                              "Sets the maximum allowed duration of any statement."},
+    [G_IDLE_TXN_TIMEOUT] = {"idle_in_transaction_session_timeout", "0", false, false,
+                            "Sets the maximum allowed idle time between queries, when in a "
+                            "transaction."},
     [G_SERVER_ENCODING] = {"server_encoding", "UTF8", false, true,
                            "Shows the server (database) character set encoding."},
     [G_STD_STRINGS] = {"standard_conforming_strings", "on", false, true,
@@ -151,6 +155,11 @@ bool eng__cancelled(eng_session *s) {
   return false;
 }
 
+int64_t eng_session_idle_timeout_ms(const eng_session *s) {
+  int64_t t = parse_ms(s->settings[G_IDLE_TXN_TIMEOUT]);
+  return t > 0 ? t : 0;
+}
+
 bool eng__interrupted(void *ud) {
   const eng_session *s = ud;
   return atomic_load(&s->cancel) != 0 || (s->deadline_ms && mono_ms() >= s->deadline_ms);
@@ -244,7 +253,7 @@ static int guc_check(eng_session *s, int g, const char *value, char **out, syn_e
                        value);
     *out = strdup(strchr(value, ',') ? value : "ISO, MDY");
     for (char *p = *out; p && *p; p++) *p = (char)toupper((unsigned char)*p);
-  } else if (g == G_STATEMENT_TIMEOUT) {
+  } else if (g == G_STATEMENT_TIMEOUT || g == G_IDLE_TXN_TIMEOUT) {
     int64_t ms = parse_ms(value);
     if (ms < 0)
       return sqlst_set(e, SQLST_INVALID_PARAM, "invalid value for parameter \"%s\": \"%s\"",
