@@ -206,9 +206,6 @@ static const struct {
     {PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT, "CREATE SCHEMA"},
     {PG_QUERY__NODE__NODE_CREATEDB_STMT, "CREATE DATABASE"},
     {PG_QUERY__NODE__NODE_MERGE_STMT, "MERGE"},
-    {PG_QUERY__NODE__NODE_PREPARE_STMT, "PREPARE"},
-    {PG_QUERY__NODE__NODE_EXECUTE_STMT, "EXECUTE"},
-    {PG_QUERY__NODE__NODE_DEALLOCATE_STMT, "DEALLOCATE"},
     {PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT, "DECLARE CURSOR"},
     {PG_QUERY__NODE__NODE_FETCH_STMT, "FETCH"},
     {PG_QUERY__NODE__NODE_LOCK_STMT, "LOCK"},
@@ -223,7 +220,7 @@ static const struct {
     {PG_QUERY__NODE__NODE_CALL_STMT, "CALL"},
 };
 
-static int classify(sqlp_stmt *st) {
+static int classify(sqlp_stmt *st, const char *src) {
   const PgQuery__Node *n = st->node;
   switch (n->node_case) {
   case PG_QUERY__NODE__NODE_SELECT_STMT:
@@ -261,6 +258,15 @@ static int classify(sqlp_stmt *st) {
   case PG_QUERY__NODE__NODE_RENAME_STMT:
     st->kind = SQLP_ALTER_TABLE;
     return sqlp__rename(st, n->rename_stmt);
+  case PG_QUERY__NODE__NODE_PREPARE_STMT:
+    st->kind = SQLP_PREPARE;
+    return sqlp__prepare(st, src);
+  case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+    st->kind = SQLP_EXECUTE;
+    return sqlp__execute(st);
+  case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+    st->kind = SQLP_DEALLOCATE;
+    return sqlp__deallocate(st);
   default:
     break;
   }
@@ -317,7 +323,7 @@ int sqlp_parse(const char *sql, sqlp_list **out, int *err_cursor, syn_err *e) {
       st->length--;
     }
     syn_err_clear(&st->err);
-    if (classify(st) == SYN_ENOMEM) {
+    if (classify(st, sql) == SYN_ENOMEM) {
       sqlp_list_free(l);
       return syn_err_set(e, SYN_ENOMEM, "out of memory");
     }
@@ -336,6 +342,7 @@ void sqlp_list_free(sqlp_list *l) {
     free(st->value);
     for (int k = 0; k < st->nnames; k++) free(st->names[k]);
     free(st->names);
+    free(st->types);
   }
   free(l->stmts);
   free((char *)l->source);
@@ -347,7 +354,7 @@ const char *sqlp_kind_name(sqlp_kind k) {
   static const char *names[] = {
       "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE TABLE", "DROP TABLE",
       "CREATE INDEX", "DROP INDEX", "TRUNCATE", "ALTER TABLE", "BEGIN", "COMMIT",
-      "ROLLBACK", "SET", "SHOW", "UNSUPPORTED",
+      "ROLLBACK", "SET", "SHOW", "UNSUPPORTED", "PREPARE", "EXECUTE", "DEALLOCATE",
   };
   if ((int)k < 0 || (size_t)k >= sizeof names / sizeof names[0]) return "?";
   return names[k];
@@ -359,6 +366,8 @@ const char *sqlp_command_tag(const sqlp_stmt *st) {
   case SQLP_UNSUPPORTED:
     return NULL;
   case SQLP_TRUNCATE: return "TRUNCATE TABLE";
+  case SQLP_EXECUTE: return NULL; /* the executed statement's tag */
+  case SQLP_DEALLOCATE: return st->name ? "DEALLOCATE" : "DEALLOCATE ALL";
   case SQLP_SHOW: return "SHOW";
   default: return sqlp_kind_name(st->kind);
   }

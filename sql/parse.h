@@ -40,6 +40,9 @@ typedef enum {
   SQLP_SET,
   SQLP_SHOW,
   SQLP_UNSUPPORTED,
+  SQLP_PREPARE,
+  SQLP_EXECUTE,
+  SQLP_DEALLOCATE,
 } sqlp_kind;
 
 typedef enum {
@@ -82,6 +85,7 @@ typedef struct sqlp_stmt {
   **                 SET TRANSACTION ISOLATION LEVEL x sets name
   **                 "transaction_isolation" and iso
   **   SHOW          name ("all" for SHOW ALL)
+  **   PREPARE, EXECUTE, DEALLOCATE  see sql/parse_prepare.c
   */
   cat_table *table;
   char *rel;
@@ -89,6 +93,8 @@ typedef struct sqlp_stmt {
   char *value;
   char **names;
   int nnames;
+  uint32_t *types; /* PREPARE: parameter type OIDs given */
+  int ntypes;
   sqlp_alter_kind alter;
   sqlp_isolation iso;
   bool if_exists, if_not_exists, cascade, unique, is_local, read_only, read_only_set;

@@ -25,5 +25,9 @@ int sqlp__drop(sqlp_stmt *st, const PgQuery__DropStmt *d);
 int sqlp__truncate(sqlp_stmt *st, const PgQuery__TruncateStmt *t);
 int sqlp__alter(sqlp_stmt *st, const PgQuery__AlterTableStmt *a);
 int sqlp__rename(sqlp_stmt *st, const PgQuery__RenameStmt *r);
+/* parse_prepare.c; src is the whole query string. */
+int sqlp__prepare(sqlp_stmt *st, const char *src);
+int sqlp__execute(sqlp_stmt *st);
+int sqlp__deallocate(sqlp_stmt *st);
 
 #endif /* SYN_SQL_PARSE_INT_H */

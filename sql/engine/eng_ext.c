@@ -184,7 +184,15 @@ int eng__failed_block(eng_session *s, const sqlp_stmt *st, syn_err *e) {
   return 0;
 }
 
+static int ps_create(eng_session *s, const eng_xmsg *m, uint32_t *pos, syn_err *e);
+
 static int do_parse(eng_session *s, const eng_xmsg *m, uint32_t *pos, syn_err *e) {
+  int rc = ps_create(s, m, pos, e);
+  return rc ? rc : eng__ext_reply(s, '1');
+}
+
+/* Parse without its ParseComplete (SQL PREPARE uses it too). */
+static int ps_create(eng_session *s, const eng_xmsg *m, uint32_t *pos, syn_err *e) {
   /* PostgreSQL drops the old unnamed statement first, so it is gone even
   ** when this Parse fails. */
   if (!m->name[0]) ps_remove(s, "");
@@ -253,7 +261,126 @@ static int do_parse(eng_session *s, const eng_xmsg *m, uint32_t *pos, syn_err *e
   ps->next = s->pstmts;
   s->pstmts = ps;
   s->npstmts++;
-  return eng__ext_reply(s, '1');
+  return 0;
+}
+
+/* ---- SQL PREPARE / EXECUTE / DEALLOCATE ----------------------------------- */
+
+int eng__sql_prepare(eng_session *s, const sqlp_stmt *st, syn_err *e) {
+  if (!st->name || !st->name[0])
+    return sqlst_set(e, SQLST_SYNTAX, "a prepared statement needs a name");
+  eng_xmsg m = {.type = 'P', .name = st->name, .query = st->value ? st->value : "",
+                .ntypes = st->ntypes, .types = st->types};
+  uint32_t pos = 0;
+  return ps_create(s, &m, &pos, e);
+}
+
+int eng__sql_deallocate(eng_session *s, const sqlp_stmt *st, syn_err *e) {
+  if (!st->name) {
+    while (s->pstmts) ps_remove(s, s->pstmts->name);
+    return 0;
+  }
+  if (!ps_find(s, st->name, NULL))
+    return syn_err_set(e, SYN_ENOTFOUND, "26000: prepared statement \"%s\" does not exist",
+                       st->name);
+  ps_remove(s, st->name);
+  return 0;
+}
+
+/* EXECUTE name(args): the arguments are evaluated (they are expressions
+** without tables), converted to the statement's parameter types as a Bind
+** would, and the statement runs as a simple query does, tag included. */
+/* Where an argument starts, for the cursor of its conversion error. */
+static int arg_loc(const PgQuery__Node *n) {
+  switch (n->node_case) {
+  case PG_QUERY__NODE__NODE_A_CONST: return n->a_const->location;
+  case PG_QUERY__NODE__NODE_A_EXPR: return n->a_expr->location;
+  case PG_QUERY__NODE__NODE_TYPE_CAST: return n->type_cast->location;
+  case PG_QUERY__NODE__NODE_FUNC_CALL: return n->func_call->location;
+  default: return -1;
+  }
+}
+
+int eng__sql_execute(eng_session *s, const sqlp_stmt *st, char *tag, size_t tagcap, int *err_pos,
+                     syn_err *e) {
+  eng_pstmt *ps = ps_find(s, st->name, NULL);
+  if (!ps)
+    return syn_err_set(e, SYN_ENOTFOUND, "26000: prepared statement \"%s\" does not exist",
+                       st->name);
+  const PgQuery__ExecuteStmt *ex = st->node->execute_stmt;
+  int nargs = (int)ex->n_params;
+  if (nargs != ps->nparams) {
+    snprintf(s->detail, sizeof s->detail, "Expected %d parameters but got %d.", ps->nparams,
+             nargs);
+    return sqlst_set(e, SQLST_SYNTAX, "wrong number of parameters for prepared statement \"%s\"",
+                     st->name);
+  }
+  if (!ps->data) return sqlst_set(e, SQLST_FEATURE, "EXECUTE of this statement");
+  ps->refs++; /* held across the run, like a portal's */
+  syn_value *vals = calloc((size_t)(nargs ? nargs : 1), sizeof *vals);
+  cat_buf *bufs = calloc((size_t)(nargs ? nargs : 1), sizeof *bufs);
+  cat_buf sql = {0};
+  int rc = vals && bufs ? 0 : syn_err_set(e, SYN_ENOMEM, "out of memory");
+  /* One SELECT of every argument, in the session's SQLite. */
+  if (!rc && cat_buf_printf(&sql, "SELECT ")) rc = syn_err_set(e, SYN_ENOMEM, "out of memory");
+  for (int i = 0; i < nargs && !rc; i++) {
+    char *x = NULL;
+    rc = sqlr_default_expr(ex->params[i], &x, e);
+    if (!rc && cat_buf_printf(&sql, "%s%s", i ? ", " : "", x))
+      rc = syn_err_set(e, SYN_ENOMEM, "out of memory");
+    free(x);
+  }
+  sqlite3_stmt *q = NULL;
+  if (!rc && nargs) rc = eng__catalog_sync(s, e);
+  if (!rc && nargs) rc = eng__prepare(s, sql.p, &q, e);
+  if (!rc && nargs) {
+    /* A DEFAULT-style expression may name :now (now()): the statement's
+    ** timestamp, as in the statement itself. */
+    int k = sqlite3_bind_parameter_index(q, ":now");
+    if (k > 0) sqlite3_bind_text(q, k, s->now_text, -1, SQLITE_TRANSIENT);
+    int src = sqlite3_step(q);
+    if (src != SQLITE_ROW) rc = eng__sqlite_error(s, src, e);
+    for (int i = 0; i < nargs && !rc; i++) {
+      syn_value v;
+      rc = eng__value_from_column(q, i, &v);
+      if (!rc && v.type != SYN_V_NULL) {
+        rc = cat_coerce_type(ps->ptypes[i], -1, &v, &vals[i], &bufs[i], e);
+        int loc = rc ? arg_loc(ex->params[i]) : -1;
+        if (loc >= 0) *err_pos = loc + 1; /* node locations count in the whole string */
+      } else if (!rc) {
+        vals[i] = v;
+      }
+      /* The coerced value may still point at the row: keep a copy. */
+      if (!rc && (vals[i].type == SYN_V_TEXT || vals[i].type == SYN_V_BLOB) &&
+          vals[i].u.b.p != (const uint8_t *)bufs[i].p) {
+        cat_buf tmp = {0};
+        if (cat_buf_append(&tmp, vals[i].u.b.p, vals[i].u.b.n)) rc = SYN_ENOMEM;
+        cat_buf_free(&bufs[i]);
+        bufs[i] = tmp;
+        vals[i].u.b.p = (const uint8_t *)bufs[i].p;
+      }
+    }
+  }
+  if (q) eng__release(s, q);
+  cat_buf_free(&sql);
+  if (!rc) {
+    int ipos = 0;
+    rc = eng__ps_revalidate(s, ps, &ipos, e);
+  }
+  if (!rc) {
+    const syn_value *saved = s->params;
+    int saved_n = s->nparams;
+    s->params = vals;
+    s->nparams = nargs;
+    rc = eng__run_rewritten(s, ps->st, ps->q, tag, tagcap, e);
+    s->params = saved;
+    s->nparams = saved_n;
+  }
+  for (int i = 0; bufs && i < nargs; i++) cat_buf_free(&bufs[i]);
+  free(bufs);
+  free(vals);
+  ps_unref(ps);
+  return rc;
 }
 
 /* ---- portals ------------------------------------------------------------- */

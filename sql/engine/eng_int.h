@@ -184,6 +184,12 @@ uint32_t eng__char_pos(const char *sql, int byte_pos);
 ** text ran before (reset, no bindings), else newly prepared. Give it back
 ** with eng__release (kept for reuse) rather than sqlite3_finalize. */
 int eng__prepare(eng_session *s, const char *sql, sqlite3_stmt **st, syn_err *e);
+/* SQL PREPARE / DEALLOCATE / EXECUTE (eng_ext.c: the same prepared
+** statements as the extended protocol's). EXECUTE fills tag. */
+int eng__sql_prepare(eng_session *s, const sqlp_stmt *st, syn_err *e);
+int eng__sql_deallocate(eng_session *s, const sqlp_stmt *st, syn_err *e);
+int eng__sql_execute(eng_session *s, const sqlp_stmt *st, char *tag, size_t tagcap, int *err_pos,
+                     syn_err *e);
 void eng__release(eng_session *s, sqlite3_stmt *st);
 /* Finalize every cached statement (the connection is going away). */
 void eng__stmt_cache_clear(eng_session *s);

@@ -339,6 +339,19 @@ int eng__run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e)
   case SQLP_SHOW:
     if (st->status) break;
     return eng__run_show(s, st, e);
+  case SQLP_PREPARE: {
+    int rc = eng__sql_prepare(s, st, e);
+    return rc ? rc : eng__complete(s, "PREPARE");
+  }
+  case SQLP_DEALLOCATE: {
+    int rc = eng__sql_deallocate(s, st, e);
+    return rc ? rc : eng__complete(s, sqlp_command_tag(st));
+  }
+  case SQLP_EXECUTE: {
+    char tag[64] = "";
+    int rc = eng__sql_execute(s, st, tag, sizeof tag, err_pos, e);
+    return !rc && tag[0] ? eng__complete(s, tag) : rc;
+  }
   default:
     if (st->status) break;
     if (s->block == ENG_BLOCK && st->kind == SQLP_TRUNCATE) return run_truncate_in_block(s, st, e);
@@ -407,7 +420,8 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
       ** only once the commit succeeded, as PostgreSQL does: a client
       ** must never see "INSERT 0 1" for a write that did not commit. */
       bool data = st->kind == SQLP_SELECT || st->kind == SQLP_INSERT ||
-                  st->kind == SQLP_UPDATE || st->kind == SQLP_DELETE;
+                  st->kind == SQLP_UPDATE || st->kind == SQLP_DELETE ||
+                  st->kind == SQLP_EXECUTE;
       s->defer_tag = data && i + 1 == l->n && (s->block == ENG_IDLE || s->block == ENG_IMPLICIT);
       s->pending_tag[0] = '\0';
       rc = eng__run_stmt(s, st, &pos, &e);

@@ -367,3 +367,34 @@ Test(sql_parse, alter_table) {
   one_err("alter table a rename to b", "0A000");
   one_err("alter table a add constraint k unique (b)", "0A000");
 }
+
+Test(sql_parse, prepare_execute_deallocate) {
+  sqlp_list *l = one("PREPARE p (int, text) AS select $1, $2", SQLP_PREPARE);
+  cr_assert_str_eq(l->stmts[0].name, "p");
+  cr_assert_str_eq(l->stmts[0].value, "select $1, $2");
+  cr_assert_eq(l->stmts[0].ntypes, 2);
+  cr_assert_eq(l->stmts[0].types[0], CAT_OID_INT4);
+  cr_assert_eq(l->stmts[0].types[1], CAT_OID_TEXT);
+  sqlp_list_free(l);
+  /* Quoted names, comments and parentheses in the types do not confuse
+  ** where the statement starts; the second statement stays separate. */
+  l = parse_ok("prepare \"q (x)\" /* c */ (numeric(10, 2)) -- c\n as insert into t values ($1); select 1");
+  cr_assert_eq(l->n, 2);
+  cr_assert_eq(l->stmts[0].kind, SQLP_PREPARE);
+  cr_assert_str_eq(l->stmts[0].name, "q (x)");
+  cr_assert_str_eq(l->stmts[0].value, "insert into t values ($1)");
+  cr_assert_eq(l->stmts[0].types[0], CAT_OID_NUMERIC);
+  sqlp_list_free(l);
+  one_err("prepare p (nosuchtype) as select $1", "42704");
+  l = one("execute p (1, 'a')", SQLP_EXECUTE);
+  cr_assert_str_eq(l->stmts[0].name, "p");
+  cr_assert_null(sqlp_command_tag(&l->stmts[0]));
+  sqlp_list_free(l);
+  l = one("deallocate prepare p", SQLP_DEALLOCATE);
+  cr_assert_str_eq(sqlp_command_tag(&l->stmts[0]), "DEALLOCATE");
+  sqlp_list_free(l);
+  l = one("deallocate all", SQLP_DEALLOCATE);
+  cr_assert_null(l->stmts[0].name);
+  cr_assert_str_eq(sqlp_command_tag(&l->stmts[0]), "DEALLOCATE ALL");
+  sqlp_list_free(l);
+}

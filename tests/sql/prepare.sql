@@ -1,0 +1,28 @@
+-- SQL PREPARE / EXECUTE / DEALLOCATE (the extended protocol's prepared statements)
+create table pr (id int primary key, name text, amount numeric(10,2));
+prepare ins(int, text, numeric) as insert into pr values ($1, $2, $3) returning id, amount;
+execute ins(1, 'a', 1.5);
+execute ins(2, 'b' || 'c', 2 * 3);
+execute ins(3, null, null);
+prepare sel as select id, name from pr where id > $1 order by id;
+execute sel(1);
+prepare up(numeric, int) as update pr set amount = amount + $1 where id = $2;
+execute up(0.25, 1);
+select * from pr order by id;
+execute sel(1, 2);
+execute nosuch(1);
+prepare sel as select 1;
+deallocate sel;
+execute sel(1);
+deallocate nosuch;
+prepare q1 as select $1::int + 1;
+execute q1('41');
+execute q1('x');
+begin;
+execute ins(4, 'd', 4);
+rollback;
+select count(*) from pr;
+deallocate all;
+execute q1(1);
+prepare bad(nosuchtype) as select $1;
+drop table pr;
