@@ -152,9 +152,9 @@ static int record(store_pg *st, sp_table *t, uint64_t txn, uint32_t sp,
   sp_p_i64(&p, (int64_t)txn);       /* $2 */
   sp_p_i64(&p, (int64_t)snap);      /* $3 */
   sp_p_i64(&p, t->id);              /* $4 */
-  sp_p_i64(&p, sp);                 /* $5 */
   int put = mode == STORE_INSERT || mode == STORE_UPDATE;
   sp_p_i64(&p, mode == STORE_LOCK ? SP_OP_LOCK : put ? SP_OP_PUT : SP_OP_DEL);
+  if (sp) sp_p_i64(&p, sp);         /* $6, only used under a savepoint */
   int rc = 0;
   sb_add(&b, "WITH tx AS (INSERT INTO _syn_txns(_syn_txn, _syn_state, "
              "_syn_pts, _syn_cts) VALUES ($2, 0, 0, $3) ON CONFLICT "
@@ -165,7 +165,7 @@ static int record(store_pg *st, sp_table *t, uint64_t txn, uint32_t sp,
     sb_addf(&b, ", un AS (INSERT INTO u%u(_syn_txn, _syn_sp, _syn_key, "
                 "_syn_had, _syn_op", t->id);
     add_cols(&b, t, "");
-    sb_add(&b, ") SELECT $2, $5, $1, (i._syn_key IS NOT NULL)::integer, "
+    sb_add(&b, ") SELECT $2, $6, $1, (i._syn_key IS NOT NULL)::integer, "
                "coalesce(i._syn_op, 0)");
     add_cols(&b, t, "i.");
     sb_addf(&b, " FROM (SELECT 1) AS d LEFT JOIN i%u AS i ON i._syn_key = $1"
@@ -173,11 +173,11 @@ static int record(store_pg *st, sp_table *t, uint64_t txn, uint32_t sp,
   }
   if (mode == STORE_LOCK) {
     sb_addf(&b, " INSERT INTO i%u(_syn_key, _syn_txn, _syn_op) VALUES ($1, "
-                "$2, $6) ON CONFLICT DO NOTHING", t->id);
+                "$2, $5) ON CONFLICT DO NOTHING", t->id);
   } else {
     sb_addf(&b, " INSERT INTO i%u(_syn_key, _syn_txn, _syn_op", t->id);
     add_cols(&b, t, "");
-    sb_add(&b, ") VALUES ($1, $2, $6");
+    sb_add(&b, ") VALUES ($1, $2, $5");
     for (int i = 0; i < t->ncols && !rc; i++) {
       sb_addf(&b, ", $%d", p.n + 1);
       if (!put) {

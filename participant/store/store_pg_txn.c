@@ -289,9 +289,12 @@ int spg_rollback_to(void *be, uint64_t txn, uint32_t sp, syn_err *err) {
   sp_p_init(&p);
   sp_p_i64(&p, (int64_t)txn);
   sp_p_i64(&p, sp);
+  sp_params q;
+  sp_p_init(&q);
+  sp_p_i64(&q, (int64_t)txn);
   PGresult *r;
   rc = sp_exec(st, "SELECT table_id FROM _syn_txn_tables WHERE _syn_txn = $1",
-               &p, &r, err);
+               &q, &r, err);
   for (int i = 0; !rc && i < PQntuples(r); i++) {
     sp_table *t = sp_table_find(st, (uint32_t)sp_get_i64(r, i, 0));
     if (!t) {
