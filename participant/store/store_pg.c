@@ -118,6 +118,70 @@ int sp_p_value(sp_params *p, const syn_value *v, syn_err *err) {
 
 /* ---- execution ------------------------------------------------------------- */
 
+static uint64_t fnv(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h;
+}
+
+void sp_pcache_clear(store_pg *st, int deallocate) {
+  int any = 0;
+  for (int i = 0; i < SP_PCACHE_N; i++) {
+    any |= st->pc[i].sql != NULL;
+    free(st->pc[i].sql);
+    st->pc[i].sql = NULL;
+  }
+  if (any && deallocate && st->conn && PQstatus(st->conn) == CONNECTION_OK) {
+    PGresult *r = PQexec(st->conn, "DEALLOCATE ALL");
+    PQclear(r);
+  }
+}
+
+static int exec_error(store_pg *st, PGresult *r, const char *sql,
+                      syn_err *err);
+
+/* The prepared statement for sql, preparing it if new (evicting the least
+** recently used one when the cache is full). */
+static int pcache_get(store_pg *st, const char *sql, int nparams,
+                      const char **name, syn_err *err) {
+  uint64_t h = fnv(sql);
+  sp_pstmt *victim = &st->pc[0];
+  for (int i = 0; i < SP_PCACHE_N; i++) {
+    sp_pstmt *e = &st->pc[i];
+    if (e->sql && e->hash == h && e->nparams == nparams &&
+        strcmp(e->sql, sql) == 0) {
+      e->used = ++st->pc_clock;
+      *name = e->name;
+      return 0;
+    }
+    if (!e->sql) victim = e;
+    else if (victim->sql && e->used < victim->used) victim = e;
+  }
+  if (victim->sql) {
+    char dsql[48];
+    snprintf(dsql, sizeof dsql, "DEALLOCATE %s", victim->name);
+    PGresult *r = PQexec(st->conn, dsql);
+    PQclear(r);
+    free(victim->sql);
+    victim->sql = NULL;
+  }
+  char *copy = strdup(sql);
+  if (!copy) return syn_err_set(err, SYN_ENOMEM, "store: statement cache");
+  snprintf(victim->name, sizeof victim->name, "syn%u", ++st->pc_seq);
+  PGresult *r = PQprepare(st->conn, victim->name, sql, nparams, NULL);
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+    free(copy);
+    return exec_error(st, r, sql, err);
+  }
+  PQclear(r);
+  victim->sql = copy;
+  victim->hash = h;
+  victim->nparams = nparams;
+  victim->used = ++st->pc_clock;
+  *name = victim->name;
+  return 0;
+}
+
 static int conn_lost(store_pg *st) {
   return PQstatus(st->conn) != CONNECTION_OK;
 }
@@ -127,16 +191,29 @@ int sp_exec(store_pg *st, const char *sql, const sp_params *p, PGresult **res,
   if (res) *res = NULL;
   if (p && p->n >= SP_MAXP)
     return syn_err_set(err, SYN_ERANGE, "store: too many parameters");
-  /* Without parameters PQexec, which also runs several statements. */
-  PGresult *r = p && p->n ? PQexecParams(st->conn, sql, p->n, NULL, p->v,
-                                         p->len, p->fmt, 0)
-                          : PQexec(st->conn, sql);
+  /* Without parameters PQexec, which also runs several statements; with
+  ** parameters a prepared statement, planned once per session. */
+  PGresult *r;
+  if (p && p->n) {
+    const char *name = NULL;
+    int rc = pcache_get(st, sql, p->n, &name, err);
+    if (rc) return rc;
+    r = PQexecPrepared(st->conn, name, p->n, p->v, p->len, p->fmt, 0);
+  } else {
+    r = PQexec(st->conn, sql);
+  }
   ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
     if (res) *res = r;
     else PQclear(r);
     return 0;
   }
+  return exec_error(st, r, sql, err);
+}
+
+/* Map a failed result (r may be NULL) to a SYN_E* code; frees r. */
+static int exec_error(store_pg *st, PGresult *r, const char *sql,
+                      syn_err *err) {
   int code;
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   if (!r || conn_lost(st)) {
@@ -420,6 +497,7 @@ static char *conninfo_shown(const char *ci) {
 /* Connect, set the session up, take the database's advisory lock. */
 static int sp_connect(store_pg *st, syn_err *err) {
   if (st->conn) PQfinish(st->conn);
+  sp_pcache_clear(st, 0); /* statements died with the old session */
   st->conn = PQconnectdb(st->conninfo);
   if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
     char msg[256];
@@ -581,6 +659,7 @@ void spg_close(void *be) {
     sp_rollback(st);
     PQfinish(st->conn); /* ends the session: releases the advisory lock */
   }
+  sp_pcache_clear(st, 0);
   for (int i = 0; i < st->ntables; i++) sp_table_free(st->tables[i]);
   free(st->tables);
   if (st->mirror) sqlite3_close(st->mirror);

@@ -6,9 +6,9 @@
 **
 ** All of a write batch runs in one PostgreSQL transaction without
 ** synchronous commit: an unprepared intent that a crash loses is discarded
-** by recovery anyway; prepare makes it durable. Each op runs under its own
-** savepoint, so a refused op leaves no trace and the transaction stays
-** usable for the ops before it.
+** by recovery anyway; prepare makes it durable. An op's checks are reads
+** and its record is one statement (record()), so a refused op leaves no
+** trace without a savepoint.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +86,12 @@ static int unique_check(store_pg *st, sp_table *t, sp_idx *x, uint64_t txn,
       sb_add(&b, " AND v.");
       sb_ident(&b, t->cols[x->cols[k]].name);
       sb_addf(&b, " = $%d", k + 1);
-      rc = sp_p_value(&p, &row[x->cols[k]], err);
+      /* Compared after the column's affinity, as SQLite compares. */
+      syn_value a;
+      char *own = NULL;
+      rc = sp_affine(&t->cols[x->cols[k]], &row[x->cols[k]], &a, &own, err);
+      if (!rc) rc = sp_p_value(&p, &a, err);
+      free(own);
     }
     sb_addf(&b, " AND v._syn_key <> $%d", x->ncols + 1);
     sp_p_bytes(&p, key, klen);
@@ -306,16 +311,17 @@ int spg_write_batch(void *be, uint64_t txn, uint32_t table_id,
   for (; ok < n; ok++) {
     size_t klen;
     if ((rc = op_check(st, t, &ops[ok], &klen, err))) break;
-    if ((rc = sp_exec(st, "SAVEPOINT syn_op", NULL, NULL, err))) break;
     rc = write_locked(st, t, txn, sp, st->kbuf, klen, ops[ok].row,
                       snapshot_ts, ops[ok].mode, info, err);
-    if (rc) {
-      syn_err e2;
-      if (sp_exec(st, "ROLLBACK TO SAVEPOINT syn_op", NULL, NULL, &e2)) break;
-    }
-    int rrc = sp_exec(st, "RELEASE SAVEPOINT syn_op", NULL, NULL,
-                      rc ? NULL : err);
-    if (rc || (rc = rrc)) break;
+    if (rc) break;
+  }
+  /* A refused op wrote nothing (its checks run before its one writing
+  ** statement), so no savepoint is needed for "leaves no trace". A failed
+  ** statement, though, aborts the whole PostgreSQL transaction: then no op
+  ** was recorded, and the error says why (*done = 0). */
+  if (PQtransactionStatus(st->conn) == PQTRANS_INERROR) {
+    sp_rollback(st);
+    return rc;
   }
   /* No synchronous commit on purpose (see the file comment). */
   if (ok) {

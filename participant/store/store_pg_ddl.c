@@ -100,6 +100,8 @@ int sp_table_get(store_pg *st, uint32_t id, sp_table **out, syn_err *err) {
 }
 
 static void table_unlink(store_pg *st, uint32_t id) {
+  /* Cached statements name the table's columns and result types. */
+  sp_pcache_clear(st, 1);
   for (int i = 0; i < st->ntables; i++) {
     if (st->tables[i]->id != id) continue;
     sp_table_free(st->tables[i]);

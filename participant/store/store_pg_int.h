@@ -87,8 +87,21 @@ typedef struct sp_table {
   int m_nparams;
 } sp_table;
 
+/* Server-side prepared statements, by SQL text (parse and plan once). */
+#define SP_PCACHE_N 256
+typedef struct sp_pstmt {
+  char *sql; /* NULL: free slot */
+  uint64_t hash;
+  uint64_t used;
+  int nparams;
+  char name[16];
+} sp_pstmt;
+
 typedef struct store_pg {
   PGconn *conn;
+  sp_pstmt pc[SP_PCACHE_N];
+  uint64_t pc_clock;
+  unsigned pc_seq;
   char *conninfo;      /* as given (reconnects) */
   char *shown;         /* conninfo without password, for messages */
   int broken;          /* connection lost: reconnect before the next call */
@@ -131,6 +144,8 @@ int sp_p_value(sp_params *p, const syn_value *v, syn_err *err);
 ** violations of our own tables SYN_EINTERNAL, others SYN_EINVAL/EIO. */
 int sp_exec(store_pg *st, const char *sql, const sp_params *p, PGresult **res,
             syn_err *err);
+/* Forget every prepared statement (after DDL: result types may change). */
+void sp_pcache_clear(store_pg *st, int deallocate);
 int sp_begin(store_pg *st, int durable, syn_err *err);
 int sp_commit(store_pg *st, syn_err *err);
 void sp_rollback(store_pg *st);
