@@ -10,6 +10,7 @@
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -211,6 +212,31 @@ void psvc_reply_msg(rpc_call *call, psvc_arena *a, const ProtobufCMessage *msg) 
 
 static uint32_t or_default(uint32_t v, uint32_t d) { return v ? v : d; }
 
+/* Open the configured store. A PostgreSQL server that cannot be reached
+** yet (SYN_EIO), or whose previous session of this participant still
+** holds the database (SYN_EBUSY, until the server notices it died), is
+** retried with backoff for pg_connect_wait_ms, each failure logged with
+** the conninfo minus its password (the store's message). */
+static int open_store(const psvc_config *cfg, store **out, syn_err *err) {
+  store_config sc = {.backend = cfg->backend, .dir = cfg->dir,
+                     .pg_conninfo = cfg->pg_conninfo};
+  int rc = store_open_config(&sc, out, err);
+  if (cfg->backend != STORE_BACKEND_POSTGRES) return rc;
+  uint64_t wait_ms = or_default(cfg->pg_connect_wait_ms, PSVC_DEFAULT_PG_CONNECT_WAIT_MS);
+  uint64_t start = uv_hrtime() / 1000000u, delay = 100;
+  while ((rc == SYN_EIO || rc == SYN_EBUSY) && uv_hrtime() / 1000000u - start < wait_ms) {
+    SYN_LOG_WARN(NULL, "participant: %s; retrying in %llu ms", err ? err->msg : "store",
+                 (unsigned long long)delay);
+    struct timespec ts = {.tv_sec = (time_t)(delay / 1000),
+                          .tv_nsec = (long)(delay % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    delay = delay * 2 > 2000 ? 2000 : delay * 2;
+    rc = store_open_config(&sc, out, err);
+  }
+  if (rc == 0) SYN_LOG_INFO(NULL, "participant: store backend %s", store_backend_name(*out));
+  return rc;
+}
+
 int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_config *cfg,
              psvc **out, syn_err *err) {
   if (!loop || !srv || !clock || !cfg || !cfg->dir || !cfg->name)
@@ -248,9 +274,10 @@ int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_con
     for (size_t i = 0; i < s->ncoords; i++) s->gc[i].last_ms = s->started_ms;
   }
   s->cfg.dir = NULL; /* not kept: only store_open needs it */
-  int rc = store_open(cfg->dir, &s->st, err);
+  int rc = open_store(cfg, &s->st, err);
   if (rc < 0) {
-    syn_err_wrap(err, "store in %s", cfg->dir);
+    if (cfg->backend == STORE_BACKEND_SQLITE)
+      syn_err_wrap(err, "store in %s", cfg->dir);
     free(s->coords);
     free(s->clients);
     free(s->gc);
