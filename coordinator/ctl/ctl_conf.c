@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #define CONF_MAX_BYTES (256 * 1024) /* far above any real cluster.conf */
-#define CONF_MAX_FIELDS 8
+#define CONF_MAX_FIELDS 32
 
 const char *ctl_role_name(ctl_role r) {
   return r == CTL_ROLE_COORDINATOR ? "coordinator" : "participant";
@@ -201,6 +201,20 @@ int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err) {
         rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'backend NAME'", line);
       else snprintf(out->backend, sizeof out->backend, "%s", f[1]);
       have_backend = true;
+    } else if (strcmp(f[0], "pg-port") == 0) {
+      long v;
+      if (nf != 2 || parse_long(f[1], &v) || !port_ok(v))
+        rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'pg-port PORT'", line);
+      else out->pg_port = (int)v;
+    } else if (strcmp(f[0], "pg-conninfo") == 0) {
+      /* The rest of the line: keyword=value pairs joined by one blank. */
+      size_t at = 0;
+      for (int i = 1; i < nf; i++)
+        at += (size_t)snprintf(out->pg_conninfo + at, at < sizeof out->pg_conninfo
+                               ? sizeof out->pg_conninfo - at : 0, "%s%s", i > 1 ? " " : "", f[i]);
+      if (nf < 2 || at >= sizeof out->pg_conninfo)
+        rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'pg-conninfo CONNINFO' (under %d bytes)",
+                         line, CTL_PG_CONNINFO_MAX);
     } else if (strcmp(f[0], "base-port") == 0) {
       long v;
       if (nf != 2 || parse_long(f[1], &v) || !port_ok(v))
@@ -241,6 +255,8 @@ int ctl_conf_write(const ctl_conf *c, FILE *f, syn_err *err) {
   fprintf(f, "synod-cluster %d\n", CTL_CONF_VERSION);
   fprintf(f, "backend %s\n", c->backend);
   fprintf(f, "base-port %d\n", c->base_port);
+  if (c->pg_port) fprintf(f, "pg-port %d\n", c->pg_port);
+  if (c->pg_conninfo[0]) fprintf(f, "pg-conninfo %s\n", c->pg_conninfo);
   /* Only a non-default level is written, so a READ COMMITTED cluster's
   ** file stays readable by a synodctl that predates the line. */
   if (c->default_isolation != CTL_ISO_READ_COMMITTED) {
@@ -320,6 +336,21 @@ int ctl_conf_save(const char *path, const ctl_conf *c, syn_err *err) {
   if (fsync(dfd) != 0) rc = syn_err_set(err, SYN_EIO, "fsync directory of %s: %s", path, strerror(errno));
   close(dfd);
   return rc;
+}
+
+bool ctl_conf_uses_pg(const ctl_conf *c) {
+  return strcmp(c->backend, "postgres") == 0 || strcmp(c->backend, "mixed") == 0;
+}
+
+bool ctl_conf_node_on_pg(const ctl_conf *c, const ctl_node *n) {
+  if (n->role != CTL_ROLE_PARTICIPANT || !ctl_conf_uses_pg(c)) return false;
+  if (strcmp(c->backend, "postgres") == 0) return true;
+  int j = 0; /* 1-based position among the participants */
+  for (int i = 0; i < c->n_nodes; i++) {
+    if (c->nodes[i].role == CTL_ROLE_PARTICIPANT) j++;
+    if (&c->nodes[i] == n || strcmp(c->nodes[i].name, n->name) == 0) break;
+  }
+  return j % 2 == 1;
 }
 
 const ctl_node *ctl_conf_find(const ctl_conf *c, const char *name) {
