@@ -216,7 +216,9 @@ static int exec_error(store_pg *st, PGresult *r, const char *sql,
                       syn_err *err) {
   int code;
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-  if (!r || conn_lost(st)) {
+  if (!r || !state || conn_lost(st)) {
+    /* No SQLSTATE: libpq's own error (the server closed the connection,
+    ** the socket failed). Reconnect, with recovery, before the next call. */
     st->broken = 1;
     code = SYN_EIO;
   } else if (state && strncmp(state, "08", 2) == 0) {
@@ -494,6 +496,13 @@ static char *conninfo_shown(const char *ci) {
   return s;
 }
 
+/* Server notices (e.g. "terminating connection") are not errors; the
+** errors that follow them are reported through syn_err. */
+static void quiet_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
 /* Connect, set the session up, take the database's advisory lock. */
 static int sp_connect(store_pg *st, syn_err *err) {
   if (st->conn) PQfinish(st->conn);
@@ -507,7 +516,7 @@ static int sp_connect(store_pg *st, syn_err *err) {
     return syn_err_set(err, SYN_EIO, "store: cannot connect to PostgreSQL "
                        "(%s): %s", st->shown, msg);
   }
-  PQsetNoticeProcessor(st->conn, NULL, NULL);
+  PQsetNoticeProcessor(st->conn, quiet_notice, NULL);
   int rc = sp_exec(st, "SET synchronous_commit = off; SET bytea_output = hex;"
                        "SET client_min_messages = warning;"
                        "SET extra_float_digits = 3;"
