@@ -657,6 +657,75 @@ int spg_scan(void *be, uint32_t table_id, const store_scan_opts *o,
   return rc;
 }
 
+/* A point read in one round trip: the key's intent that matters to the
+** reader (as cursor I of scan_run selects them) and its newest version at
+** the snapshot, side by side, then scan_run's merge rules for one key with
+** no filter:
+**   another txn's prepared data intent: blocks if the reader would see a
+**     row for the key (a version) or the intent puts one (Clock-SI);
+**   own intent: a put is the row (commit_ts 0), a delete hides the
+**     version, a lock changes nothing;
+**   no intent: the version, unless it is a tombstone. */
+static int get_one(store_pg *st, sp_table *t, const uint8_t *key, size_t klen,
+                   uint64_t snap, uint64_t txn, store_row_fn fn, void *ud,
+                   int *found, store_info *info, syn_err *err) {
+  st_sb b = {0};
+  sb_add(&b, "SELECT i._syn_txn, i._syn_op, v._syn_ts, v._syn_del");
+  add_cols(&b, t, "i.");
+  add_cols(&b, t, "v.");
+  sb_addf(&b, " FROM (SELECT 1) AS d LEFT JOIN i%u AS i ON i._syn_key = $1 "
+              "AND (i._syn_txn = $2 OR (i._syn_op <> 0 AND EXISTS (SELECT 1 "
+              "FROM _syn_txns AS x WHERE x._syn_txn = i._syn_txn AND "
+              "x._syn_state = 1 AND x._syn_pts <= $3))) LEFT JOIN LATERAL "
+              "(SELECT * FROM v%u WHERE _syn_key = $1 AND _syn_ts <= $3 ORDER "
+              "BY _syn_ts DESC LIMIT 1) AS v ON true", t->id, t->id);
+  sp_params p;
+  sp_p_init(&p);
+  sp_p_bytes(&p, key, klen);
+  sp_p_i64(&p, (int64_t)txn);
+  sp_p_i64(&p, (int64_t)snap);
+  PGresult *r = NULL;
+  int rc = b.oom ? syn_err_set(err, SYN_ENOMEM, "store: sql")
+                 : sp_exec(st, b.p, &p, &r, err);
+  sb_free(&b);
+  if (rc) return rc;
+  int have_i = !PQgetisnull(r, 0, 0);
+  uint64_t owner = have_i ? (uint64_t)sp_get_i64(r, 0, 0) : 0;
+  int op = have_i ? (int)sp_get_i64(r, 0, 1) : -1;
+  int have_v = !PQgetisnull(r, 0, 2) && sp_get_i64(r, 0, 3) == 0;
+  uint64_t vts = have_v ? (uint64_t)sp_get_i64(r, 0, 2) : 0;
+  int first_i = 4, first_v = 4 + t->ncols;
+  int emit_from = -1; /* column of the row to return, or -1 */
+  uint64_t cts = 0;
+  if (have_i && (owner != txn || txn == 0)) {
+    if (have_v || op == SP_OP_PUT) {
+      if (info) info->blocker = owner;
+      rc = syn_err_set(err, SYN_EBUSY, "store: read at %llu blocked by "
+                       "prepared txn %llu", (unsigned long long)snap,
+                       (unsigned long long)owner);
+    }
+  } else if (have_i && op == SP_OP_PUT) {
+    emit_from = first_i;
+  } else if (have_i && op == SP_OP_DEL) {
+    emit_from = -1;
+  } else if (have_v) {
+    emit_from = first_v;
+    cts = vts;
+  }
+  if (!rc && emit_from >= 0) {
+    uint8_t *scratch = NULL;
+    store_scan_result res = {0};
+    rc = emit(st, t, r, 0, emit_from, key, klen, cts, &scratch, fn, ud, &res,
+              err);
+    free(scratch);
+    if (rc == 1) rc = 0;
+    if (!rc && found) *found = 1;
+  }
+  PQclear(r);
+  sp_p_free(&p);
+  return rc;
+}
+
 int spg_get(void *be, uint32_t table_id, const syn_value *key, int nkey,
             uint64_t snapshot_ts, uint64_t txn, store_row_fn fn, void *ud,
             int *found, store_info *info, syn_err *err) {
@@ -676,16 +745,8 @@ int spg_get(void *be, uint32_t table_id, const syn_value *key, int nkey,
                        table_id, t->nkey ? t->nkey : 1);
   size_t klen;
   if ((rc = sp_key(st, key, nkey, &klen, err))) return rc;
-  uint8_t *k = malloc(klen ? klen : 1);
-  if (!k) return syn_err_set(err, SYN_ENOMEM, "store: key");
-  memcpy(k, st->kbuf, klen);
-  scan_args a = {.lo = k, .lolen = klen, .hi = k, .hilen = klen,
-                 .snap = snapshot_ts, .txn = txn, .limit = 1};
-  store_scan_result res = {0};
-  rc = scan_run(st, t, &a, fn, ud, &res, info, err);
-  free(k);
-  if (!rc && found) *found = res.nrows > 0;
-  return rc;
+  return get_one(st, t, st->kbuf, klen, snapshot_ts, txn, fn, ud, found, info,
+                 err);
 }
 
 int spg_lock_holder(void *be, uint32_t table_id, const syn_value *key,
