@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #define CONF_MAX_BYTES (256 * 1024) /* far above any real cluster.conf */
-#define CONF_MAX_FIELDS 32
+#define CONF_MAX_FIELDS 8
 
 const char *ctl_role_name(ctl_role r) {
   return r == CTL_ROLE_COORDINATOR ? "coordinator" : "participant";
@@ -175,6 +175,20 @@ int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err) {
     line++;
     char *hash = strchr(p, '#');
     if (hash) *hash = '\0';
+    /* pg-conninfo takes the rest of the line (a conninfo has blanks). */
+    char *ci = p + strspn(p, " \t");
+    if (strncmp(ci, "pg-conninfo", 11) == 0 && (ci[11] == ' ' || ci[11] == '\t')) {
+      ci += 11;
+      ci += strspn(ci, " \t");
+      size_t n = strlen(ci);
+      while (n && (ci[n - 1] == ' ' || ci[n - 1] == '\t' || ci[n - 1] == '\r')) n--;
+      if (n == 0 || n >= sizeof out->pg_conninfo)
+        rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'pg-conninfo CONNINFO' (under %d bytes)",
+                         line, CTL_PG_CONNINFO_MAX);
+      else snprintf(out->pg_conninfo, sizeof out->pg_conninfo, "%.*s", (int)n, ci);
+      p = nl ? nl + 1 : NULL;
+      continue;
+    }
     char *f[CONF_MAX_FIELDS];
     int nf = 0;
     for (char *tok = strtok_r(p, " \t\r", &save_line); tok; tok = strtok_r(NULL, " \t\r", &save_line)) {
@@ -206,15 +220,6 @@ int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err) {
       if (nf != 2 || parse_long(f[1], &v) || !port_ok(v))
         rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'pg-port PORT'", line);
       else out->pg_port = (int)v;
-    } else if (strcmp(f[0], "pg-conninfo") == 0) {
-      /* The rest of the line: keyword=value pairs joined by one blank. */
-      size_t at = 0;
-      for (int i = 1; i < nf; i++)
-        at += (size_t)snprintf(out->pg_conninfo + at, at < sizeof out->pg_conninfo
-                               ? sizeof out->pg_conninfo - at : 0, "%s%s", i > 1 ? " " : "", f[i]);
-      if (nf < 2 || at >= sizeof out->pg_conninfo)
-        rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'pg-conninfo CONNINFO' (under %d bytes)",
-                         line, CTL_PG_CONNINFO_MAX);
     } else if (strcmp(f[0], "base-port") == 0) {
       long v;
       if (nf != 2 || parse_long(f[1], &v) || !port_ok(v))
