@@ -4,15 +4,18 @@
 #  1. the server is down when a participant starts: the participant logs a
 #     clear error naming the conninfo (never its password) and retries with
 #     backoff; once the server is back it starts and serves;
-#  2. the server restarts (immediate shutdown: a crash) under the bank
+#  2. a prepared transaction survives a crash of the participant and of
+#     the server together, an unprepared one is aborted by recovery;
+#  3. the server restarts (immediate shutdown: a crash) under the bank
 #     workload: participants reconnect, in-flight transactions abort or
-#     complete, prepared ones survive, and the totals hold.
+#     complete, and the totals hold.
 #
-# usage: test_pg_backend.sh PATH/TO/synodctl PATH/TO/synod-participant PATH/TO/bank
+# usage: test_pg_backend.sh SYNODCTL PARTICIPANT BANK PART_CLIENT
 set -euo pipefail
-CTL=$(readlink -f "${1:?usage: test_pg_backend.sh SYNODCTL PARTICIPANT BANK}")
+CTL=$(readlink -f "${1:?usage: test_pg_backend.sh SYNODCTL PARTICIPANT BANK PART_CLIENT}")
 PART=$(readlink -f "$2")
 BANK=$(readlink -f "$3")
+CLI=$(readlink -f "$4")
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../pg/pg_server.sh"
 
@@ -35,7 +38,9 @@ step "a password never reaches the log"
   --pg-conninfo "host=$WORK/nowhere port=1 user=synod password=hunter2 dbname=synod_px" &
 ppid=$!
 for _ in $(seq 1 100); do grep -q "retrying" "$WORK/pw.log" && break; sleep 0.05; done
-kill -KILL "$ppid" 2>/dev/null || true
+# SIGTERM ends the retries at once.
+kill -TERM "$ppid" 2>/dev/null || true
+wait_pid_gone "$ppid" 3 || { kill -KILL "$ppid"; fail "SIGTERM did not stop the retrying participant"; }
 wait "$ppid" 2>/dev/null || true
 grep -q "cannot connect to PostgreSQL (.*host='$WORK/nowhere'.*)" "$WORK/pw.log" ||
   fail "no clear connection error: $(head -3 "$WORK/pw.log")"
@@ -61,6 +66,47 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ "$n" = 50 ] || fail "after the restart kv has '$n' rows, want 50"
+
+step "a prepared transaction survives a participant crash and a server crash"
+as_pg psql -X -q -h "$DIR/pg" -p "$(pg_port)" -U postgres -d postgres -c "CREATE DATABASE synod_px"
+PX_CI="host=$DIR/pg port=$(pg_port) user=postgres dbname=synod_px"
+start_px() {
+  : >"$WORK/px.log"
+  "$PART" --name px --dir "$WORK/px2" --rpc-port 0 --log-file "$WORK/px.log" \
+    --backend postgres --pg-conninfo "$PX_CI" &
+  PXPID=$!
+  PXPORT=""
+  for _ in $(seq 1 200); do
+    PXPORT=$(sed -n 's/.*started participant px rpc=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/px.log")
+    [ -n "$PXPORT" ] && break
+    sleep 0.05
+  done
+  [ -n "$PXPORT" ] || fail "px did not start: $(tail -3 "$WORK/px.log")"
+}
+cli() { "$CLI" 127.0.0.1 "$PXPORT" "$@"; }
+field() { sed -n "s/^$1=//p"; }
+T1=$(( (1 << 56) | 21 ))
+T2=$(( (1 << 56) | 22 ))
+start_px
+out=$(cli create 1 k:INTEGER,v:TEXT 0); [ "$(echo "$out" | field code)" = 0 ] || fail "create: $out"
+SNAP=$(cli now | field hlc)
+out=$(cli write "$T1" 1 "$SNAP" 1 1 i:1 t:kept); [ "$(echo "$out" | field code)" = 0 ] || fail "write T1: $out"
+out=$(cli write "$T2" 1 "$SNAP" 1 2 i:2 t:lost); [ "$(echo "$out" | field code)" = 0 ] || fail "write T2: $out"
+PTS=$(cli prepare "$T1" | field ts)
+[ -n "$PTS" ] && [ "$PTS" -gt 0 ] || fail "prepare T1"
+kill -KILL "$PXPID"; wait "$PXPID" 2>/dev/null || true
+pg_stop
+pg_start
+start_px
+out=$(cli state "$T1"); [ "$(echo "$out" | field state)" = 1 ] || fail "T1 not prepared after both crashes: $out"
+[ "$(echo "$out" | field ts)" = "$PTS" ] || fail "T1 prepare_ts changed: $out"
+out=$(cli state "$T2"); [ "$(echo "$out" | field state)" = 3 ] || fail "unprepared T2 not aborted: $out"
+out=$(cli commit "$T1" $((PTS + 1))); [ "$(echo "$out" | field code)" = 0 ] || fail "commit T1: $out"
+NOW=$(cli now | field hlc)
+out=$(cli scan 1 "$NOW")
+echo "$out" | grep -qx 'row=1|kept' || fail "committed row of T1 not visible: $out"
+echo "$out" | grep -q 'lost' && fail "aborted T2's row is visible: $out"
+kill -TERM "$PXPID"; wait "$PXPID" 2>/dev/null || true
 
 step "server crash and restart under the bank workload"
 "$BANK" --conninfo "$PSQL_CONN" --init --accounts 10 --clients 6 --readers 1 --seconds 12 \
