@@ -78,7 +78,7 @@ static int parse(int argc, char **argv, up_opts *o) {
     }
   }
   if (optind < argc) return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-  if (o->pg && strcmp(o->backend, "sqlite") == 0)
+  if (o->pg && o->set_backend && strcmp(o->backend, "sqlite") == 0)
     return ctl_usage_error(CMD, "--pg needs --backend postgres or mixed");
   return 0;
 }
@@ -158,6 +158,9 @@ int ctl_cmd_up(int argc, char **argv) {
   }
   if (have_conf) {
     if ((exit_code = check_contradictions(&o, ctx))) goto out;
+  } else if (o.pg && strcmp(o.backend, "sqlite") == 0) {
+    exit_code = ctl_usage_error(CMD, "--pg needs --backend postgres or mixed");
+    goto out;
   } else if (ctl_conf_build(&ctx->conf, o.coordinators, o.participants, o.base_port, o.backend, &err)) {
     exit_code = ctl_usage_error(CMD, "%s", err.msg);
     goto out;
