@@ -150,7 +150,7 @@ typedef struct store_config {
 
 /* Open the configured backend and run its recovery. SQLite: SYN_EBUSY if
 ** another process holds the directory. PostgreSQL: SYN_EBUSY if another
-** process holds the database (a session advisory lock), SYN_EUNAVAILABLE
+** process holds the database (a session advisory lock), SYN_EIO
 ** if the server cannot be reached (the message names the conninfo without
 ** its password; the caller may retry). */
 int store_open_config(const store_config *cfg, store **out, syn_err *err);

@@ -6,7 +6,7 @@
 ** The same tests run against both backends. By default the SQLite one;
 ** with SYN_STORE_BACKEND=postgres and SYN_STORE_PG=<conninfo of a server,
 ** without dbname> each test gets a fresh database (created in setup,
-** dropped in teardown). tests/unit/store_pg.sh starts a private server
+** dropped in teardown). tests/pg/store_pg.sh starts a private server
 ** and runs this binary that way.
 */
 #include <criterion/criterion.h>
