@@ -169,7 +169,13 @@ int sp_key(store_pg *st, const syn_value *vals, int n, size_t *len,
            syn_err *err);
 int sp_keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 
-/* ---- store_pg_ddl.c: catalog and DDL -------------------------------------- */
+/* ---- store_pg_catalog.c: catalog, mirror, recovery ------------------------- */
+
+int sp_aff_type(const char *aff); /* normalised affinity -> SP_T_* */
+void sp_table_unlink(store_pg *st, uint32_t id);
+int sp_table_load(store_pg *st, uint32_t id, syn_err *err);
+int sp_table_reload(store_pg *st, uint32_t id, syn_err *err);
+int sp_mirror_exec(store_pg *st, const char *sql, syn_err *err);
 
 int sp_catalog_load(store_pg *st, syn_err *err);
 sp_table *sp_table_find(store_pg *st, uint32_t id);
