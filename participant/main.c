@@ -19,7 +19,8 @@
 static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] "
     "[--coordinators c1=host:port,...] [--resolve-after-ms N] [--log-level LEVEL] "
-    "[--log-file PATH] [--secret-file PATH] "
+    "[--log-file PATH] [--secret-file PATH] [--backend sqlite|postgres] "
+    "[--pg-conninfo CONNINFO] "
     "[--help] [--version]";
 
 static const char usage_text[] =
@@ -30,6 +31,9 @@ static const char usage_text[] =
     "  --host ADDR            listen address (default 127.0.0.1)\n"
     "  --coordinators LIST    coordinator group, name=host:port,...\n"
     "  --resolve-after-ms N   ask the coordinator about a txn prepared this long (default 1000)\n"
+    "  --backend NAME         row store: sqlite (DATADIR/store.db, default) or postgres\n"
+    "  --pg-conninfo CONNINFO libpq conninfo of this participant's own database\n"
+    "                         (postgres backend; an unreachable server is retried 60 s)\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
     "  --secret-file PATH     cluster secret (hex, mode 0600): RPC peers must prove it\n"
@@ -38,12 +42,14 @@ static const char usage_text[] =
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
     "2 on a bad command line.\n";
 
-enum { OPT_COORDS = NODE_OPT_FIRST_OWN, OPT_RESOLVE };
+enum { OPT_COORDS = NODE_OPT_FIRST_OWN, OPT_RESOLVE, OPT_BACKEND, OPT_PG };
 
 static const struct option long_opts[] = {
     NODE_COMMON_LONG_OPTS,
     {"coordinators", required_argument, NULL, OPT_COORDS},
     {"resolve-after-ms", required_argument, NULL, OPT_RESOLVE},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"pg-conninfo", required_argument, NULL, OPT_PG},
     {NULL, 0, NULL, 0},
 };
 
@@ -53,6 +59,8 @@ typedef struct participant_args {
   node_args node;
   unsigned resolve_after_ms;
   node_peer_list coordinators;
+  store_backend backend;
+  const char *pg_conninfo;
 } participant_args;
 
 /* Returns -1 to go on, else the exit status (0 for --help/--version). */
@@ -83,10 +91,22 @@ static int parse_args(int argc, char **argv, participant_args *a) {
       a->resolve_after_ms = (unsigned)v;
       break;
     }
+    case OPT_BACKEND:
+      if (store_backend_parse(optarg, &a->backend) < 0)
+        return node_usage_error(PROG, usage_line,
+                                "--backend: '%s' is not sqlite or postgres", optarg);
+      break;
+    case OPT_PG:
+      a->pg_conninfo = optarg;
+      break;
     default:
       return node_usage_error(PROG, usage_line, "unknown option '%s'", argv[idx]);
     }
   }
+  if (a->backend == STORE_BACKEND_POSTGRES && !a->pg_conninfo)
+    return node_usage_error(PROG, usage_line, "--backend postgres needs --pg-conninfo");
+  if (a->backend != STORE_BACKEND_POSTGRES && a->pg_conninfo)
+    return node_usage_error(PROG, usage_line, "--pg-conninfo needs --backend postgres");
   return node_args_finish(&prog, &a->node, optind, argc, argv);
 }
 
@@ -118,7 +138,8 @@ int main(int argc, char **argv) {
   }
   psvc_config pc = {
       .name = a.node.name, .dir = a.node.dir, .coordinators = &a.coordinators,
-      .resolve_after_ms = a.resolve_after_ms,
+      .resolve_after_ms = a.resolve_after_ms, .backend = a.backend,
+      .pg_conninfo = a.pg_conninfo,
   };
   node_rpc_secret(n, &pc.secret, &pc.secret_len);
   psvc *svc = NULL;

@@ -9,6 +9,7 @@
 
 #include <stdalign.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +212,67 @@ void psvc_reply_msg(rpc_call *call, psvc_arena *a, const ProtobufCMessage *msg) 
 
 static uint32_t or_default(uint32_t v, uint32_t d) { return v ? v : d; }
 
+/* The wait between two attempts to open a PostgreSQL store runs the loop,
+** so SIGTERM/SIGINT stop the retries at once (the node's own handlers start
+** its shutdown; ours only ends the wait). */
+typedef struct open_wait {
+  int fired, stop, open;
+} open_wait;
+
+static void on_open_timer(uv_timer_t *t) { ((open_wait *)t->data)->fired = 1; }
+static void on_open_signal(uv_signal_t *h, int signum) {
+  (void)signum;
+  ((open_wait *)h->data)->stop = 1;
+}
+static void on_open_closed(uv_handle_t *h) { ((open_wait *)h->data)->open--; }
+
+/* Open the configured store. A PostgreSQL server that cannot be reached
+** yet (SYN_EIO), or whose previous session of this participant still
+** holds the database (SYN_EBUSY, until the server notices it died), is
+** retried with backoff for pg_connect_wait_ms, each failure logged with
+** the conninfo minus its password (the store's message). */
+static int open_store(uv_loop_t *loop, const psvc_config *cfg, store **out, syn_err *err) {
+  store_config sc = {.backend = cfg->backend, .dir = cfg->dir,
+                     .pg_conninfo = cfg->pg_conninfo};
+  int rc = store_open_config(&sc, out, err);
+  if (cfg->backend != STORE_BACKEND_POSTGRES || (rc != SYN_EIO && rc != SYN_EBUSY)) {
+    if (rc == 0) SYN_LOG_INFO(NULL, "participant: store backend %s", store_backend_name(*out));
+    return rc;
+  }
+  open_wait w = {0};
+  uv_timer_t timer;
+  uv_signal_t sig_term, sig_int;
+  uv_timer_init(loop, &timer);
+  uv_signal_init(loop, &sig_term);
+  uv_signal_init(loop, &sig_int);
+  timer.data = sig_term.data = sig_int.data = &w;
+  w.open = 3;
+  uv_signal_start(&sig_term, on_open_signal, SIGTERM);
+  uv_signal_start(&sig_int, on_open_signal, SIGINT);
+  uint64_t wait_ms = or_default(cfg->pg_connect_wait_ms, PSVC_DEFAULT_PG_CONNECT_WAIT_MS);
+  uint64_t start = uv_hrtime() / 1000000u, delay = 100;
+  while ((rc == SYN_EIO || rc == SYN_EBUSY) && uv_hrtime() / 1000000u - start < wait_ms) {
+    SYN_LOG_WARN(NULL, "participant: %s; retrying in %llu ms", err ? err->msg : "store",
+                 (unsigned long long)delay);
+    w.fired = 0;
+    uv_timer_start(&timer, on_open_timer, delay, 0);
+    while (!w.fired && !w.stop) uv_run(loop, UV_RUN_ONCE);
+    uv_timer_stop(&timer);
+    if (w.stop) {
+      rc = syn_err_set(err, SYN_ECLOSED, "stopped while waiting for PostgreSQL");
+      break;
+    }
+    delay = delay * 2 > 2000 ? 2000 : delay * 2;
+    rc = store_open_config(&sc, out, err);
+  }
+  uv_close((uv_handle_t *)&timer, on_open_closed);
+  uv_close((uv_handle_t *)&sig_term, on_open_closed);
+  uv_close((uv_handle_t *)&sig_int, on_open_closed);
+  while (w.open > 0) uv_run(loop, UV_RUN_NOWAIT);
+  if (rc == 0) SYN_LOG_INFO(NULL, "participant: store backend %s", store_backend_name(*out));
+  return rc;
+}
+
 int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_config *cfg,
              psvc **out, syn_err *err) {
   if (!loop || !srv || !clock || !cfg || !cfg->dir || !cfg->name)
@@ -248,9 +310,10 @@ int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_con
     for (size_t i = 0; i < s->ncoords; i++) s->gc[i].last_ms = s->started_ms;
   }
   s->cfg.dir = NULL; /* not kept: only store_open needs it */
-  int rc = store_open(cfg->dir, &s->st, err);
+  int rc = open_store(loop, cfg, &s->st, err);
   if (rc < 0) {
-    syn_err_wrap(err, "store in %s", cfg->dir);
+    if (cfg->backend == STORE_BACKEND_SQLITE)
+      syn_err_wrap(err, "store in %s", cfg->dir);
     free(s->coords);
     free(s->clients);
     free(s->gc);

@@ -50,6 +50,7 @@
 #include "common/node.h"
 #include "common/node_clock.h"
 #include "common/rpc.h"
+#include "participant/store/store.h"
 
 typedef struct psvc psvc;
 
@@ -62,10 +63,17 @@ typedef struct psvc psvc;
 #define PSVC_DEFAULT_RESOLVE_AFTER_MS 1000u
 #define PSVC_DEFAULT_RESOLVE_POLL_MS 500u
 #define PSVC_DEFAULT_GC_WARN_AFTER_MS 60000u
+#define PSVC_DEFAULT_PG_CONNECT_WAIT_MS 60000u
 
 typedef struct psvc_config {
   const char *name;                 /* this participant, e.g. "p1" (for logs and RESOLVE) */
-  const char *dir;                  /* data directory: the store is DIR/store.db */
+  const char *dir;                  /* data directory: the store is DIR/store.db
+                                       (SQLite backend) */
+  store_backend backend;            /* STORE_BACKEND_SQLITE (default) or _POSTGRES */
+  const char *pg_conninfo;          /* PostgreSQL backend: the participant's database */
+  uint32_t pg_connect_wait_ms;      /* PostgreSQL backend: keep retrying an unreachable
+                                       server this long at start (backoff 100 ms
+                                       doubling to 2 s); 0 = default 60 s */
   const node_peer_list *coordinators; /* whom to ask about in-doubt txns; may be NULL */
   uint32_t scan_rows;               /* rows per scan batch; 0 = default */
   uint32_t scan_bytes;              /* encoded bytes per scan batch; 0 = default */

@@ -86,6 +86,19 @@ bool ctl_node_wait_gone(const ctl_ctx *ctx, const ctl_node *n, int pid, int time
 /* Print the last few lines of a node's log to stderr (startup failures). */
 void ctl_node_print_log_tail(const ctl_node_paths *p, int lines);
 
+/* ---- PostgreSQL for participants (ctl_pg.c) ------------------------------- */
+
+/* Participant n's conninfo (its own database) into out; false when n keeps
+** its rows in SQLite. */
+bool ctl_pg_node_conninfo(const ctl_ctx *ctx, const ctl_node *n, char *out, size_t cap);
+/* up: start the cluster's private server if it has one (initdb the first
+** time) and create the participants' missing databases. */
+int ctl_pg_up(const ctl_ctx *ctx, syn_err *err);
+/* down: stop the private server if it runs; *stopped says whether. */
+int ctl_pg_down(const ctl_ctx *ctx, bool *stopped, syn_err *err);
+/* status: one line about the server (nothing for SQLite clusters). */
+void ctl_pg_status(const ctl_ctx *ctx, FILE *f);
+
 /* ---- subcommands -------------------------------------------------------- */
 
 /* Each takes argv with argv[0] = "synodctl CMD"; returns an exit code. */

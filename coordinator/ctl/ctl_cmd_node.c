@@ -114,6 +114,11 @@ int ctl_cmd_down(int argc, char **argv) {
       exit_code = ctl_fail("down", "%s (pid %d) survived SIGKILL", n->name, pids[i]);
     }
   }
+  /* The participants' private PostgreSQL server goes after them. */
+  bool pg_stopped = false;
+  if (!exit_code && ctl_pg_down(ctx, &pg_stopped, &err))
+    exit_code = ctl_fail("down", "%s", err.msg);
+  if (pg_stopped) printf("postgres stopped (%s/pg)\n", ctx->dir);
   if (!exit_code) printf("cluster in %s is down (%d node%s stopped)\n", ctx->dir, live, live == 1 ? "" : "s");
 out:
   free(pids);

@@ -52,7 +52,10 @@ int ctl_cmd_status(int argc, char **argv) {
     ctl_node_observe(ctx, &c->nodes[i], &paths[i], &st[i]);
   }
   if (json) ctl_status_print_json(stdout, st, c->n_nodes);
-  else ctl_status_print_text(stdout, CTL_HOST, st, c->n_nodes);
+  else {
+    ctl_status_print_text(stdout, CTL_HOST, st, c->n_nodes);
+    ctl_pg_status(ctx, stdout);
+  }
 out:
   free(paths);
   free(st);

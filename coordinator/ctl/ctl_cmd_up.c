@@ -17,6 +17,7 @@
 typedef struct up_opts {
   const char *dir;
   const char *backend;
+  const char *pg; /* --pg CONNINFO: an existing server */
   int coordinators, participants, base_port;
   ctl_isolation isolation;
   bool set_coordinators, set_participants, set_base_port, set_backend, set_isolation;
@@ -28,6 +29,7 @@ static int parse(int argc, char **argv, up_opts *o) {
       {"backend", required_argument, NULL, 'b'},      {"port", required_argument, NULL, 'P'},
       {"dir", required_argument, NULL, 'd'},          {"help", no_argument, NULL, 'h'},
       {"default-isolation", required_argument, NULL, 'i'},
+      {"pg", required_argument, NULL, 'g'},
       {NULL, 0, NULL, 0},
   };
   *o = (up_opts){.backend = "sqlite", .coordinators = 3, .participants = 3, .base_port = 5433};
@@ -46,9 +48,8 @@ static int parse(int argc, char **argv, up_opts *o) {
       o->set_participants = true;
       break;
     case 'b':
-      /* Only the SQLite participant backend exists today. */
-      if (strcmp(optarg, "sqlite") != 0)
-        return ctl_usage_error(CMD, "--backend: only 'sqlite' is supported, got '%s'", optarg);
+      if (strcmp(optarg, "sqlite") != 0 && strcmp(optarg, "postgres") != 0 && strcmp(optarg, "mixed") != 0)
+        return ctl_usage_error(CMD, "--backend: want sqlite, postgres or mixed, got '%s'", optarg);
       o->backend = optarg;
       o->set_backend = true;
       break;
@@ -65,12 +66,20 @@ static int parse(int argc, char **argv, up_opts *o) {
       o->set_isolation = true;
       break;
     }
+    case 'g':
+      if (!*optarg || strlen(optarg) >= CTL_PG_CONNINFO_MAX || strchr(optarg, '#') || strchr(optarg, '\n'))
+        return ctl_usage_error(CMD, "--pg: want a libpq conninfo under %d bytes without '#'",
+                               CTL_PG_CONNINFO_MAX);
+      o->pg = optarg;
+      break;
     case 'd': o->dir = optarg; break;
     case 'h': ctl_usage(stdout, CMD); return CTL_HELP_SHOWN;
     default: return ctl_usage_error(CMD, "bad option");
     }
   }
   if (optind < argc) return ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+  if (o->pg && o->set_backend && strcmp(o->backend, "sqlite") == 0)
+    return ctl_usage_error(CMD, "--pg needs --backend postgres or mixed");
   return 0;
 }
 
@@ -92,6 +101,9 @@ static int check_contradictions(const up_opts *o, const ctl_ctx *ctx) {
   if (o->set_backend && strcmp(o->backend, c->backend) != 0)
     return ctl_usage_error(CMD, "--backend %s contradicts the existing cluster in %s (backend %s)", o->backend,
                            ctx->dir, c->backend);
+  if (o->pg && strcmp(o->pg, c->pg_conninfo) != 0)
+    return ctl_usage_error(CMD, "--pg contradicts the existing cluster in %s (%s)", ctx->dir,
+                           c->pg_conninfo[0] ? "another pg-conninfo" : "it has no pg-conninfo");
   /* The level is fixed when the cluster is created: changing it would need
   ** every coordinator restarted, and sessions already open would keep the
   ** old one, so it is refused like the other recorded settings. */
@@ -117,6 +129,7 @@ static void print_cluster(const ctl_ctx *ctx, FILE *f) {
     ctl_node_observe(ctx, &c->nodes[i], &paths[i], &st[i]);
   }
   ctl_status_print_text(f, CTL_HOST, st, c->n_nodes);
+  ctl_pg_status(ctx, f);
   for (int i = 0; i < c->n_nodes; i++)
     if (c->nodes[i].role == CTL_ROLE_COORDINATOR)
       fprintf(f, "psql -h %s -p %d -U postgres    # %s\n", CTL_HOST, c->nodes[i].sql_port, c->nodes[i].name);
@@ -145,11 +158,20 @@ int ctl_cmd_up(int argc, char **argv) {
   }
   if (have_conf) {
     if ((exit_code = check_contradictions(&o, ctx))) goto out;
+  } else if (o.pg && strcmp(o.backend, "sqlite") == 0) {
+    exit_code = ctl_usage_error(CMD, "--pg needs --backend postgres or mixed");
+    goto out;
   } else if (ctl_conf_build(&ctx->conf, o.coordinators, o.participants, o.base_port, o.backend, &err)) {
     exit_code = ctl_usage_error(CMD, "%s", err.msg);
     goto out;
   } else {
     ctx->conf.default_isolation = o.isolation;
+    /* PostgreSQL participants: an existing server, or a private one on the
+    ** cluster range's last port (no node uses BASE+299). */
+    if (ctl_conf_uses_pg(&ctx->conf)) {
+      if (o.pg) snprintf(ctx->conf.pg_conninfo, sizeof ctx->conf.pg_conninfo, "%s", o.pg);
+      else ctx->conf.pg_port = ctx->conf.base_port + CTL_PORT_SPAN - 1;
+    }
   }
   /* Every node of the cluster proves this secret to its RPC peers. */
   if (ctl_ctx_secret(ctx, true, &err)) {
@@ -188,8 +210,17 @@ int ctl_cmd_up(int argc, char **argv) {
            ctl_isolation_name(c->default_isolation));
   }
   if (n_dead == 0) {
+    if (ctl_pg_up(ctx, &err)) {
+      exit_code = ctl_fail(CMD, "%s", err.msg);
+      goto out;
+    }
     printf("cluster in %s is already running; nothing started\n", ctx->dir);
     print_cluster(ctx, stdout);
+    goto out;
+  }
+  /* The participants' server (and their databases) before the nodes. */
+  if (ctl_pg_up(ctx, &err)) {
+    exit_code = ctl_fail(CMD, "%s", err.msg);
     goto out;
   }
   for (int i = 0; i < n_dead; i++) {

@@ -175,6 +175,20 @@ int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err) {
     line++;
     char *hash = strchr(p, '#');
     if (hash) *hash = '\0';
+    /* pg-conninfo takes the rest of the line (a conninfo has blanks). */
+    char *ci = p + strspn(p, " \t");
+    if (strncmp(ci, "pg-conninfo", 11) == 0 && (ci[11] == ' ' || ci[11] == '\t')) {
+      ci += 11;
+      ci += strspn(ci, " \t");
+      size_t n = strlen(ci);
+      while (n && (ci[n - 1] == ' ' || ci[n - 1] == '\t' || ci[n - 1] == '\r')) n--;
+      if (n == 0 || n >= sizeof out->pg_conninfo)
+        rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'pg-conninfo CONNINFO' (under %d bytes)",
+                         line, CTL_PG_CONNINFO_MAX);
+      else snprintf(out->pg_conninfo, sizeof out->pg_conninfo, "%.*s", (int)n, ci);
+      p = nl ? nl + 1 : NULL;
+      continue;
+    }
     char *f[CONF_MAX_FIELDS];
     int nf = 0;
     for (char *tok = strtok_r(p, " \t\r", &save_line); tok; tok = strtok_r(NULL, " \t\r", &save_line)) {
@@ -201,6 +215,11 @@ int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err) {
         rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'backend NAME'", line);
       else snprintf(out->backend, sizeof out->backend, "%s", f[1]);
       have_backend = true;
+    } else if (strcmp(f[0], "pg-port") == 0) {
+      long v;
+      if (nf != 2 || parse_long(f[1], &v) || !port_ok(v))
+        rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'pg-port PORT'", line);
+      else out->pg_port = (int)v;
     } else if (strcmp(f[0], "base-port") == 0) {
       long v;
       if (nf != 2 || parse_long(f[1], &v) || !port_ok(v))
@@ -241,6 +260,8 @@ int ctl_conf_write(const ctl_conf *c, FILE *f, syn_err *err) {
   fprintf(f, "synod-cluster %d\n", CTL_CONF_VERSION);
   fprintf(f, "backend %s\n", c->backend);
   fprintf(f, "base-port %d\n", c->base_port);
+  if (c->pg_port) fprintf(f, "pg-port %d\n", c->pg_port);
+  if (c->pg_conninfo[0]) fprintf(f, "pg-conninfo %s\n", c->pg_conninfo);
   /* Only a non-default level is written, so a READ COMMITTED cluster's
   ** file stays readable by a synodctl that predates the line. */
   if (c->default_isolation != CTL_ISO_READ_COMMITTED) {
@@ -320,6 +341,21 @@ int ctl_conf_save(const char *path, const ctl_conf *c, syn_err *err) {
   if (fsync(dfd) != 0) rc = syn_err_set(err, SYN_EIO, "fsync directory of %s: %s", path, strerror(errno));
   close(dfd);
   return rc;
+}
+
+bool ctl_conf_uses_pg(const ctl_conf *c) {
+  return strcmp(c->backend, "postgres") == 0 || strcmp(c->backend, "mixed") == 0;
+}
+
+bool ctl_conf_node_on_pg(const ctl_conf *c, const ctl_node *n) {
+  if (n->role != CTL_ROLE_PARTICIPANT || !ctl_conf_uses_pg(c)) return false;
+  if (strcmp(c->backend, "postgres") == 0) return true;
+  int j = 0; /* 1-based position among the participants */
+  for (int i = 0; i < c->n_nodes; i++) {
+    if (c->nodes[i].role == CTL_ROLE_PARTICIPANT) j++;
+    if (&c->nodes[i] == n || strcmp(c->nodes[i].name, n->name) == 0) break;
+  }
+  return j % 2 == 1;
 }
 
 const ctl_node *ctl_conf_find(const ctl_conf *c, const char *name) {

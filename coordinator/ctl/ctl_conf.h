@@ -7,7 +7,17 @@
 ** '#' starts a comment, fields are separated by blanks:
 **
 **   synod-cluster 1                       format version, first statement
-**   backend sqlite                        participant storage backend
+**   backend sqlite                        participant storage backend:
+**                                         sqlite, postgres or mixed (odd
+**                                         participants p1, p3, ... on
+**                                         PostgreSQL, even ones on SQLite)
+**   pg-port 5732                          postgres/mixed, local server that
+**                                         synodctl runs (DIR/pg, socket in
+**                                         DIR/pg, this port = BASE+299)
+**   pg-conninfo host=... user=...         postgres/mixed on an existing
+**                                         server instead (rest of the line;
+**                                         no '#' inside); participant NAME
+**                                         uses database synod_BASE_NAME
 **   base-port 5433                        BASE the ports were derived from
 **   default-isolation repeatable-read     optional; a missing line means
 **                                         read-committed (files written
@@ -56,8 +66,12 @@ typedef enum {
   CTL_ISO_SERIALIZABLE = 2,
 } ctl_isolation;
 
+#define CTL_PG_CONNINFO_MAX 512
+
 typedef struct ctl_conf {
   char backend[16];
+  int pg_port;                          /* local PostgreSQL server, or 0 */
+  char pg_conninfo[CTL_PG_CONNINFO_MAX]; /* existing server, or "" */
   ctl_isolation default_isolation;
   int base_port;
   int n_coordinators;
@@ -94,6 +108,12 @@ int ctl_conf_load(const char *path, ctl_conf *out, syn_err *err);
 ** directory): a crash never leaves a half-written cluster.conf that would
 ** make the cluster unreadable. */
 int ctl_conf_save(const char *path, const ctl_conf *c, syn_err *err);
+
+/* True when the participant n keeps its rows in PostgreSQL (backend
+** postgres, or mixed and n is the 1st, 3rd, ... participant). */
+bool ctl_conf_node_on_pg(const ctl_conf *c, const ctl_node *n);
+/* True when the cluster uses PostgreSQL at all. */
+bool ctl_conf_uses_pg(const ctl_conf *c);
 
 /* Node by name, or NULL. Borrowed from c. */
 const ctl_node *ctl_conf_find(const ctl_conf *c, const char *name);

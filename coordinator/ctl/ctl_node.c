@@ -165,6 +165,13 @@ int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err
     argv[a++] = "--coordinators";
     argv[a++] = others;
   }
+  char conninfo[CTL_PG_CONNINFO_MAX + PATH_MAX + 64];
+  if (ctl_pg_node_conninfo(ctx, n, conninfo, sizeof conninfo)) {
+    argv[a++] = "--backend";
+    argv[a++] = "postgres";
+    argv[a++] = "--pg-conninfo";
+    argv[a++] = conninfo;
+  }
   const char *level = getenv("SYNOD_LOG_LEVEL");
   if (level && *level) {
     argv[a++] = "--log-level";

@@ -1,207 +1,224 @@
 /*
-** Opening, recovery and closing of the store. The design essay, on-disk
-** layout and recovery argument are at the top of store.h; this file
-** implements the recovery step it describes:
+** The store interface (store.h) as a dispatcher: one handle, a backend
+** vtable (store_vt.h) behind it. Nothing above this file knows which
+** backend runs; the participant picks one at open time from its options.
 **
-**   1. every transaction still ACTIVE (never prepared) becomes ABORTED;
-**   2. every intent whose transaction is not PREPARED is deleted;
-**   3. _syn_txn_tables rows of non-prepared transactions are deleted;
-**   4. all undo rows (u<id>) are deleted: only active transactions can roll
-**      back to a savepoint, and after a restart there are none.
-**
-** All three run in the one SQLite transaction that also creates missing
-** schema, committed with FULL sync before store_open returns, so a crash
-** during recovery simply runs it again.
+** The functions that are compositions of others (store_write is a batch of
+** one, store_prepared_list is store_txn_list of PREPARED) live here once,
+** so the backends cannot drift apart on them.
 */
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "participant/store/store_int.h"
+#include "participant/store/store_vt.h"
 
-#define STORE_FORMAT 1
-
-static const char *const k_schema =
-    "CREATE TABLE IF NOT EXISTS _syn_meta(k TEXT PRIMARY KEY, v);"
-    "CREATE TABLE IF NOT EXISTS _syn_tables(id INTEGER PRIMARY KEY,"
-    " nkey INTEGER NOT NULL, pkey_name TEXT NOT NULL,"
-    " next_idx INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS _syn_columns(table_id INTEGER NOT NULL,"
-    " pos INTEGER NOT NULL, name TEXT NOT NULL, aff TEXT NOT NULL,"
-    " key_ord INTEGER NOT NULL, PRIMARY KEY(table_id, pos));"
-    "CREATE TABLE IF NOT EXISTS _syn_indexes(table_id INTEGER NOT NULL,"
-    " name TEXT NOT NULL, phys TEXT NOT NULL, is_unique INTEGER NOT NULL,"
-    " cols TEXT NOT NULL, PRIMARY KEY(table_id, name));"
-    "CREATE TABLE IF NOT EXISTS _syn_txns(_syn_txn INTEGER PRIMARY KEY,"
-    " _syn_state INTEGER NOT NULL, _syn_pts INTEGER NOT NULL,"
-    " _syn_cts INTEGER NOT NULL, _syn_sp INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS _syn_txn_tables(_syn_txn INTEGER NOT NULL,"
-    " table_id INTEGER NOT NULL, PRIMARY KEY(_syn_txn, table_id))"
-    " WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO _syn_meta(k, v) VALUES ('format', 1);"
-    "INSERT OR IGNORE INTO _syn_meta(k, v) VALUES ('gc_ts', 0);";
-
-static const char *const k_global_sql[G_N] = {
-    [G_BEGIN] = "BEGIN IMMEDIATE",
-    [G_COMMIT] = "COMMIT",
-    [G_ROLLBACK] = "ROLLBACK",
-    [G_SYNC_FULL] = "PRAGMA synchronous = FULL",
-    [G_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-    [G_TXN_GET] = "SELECT _syn_state, _syn_pts, _syn_cts, _syn_sp FROM _syn_txns "
-                  "WHERE _syn_txn = ?1",
-    /* For a live txn _syn_cts holds the largest snapshot it wrote at:
-    ** its decided record must outlive the txn (see store_gc). */
-    [G_TXN_ADD] = "INSERT INTO _syn_txns(_syn_txn, _syn_state, _syn_pts, "
-                  "_syn_cts) VALUES (?1, 0, 0, ?2) ON CONFLICT(_syn_txn) DO "
-                  "UPDATE SET _syn_cts = max(_syn_cts, excluded._syn_cts)",
-    [G_TXN_SET] = "INSERT OR REPLACE INTO _syn_txns(_syn_txn, _syn_state, "
-                  "_syn_pts, _syn_cts) VALUES (?1, ?2, ?3, ?4)",
-    [G_TT_ADD] = "INSERT OR IGNORE INTO _syn_txn_tables(_syn_txn, table_id) "
-                 "VALUES (?1, ?2)",
-    [G_TT_LIST] = "SELECT table_id FROM _syn_txn_tables WHERE _syn_txn = ?1",
-    [G_TT_DEL] = "DELETE FROM _syn_txn_tables WHERE _syn_txn = ?1",
-    [G_TXN_SP] = "UPDATE _syn_txns SET _syn_sp = ?2 WHERE _syn_txn = ?1",
-    [G_SP] = "SAVEPOINT syn_op",
-    [G_SP_UNDO] = "ROLLBACK TO syn_op",
-    [G_SP_RELEASE] = "RELEASE syn_op",
+struct store {
+  const store_vtab *vt;
+  void *be;
 };
 
-static int meta_int(store *st, const char *k, int64_t *out, syn_err *err) {
-  sqlite3_stmt *s;
-  int rc = st_prep(st, "SELECT v FROM _syn_meta WHERE k = ?1", &s, err);
-  if (rc) return rc;
-  sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_INTEGER) {
-    *out = sqlite3_column_int64(s, 0);
-    rc = 0;
-  } else {
-    rc = syn_err_set(err, SYN_ECORRUPT, "store: meta %s missing", k);
+int store_open_config(const store_config *cfg, store **out, syn_err *err) {
+  if (!cfg || !out) return syn_err_set(err, SYN_EINVAL, "store: no config");
+  *out = NULL;
+  store *st = calloc(1, sizeof *st);
+  if (!st) return syn_err_set(err, SYN_ENOMEM, "store: open");
+  int rc;
+  switch (cfg->backend) {
+  case STORE_BACKEND_SQLITE:
+    rc = store_lite_open(cfg->dir, &st->be, &st->vt, err);
+    break;
+  case STORE_BACKEND_POSTGRES:
+    rc = store_pg_open(cfg->pg_conninfo, &st->be, &st->vt, err);
+    break;
+  default:
+    rc = syn_err_set(err, SYN_EINVAL, "store: unknown backend %d",
+                     (int)cfg->backend);
   }
-  sqlite3_finalize(s);
-  return rc;
-}
-
-static int recover(store *st, syn_err *err) {
-  int rc = st_exec(st,
-                   "UPDATE _syn_txns SET _syn_state = 3 WHERE _syn_state = 0;"
-                   "DELETE FROM _syn_txn_tables WHERE _syn_txn NOT IN "
-                   "(SELECT _syn_txn FROM _syn_txns WHERE _syn_state = 1);",
-                   err);
-  for (int i = 0; !rc && i < st->ntables; i++) {
-    char sql[160];
-    snprintf(sql, sizeof sql,
-             "DELETE FROM i%u WHERE _syn_txn NOT IN (SELECT _syn_txn FROM "
-             "_syn_txns WHERE _syn_state = 1); DELETE FROM u%u;",
-             st->tables[i]->id, st->tables[i]->id);
-    rc = st_exec(st, sql, err);
+  if (rc) {
+    free(st);
+    return rc;
   }
-  return rc;
+  *out = st;
+  return 0;
 }
 
 int store_open(const char *dir, store **out, syn_err *err) {
-  if (!dir || !*dir || !out)
-    return syn_err_set(err, SYN_EINVAL, "store: no data directory");
-  *out = NULL;
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-    return syn_err_set(err, SYN_EIO, "store: mkdir %s: %s", dir,
-                       strerror(errno));
-  size_t n = strlen(dir) + sizeof "/store.db";
-  char *path = malloc(n);
-  store *st = calloc(1, sizeof *st);
-  if (!path || !st) {
-    free(path);
-    free(st);
-    return syn_err_set(err, SYN_ENOMEM, "store: open");
-  }
-  snprintf(path, n, "%s/store.db", dir);
-  int rc = sqlite3_open_v2(path, &st->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                               SQLITE_OPEN_NOMUTEX,
-                           NULL);
-  if (rc != SQLITE_OK) {
-    rc = st_sqlerr(st, err, rc, path);
-    goto fail;
-  }
-  free(path);
-  path = NULL;
-  sqlite3_extended_result_codes(st->db, 1);
-  /* A misspelled column in a pushed-down filter must be an error, not a
-  ** double-quoted string literal; and nothing may corrupt the schema. */
-  sqlite3_db_config(st->db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
-  sqlite3_db_config(st->db, SQLITE_DBCONFIG_DQS_DDL, 0, (int *)NULL);
-  sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-  /* EXCLUSIVE locking: one participant process per data directory, and no
-  ** shared-memory WAL index to go stale. FULL is the default; store
-  ** switches to NORMAL only for writes recovery discards anyway. */
-  rc = st_exec(st, "PRAGMA locking_mode = EXCLUSIVE; "
-                   "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-               err);
-  if (rc) goto fail;
-  st->sync_full = 1;
-  {
-    sqlite3_stmt *s;
-    if ((rc = st_prep(st, "PRAGMA journal_mode", &s, err))) goto fail;
-    int wal = sqlite3_step(s) == SQLITE_ROW &&
-              strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0;
-    sqlite3_finalize(s);
-    if (!wal) {
-      rc = syn_err_set(err, SYN_EIO, "store: %s: WAL mode unavailable", dir);
-      goto fail;
-    }
-  }
-  /* Statements that touch no table can be prepared before the schema. */
-  static const int early[] = {G_BEGIN,       G_COMMIT, G_ROLLBACK,
-                              G_SYNC_FULL,   G_SYNC_NORMAL, G_SP,
-                              G_SP_UNDO,     G_SP_RELEASE};
-  for (size_t i = 0; i < sizeof early / sizeof early[0]; i++)
-    if ((rc = st_prep(st, k_global_sql[early[i]], &st->g[early[i]], err)))
-      goto fail;
-  /* BEGIN IMMEDIATE takes the file lock, held until close (EXCLUSIVE). */
-  if ((rc = st_begin(st, 1, err))) {
-    if (rc == SYN_EBUSY) syn_err_wrap(err, "data directory %s in use", dir);
-    goto fail;
-  }
-  if ((rc = st_exec(st, k_schema, err))) goto fail_txn;
-  for (int i = 0; i < G_N; i++)
-    if (!st->g[i] && (rc = st_prep(st, k_global_sql[i], &st->g[i], err)))
-      goto fail_txn;
-  int64_t fmt = 0, gc = 0;
-  if ((rc = meta_int(st, "format", &fmt, err))) goto fail_txn;
-  if (fmt != STORE_FORMAT) {
-    rc = syn_err_set(err, SYN_ECORRUPT, "store: format %lld, expected %d",
-                     (long long)fmt, STORE_FORMAT);
-    goto fail_txn;
-  }
-  if ((rc = meta_int(st, "gc_ts", &gc, err))) goto fail_txn;
-  st->gc_ts = (uint64_t)gc;
-  if ((rc = st_catalog_load(st, err))) goto fail_txn;
-  if ((rc = recover(st, err))) goto fail_txn;
-  /* Durable: recovery's "ACTIVE -> ABORTED" must stick before any new
-  ** request is served, or a crash could revive a half-lost transaction. */
-  if ((rc = st_commit(st, err))) goto fail;
-  *out = st;
+  store_config cfg = {.backend = STORE_BACKEND_SQLITE, .dir = dir};
+  return store_open_config(&cfg, out, err);
+}
+
+int store_backend_parse(const char *name, store_backend *out) {
+  if (!name || !out) return SYN_EINVAL;
+  if (strcmp(name, "sqlite") == 0) *out = STORE_BACKEND_SQLITE;
+  else if (strcmp(name, "postgres") == 0) *out = STORE_BACKEND_POSTGRES;
+  else return SYN_EINVAL;
   return 0;
-fail_txn:
-  st_rollback(st);
-fail:
-  free(path);
-  store_close(st);
-  return rc;
+}
+
+const char *store_backend_name(const store *st) {
+  return st ? st->vt->name : "none";
 }
 
 void store_close(store *st) {
   if (!st) return;
-  if (st->db) st_rollback(st);
-  st_fcache_free(st);
-  for (int i = 0; i < st->ntables; i++) st_table_free(st->tables[i]);
-  free(st->tables);
-  for (int i = 0; i < G_N; i++) sqlite3_finalize(st->g[i]);
-  if (st->db) sqlite3_close(st->db);
-  free(st->kbuf);
-  free(st->last);
-  free(st->row);
+  st->vt->close(st->be);
   free(st);
+}
+
+#define NULL_GUARD(st, err)                                                   \
+  do {                                                                        \
+    if (!(st)) return syn_err_set((err), SYN_EINVAL, "store: NULL handle");   \
+  } while (0)
+
+int store_create_table(store *st, const store_table_def *def, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->create_table(st->be, def, err);
+}
+
+int store_drop_table(store *st, uint32_t table_id, store_info *info,
+                     syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->drop_table(st->be, table_id, info, err);
+}
+
+int store_truncate_table(store *st, uint32_t table_id, store_info *info,
+                         syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->truncate_table(st->be, table_id, info, err);
+}
+
+int store_add_column(store *st, uint32_t table_id, const store_col_def *col,
+                     const syn_value *deflt, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->add_column(st->be, table_id, col, deflt, err);
+}
+
+int store_drop_column(store *st, uint32_t table_id, const char *name,
+                      store_info *info, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->drop_column(st->be, table_id, name, info, err);
+}
+
+int store_rename_column(store *st, uint32_t table_id, const char *from,
+                        const char *to, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->rename_column(st->be, table_id, from, to, err);
+}
+
+int store_create_index(store *st, uint32_t table_id,
+                       const store_index_def *def, store_info *info,
+                       syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->create_index(st->be, table_id, def, info, err);
+}
+
+int store_drop_index(store *st, uint32_t table_id, const char *name,
+                     syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->drop_index(st->be, table_id, name, err);
+}
+
+int store_table_ncols(store *st, uint32_t table_id) {
+  if (!st) return SYN_EINVAL;
+  return st->vt->table_ncols(st->be, table_id);
+}
+
+int store_write(store *st, uint64_t txn, uint32_t table_id,
+                const syn_value *key, int nkey, const syn_value *row,
+                int nrow, uint64_t snapshot_ts, store_write_mode mode,
+                store_info *info, syn_err *err) {
+  NULL_GUARD(st, err);
+  store_write_op op = {.mode = mode, .key = key, .nkey = nkey, .row = row,
+                       .nrow = nrow};
+  return st->vt->write_batch(st->be, txn, table_id, &op, 1, snapshot_ts, NULL,
+                             info, err);
+}
+
+int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
+                      const store_write_op *ops, int n, uint64_t snapshot_ts,
+                      int *done, store_info *info, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->write_batch(st->be, txn, table_id, ops, n, snapshot_ts, done,
+                             info, err);
+}
+
+int store_scan(store *st, uint32_t table_id, const store_scan_opts *opts,
+               store_row_fn fn, void *ud, store_scan_result *res,
+               store_info *info, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->scan(st->be, table_id, opts, fn, ud, res, info, err);
+}
+
+int store_get(store *st, uint32_t table_id, const syn_value *key, int nkey,
+              uint64_t snapshot_ts, uint64_t txn, store_row_fn fn, void *ud,
+              int *found, store_info *info, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->get(st->be, table_id, key, nkey, snapshot_ts, txn, fn, ud,
+                     found, info, err);
+}
+
+int store_prepare(store *st, uint64_t txn, uint64_t prepare_ts,
+                  uint64_t *out_pts, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->prepare(st->be, txn, prepare_ts, out_pts, err);
+}
+
+int store_commit(store *st, uint64_t txn, uint64_t commit_ts, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->commit(st->be, txn, commit_ts, err);
+}
+
+int store_commit_one_phase(store *st, uint64_t txn, uint64_t commit_ts,
+                           syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->commit_one_phase(st->be, txn, commit_ts, err);
+}
+
+int store_abort(store *st, uint64_t txn, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->abort(st->be, txn, err);
+}
+
+int store_txn_state_get(store *st, uint64_t txn, store_txn_state *state,
+                        uint64_t *prepare_ts, uint64_t *commit_ts,
+                        syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->txn_state_get(st->be, txn, state, prepare_ts, commit_ts,
+                               err);
+}
+
+int store_savepoint(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->savepoint(st->be, txn, sp, err);
+}
+
+int store_rollback_to(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->rollback_to(st->be, txn, sp, err);
+}
+
+int store_txn_list(store *st, store_txn_state state, store_prepared **out,
+                   size_t *n, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->txn_list(st->be, state, out, n, err);
+}
+
+int store_prepared_list(store *st, store_prepared **out, size_t *n,
+                        syn_err *err) {
+  return store_txn_list(st, STORE_TXN_PREPARED, out, n, err);
+}
+
+int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
+                      int nkey, uint64_t *holder, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->lock_holder(st->be, table_id, key, nkey, holder, err);
+}
+
+int store_gc(store *st, uint64_t below_ts, syn_err *err) {
+  NULL_GUARD(st, err);
+  return st->vt->gc(st->be, below_ts, err);
+}
+
+uint64_t store_gc_ts(const store *st) {
+  return st ? st->vt->gc_ts(st->be) : 0;
 }

@@ -1,7 +1,16 @@
 /*
-** The participant's multi-version row store on SQLite (prefix store_).
+** The participant's multi-version row store (prefix store_).
 **
-** DESIGN
+** BACKENDS
+**
+** One interface, two implementations behind a vtable (store_vt.h): SQLite
+** (store_lite*.c, the design below, one file DATADIR/store.db) and
+** PostgreSQL (store_pg*.c, the same tables and the same rules in the
+** participant's own database, reached through libpq; its differences are
+** in store_pg_int.h and docs/storage.md). Everything in this header is the
+** contract of both; tests/unit/test_store.c runs against each.
+**
+** DESIGN (written for the SQLite backend; the PostgreSQL one mirrors it)
 **
 ** A participant keeps every row of every shard it owns as a chain of
 ** versions stamped with the HLC commit timestamp of the transaction that
@@ -128,7 +137,31 @@ typedef struct store_info {
 
 /* ---- open / close ------------------------------------------------------ */
 
-/* Open (creating if needed) DATADIR/store.db; dir is created if missing.
+typedef enum {
+  STORE_BACKEND_SQLITE = 0,   /* DATADIR/store.db */
+  STORE_BACKEND_POSTGRES = 1, /* the participant's own PostgreSQL database */
+} store_backend;
+
+typedef struct store_config {
+  store_backend backend;
+  const char *dir;         /* SQLite: the data directory */
+  const char *pg_conninfo; /* PostgreSQL: libpq conninfo of the database */
+} store_config;
+
+/* Open the configured backend and run its recovery. SQLite: SYN_EBUSY if
+** another process holds the directory. PostgreSQL: SYN_EBUSY if another
+** process holds the database (a session advisory lock), SYN_EIO
+** if the server cannot be reached (the message names the conninfo without
+** its password; the caller may retry). */
+int store_open_config(const store_config *cfg, store **out, syn_err *err);
+/* "sqlite" -> STORE_BACKEND_SQLITE, "postgres" -> STORE_BACKEND_POSTGRES;
+** anything else SYN_EINVAL. */
+int store_backend_parse(const char *name, store_backend *out);
+/* "sqlite" or "postgres". */
+const char *store_backend_name(const store *st);
+
+/* SQLite backend: open (creating if needed) DATADIR/store.db; dir is
+** created if missing.
 ** Runs recovery (see above). SYN_EBUSY if another process holds it. */
 int store_open(const char *dir, store **out, syn_err *err);
 /* Close the store. Active (unprepared) transactions are left as they are;

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "participant/store/store_int.h"
+#include "participant/store/store_lite_int.h"
 
 static size_t put_u64(uint8_t *out, size_t at, size_t cap, uint64_t u) {
   for (int i = 0; i < 8; i++, at++)
@@ -79,7 +79,7 @@ int store_key_encode(const syn_value *vals, int n, uint8_t *out, size_t cap,
   return 0;
 }
 
-int st_key(store *st, const syn_value *vals, int n, size_t *len,
+int st_key(st_lite *st, const syn_value *vals, int n, size_t *len,
            syn_err *err) {
   int rc = store_key_encode(vals, n, st->kbuf, st->kcap, len, err);
   if (rc != SYN_ERANGE) return rc;

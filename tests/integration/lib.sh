@@ -6,6 +6,9 @@
 
 WORK=$(mktemp -d)
 DIR=$WORK/data
+# A PostgreSQL-backed cluster runs its server as user postgres (when we are
+# root), which must be able to traverse WORK to reach DIR/pg.
+chmod o+x "$WORK"
 
 lib_cleanup() {
   local rc=$?
@@ -18,7 +21,17 @@ lib_cleanup() {
       kill -9 "$pid" 2>/dev/null || true
     fi
   done
+  # The cluster's private PostgreSQL server (backend postgres/mixed):
+  # immediate shutdown (SIGQUIT) of the postmaster whose pid it recorded.
+  if [ -f "$DIR/pg/data/postmaster.pid" ]; then
+    pid=$(head -n 1 "$DIR/pg/data/postmaster.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && grep -qa -- "$DIR/pg" "/proc/$pid/cmdline" 2>/dev/null; then
+      kill -QUIT "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    fi
+  fi
   if [ $rc -ne 0 ]; then
+    [ -f "$DIR/pg/server.log" ] && { echo "---- $DIR/pg/server.log (last 30 lines)" >&2; tail -n 30 "$DIR/pg/server.log" >&2; }
     for f in "$DIR"/*/; do
       f="$f$(basename "$f").log"
       [ -f "$f" ] || continue

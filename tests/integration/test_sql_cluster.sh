@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # SQL through psql against a live 1+3 cluster (one coordinator, three
-# SQLite participants): every tests/sql/*.sql script must print exactly its
+# participants on SQLite, or with SYNOD_TEST_BACKEND=postgres|mixed on
+# PostgreSQL or both, with a private server that synodctl starts and
+# stops): every tests/sql/*.sql script must print exactly its
 # .out file; then the isolation scenarios (tests/isolation/*.spec) and the
 # bank workload (8 clients, 10 accounts, BANK_SECONDS seconds, default 30)
 # run against the same cluster.
@@ -13,8 +15,9 @@ ISOTEST=$(readlink -f "$3")
 BANK=$(readlink -f "$4")
 . "$(dirname "$0")/lib.sh"
 
-step "up 1+3 on base port $BASE"
-ctl up --coordinators 1 --participants 3 --port "$BASE" >/dev/null
+BACKEND=${SYNOD_TEST_BACKEND:-sqlite}
+step "up 1+3 on base port $BASE, backend $BACKEND"
+ctl up --coordinators 1 --participants 3 --port "$BASE" --backend "$BACKEND" >/dev/null
 
 step "sql scripts"
 failed=0
@@ -59,4 +62,7 @@ total=$(sql -c "SELECT sum(balance) FROM accounts")
 [ "$total" = 1000 ] || fail "total after p2 came back: $total, want 1000"
 
 ctl down >/dev/null
+if [ "$BACKEND" != sqlite ] && [ -f "$DIR/pg/data/postmaster.pid" ]; then
+  fail "synodctl down left the PostgreSQL server running"
+fi
 echo "ok"

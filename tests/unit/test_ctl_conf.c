@@ -69,6 +69,38 @@ Test(ctl_conf, write_then_parse_round_trips) {
   free(again);
 }
 
+/* PostgreSQL participants: pg-port, pg-conninfo (rest of the line, blanks
+** kept) and which participants a mixed cluster puts on PostgreSQL. */
+Test(ctl_conf, postgres_lines_round_trip_and_mixed_alternates) {
+  cr_assert_eq(ctl_conf_build(&conf, 1, 3, 21000, "mixed", NULL), 0);
+  conf.pg_port = 21299;
+  char *text = format(&conf);
+  ctl_conf back;
+  syn_err e;
+  cr_assert_eq(ctl_conf_parse(text, &back, &e), 0, "%s", e.msg);
+  cr_assert_eq(back.pg_port, 21299);
+  cr_assert(ctl_conf_uses_pg(&back));
+  cr_assert(ctl_conf_node_on_pg(&back, ctl_conf_find(&back, "p1")));
+  cr_assert_not(ctl_conf_node_on_pg(&back, ctl_conf_find(&back, "p2")));
+  cr_assert(ctl_conf_node_on_pg(&back, ctl_conf_find(&back, "p3")));
+  cr_assert_not(ctl_conf_node_on_pg(&back, ctl_conf_find(&back, "c1")));
+  free(text);
+  const char *t = "synod-cluster 1\nbackend postgres\nbase-port 7000\n"
+                  "pg-conninfo  host=/tmp/x port=5 user=u  \r\n"
+                  "node c1 coordinator sql=7000 rpc=7100\nnode p1 participant rpc=7200\n"
+                  "node p2 participant rpc=7201\n";
+  cr_assert_eq(ctl_conf_parse(t, &back, &e), 0, "%s", e.msg);
+  cr_assert_str_eq(back.pg_conninfo, "host=/tmp/x port=5 user=u");
+  cr_assert_eq(back.pg_port, 0);
+  cr_assert(ctl_conf_node_on_pg(&back, ctl_conf_find(&back, "p2")));
+  text = format(&back);
+  cr_assert(strstr(text, "pg-conninfo host=/tmp/x port=5 user=u\n"), "%s", text);
+  free(text);
+  cr_assert_eq(ctl_conf_build(&conf, 1, 2, 21000, "sqlite", NULL), 0);
+  cr_assert_not(ctl_conf_uses_pg(&conf));
+  cr_assert_not(ctl_conf_node_on_pg(&conf, ctl_conf_find(&conf, "p1")));
+}
+
 Test(ctl_conf, parse_accepts_comments_blank_lines_and_tabs) {
   const char *t = "# hand edited\n\nsynod-cluster 1   # version\nbackend\tsqlite\r\n"
                   "base-port 7000\nnode alpha coordinator sql=7000 rpc=7100\n\n"

@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "participant/store/store_int.h"
+#include "participant/store/store_lite_int.h"
 
 static int val_eq(const syn_value *a, const syn_value *b) {
   if (a->type != b->type) return 0;
@@ -40,7 +40,7 @@ static int val_eq(const syn_value *a, const syn_value *b) {
   return 0;
 }
 
-static int unique_stmt(store *st, st_table *t, st_idx *x, int intents,
+static int unique_stmt(st_lite *st, st_table *t, st_idx *x, int intents,
                        sqlite3_stmt **out, syn_err *err) {
   sqlite3_stmt **slot = intents ? &x->chk_i : &x->chk_v;
   if (*slot) {
@@ -83,7 +83,7 @@ static int busy(uint64_t holder, store_info *info, syn_err *err,
 }
 
 /* Holder and op of the intent on key, or *holder = 0. */
-static int lock_get(store *st, st_table *t, const void *key, int klen,
+static int lock_get(st_lite *st, st_table *t, const void *key, int klen,
                     uint64_t *holder, int *op, syn_err *err) {
   sqlite3_stmt *q;
   int rc = st_tq(st, t, Q_LOCK_GET, &q, err);
@@ -106,7 +106,7 @@ static int lock_get(store *st, st_table *t, const void *key, int klen,
 ** constraint unless T's own intent on K2 replaced it (then the intent
 ** check decides) or another txn's put/delete intent on K2 may still change
 ** it (then wait for that txn, as PostgreSQL waits for the inserter). */
-static int unique_check(store *st, st_table *t, st_idx *x, uint64_t txn,
+static int unique_check(st_lite *st, st_table *t, st_idx *x, uint64_t txn,
                         const syn_value *row, const uint8_t *key, int klen,
                         store_info *info, syn_err *err) {
   for (int k = 0; k < x->ncols; k++)
@@ -148,7 +148,7 @@ static int unique_check(store *st, st_table *t, st_idx *x, uint64_t txn,
   return 0;
 }
 
-static int write_locked(store *st, st_table *t, uint64_t txn, uint32_t sp,
+static int write_locked(st_lite *st, st_table *t, uint64_t txn, uint32_t sp,
                         const uint8_t *key, int klen, const syn_value *row,
                         uint64_t snap, store_write_mode mode,
                         store_info *info, syn_err *err) {
@@ -222,7 +222,7 @@ static int write_locked(store *st, st_table *t, uint64_t txn, uint32_t sp,
 }
 
 /* Argument checks for one op; encodes its key into st->kbuf. */
-static int op_check(store *st, st_table *t, const store_write_op *op,
+static int op_check(st_lite *st, st_table *t, const store_write_op *op,
                     size_t *klen, syn_err *err) {
   store_write_mode mode = op->mode;
   int nk = t->nkey ? t->nkey : 1;
@@ -250,7 +250,7 @@ static int op_check(store *st, st_table *t, const store_write_op *op,
   return rc;
 }
 
-int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
+int stl_write_batch(st_lite *st, uint64_t txn, uint32_t table_id,
                       const store_write_op *ops, int n, uint64_t snapshot_ts,
                       int *done, store_info *info, syn_err *err) {
   ST_GUARD(st, err);
@@ -305,14 +305,4 @@ int store_write_batch(store *st, uint64_t txn, uint32_t table_id,
   }
   if (done) *done = ok;
   return rc;
-}
-
-int store_write(store *st, uint64_t txn, uint32_t table_id,
-                const syn_value *key, int nkey, const syn_value *row,
-                int nrow, uint64_t snapshot_ts, store_write_mode mode,
-                store_info *info, syn_err *err) {
-  store_write_op op = {.mode = mode, .key = key, .nkey = nkey, .row = row,
-                       .nrow = nrow};
-  return store_write_batch(st, txn, table_id, &op, 1, snapshot_ts, NULL, info,
-                           err);
 }

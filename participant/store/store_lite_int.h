@@ -1,5 +1,10 @@
 /*
-** internal: shared by the .c files of participant/store only. Not API.
+** internal: shared by the .c files of the SQLite backend of
+** participant/store (store_lite*.c, store_key.c) only. Not API.
+**
+** The SQLite backend is the original store: its functions are the public
+** store_* functions renamed stl_*, taking the backend handle st_lite;
+** store_lite_vt.c exposes them to the dispatcher (store.c) as a vtable.
 */
 #ifndef SYN_STORE_INT_H
 #define SYN_STORE_INT_H
@@ -8,6 +13,10 @@
 #include <stdint.h>
 
 #include "participant/store/store.h"
+#include "participant/store/store_filter.h"
+#include "participant/store/store_vt.h"
+
+typedef struct st_lite st_lite;
 
 /* Intent operations (column _syn_op of i<id>). */
 enum { ST_OP_LOCK = 0, ST_OP_PUT = 1, ST_OP_DEL = 2 };
@@ -98,7 +107,7 @@ typedef struct st_fcache {
   uint64_t used;
 } st_fcache;
 
-struct store {
+struct st_lite {
   sqlite3 *db;
   st_table **tables;
   int ntables, cap;
@@ -116,61 +125,91 @@ struct store {
   int rowcap;
 };
 
-/* ---- store_sql.c: SQLite plumbing ---------------------------------------- */
+/* ---- the backend's entry points (store.h's functions, see store_vt.h) ---- */
+int stl_open(const char *dir, st_lite **out, syn_err *err);
+void stl_close(st_lite *st);
+int stl_create_table(st_lite *st, const store_table_def *def, syn_err *err);
+int stl_drop_table(st_lite *st, uint32_t table_id, store_info *info, syn_err *err);
+int stl_truncate_table(st_lite *st, uint32_t table_id, store_info *info, syn_err *err);
+int stl_add_column(st_lite *st, uint32_t table_id, const store_col_def *col,
+                   const syn_value *deflt, syn_err *err);
+int stl_drop_column(st_lite *st, uint32_t table_id, const char *name, store_info *info,
+                    syn_err *err);
+int stl_rename_column(st_lite *st, uint32_t table_id, const char *from, const char *to,
+                      syn_err *err);
+int stl_create_index(st_lite *st, uint32_t table_id, const store_index_def *def,
+                     store_info *info, syn_err *err);
+int stl_drop_index(st_lite *st, uint32_t table_id, const char *name, syn_err *err);
+int stl_table_ncols(st_lite *st, uint32_t table_id);
+int stl_write_batch(st_lite *st, uint64_t txn, uint32_t table_id, const store_write_op *ops,
+                    int n, uint64_t snapshot_ts, int *done, store_info *info, syn_err *err);
+int stl_scan(st_lite *st, uint32_t table_id, const store_scan_opts *opts, store_row_fn fn,
+             void *ud, store_scan_result *res, store_info *info, syn_err *err);
+int stl_get(st_lite *st, uint32_t table_id, const syn_value *key, int nkey,
+            uint64_t snapshot_ts, uint64_t txn, store_row_fn fn, void *ud, int *found,
+            store_info *info, syn_err *err);
+int stl_prepare(st_lite *st, uint64_t txn, uint64_t prepare_ts, uint64_t *out_pts,
+                syn_err *err);
+int stl_commit(st_lite *st, uint64_t txn, uint64_t commit_ts, syn_err *err);
+int stl_commit_one_phase(st_lite *st, uint64_t txn, uint64_t commit_ts, syn_err *err);
+int stl_abort(st_lite *st, uint64_t txn, syn_err *err);
+int stl_txn_state_get(st_lite *st, uint64_t txn, store_txn_state *state,
+                      uint64_t *prepare_ts, uint64_t *commit_ts, syn_err *err);
+int stl_savepoint(st_lite *st, uint64_t txn, uint32_t sp, syn_err *err);
+int stl_rollback_to(st_lite *st, uint64_t txn, uint32_t sp, syn_err *err);
+int stl_txn_list(st_lite *st, store_txn_state state, store_prepared **out, size_t *n,
+                 syn_err *err);
+int stl_lock_holder(st_lite *st, uint32_t table_id, const syn_value *key, int nkey,
+                    uint64_t *holder, syn_err *err);
+int stl_gc(st_lite *st, uint64_t below_ts, syn_err *err);
+uint64_t stl_gc_ts(const st_lite *st);
 
-typedef struct st_sb {
-  char *p;
-  size_t n, cap;
-  int oom;
-} st_sb;
-void sb_add(st_sb *b, const char *s);
-void sb_addf(st_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_ident(st_sb *b, const char *name); /* "name" with "" escaping */
-void sb_free(st_sb *b);
+/* ---- store_lite_sql.c: SQLite plumbing ---------------------------------------- */
 
-int st_sqlerr(store *st, syn_err *err, int rc, const char *what);
-int st_exec(store *st, const char *sql, syn_err *err);
-int st_prep(store *st, const char *sql, sqlite3_stmt **out, syn_err *err);
+
+int st_sqlerr(st_lite *st, syn_err *err, int rc, const char *what);
+int st_exec(st_lite *st, const char *sql, syn_err *err);
+int st_prep(st_lite *st, const char *sql, sqlite3_stmt **out, syn_err *err);
 /* Step a statement expected to finish (DML), then reset it. */
-int st_run(store *st, sqlite3_stmt *s, syn_err *err, const char *what);
+int st_run(st_lite *st, sqlite3_stmt *s, syn_err *err, const char *what);
 int st_bind_value(sqlite3_stmt *s, int idx, const syn_value *v);
 void st_col_value(sqlite3_stmt *s, int col, syn_value *out);
 /* durable = 1: the commit of this SQLite transaction fsyncs (FULL). */
-int st_begin(store *st, int durable, syn_err *err);
-int st_commit(store *st, syn_err *err);
-void st_rollback(store *st);
+int st_begin(st_lite *st, int durable, syn_err *err);
+int st_commit(st_lite *st, syn_err *err);
+void st_rollback(st_lite *st);
 int st_ts_ok(uint64_t ts, syn_err *err, const char *what);
 
 /* ---- store_key.c ----------------------------------------------------------- */
 
 /* Encode key values into st->kbuf. */
-int st_key(store *st, const syn_value *vals, int n, size_t *len, syn_err *err);
+int st_key(st_lite *st, const syn_value *vals, int n, size_t *len, syn_err *err);
 int st_keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 
 /* ---- store_catalog.c / store_ddl.c ----------------------------------------------------------- */
 
-int st_catalog_load(store *st, syn_err *err);
-st_table *st_table_find(store *st, uint32_t id);
-int st_table_get(store *st, uint32_t id, st_table **out, syn_err *err);
+int st_catalog_load(st_lite *st, syn_err *err);
+st_table *st_table_find(st_lite *st, uint32_t id);
+int st_table_get(st_lite *st, uint32_t id, st_table **out, syn_err *err);
 void st_table_free(st_table *t);
-void st_table_stmts_drop(store *st, st_table *t);
-int st_table_load(store *st, uint32_t id, syn_err *err);
-void st_table_unlink(store *st, uint32_t id);
+void st_table_stmts_drop(st_lite *st, st_table *t);
+int st_table_load(st_lite *st, uint32_t id, syn_err *err);
+void st_table_unlink(st_lite *st, uint32_t id);
 /* Rebuild one table from the catalog after a committed DDL step. */
-int st_table_reload(store *st, uint32_t id, syn_err *err);
+int st_table_reload(st_lite *st, uint32_t id, syn_err *err);
 /* Lazily prepared per-table statement. */
-int st_tq(store *st, st_table *t, int which, sqlite3_stmt **out, syn_err *err);
+int st_tq(st_lite *st, st_table *t, int which, sqlite3_stmt **out, syn_err *err);
 
 /* ---- store_scan.c ------------------------------------------------------------- */
 
-void st_fcache_drop_table(store *st, uint32_t table_id);
-void st_fcache_free(store *st);
+void st_fcache_drop_table(st_lite *st, uint32_t table_id);
+void st_fcache_free(st_lite *st);
 
 /* ---- store_txn.c -------------------------------------------------------------- */
 
 /* State (STORE_TXN_*), prepare/commit ts and current savepoint of a txn;
 ** any output may be NULL except state. */
-int st_txn_state(store *st, uint64_t txn, int *state, uint64_t *pts,
+int st_txn_state(st_lite *st, uint64_t txn, int *state, uint64_t *pts,
                  uint64_t *cts, uint32_t *sp, syn_err *err);
 
 

@@ -30,108 +30,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "participant/store/store_int.h"
-
-/* ---- filter validation --------------------------------------------------- */
-
-static int filter_lex_ok(const char *f, syn_err *err) {
-  int depth = 0;
-  for (const char *p = f; *p; p++) {
-    char c = *p;
-    if (c == '\'' || c == '"' || c == '`' || c == '[') {
-      char close = c == '[' ? ']' : c;
-      for (p++;; p++) {
-        if (!*p)
-          return syn_err_set(err, SYN_EINVAL, "store: filter: unterminated "
-                             "quote");
-        if (*p == close) {
-          if (close != ']' && p[1] == close) {
-            p++;
-            continue;
-          }
-          break;
-        }
-      }
-      continue;
-    }
-    if (c == ';')
-      return syn_err_set(err, SYN_EINVAL, "store: filter: ';' not allowed");
-    if ((c == '-' && p[1] == '-') || (c == '/' && p[1] == '*'))
-      return syn_err_set(err, SYN_EINVAL, "store: filter: comments not "
-                         "allowed");
-    if (c == '(') depth++;
-    if (c == ')' && --depth < 0)
-      return syn_err_set(err, SYN_EINVAL, "store: filter: unbalanced ')'");
-  }
-  if (depth)
-    return syn_err_set(err, SYN_EINVAL, "store: filter: unbalanced '('");
-  return 0;
-}
-
-typedef struct auth_ctx {
-  char table[32];
-  int selects;
-} auth_ctx;
-
-static int filter_auth(void *ud, int action, const char *a, const char *b,
-                       const char *db, const char *trigger) {
-  auth_ctx *c = ud;
-  (void)db;
-  (void)trigger;
-  switch (action) {
-  case SQLITE_SELECT: return ++c->selects > 1 ? SQLITE_DENY : SQLITE_OK;
-  case SQLITE_FUNCTION: return SQLITE_OK;
-  case SQLITE_READ:
-    if (a && strcmp(a, c->table) == 0 && b && *b &&
-        strncasecmp(b, "_syn_", 5) != 0)
-      return SQLITE_OK;
-    return SQLITE_DENY;
-  default: return SQLITE_DENY;
-  }
-}
-
-/* Returns the number of parameters the filter uses in *nparams. */
-static int filter_validate(store *st, const st_table *t, const char *f,
-                           int *nparams, syn_err *err) {
-  int rc = filter_lex_ok(f, err);
-  if (rc) return rc;
-  st_sb b = {0};
-  sb_addf(&b, "SELECT 1 FROM v%u WHERE (", t->id);
-  sb_add(&b, f);
-  sb_add(&b, ")");
-  if (b.oom) {
-    sb_free(&b);
-    return syn_err_set(err, SYN_ENOMEM, "store: sql");
-  }
-  auth_ctx ac = {.selects = 0};
-  snprintf(ac.table, sizeof ac.table, "v%u", t->id);
-  sqlite3_set_authorizer(st->db, filter_auth, &ac);
-  sqlite3_stmt *s = NULL;
-  const char *tail = NULL;
-  int prc = sqlite3_prepare_v2(st->db, b.p, -1, &s, &tail);
-  sqlite3_set_authorizer(st->db, NULL, NULL);
-  if (prc != SQLITE_OK) {
-    rc = syn_err_set(err, SYN_EINVAL, "store: filter rejected: %s",
-                     sqlite3_errmsg(st->db));
-  } else if (!s || (tail && tail[strspn(tail, " \t\r\n")])) {
-    rc = syn_err_set(err, SYN_EINVAL, "store: filter is not one expression");
-  } else {
-    int n = sqlite3_bind_parameter_count(s);
-    if (n > STORE_MAX_FILTER_PARAMS)
-      rc = syn_err_set(err, SYN_EINVAL, "store: filter uses ?%d (max ?%d)", n,
-                       STORE_MAX_FILTER_PARAMS);
-    for (int i = 1; !rc && i <= n; i++) {
-      const char *name = sqlite3_bind_parameter_name(s, i);
-      if (name && name[0] != '?')
-        rc = syn_err_set(err, SYN_EINVAL, "store: filter parameter %s: only "
-                         "?N parameters are allowed", name);
-    }
-    *nparams = n;
-  }
-  sqlite3_finalize(s);
-  sb_free(&b);
-  return rc;
-}
+#include "participant/store/store_filter.h"
+#include "participant/store/store_lite_int.h"
 
 /* ---- statement cache ------------------------------------------------------- */
 
@@ -141,13 +41,13 @@ static void fc_slot_free(st_fcache *e) {
   memset(e, 0, sizeof *e);
 }
 
-void st_fcache_drop_table(store *st, uint32_t table_id) {
+void st_fcache_drop_table(st_lite *st, uint32_t table_id) {
   for (int i = 0; i < ST_FCACHE_N; i++)
     if (st->fc[i].filter && st->fc[i].table_id == table_id)
       fc_slot_free(&st->fc[i]);
 }
 
-void st_fcache_free(store *st) {
+void st_fcache_free(st_lite *st) {
   for (int i = 0; i < ST_FCACHE_N; i++)
     if (st->fc[i].filter) fc_slot_free(&st->fc[i]);
 }
@@ -161,7 +61,7 @@ static void add_cols(st_sb *b, const st_table *t, const char *alias) {
 
 /* The filter text comes first in each statement, so its ?N keep their
 ** numbers; internal parameters use ?101.. (P_*). */
-static int build(store *st, const st_table *t, int kind, const char *f,
+static int build(st_lite *st, const st_table *t, int kind, const char *f,
                  sqlite3_stmt **out, syn_err *err) {
   st_sb b = {0};
   const char *cond = *f ? f : "1";
@@ -195,7 +95,7 @@ static int build(store *st, const st_table *t, int kind, const char *f,
   return rc;
 }
 
-static int fc_get(store *st, const st_table *t, int kind, const char *f,
+static int fc_get(st_lite *st, const st_table *t, int kind, const char *f,
                   st_fcache **out, syn_err *err) {
   st_fcache *victim = &st->fc[0];
   for (int i = 0; i < ST_FCACHE_N; i++) {
@@ -210,7 +110,7 @@ static int fc_get(store *st, const st_table *t, int kind, const char *f,
     else if (victim->filter && e->used < victim->used) victim = e;
   }
   int np = 0, rc = 0;
-  if (*f && (rc = filter_validate(st, t, f, &np, err))) return rc;
+  if (*f && (rc = store_filter_validate(st->db, t->id, f, &np, err))) return rc;
   sqlite3_stmt *s;
   if ((rc = build(st, t, kind, f, &s, err))) return rc;
   char *copy = strdup(f);
@@ -243,7 +143,7 @@ typedef struct scan_args {
   uint32_t limit;
 } scan_args;
 
-static int bind_all(store *st, sqlite3_stmt *s, const scan_args *a, int vers,
+static int bind_all(st_lite *st, sqlite3_stmt *s, const scan_args *a, int vers,
                     syn_err *err) {
   for (int i = 0; i < a->nparams; i++)
     if (st_bind_value(s, i + 1, &a->params[i]) != SQLITE_OK)
@@ -256,14 +156,14 @@ static int bind_all(store *st, sqlite3_stmt *s, const scan_args *a, int vers,
   return 0;
 }
 
-static int step_row(store *st, sqlite3_stmt *s, int *have, syn_err *err) {
+static int step_row(st_lite *st, sqlite3_stmt *s, int *have, syn_err *err) {
   int rc = sqlite3_step(s);
   *have = rc == SQLITE_ROW;
   if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
   return st_sqlerr(st, err, rc, "scan");
 }
 
-static int emit(store *st, const st_table *t, sqlite3_stmt *s, int first,
+static int emit(st_lite *st, const st_table *t, sqlite3_stmt *s, int first,
                 uint64_t cts, store_row_fn fn, void *ud,
                 store_scan_result *res, syn_err *err) {
   store_row r;
@@ -297,7 +197,7 @@ static int emit(store *st, const st_table *t, sqlite3_stmt *s, int first,
   return cb ? 1 : 0;
 }
 
-static int scan_run(store *st, st_table *t, const scan_args *a,
+static int scan_run(st_lite *st, st_table *t, const scan_args *a,
                     store_row_fn fn, void *ud, store_scan_result *res,
                     store_info *info, syn_err *err) {
   st_fcache *ev, *ei;
@@ -374,7 +274,7 @@ done:
   return rc;
 }
 
-static int read_checks(store *st, uint32_t table_id, uint64_t snap,
+static int read_checks(st_lite *st, uint32_t table_id, uint64_t snap,
                        st_table **t, syn_err *err) {
   int rc = st_ts_ok(snap, err, "snapshot_ts");
   if (rc) return rc;
@@ -385,7 +285,7 @@ static int read_checks(store *st, uint32_t table_id, uint64_t snap,
   return st_table_get(st, table_id, t, err);
 }
 
-int store_scan(store *st, uint32_t table_id, const store_scan_opts *o,
+int stl_scan(st_lite *st, uint32_t table_id, const store_scan_opts *o,
                store_row_fn fn, void *ud, store_scan_result *res,
                store_info *info, syn_err *err) {
   ST_GUARD(st, err);
@@ -427,7 +327,7 @@ int store_scan(store *st, uint32_t table_id, const store_scan_opts *o,
   return scan_run(st, t, &a, fn, ud, res, info, err);
 }
 
-int store_get(store *st, uint32_t table_id, const syn_value *key, int nkey,
+int stl_get(st_lite *st, uint32_t table_id, const syn_value *key, int nkey,
               uint64_t snapshot_ts, uint64_t txn, store_row_fn fn, void *ud,
               int *found, store_info *info, syn_err *err) {
   ST_GUARD(st, err);

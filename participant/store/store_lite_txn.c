@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "participant/store/store_int.h"
+#include "participant/store/store_lite_int.h"
 
-int st_txn_state(store *st, uint64_t txn, int *state, uint64_t *pts,
+int st_txn_state(st_lite *st, uint64_t txn, int *state, uint64_t *pts,
                  uint64_t *cts, uint32_t *sp, syn_err *err) {
   sqlite3_stmt *s = st->g[G_TXN_GET];
   sqlite3_bind_int64(s, 1, (int64_t)txn);
@@ -44,7 +44,7 @@ int st_txn_state(store *st, uint64_t txn, int *state, uint64_t *pts,
   return rc;
 }
 
-static int txn_set(store *st, uint64_t txn, int state, uint64_t pts,
+static int txn_set(st_lite *st, uint64_t txn, int state, uint64_t pts,
                    uint64_t cts, syn_err *err) {
   sqlite3_stmt *s = st->g[G_TXN_SET];
   sqlite3_bind_int64(s, 1, (int64_t)txn);
@@ -56,7 +56,7 @@ static int txn_set(store *st, uint64_t txn, int state, uint64_t pts,
 
 /* For each table the txn touched: apply its data intents as versions at
 ** cts (when apply), then drop all its intents (its locks). */
-static int txn_finish(store *st, uint64_t txn, int apply, uint64_t cts,
+static int txn_finish(st_lite *st, uint64_t txn, int apply, uint64_t cts,
                       syn_err *err) {
   sqlite3_stmt *l = st->g[G_TT_LIST];
   sqlite3_bind_int64(l, 1, (int64_t)txn);
@@ -93,7 +93,7 @@ static int txn_finish(store *st, uint64_t txn, int apply, uint64_t cts,
   return st_run(st, d, err, "txn tables");
 }
 
-int store_prepare(store *st, uint64_t txn, uint64_t prepare_ts,
+int stl_prepare(st_lite *st, uint64_t txn, uint64_t prepare_ts,
                   uint64_t *out_pts, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
@@ -128,7 +128,7 @@ int store_prepare(store *st, uint64_t txn, uint64_t prepare_ts,
   return rc;
 }
 
-static int commit_apply(store *st, uint64_t txn, uint64_t pts, uint64_t cts,
+static int commit_apply(st_lite *st, uint64_t txn, uint64_t pts, uint64_t cts,
                         syn_err *err) {
   int rc = st_begin(st, 1, err);
   if (rc) return rc;
@@ -143,7 +143,7 @@ static int commit_apply(store *st, uint64_t txn, uint64_t pts, uint64_t cts,
   return rc;
 }
 
-int store_commit(store *st, uint64_t txn, uint64_t commit_ts, syn_err *err) {
+int stl_commit(st_lite *st, uint64_t txn, uint64_t commit_ts, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
   uint64_t pts;
@@ -170,7 +170,7 @@ int store_commit(store *st, uint64_t txn, uint64_t commit_ts, syn_err *err) {
   return commit_apply(st, txn, pts, commit_ts, err);
 }
 
-int store_commit_one_phase(store *st, uint64_t txn, uint64_t commit_ts,
+int stl_commit_one_phase(st_lite *st, uint64_t txn, uint64_t commit_ts,
                            syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
@@ -193,7 +193,7 @@ int store_commit_one_phase(store *st, uint64_t txn, uint64_t commit_ts,
   return commit_apply(st, txn, 0, commit_ts, err);
 }
 
-int store_abort(store *st, uint64_t txn, syn_err *err) {
+int stl_abort(st_lite *st, uint64_t txn, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
   uint64_t pts, snap;
@@ -228,7 +228,7 @@ int store_abort(store *st, uint64_t txn, syn_err *err) {
 ** row at or after sp: that is the state when sp was marked. None of this is
 ** durable: a crash aborts every unprepared txn, and prepared txns never
 ** roll back. */
-int store_savepoint(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
+int stl_savepoint(st_lite *st, uint64_t txn, uint32_t sp, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
   uint32_t cur;
@@ -262,7 +262,7 @@ int store_savepoint(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
   return rc;
 }
 
-int store_rollback_to(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
+int stl_rollback_to(st_lite *st, uint64_t txn, uint32_t sp, syn_err *err) {
   ST_GUARD(st, err);
   int rc, state;
   uint32_t cur;
@@ -309,7 +309,7 @@ int store_rollback_to(store *st, uint64_t txn, uint32_t sp, syn_err *err) {
   return rc;
 }
 
-int store_txn_state_get(store *st, uint64_t txn, store_txn_state *state,
+int stl_txn_state_get(st_lite *st, uint64_t txn, store_txn_state *state,
                         uint64_t *prepare_ts, uint64_t *commit_ts,
                         syn_err *err) {
   ST_GUARD(st, err);
@@ -318,7 +318,7 @@ int store_txn_state_get(store *st, uint64_t txn, store_txn_state *state,
   return rc;
 }
 
-int store_txn_list(store *st, store_txn_state state, store_prepared **out,
+int stl_txn_list(st_lite *st, store_txn_state state, store_prepared **out,
                    size_t *n, syn_err *err) {
   ST_GUARD(st, err);
   if (!out || !n) return syn_err_set(err, SYN_EINVAL, "store: NULL output");
@@ -359,12 +359,7 @@ int store_txn_list(store *st, store_txn_state state, store_prepared **out,
   return rc;
 }
 
-int store_prepared_list(store *st, store_prepared **out, size_t *n,
-                        syn_err *err) {
-  return store_txn_list(st, STORE_TXN_PREPARED, out, n, err);
-}
-
-int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
+int stl_lock_holder(st_lite *st, uint32_t table_id, const syn_value *key,
                       int nkey, uint64_t *holder, syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
@@ -400,7 +395,7 @@ int store_lock_holder(store *st, uint32_t table_id, const syn_value *key,
 ** aborted by recovery whose record vanished would look unknown, and an
 ** unknown txn's prepare is an empty YES vote and its commit a no-op 0,
 ** which would acknowledge a commit whose writes were lost. */
-int store_gc(store *st, uint64_t below_ts, syn_err *err) {
+int stl_gc(st_lite *st, uint64_t below_ts, syn_err *err) {
   ST_GUARD(st, err);
   int rc = st_ts_ok(below_ts, err, "gc horizon");
   if (rc) return rc;
@@ -460,4 +455,4 @@ int store_gc(store *st, uint64_t below_ts, syn_err *err) {
   return rc;
 }
 
-uint64_t store_gc_ts(const store *st) { return st ? st->gc_ts : 0; }
+uint64_t stl_gc_ts(const st_lite *st) { return st ? st->gc_ts : 0; }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "participant/store/store_int.h"
+#include "participant/store/store_lite_int.h"
 
 /* ---- validation -------------------------------------------------------- */
 
@@ -63,7 +63,7 @@ static int index_def_ok(const store_index_def *d, int ncols, syn_err *err) {
 }
 
 /* The barrier: refuse while any transaction holds intents on the table. */
-static int no_intents(store *st, st_table *t, store_info *info, syn_err *err) {
+static int no_intents(st_lite *st, st_table *t, store_info *info, syn_err *err) {
   sqlite3_stmt *q;
   int rc = st_tq(st, t, Q_ANY_INTENT, &q, err);
   if (rc) return rc;
@@ -82,7 +82,7 @@ static int no_intents(store *st, st_table *t, store_info *info, syn_err *err) {
 
 /* Physical indexes for catalog index `phys` over cols. The intent table
 ** gets one too when unique, so the unique check on intents is a seek. */
-static int index_create(store *st, uint32_t id, const char *phys, int unique,
+static int index_create(st_lite *st, uint32_t id, const char *phys, int unique,
                         const char *const *names, int ncols, syn_err *err) {
   st_sb b = {0};
   for (int pass = 0; pass < (unique ? 2 : 1); pass++) {
@@ -100,7 +100,7 @@ static int index_create(store *st, uint32_t id, const char *phys, int unique,
   return rc;
 }
 
-static int index_catalog_add(store *st, uint32_t id, const char *name,
+static int index_catalog_add(st_lite *st, uint32_t id, const char *name,
                              const char *phys, int unique, const int *cols,
                              int ncols, syn_err *err) {
   st_sb c = {0};
@@ -127,7 +127,7 @@ static int index_catalog_add(store *st, uint32_t id, const char *name,
 
 /* Run one parameterised catalog statement with up to 4 int/text args:
 ** fmt chars 'i' (int64) and 's' (text). */
-static int cat_exec(store *st, const char *sql, syn_err *err, const char *fmt,
+static int cat_exec(st_lite *st, const char *sql, syn_err *err, const char *fmt,
                     ...) {
   sqlite3_stmt *s;
   int rc = st_prep(st, sql, &s, err);
@@ -147,7 +147,7 @@ static int cat_exec(store *st, const char *sql, syn_err *err, const char *fmt,
 
 /* ---- DDL steps ------------------------------------------------------------ */
 
-int store_create_table(store *st, const store_table_def *d, syn_err *err) {
+int stl_create_table(st_lite *st, const store_table_def *d, syn_err *err) {
   ST_GUARD(st, err);
   if (!d) return syn_err_set(err, SYN_EINVAL, "store: NULL table def");
   if (st_table_find(st, d->table_id))
@@ -259,7 +259,7 @@ int store_create_table(store *st, const store_table_def *d, syn_err *err) {
   return st_table_load(st, id, err);
 }
 
-int store_drop_table(store *st, uint32_t table_id, store_info *info,
+int stl_drop_table(st_lite *st, uint32_t table_id, store_info *info,
                      syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
@@ -287,7 +287,7 @@ int store_drop_table(store *st, uint32_t table_id, store_info *info,
   return 0;
 }
 
-int store_truncate_table(store *st, uint32_t table_id, store_info *info,
+int stl_truncate_table(st_lite *st, uint32_t table_id, store_info *info,
                          syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
@@ -336,7 +336,7 @@ static int literal(st_sb *b, const syn_value *v, syn_err *err) {
 ** b is freed; on success a write transaction is open for the caller's
 ** catalog updates (commit or roll back), on failure none is. Cached
 ** statements of t are dropped first because they name its columns. */
-static int begin_schema_sql(store *st, st_table *t, st_sb *b, syn_err *err) {
+static int begin_schema_sql(st_lite *st, st_table *t, st_sb *b, syn_err *err) {
   if (b->oom) {
     sb_free(b);
     return syn_err_set(err, SYN_ENOMEM, "store: sql");
@@ -351,7 +351,7 @@ static int begin_schema_sql(store *st, st_table *t, st_sb *b, syn_err *err) {
   return rc;
 }
 
-int store_add_column(store *st, uint32_t table_id, const store_col_def *col,
+int stl_add_column(st_lite *st, uint32_t table_id, const store_col_def *col,
                      const syn_value *deflt, syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
@@ -393,7 +393,7 @@ int store_add_column(store *st, uint32_t table_id, const store_col_def *col,
   return st_table_reload(st, table_id, err);
 }
 
-static int index_drop_phys(store *st, uint32_t id, const char *phys,
+static int index_drop_phys(st_lite *st, uint32_t id, const char *phys,
                            syn_err *err) {
   char sql[160];
   snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS v%u_%s; DROP INDEX IF "
@@ -401,7 +401,7 @@ static int index_drop_phys(store *st, uint32_t id, const char *phys,
   return st_exec(st, sql, err);
 }
 
-int store_drop_column(store *st, uint32_t table_id, const char *name,
+int stl_drop_column(st_lite *st, uint32_t table_id, const char *name,
                       store_info *info, syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
@@ -463,7 +463,7 @@ int store_drop_column(store *st, uint32_t table_id, const char *name,
   return st_table_reload(st, table_id, err);
 }
 
-int store_rename_column(store *st, uint32_t table_id, const char *from,
+int stl_rename_column(st_lite *st, uint32_t table_id, const char *from,
                         const char *to, syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
@@ -497,7 +497,7 @@ int store_rename_column(store *st, uint32_t table_id, const char *from,
   return st_table_reload(st, table_id, err);
 }
 
-int store_create_index(store *st, uint32_t table_id, const store_index_def *d,
+int stl_create_index(st_lite *st, uint32_t table_id, const store_index_def *d,
                        store_info *info, syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
@@ -561,7 +561,7 @@ int store_create_index(store *st, uint32_t table_id, const store_index_def *d,
   return st_table_reload(st, table_id, err);
 }
 
-int store_drop_index(store *st, uint32_t table_id, const char *name,
+int stl_drop_index(st_lite *st, uint32_t table_id, const char *name,
                      syn_err *err) {
   ST_GUARD(st, err);
   st_table *t;
@@ -584,7 +584,7 @@ int store_drop_index(store *st, uint32_t table_id, const char *name,
   return st_table_reload(st, table_id, err);
 }
 
-int store_table_ncols(store *st, uint32_t table_id) {
+int stl_table_ncols(st_lite *st, uint32_t table_id) {
   if (!st) return SYN_EINVAL;
   st_table *t = st_table_find(st, table_id);
   return t ? t->ncols : SYN_ENOTFOUND;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "participant/store/store_int.h"
+#include "participant/store/store_lite_int.h"
 
 static void sb_grow(st_sb *b, size_t extra) {
   if (b->oom) return;
@@ -62,7 +62,7 @@ void sb_free(st_sb *b) {
   memset(b, 0, sizeof *b);
 }
 
-int st_sqlerr(store *st, syn_err *err, int rc, const char *what) {
+int st_sqlerr(st_lite *st, syn_err *err, int rc, const char *what) {
   int code;
   switch (rc & 0xff) {
   case SQLITE_NOMEM: code = SYN_ENOMEM; break;
@@ -86,7 +86,7 @@ int st_sqlerr(store *st, syn_err *err, int rc, const char *what) {
                      rc);
 }
 
-int st_exec(store *st, const char *sql, syn_err *err) {
+int st_exec(st_lite *st, const char *sql, syn_err *err) {
   char *msg = NULL;
   int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
   if (rc != SQLITE_OK) {
@@ -98,7 +98,7 @@ int st_exec(store *st, const char *sql, syn_err *err) {
   return 0;
 }
 
-int st_prep(store *st, const char *sql, sqlite3_stmt **out, syn_err *err) {
+int st_prep(st_lite *st, const char *sql, sqlite3_stmt **out, syn_err *err) {
   int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
                               NULL);
   if (rc != SQLITE_OK) {
@@ -108,7 +108,7 @@ int st_prep(store *st, const char *sql, sqlite3_stmt **out, syn_err *err) {
   return 0;
 }
 
-int st_run(store *st, sqlite3_stmt *s, syn_err *err, const char *what) {
+int st_run(st_lite *st, sqlite3_stmt *s, syn_err *err, const char *what) {
   int rc = sqlite3_step(s);
   int code = 0;
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) code = st_sqlerr(st, err, rc, what);
@@ -165,7 +165,7 @@ void st_col_value(sqlite3_stmt *s, int col, syn_value *out) {
 ** before BEGIN. In WAL mode NORMAL never fsyncs on commit but keeps the
 ** database consistent (checkpoints still sync); FULL fsyncs the WAL on
 ** every commit, which also makes all earlier WAL frames durable. */
-int st_begin(store *st, int durable, syn_err *err) {
+int st_begin(st_lite *st, int durable, syn_err *err) {
   if (st->sync_full != durable) {
     int rc = st_run(st, st->g[durable ? G_SYNC_FULL : G_SYNC_NORMAL], err,
                     "pragma synchronous");
@@ -175,13 +175,13 @@ int st_begin(store *st, int durable, syn_err *err) {
   return st_run(st, st->g[G_BEGIN], err, "begin");
 }
 
-int st_commit(store *st, syn_err *err) {
+int st_commit(st_lite *st, syn_err *err) {
   int rc = st_run(st, st->g[G_COMMIT], err, "commit");
   if (rc) st_rollback(st);
   return rc;
 }
 
-void st_rollback(store *st) {
+void st_rollback(st_lite *st) {
   if (!sqlite3_get_autocommit(st->db)) {
     sqlite3_step(st->g[G_ROLLBACK]);
     sqlite3_reset(st->g[G_ROLLBACK]);

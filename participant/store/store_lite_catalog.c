@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "participant/store/store_int.h"
+#include "participant/store/store_lite_int.h"
 
 /* ---- in-memory tables -------------------------------------------------- */
 
-void st_table_stmts_drop(store *st, st_table *t) {
+void st_table_stmts_drop(st_lite *st, st_table *t) {
   for (int i = 0; i < Q_N; i++) {
     sqlite3_finalize(t->q[i]);
     t->q[i] = NULL;
@@ -45,19 +45,19 @@ void st_table_free(st_table *t) {
   free(t);
 }
 
-st_table *st_table_find(store *st, uint32_t id) {
+st_table *st_table_find(st_lite *st, uint32_t id) {
   for (int i = 0; i < st->ntables; i++)
     if (st->tables[i]->id == id) return st->tables[i];
   return NULL;
 }
 
-int st_table_get(store *st, uint32_t id, st_table **out, syn_err *err) {
+int st_table_get(st_lite *st, uint32_t id, st_table **out, syn_err *err) {
   *out = st_table_find(st, id);
   if (!*out) return syn_err_set(err, SYN_ENOTFOUND, "store: no table %u", id);
   return 0;
 }
 
-void st_table_unlink(store *st, uint32_t id) {
+void st_table_unlink(st_lite *st, uint32_t id) {
   for (int i = 0; i < st->ntables; i++) {
     if (st->tables[i]->id != id) continue;
     st_table *t = st->tables[i];
@@ -89,7 +89,7 @@ static int parse_cols(const char *s, int **out, int *n) {
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
 /* Build the in-memory table `id` from the catalog. */
-int st_table_load(store *st, uint32_t id, syn_err *err) {
+int st_table_load(st_lite *st, uint32_t id, syn_err *err) {
   sqlite3_stmt *s = NULL;
   int rc;
   st_table *t = calloc(1, sizeof *t);
@@ -193,7 +193,7 @@ fail:
   return rc;
 }
 
-int st_catalog_load(store *st, syn_err *err) {
+int st_catalog_load(st_lite *st, syn_err *err) {
   sqlite3_stmt *s;
   int rc = st_prep(st, "SELECT id FROM _syn_tables ORDER BY id", &s, err);
   if (rc) return rc;
@@ -205,7 +205,7 @@ int st_catalog_load(store *st, syn_err *err) {
   return rc;
 }
 
-int st_table_reload(store *st, uint32_t id, syn_err *err) {
+int st_table_reload(st_lite *st, uint32_t id, syn_err *err) {
   st_table_unlink(st, id);
   return st_table_load(st, id, err);
 }
@@ -220,7 +220,7 @@ static void add_cols(st_sb *b, const st_table *t, const char *prefix) {
   }
 }
 
-int st_tq(store *st, st_table *t, int which, sqlite3_stmt **out,
+int st_tq(st_lite *st, st_table *t, int which, sqlite3_stmt **out,
           syn_err *err) {
   if (t->q[which]) {
     *out = t->q[which];
