@@ -4,6 +4,7 @@
 ** Expressions are in rewrite_expr.c.
 */
 #include "sql/rewrite_int.h"
+#include "sql/pgcatalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,7 +220,8 @@ static int lookup(sqlr_rw *w, const char *name, int loc, const cat_table **t) {
 }
 
 static int relname(sqlr_rw *w, const PgQuery__RangeVar *rv, const char **name) {
-  if (rv->schemaname && *rv->schemaname && strcmp(rv->schemaname, "public") != 0)
+  if (rv->schemaname && *rv->schemaname && strcmp(rv->schemaname, "public") != 0 &&
+      !pgc_is_system_schema(rv->schemaname))
     return sqlr__unsupported(w, rv->location, "schema-qualified names");
   *name = rv->relname;
   return 0;
@@ -438,8 +440,11 @@ int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node 
           is_cte = true;
           break;
         }
-    if (!is_cte && (rc = lookup(w, name, rv->location, &en.t))) return rc;
+    const pgc_table *sys = NULL;
+    if (!is_cte && (rc = sqlr__system_table(w, rv, &sys, &en))) return rc;
+    if (!is_cte && !sys && (rc = lookup(w, name, rv->location, &en.t))) return rc;
     if (rv->alias && rv->alias->n_colnames) return aliased_table(w, b, sc, rv, name, en);
+    if (sys && (sqlr__ident(b, sys->schema) || cat_buf_printf(b, "."))) return sqlr__oom(w);
     if (sqlr__ident(b, name)) return sqlr__oom(w);
     if (rv->alias) {
       PUT(" AS ");

@@ -42,7 +42,9 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
                      uint32_t *type, int32_t *typmod) {
   uint32_t oid;
   int32_t tm;
-  int rc = type_of_name(w, tc->type_name, &oid, &tm);
+  int rc = sqlr__pgcat_cast(w, b, sc, tc, type, typmod);
+  if (rc != SQLR_NO_FUNC) return rc;
+  rc = type_of_name(w, tc->type_name, &oid, &tm);
   if (rc) return rc;
   *type = oid;
   *typmod = tm;
@@ -384,6 +386,8 @@ static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
   }
   if (strcmp(name, "extract") == 0 && f->n_funcname == 2) return sqlr__extract(w, b, sc, f, type, typmod);
   rc = sqlr__func_more(w, b, sc, f, name, type, typmod);
+  if (rc != SQLR_NO_FUNC) return rc;
+  rc = sqlr__pgcat_func(w, b, sc, f, name, type, typmod);
   if (rc != SQLR_NO_FUNC) return rc;
   char what[96];
   snprintf(what, sizeof what, "function %s()", name);

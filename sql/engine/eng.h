@@ -92,6 +92,12 @@ int eng_session_new(cl_cluster *cl, const eng_opts *opts, eng_session **out, syn
 /* Rolls back an open transaction (a cluster call: not on a loop thread). */
 void eng_session_free(eng_session *s);
 
+/* The connected user and database and the BackendKeyData pid: what
+** current_user, current_database(), pg_backend_pid() and the pg_catalog
+** rows (pg_roles, pg_database) show. Default "synod", "synod", 0. */
+int eng_session_set_identity(eng_session *s, const char *user, const char *database,
+                             int32_t pid, syn_err *err);
+
 /* Set a session parameter as SET would (startup parameters, "-c" options).
 ** Unknown names: SYN_ENOTFOUND; bad values: SYN_EINVAL (err has SQLSTATE). */
 int eng_session_set(eng_session *s, const char *name, const char *value, syn_err *err);

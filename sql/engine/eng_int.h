@@ -83,6 +83,10 @@ struct eng_session {
   int scan_rc;           /* first cl_scan failure inside SQLite */
   syn_err scan_err;
   atomic_int cancel;
+  /* identity (eng_session_set_identity), for pg_catalog and current_user */
+  char *user;
+  char *database;
+  int32_t backend_pid;
 };
 
 /* ---- rows (eng_rows.c) ---- */
@@ -117,6 +121,9 @@ int eng__register_numeric(struct sqlite3 *db);
 int eng__vtab_register(eng_session *s, syn_err *e);
 /* Bring the virtual tables in line with the catalog (when its version moved). */
 int eng__catalog_sync(eng_session *s, syn_err *e);
+/* Attach and fill pg_catalog / information_schema on the fresh connection
+** (eng_pgcat.c); s->tabs are the user tables. */
+int eng__pgcat_fill(eng_session *s, syn_err *e);
 /* Function groups registered by eng_register_functions (eng_funcs_*.c). */
 int eng__register_text_functions(sqlite3 *db);
 int eng__register_math_functions(sqlite3 *db);

@@ -35,6 +35,8 @@ void eng_session_free(eng_session *s) {
   if (s->db) sqlite3_close(s->db);
   eng__tabs_free(s);
   eng__settings_free(s);
+  free(s->user);
+  free(s->database);
   free(s);
 }
 
