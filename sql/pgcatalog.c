@@ -114,6 +114,11 @@ static const pgc_col c_rewrite[] = {
 static const pgc_col c_proc[] = {
     {"oid", O}, {"proname", NM}, {"pronamespace", O}, {"proowner", O}, {"prokind", CH},
     {"prorettype", O}, {"proargtypes", OV}};
+/* A view in the session (eng_pgcat.c), so setting shows SET at once. */
+static const pgc_col c_settings[] = {
+    {"name", T}, {"setting", T}, {"unit", T}, {"category", T}, {"short_desc", T},
+    {"extra_desc", T}, {"context", T}, {"vartype", T}, {"source", T}, {"min_val", T},
+    {"max_val", T}, {"enumvals", TA}, {"boot_val", T}, {"reset_val", T}};
 static const pgc_col c_tables[] = {
     {"schemaname", NM}, {"tablename", NM}, {"tableowner", NM}, {"tablespace", NM},
     {"hasindexes", B}, {"hasrules", B}, {"hastriggers", B}, {"rowsecurity", B}};
@@ -165,6 +170,7 @@ static const pgc_table tables[] = {
     TAB("pg_catalog", "pg_trigger", c_trigger),
     TAB("pg_catalog", "pg_rewrite", c_rewrite),
     TAB("pg_catalog", "pg_proc", c_proc),
+    TAB("pg_catalog", "pg_settings", c_settings),
     TAB("pg_catalog", "pg_tables", c_tables),
     TAB("pg_catalog", "pg_indexes", c_indexes),
     TAB("information_schema", "tables", c_is_tables),
@@ -318,6 +324,7 @@ uint32_t pgc_table_oid(const cat_table *t) {
 static void create_tables(filler *f) {
   for (int i = 0; i < NTABLES && !f->rc; i++) {
     const pgc_table *t = &tables[i];
+    if (strcmp(t->name, "pg_settings") == 0) continue; /* the session's view */
     f->rc = cat_buf_printf(f->b, "CREATE TABLE \"%s\".\"%s\"(", t->schema, t->name);
     for (int c = 0; c < t->ncols && !f->rc; c++) {
       uint32_t ty = t->cols[c].type;
@@ -418,13 +425,16 @@ static void is_column(filler *f, const char *db, const char *schema, const char 
 
 static void fill_static(filler *f, const char *user, const char *db) {
   row(f, "pg_catalog", "pg_namespace", "usun", PGC_NSP_CATALOG, "pg_catalog", PGC_ROLE_OID);
-  row(f, "pg_catalog", "pg_namespace", "usun", PGC_NSP_PUBLIC, "public", PGC_ROLE_OID);
+  /* PostgreSQL 15: public belongs to pg_database_owner. */
+  row(f, "pg_catalog", "pg_namespace", "usun", PGC_NSP_PUBLIC, "public", 6171u);
   row(f, "pg_catalog", "pg_namespace", "usun", PGC_NSP_INFO, "information_schema",
       PGC_ROLE_OID);
   row(f, "pg_catalog", "pg_database", "usuicbbisssnn", PGC_DB_OID, db, PGC_ROLE_OID, 6, 'c', 0,
       1, -1, "C.UTF-8", "C.UTF-8", NULL);
   row(f, "pg_catalog", "pg_roles", "sbbbbbbisnbnu", user, 1, 1, 1, 1, 1, 1, -1, "********", 1,
       PGC_ROLE_OID);
+  row(f, "pg_catalog", "pg_roles", "sbbbbbbisnbnu", "pg_database_owner", 0, 1, 0, 0, 0, 0, -1,
+      "********", 0, 6171u);
   row(f, "pg_catalog", "pg_user", "subbbbsnn", user, PGC_ROLE_OID, 1, 1, 1, 1, "********");
   row(f, "pg_catalog", "pg_am", "usuc", 2u, "heap", 3u, 't');
   row(f, "pg_catalog", "pg_am", "usuc", 403u, "btree", 330u, 'i');
@@ -448,7 +458,7 @@ static void fill_static(filler *f, const char *user, const char *db) {
     const pgc_table *t = &tables[i];
     bool info = strcmp(t->schema, "information_schema") == 0;
     uint32_t oid = 12000u + (uint32_t)i;
-    bool view = info || strcmp(t->name, "pg_roles") == 0 || strcmp(t->name, "pg_user") == 0 ||
+    bool view = info || strcmp(t->name, "pg_roles") == 0 || strcmp(t->name, "pg_settings") == 0 || strcmp(t->name, "pg_user") == 0 ||
                 strcmp(t->name, "pg_tables") == 0 || strcmp(t->name, "pg_indexes") == 0;
     row(f, "pg_catalog", "pg_class",
         "usuuuuuuuiiiubbcciibbbbbbcbu", oid, t->name, info ? PGC_NSP_INFO : PGC_NSP_CATALOG,

@@ -124,6 +124,9 @@ int eng__catalog_sync(eng_session *s, syn_err *e);
 /* Attach and fill pg_catalog / information_schema on the fresh connection
 ** (eng_pgcat.c); s->tabs are the user tables. */
 int eng__pgcat_fill(eng_session *s, syn_err *e);
+/* Setting i's name (NULL past the last), description and read-only flag,
+** for pg_settings; its value is s->settings[i]. */
+const char *eng__guc_info(int i, const char **desc, bool *readonly);
 /* Function groups registered by eng_register_functions (eng_funcs_*.c). */
 int eng__register_text_functions(sqlite3 *db);
 int eng__register_math_functions(sqlite3 *db);
