@@ -119,6 +119,11 @@ static const pgc_col c_settings[] = {
     {"name", T}, {"setting", T}, {"unit", T}, {"category", T}, {"short_desc", T},
     {"extra_desc", T}, {"context", T}, {"vartype", T}, {"source", T}, {"min_val", T},
     {"max_val", T}, {"enumvals", TA}, {"boot_val", T}, {"reset_val", T}};
+static const pgc_col c_extension[] = {
+    {"oid", O}, {"extname", NM}, {"extowner", O}, {"extnamespace", O},
+    {"extrelocatable", B}, {"extversion", T}};
+static const pgc_col c_views[] = {
+    {"schemaname", NM}, {"viewname", NM}, {"viewowner", NM}, {"definition", T}};
 static const pgc_col c_tables[] = {
     {"schemaname", NM}, {"tablename", NM}, {"tableowner", NM}, {"tablespace", NM},
     {"hasindexes", B}, {"hasrules", B}, {"hastriggers", B}, {"rowsecurity", B}};
@@ -171,6 +176,8 @@ static const pgc_table tables[] = {
     TAB("pg_catalog", "pg_rewrite", c_rewrite),
     TAB("pg_catalog", "pg_proc", c_proc),
     TAB("pg_catalog", "pg_settings", c_settings),
+    TAB("pg_catalog", "pg_extension", c_extension),
+    TAB("pg_catalog", "pg_views", c_views),
     TAB("pg_catalog", "pg_tables", c_tables),
     TAB("pg_catalog", "pg_indexes", c_indexes),
     TAB("information_schema", "tables", c_is_tables),
@@ -458,7 +465,8 @@ static void fill_static(filler *f, const char *user, const char *db) {
     const pgc_table *t = &tables[i];
     bool info = strcmp(t->schema, "information_schema") == 0;
     uint32_t oid = 12000u + (uint32_t)i;
-    bool view = info || strcmp(t->name, "pg_roles") == 0 || strcmp(t->name, "pg_settings") == 0 || strcmp(t->name, "pg_user") == 0 ||
+    bool view = info || strcmp(t->name, "pg_roles") == 0 || strcmp(t->name, "pg_settings") == 0 ||
+                strcmp(t->name, "pg_views") == 0 || strcmp(t->name, "pg_user") == 0 ||
                 strcmp(t->name, "pg_tables") == 0 || strcmp(t->name, "pg_indexes") == 0;
     row(f, "pg_catalog", "pg_class",
         "usuuuuuuuiiiubbcciibbbbbbcbu", oid, t->name, info ? PGC_NSP_INFO : PGC_NSP_CATALOG,
@@ -538,6 +546,47 @@ static void index_rows(filler *f, const cat_table *t, const char *user, int k, c
   cat_buf_free(&conkey);
 }
 
+/* A DEFAULT as pg_get_expr prints it. The catalog keeps defaults only as
+** the SQLite expressions the rewrite made (sqlr_default_expr), so the
+** forms it produces for constants and the clock are turned back into
+** PostgreSQL's; anything else is shown as that SQLite text
+** (docs/engine.md). */
+static int default_text(cat_buf *b, const cat_column *col) {
+  const char *d = col->def_sql ? col->def_sql : "";
+  size_t n = strlen(d);
+  char tn[64];
+  if (strcmp(d, "substr(:now, 1, 10)") == 0) return cat_buf_printf(b, "CURRENT_DATE");
+  if (strcmp(d, ":now") == 0)
+    return cat_buf_printf(b, col->type_oid == CAT_OID_TIMESTAMP ? "CURRENT_TIMESTAMP" : "now()");
+  if (col->type_oid == CAT_OID_BOOL && (strcmp(d, "1") == 0 || strcmp(d, "0") == 0))
+    return cat_buf_printf(b, "%s", d[0] == '1' ? "true" : "false");
+  /* ('1.5' COLLATE synnum): a numeric constant. */
+  const char *pre = "('", *post = "' COLLATE synnum)";
+  size_t lp = strlen(pre), lq = strlen(post);
+  if (n > lp + lq && strncmp(d, pre, lp) == 0 && strcmp(d + n - lq, post) == 0 &&
+      strspn(d + lp, "-0123456789.") == n - lp - lq)
+    return cat_buf_printf(b, "%.*s", (int)(n - lp - lq), d + lp);
+  /* A string constant carries its type, as PostgreSQL prints it. */
+  if (n >= 2 && d[0] == '\'' && d[n - 1] == '\'' && !strstr(d + 1, "' ")) {
+    const char *cast = NULL;
+    switch (col->type_oid) {
+    case CAT_OID_TEXT: cast = "text"; break;
+    case CAT_OID_VARCHAR: cast = "character varying"; break;
+    case CAT_OID_BPCHAR: cast = "bpchar"; break;
+    case CAT_OID_DATE: case CAT_OID_TIMESTAMP: case CAT_OID_TIMESTAMPTZ:
+      cat_type_display(col->type_oid, -1, tn, sizeof tn);
+      cast = tn;
+      break;
+    }
+    if (cast) return cat_buf_printf(b, "%s::%s", d, cast);
+  }
+  /* A negative integer constant prints as PostgreSQL's '-1'::integer
+  ** (the literal's type, whatever the column's). */
+  if (n > 1 && n < 11 && d[0] == '-' && strspn(d + 1, "0123456789") == n - 1)
+    return cat_buf_printf(b, "'%s'::integer", d);
+  return cat_buf_printf(b, "%s", d);
+}
+
 static void table_rows(filler *f, const cat_table *t, const char *user, const char *db) {
   uint32_t oid = pgc_table_oid(t);
   bool has_index = t->npk || t->nuniques || t->nindexes;
@@ -556,12 +605,10 @@ static void table_rows(filler *f, const cat_table *t, const char *user, const ch
     type_info(col->type_oid, &len, &byval, &align, &storage, &coll);
     cat_buf def = {0};
     int rc = 0;
-    /* The default as PostgreSQL prints it for serial columns; other
-    ** defaults are kept as SQLite expressions only (docs/engine.md). */
     if (col->def_kind == CAT_DEF_SERIAL)
       rc = cat_buf_printf(&def, "nextval('%s'::regclass)", col->def_sql);
     else if (col->def_kind == CAT_DEF_EXPR)
-      rc = cat_buf_printf(&def, "%s", col->def_sql);
+      rc = default_text(&def, col);
     if (rc) {
       f->rc = rc;
       break;

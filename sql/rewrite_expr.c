@@ -275,7 +275,7 @@ static int column_ref(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Col
       /* Qualify references into outer queries: SQLite resolves an
       ** unqualified name to the innermost match as PostgreSQL does, but a
       ** qualified reference keeps the rewrite obviously equivalent. */
-      return emit_col(w, b, en, hit_idx, s == sc ? NULL : en->alias, f[0]);
+      return emit_col(w, b, en, hit_idx, s == sc && !w->qualify_cols ? NULL : en->alias, f[0]);
     }
     if (s->allow_alias)
       for (size_t i = 0; i < s->ntargets; i++) {

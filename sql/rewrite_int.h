@@ -74,6 +74,9 @@ typedef struct sqlr_rw {
   int nptypes;
   bool uses_now;
   bool in_default;
+  /* Qualify every column reference with its FROM item's name (arguments
+  ** that rewrite_pgcat.c places inside subqueries over the catalog). */
+  bool qualify_cols;
   /* Output columns (bit i: column i) whose integer values the next
   ** sqlr__select must turn into numeric: set-operation arms and VALUES
   ** rows agree on numeric where PostgreSQL resolves their columns to it.

@@ -201,7 +201,8 @@ static bool is_name(const PgQuery__TypeName *tn, const char *s) {
 
 /* Casts to the system types and to arrays (SQLR_NO_FUNC for others):
 **   x::oid, 'n'::oid    an integer;
-**   oid::regclass       the relation's name (PostgreSQL's regclass output);
+**   oid::regclass       the relation's name, quoted where needed
+**                       (PostgreSQL's regclass output);
 **   'name'::regclass    the relation's OID, so it compares with oid columns
 **                       (printed as a number, where PostgreSQL prints the
 **                       name: docs/engine.md);
@@ -240,20 +241,20 @@ int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
   const char *lookup = NULL;
   if (is_name(tn, "regclass")) {
     *type = PGC_OID_REGCLASS;
-    if (lit) {
+    if (lit) { /* a constant: nothing to capture */
       *type = PGC_OID_OID;
-      PUT("(SELECT \"oid\" FROM \"pg_catalog\".\"pg_class\" WHERE \"relname\" = ");
+      PUT("(SELECT x.\"oid\" FROM \"pg_catalog\".\"pg_class\" x WHERE x.\"relname\" = ");
       if ((rc = EXPR(tc->arg, &at, &atm))) return rc;
       PUT(")");
       return 0;
     }
-    lookup = "(SELECT \"relname\" FROM \"pg_catalog\".\"pg_class\" WHERE \"oid\" = ";
+    lookup = "(SELECT x.\"relname\" FROM \"pg_catalog\".\"pg_class\" x WHERE x.\"oid\" = ";
   } else if (is_name(tn, "regnamespace")) {
     *type = PGC_OID_REGNAMESPACE;
-    lookup = "(SELECT \"nspname\" FROM \"pg_catalog\".\"pg_namespace\" WHERE \"oid\" = ";
+    lookup = "(SELECT x.\"nspname\" FROM \"pg_catalog\".\"pg_namespace\" x WHERE x.\"oid\" = ";
   } else if (is_name(tn, "regproc") || is_name(tn, "regprocedure")) {
     *type = PGC_OID_REGPROC;
-    lookup = "(SELECT \"proname\" FROM \"pg_catalog\".\"pg_proc\" WHERE \"oid\" = ";
+    lookup = "(SELECT x.\"proname\" FROM \"pg_catalog\".\"pg_proc\" x WHERE x.\"oid\" = ";
   } else if (is_name(tn, "regtype")) {
     *type = PGC_OID_REGTYPE;
     PUT("syn_format_type(");
@@ -265,11 +266,15 @@ int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
   }
   /* An OID without a row prints as the number, as PostgreSQL's output. */
   cat_buf x = {0};
-  if ((rc = sqlr__expr(w, &x, sc, tc->arg, &at, &atm))) {
+  bool was = w->qualify_cols;
+  w->qualify_cols = true;
+  rc = sqlr__expr(w, &x, sc, tc->arg, &at, &atm);
+  w->qualify_cols = was;
+  if (rc) {
     cat_buf_free(&x);
     return rc;
   }
-  rc = cat_buf_printf(b, "coalesce(%s%s), CAST(%s AS TEXT))", lookup, x.p, x.p);
+  rc = cat_buf_printf(b, "coalesce(syn_quote_ident(%s%s)), CAST(%s AS TEXT))", lookup, x.p, x.p);
   cat_buf_free(&x);
   return rc ? sqlr__oom(w) : 0;
 }
@@ -287,7 +292,7 @@ typedef struct pg_fn {
 #define PGC "\"pg_catalog\"."
 static const pg_fn fns[] = {
     {"pg_get_userbyid", 1, 1, PGC_OID_NAME,
-     "coalesce((SELECT \"rolname\" FROM " PGC "\"pg_roles\" WHERE \"oid\" = %1$s), "
+     "coalesce((SELECT \"rolname\" FROM " PGC "\"pg_roles\" x WHERE x.\"oid\" = %1$s), "
      "'unknown (OID=' || %1$s || ')')"},
     {"pg_encoding_to_char", 1, 1, PGC_OID_NAME,
      "(CASE %1$s WHEN 6 THEN 'UTF8' WHEN 0 THEN 'SQL_ASCII' ELSE '' END)"},
@@ -296,36 +301,36 @@ static const pg_fn fns[] = {
     /* Every relation and type is in public or pg_catalog, both on the
     ** search path, so everything that exists is visible. */
     {"pg_table_is_visible", 1, 1, CAT_OID_BOOL,
-     "(%1$s IN (SELECT \"oid\" FROM " PGC "\"pg_class\"))"},
-    {"pg_type_is_visible", 1, 1, CAT_OID_BOOL, "(%1$s IN (SELECT \"oid\" FROM " PGC "\"pg_type\"))"},
+     "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_class\" x))"},
+    {"pg_type_is_visible", 1, 1, CAT_OID_BOOL, "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_type\" x))"},
     {"pg_function_is_visible", 1, 1, CAT_OID_BOOL,
-     "(%1$s IN (SELECT \"oid\" FROM " PGC "\"pg_proc\"))"},
+     "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_proc\" x))"},
     {"format_type", 2, 2, CAT_OID_TEXT, "syn_format_type(%1$s, %2$s)"},
     /* Expressions (defaults) are stored as the text PostgreSQL prints. */
     {"pg_get_expr", 2, 3, CAT_OID_TEXT, "%1$s"},
     {"pg_get_indexdef", 1, 1, CAT_OID_TEXT,
-     "(SELECT \"syn_def\" FROM " PGC "\"pg_index\" WHERE \"indexrelid\" = %1$s)"},
+     "(SELECT x.\"syn_def\" FROM " PGC "\"pg_index\" x WHERE x.\"indexrelid\" = %1$s)"},
     {"pg_get_indexdef", 3, 3, CAT_OID_TEXT,
-     "(CASE WHEN %2$s = 0 THEN (SELECT \"syn_def\" FROM " PGC
-     "\"pg_index\" WHERE \"indexrelid\" = %1$s) ELSE (SELECT a.\"attname\" FROM " PGC
-     "\"pg_index\" i JOIN " PGC "\"pg_attribute\" a ON a.\"attrelid\" = i.\"indrelid\" AND "
-     "a.\"attnum\" = syn_array_elem(i.\"indkey\", %2$s, 1) WHERE i.\"indexrelid\" = %1$s) END)"},
+     "(CASE WHEN %2$s = 0 THEN (SELECT x.\"syn_def\" FROM " PGC
+     "\"pg_index\" x WHERE x.\"indexrelid\" = %1$s) ELSE (SELECT a.\"attname\" FROM " PGC
+     "\"pg_index\" x JOIN " PGC "\"pg_attribute\" a ON a.\"attrelid\" = x.\"indrelid\" AND "
+     "a.\"attnum\" = syn_array_elem(x.\"indkey\", %2$s, 1) WHERE x.\"indexrelid\" = %1$s) END)"},
     {"pg_get_constraintdef", 1, 2, CAT_OID_TEXT,
-     "(SELECT \"syn_def\" FROM " PGC "\"pg_constraint\" WHERE \"oid\" = %1$s)"},
+     "(SELECT x.\"syn_def\" FROM " PGC "\"pg_constraint\" x WHERE x.\"oid\" = %1$s)"},
     /* synod has no logical replication: nothing is publishable. */
     {"pg_relation_is_publishable", 1, 1, CAT_OID_BOOL, "(%1$s IS NULL AND 0)"},
     /* ... and no extended statistics objects. */
     {"pg_get_statisticsobjdef_columns", 1, 1, CAT_OID_TEXT,
-     "(SELECT NULL FROM " PGC "\"pg_statistic_ext\" WHERE \"oid\" = %1$s)"},
+     "(SELECT NULL FROM " PGC "\"pg_statistic_ext\" x WHERE x.\"oid\" = %1$s)"},
     {"obj_description", 1, 2, CAT_OID_TEXT,
-     "(SELECT \"description\" FROM " PGC "\"pg_description\" WHERE \"objoid\" = %1$s AND "
-     "\"objsubid\" = 0)"},
+     "(SELECT x.\"description\" FROM " PGC "\"pg_description\" x WHERE x.\"objoid\" = %1$s "
+     "AND x.\"objsubid\" = 0)"},
     {"shobj_description", 2, 2, CAT_OID_TEXT,
-     "(SELECT \"description\" FROM " PGC "\"pg_description\" WHERE \"objoid\" = %1$s AND "
-     "\"objsubid\" = 0)"},
+     "(SELECT x.\"description\" FROM " PGC "\"pg_description\" x WHERE x.\"objoid\" = %1$s "
+     "AND x.\"objsubid\" = 0)"},
     {"col_description", 2, 2, CAT_OID_TEXT,
-     "(SELECT \"description\" FROM " PGC "\"pg_description\" WHERE \"objoid\" = %1$s AND "
-     "\"objsubid\" = %2$s)"},
+     "(SELECT x.\"description\" FROM " PGC "\"pg_description\" x WHERE x.\"objoid\" = %1$s "
+     "AND x.\"objsubid\" = %2$s)"},
     {"pg_is_other_temp_schema", 1, 1, CAT_OID_BOOL, "(%1$s IS NULL AND 0)"},
     {"array_to_string", 2, 3, CAT_OID_TEXT, "syn_array_to_string(%1$s, %2$s)"},
     {"array_upper", 2, 2, CAT_OID_INT4, "syn_array_upper(%1$s, %2$s)"},
@@ -359,12 +364,17 @@ int sqlr__pgcat_func(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
   cat_buf args[3];
   memset(args, 0, sizeof args);
   int rc = 0;
+  /* The SQL puts the arguments inside subqueries over the catalog (alias
+  ** x, a): qualified column references cannot be captured there. */
+  bool was = w->qualify_cols;
+  w->qualify_cols = true;
   for (size_t i = 0; i < f->n_args && !rc; i++) {
     uint32_t at = 0;
     int32_t atm = -1;
     rc = sqlr__expr(w, &args[i], sc, f->args[i], &at, &atm);
     if (!rc && cat_buf_printf(&args[i], "%s", "")) rc = sqlr__oom(w);
   }
+  w->qualify_cols = was;
   if (!rc) {
     /* Each argument parenthesised once, however often the SQL uses it. */
     cat_buf p[3];

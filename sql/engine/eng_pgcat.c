@@ -39,6 +39,24 @@ static void regex_free(void *p) {
   free(p);
 }
 
+/* PostgreSQL's wording for the regcomp errors (its regerror texts). */
+static const char *regex_why(int rc) {
+  switch (rc) {
+  case REG_EPAREN: return "parentheses () not balanced";
+  case REG_EBRACK: return "brackets [] not balanced";
+  case REG_EBRACE: return "braces {} not balanced";
+  case REG_BADRPT: return "quantifier operand invalid";
+  case REG_EESCAPE: return "invalid escape \\ sequence";
+  case REG_BADBR: return "invalid repetition count(s)";
+  case REG_ERANGE: return "invalid character range";
+  case REG_ECTYPE: return "invalid character class";
+  case REG_ECOLLATE: return "invalid collating element";
+  case REG_ESUBREG: return "invalid backreference number";
+  case REG_ESPACE: return "out of memory";
+  default: return "invalid regular expression";
+  }
+}
+
 /* syn_regex(text, pattern, icase). The compiled pattern is kept as the
 ** argument's auxiliary data, so a constant pattern compiles once per
 ** statement. PostgreSQL's AREs are a superset of POSIX EREs; psql's name
@@ -62,8 +80,8 @@ static void fn_regex(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *pat = (const char *)sqlite3_value_text(argv[1]);
   int rc = regcomp(re, pat ? pat : "", REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
   if (rc) {
-    char why[128], msg[192];
-    regerror(rc, re, why, sizeof why);
+    char msg[192];
+    const char *why = regex_why(rc);
     free(re);
     snprintf(msg, sizeof msg, "2201B: invalid regular expression: %s", why);
     sqlite3_result_error(ctx, msg, -1);
@@ -226,6 +244,33 @@ static void fn_array_elem(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   arr_free(&a);
 }
 
+/* syn_array_json(array): the elements as a JSON array of strings (NULL
+** elements null), for json_each (unnest in FROM). */
+static void fn_array_json(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  arr a;
+  if (!arr_get(ctx, argv[0], &a)) return;
+  cat_buf b = {0};
+  int rc = cat_buf_append(&b, "[", 1);
+  for (int i = 0; i < a.n && !rc; i++) {
+    if (i) rc = cat_buf_append(&b, ",", 1);
+    if (!rc && !a.elems[i]) rc = cat_buf_printf(&b, "null");
+    else if (!rc) {
+      rc = cat_buf_append(&b, "\"", 1);
+      for (const unsigned char *p = (const unsigned char *)a.elems[i]; *p && !rc; p++)
+        rc = *p == '"' || *p == '\\' ? cat_buf_printf(&b, "\\%c", *p)
+             : *p < 0x20             ? cat_buf_printf(&b, "\\u%04x", *p)
+                                     : cat_buf_append(&b, p, 1);
+      if (!rc) rc = cat_buf_append(&b, "\"", 1);
+    }
+  }
+  if (!rc) rc = cat_buf_append(&b, "]", 1);
+  arr_free(&a);
+  if (rc) sqlite3_result_error_nomem(ctx);
+  else sqlite3_result_text(ctx, b.p, (int)b.n, SQLITE_TRANSIENT);
+  cat_buf_free(&b);
+}
+
 /* An element as PostgreSQL's array_out writes it: quoted when empty,
 ** "NULL", or holding a delimiter, quote, backslash, brace or space. */
 static int arr_elem_out(cat_buf *b, const char *v) {
@@ -340,7 +385,7 @@ static int register_fns(eng_session *s) {
       {"syn_regex", 3, fn_regex},           {"syn_format_type", 2, fn_format_type},
       {"syn_array_has", 2, fn_array_has},   {"syn_array_to_string", 2, fn_array_to_string},
       {"syn_array_upper", 2, fn_array_upper}, {"syn_array_elem", 3, fn_array_elem},
-      {"syn_quote_ident", 1, fn_quote_ident},
+      {"syn_quote_ident", 1, fn_quote_ident}, {"syn_array_json", 1, fn_array_json},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
     if (sqlite3_create_function(s->db, fns[i].name, fns[i].nargs, det, NULL, fns[i].fn, NULL,
