@@ -298,10 +298,11 @@ static const pg_fn fns[] = {
      "(CASE %1$s WHEN 6 THEN 'UTF8' WHEN 0 THEN 'SQL_ASCII' ELSE '' END)"},
     {"pg_char_to_encoding", 1, 1, CAT_OID_INT4,
      "(CASE upper(%1$s) WHEN 'UTF8' THEN 6 WHEN 'SQL_ASCII' THEN 0 ELSE -1 END)"},
-    /* Every relation and type is in public or pg_catalog, both on the
-    ** search path, so everything that exists is visible. */
+    /* The search path is pg_catalog, public (information_schema is not
+    ** on it, as in PostgreSQL); names are unique across the two. */
     {"pg_table_is_visible", 1, 1, CAT_OID_BOOL,
-     "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_class\" x))"},
+     "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_class\" x WHERE x.\"relnamespace\" IN "
+     "(11, 2200)))"},
     {"pg_type_is_visible", 1, 1, CAT_OID_BOOL, "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_type\" x))"},
     {"pg_function_is_visible", 1, 1, CAT_OID_BOOL,
      "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_proc\" x))"},
