@@ -133,5 +133,9 @@ void eng_server_stop(eng_server *srv, void (*cb)(void *ud), void *ud);
 ** SQLite connection call this too. Returns an SQLite result code. */
 struct sqlite3;
 int eng_register_functions(struct sqlite3 *db);
+/* The functions the rewrite uses over the system catalogs (syn_regex,
+** syn_format_type, syn_array_*, syn_quote_ident; eng_pgcat.c) on any
+** connection; SQLITE_OK or an SQLite error code. */
+int eng_register_pgcat_functions(struct sqlite3 *db);
 
 #endif /* SYN_ENG_H */
