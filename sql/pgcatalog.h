@@ -86,9 +86,9 @@ bool pgc_type_is_oid(uint32_t oid);
 ** for an OID it does not. buf must hold 64 bytes. */
 const char *pgc_format_type(uint32_t oid, int32_t typmod, char *buf, size_t cap);
 
-/* Statements (separated by ";") that create the system tables in the
-** attached databases and fill them for the given user tables, session
-** user and database. */
+/* Statements (separated by ";", one transaction: BEGIN ... COMMIT) that
+** create the system tables in the attached databases and fill them for
+** the given user tables, session user and database. */
 int pgc_fill_sql(cat_table *const *tabs, int ntabs, const char *user, const char *database,
                  cat_buf *out, syn_err *e);
 

@@ -77,6 +77,7 @@ typedef struct sqlr_rw {
   /* Qualify every column reference with its FROM item's name (arguments
   ** that rewrite_pgcat.c places inside subqueries over the catalog). */
   bool qualify_cols;
+  bool system_ready; /* sqlr_catalog.need_system has been called */
   /* Output columns (bit i: column i) whose integer values the next
   ** sqlr__select must turn into numeric: set-operation arms and VALUES
   ** rows agree on numeric where PostgreSQL resolves their columns to it.
@@ -166,6 +167,8 @@ struct pgc_table;
 ** pg_catalog.x. */
 int sqlr__system_table(sqlr_rw *w, const PgQuery__RangeVar *rv, const struct pgc_table **out,
                        sqlr_ent *en);
+/* Make the system tables available (sqlr_catalog.need_system, once). */
+int sqlr__need_system(sqlr_rw *w);
 bool sqlr__is_regex_op(const char *op);
 int sqlr__regex(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a, const char *op,
                 uint32_t *type);

@@ -20,6 +20,13 @@
 #define EXPR(node, ty, tm) sqlr__expr(w, b, sc, (node), (ty), (tm))
 #define PUT(s) do { if (cat_buf_printf(b, "%s", (s))) return sqlr__oom(w); } while (0)
 
+int sqlr__need_system(sqlr_rw *w) {
+  if (w->system_ready) return 0;
+  w->system_ready = true;
+  if (!w->cat || !w->cat->need_system) return 0;
+  return w->cat->need_system(w->cat->ctx, w->e);
+}
+
 int sqlr__system_table(sqlr_rw *w, const PgQuery__RangeVar *rv, const pgc_table **out,
                        sqlr_ent *en) {
   const char *schema = rv->schemaname && *rv->schemaname ? rv->schemaname : NULL;
@@ -31,6 +38,8 @@ int sqlr__system_table(sqlr_rw *w, const PgQuery__RangeVar *rv, const pgc_table 
     return sqlr__fail(w, rv->location, SQLST_UNDEFINED_TABLE, "relation \"%s.%s\" does not exist",
                       schema, rv->relname);
   }
+  int rc = sqlr__need_system(w);
+  if (rc) return rc;
   sqlr_col *cols = calloc((size_t)t->ncols, sizeof *cols);
   if (!cols) return sqlr__oom(w);
   for (int i = 0; i < t->ncols; i++) {
@@ -174,6 +183,8 @@ int sqlr__collate(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Collate
 int sqlr__session_value(sqlr_rw *w, cat_buf *b, const PgQuery__SQLValueFunction *v,
                         uint32_t *type) {
   *type = PGC_OID_NAME;
+  int rc = sqlr__need_system(w);
+  if (rc) return rc;
   switch (v->op) {
   case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER:
   case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE:
@@ -239,6 +250,10 @@ int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
     return 0;
   }
   const char *lookup = NULL;
+  if ((is_name(tn, "regclass") || is_name(tn, "regnamespace") || is_name(tn, "regproc") ||
+       is_name(tn, "regprocedure")) &&
+      (rc = sqlr__need_system(w)))
+    return rc;
   if (is_name(tn, "regclass")) {
     *type = PGC_OID_REGCLASS;
     if (lit) { /* a constant: nothing to capture */
@@ -359,12 +374,13 @@ int sqlr__pgcat_func(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
       }
     }
   if (!known) return SQLR_NO_FUNC;
+  int rc = sqlr__need_system(w);
+  if (rc) return rc;
   if (!d || f->agg_star || f->agg_distinct || f->over)
     return sqlr__fail(w, f->location, SQLST_UNDEFINED_FUNCTION,
                       "function %s with %zu arguments does not exist", name, f->n_args);
   cat_buf args[3];
   memset(args, 0, sizeof args);
-  int rc = 0;
   /* The SQL puts the arguments inside subqueries over the catalog (alias
   ** x, a): qualified column references cannot be captured there. */
   bool was = w->qualify_cols;

@@ -87,6 +87,7 @@ struct eng_session {
   char *user;
   char *database;
   int32_t backend_pid;
+  bool pgcat_loaded;     /* this connection's pg_catalog is filled */
 };
 
 /* ---- rows (eng_rows.c) ---- */
@@ -121,9 +122,12 @@ int eng__register_numeric(struct sqlite3 *db);
 int eng__vtab_register(eng_session *s, syn_err *e);
 /* Bring the virtual tables in line with the catalog (when its version moved). */
 int eng__catalog_sync(eng_session *s, syn_err *e);
-/* Attach and fill pg_catalog / information_schema on the fresh connection
-** (eng_pgcat.c); s->tabs are the user tables. */
-int eng__pgcat_fill(eng_session *s, syn_err *e);
+/* Register the catalog functions on a fresh connection (eng_pgcat.c). */
+int eng__pgcat_register(eng_session *s, syn_err *e);
+/* sqlr_catalog.need_system: attach and fill pg_catalog /
+** information_schema from s->tabs, once per connection (sessions that
+** never read them never pay for them). */
+int eng__pgcat_need(void *s, syn_err *e);
 /* Setting i's name (NULL past the last), description and read-only flag,
 ** for pg_settings; its value is s->settings[i]. */
 const char *eng__guc_info(int i, const char **desc, bool *readonly);

@@ -85,9 +85,16 @@ static int register_fns(eng_session *s) {
   return 0;
 }
 
-int eng__pgcat_fill(eng_session *s, syn_err *e) {
+int eng__pgcat_register(eng_session *s, syn_err *e) {
+  s->pgcat_loaded = false; /* a fresh connection */
   if (register_fns(s))
     return syn_err_set(e, SYN_EINTERNAL, "registering catalog functions: %s", sqlite3_errmsg(s->db));
+  return 0;
+}
+
+int eng__pgcat_need(void *ctx, syn_err *e) {
+  eng_session *s = ctx;
+  if (s->pgcat_loaded) return 0;
   cat_buf sql = {0};
   int rc = cat_buf_printf(&sql, "ATTACH ':memory:' AS \"pg_catalog\";"
                                 "ATTACH ':memory:' AS \"information_schema\";")
@@ -100,5 +107,12 @@ int eng__pgcat_fill(eng_session *s, syn_err *e) {
     rc = syn_err_set(e, SYN_EINTERNAL, "filling pg_catalog: %s", msg ? msg : "?");
   sqlite3_free(msg);
   cat_buf_free(&sql);
-  return rc;
+  if (rc) {
+    /* Leave the connection as it was, so the next attempt starts clean. */
+    sqlite3_exec(s->db, "ROLLBACK; DETACH \"pg_catalog\"; DETACH \"information_schema\";", NULL,
+                 NULL, NULL);
+    return rc;
+  }
+  s->pgcat_loaded = true;
+  return 0;
 }

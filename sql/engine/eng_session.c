@@ -164,7 +164,7 @@ static int run_data_tag(eng_session *s, const sqlp_stmt *st, char *tag, size_t t
                         int *err_pos, syn_err *e) {
   int rc = eng__catalog_sync(s, e);
   if (rc) return rc;
-  sqlr_catalog cat = {lookup, s};
+  sqlr_catalog cat = {lookup, s, eng__pgcat_need};
   sqlr_query *q = NULL;
   rc = sqlr_rewrite(st, &cat, &q, err_pos, e);
   if (rc) return rc;

@@ -28,7 +28,7 @@ static int lookup(void *ctx, const char *name, const cat_table **out) {
     }
   return SYN_ENOTFOUND;
 }
-static const sqlr_catalog catalog = {lookup, NULL};
+static const sqlr_catalog catalog = {lookup, NULL, NULL};
 
 static void exec(const char *sql) {
   char *err = NULL;
