@@ -257,10 +257,17 @@ int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
   if (is_name(tn, "regclass")) {
     *type = PGC_OID_REGCLASS;
     if (lit) { /* a constant: nothing to capture */
+      const char *name = tc->arg->a_const->sval->sval;
       *type = PGC_OID_OID;
-      PUT("(SELECT x.\"oid\" FROM \"pg_catalog\".\"pg_class\" x WHERE x.\"relname\" = ");
-      if ((rc = EXPR(tc->arg, &at, &atm))) return rc;
-      PUT(")");
+      PUT("coalesce((SELECT x.\"oid\" FROM \"pg_catalog\".\"pg_class\" x WHERE x.\"relname\" = ");
+      if (sqlr__string(b, name, strlen(name))) return sqlr__oom(w);
+      PUT("), syn_raise(");
+      cat_buf msg = {0};
+      rc = cat_buf_printf(&msg, "42P01: relation \"%s\" does not exist", name) ||
+           sqlr__string(b, msg.p, msg.n);
+      cat_buf_free(&msg);
+      if (rc) return sqlr__oom(w);
+      PUT("))");
       return 0;
     }
     lookup = "(SELECT x.\"relname\" FROM \"pg_catalog\".\"pg_class\" x WHERE x.\"oid\" = ";
@@ -357,6 +364,10 @@ static const pg_fn fns[] = {
     {"session_user", 0, 0, PGC_OID_NAME, "(SELECT \"usename\" FROM " PGC "\"pg_user\")"},
     {"current_schema", 0, 0, PGC_OID_NAME, "'public'"},
     {"pg_backend_pid", 0, 0, CAT_OID_INT4, "syn_backend_pid()"},
+    {"current_setting", 1, 1, CAT_OID_TEXT,
+     "coalesce((SELECT x.\"setting\" FROM " PGC "\"pg_settings\" x WHERE lower(x.\"name\") = "
+     "lower(%1$s)), syn_raise('42704: unrecognized configuration parameter \"' || %1$s || "
+     "'\"'))"},
     {"version", 0, 0, CAT_OID_TEXT,
      "'PostgreSQL 15.0 (synod distributed SQL coordinator), 64-bit'"},
 };

@@ -313,6 +313,14 @@ static void fn_quote_ident(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   cat_buf_free(&b);
 }
 
+/* syn_raise(message): fails the statement with message ("SQLSTATE:
+** text"), for values PostgreSQL rejects ('nosuch'::regclass). */
+static void fn_raise(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const char *m = (const char *)sqlite3_value_text(argv[0]);
+  sqlite3_result_error(ctx, m ? m : "XX000: error", -1);
+}
+
 int eng_register_pgcat_functions(sqlite3 *db) {
   const int det = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
   static const struct {
@@ -328,6 +336,11 @@ int eng_register_pgcat_functions(sqlite3 *db) {
   int rc = SQLITE_OK;
   for (size_t i = 0; i < sizeof fns / sizeof fns[0] && rc == SQLITE_OK; i++)
     rc = sqlite3_create_function(db, fns[i].name, fns[i].nargs, det, NULL, fns[i].fn, NULL, NULL);
+  /* Not deterministic: SQLite would evaluate a constant call once up
+  ** front, raising even where coalesce() never reaches it. */
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(db, "syn_raise", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, NULL, fn_raise,
+                                 NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_create_function(db, "syn_array_agg", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, NULL,
                                  NULL, fn_array_agg_step, fn_array_agg_final);

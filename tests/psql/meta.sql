@@ -32,6 +32,8 @@ SELECT pg_catalog.quote_ident('Mixed Case'), quote_ident('plain'), pg_catalog.ar
 SELECT count(*) > 20 AS has_types FROM pg_type;
 SELECT name, setting FROM pg_settings WHERE name = 'search_path';
 SELECT * FROM pg_catalog.pg_nosuch;
+SELECT current_setting('search_path'), current_setting('STATEMENT_TIMEOUT');
+SELECT current_setting('nosuch');
 DROP TABLE "Mixed Case";
 DROP TABLE items;
 DROP TABLE accounts;

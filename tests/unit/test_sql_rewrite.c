@@ -939,3 +939,21 @@ Test(sql_rewrite, pg_catalog_functions_and_casts) {
        "obj_description(16640, 'pg_class')", "UTF8|0|NULL");
   rw_err("select pg_get_userbyid()", "42883", 8);
 }
+
+Test(sql_rewrite, pg_catalog_errors_at_run_time) {
+  const char *cases[][2] = {
+      {"select 'nosuch'::regclass", "42P01: relation \"nosuch\" does not exist"},
+      {"select 'a' ~ '[[:nope:]]'", "2201B: invalid regular expression: invalid character class"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    sqlr_query *q = rw(cases[i][0]);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, q->sql, -1, &st, NULL), SQLITE_OK, "%s", q->sql);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ERROR, "%s", cases[i][0]);
+    cr_assert_str_eq(sqlite3_errmsg(db), cases[i][1]);
+    sqlite3_finalize(st);
+    sqlr_query_free(q);
+  }
+  /* The error branch is not evaluated when the relation exists. */
+  rows("select 'emp'::regclass, 'dept'::regclass", "16640|16896");
+}
