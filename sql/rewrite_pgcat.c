@@ -21,6 +21,9 @@
 #define PUT(s) do { if (cat_buf_printf(b, "%s", (s))) return sqlr__oom(w); } while (0)
 
 int sqlr__need_system(sqlr_rw *w) {
+  /* A DEFAULT is evaluated where no catalog tables are attached. */
+  if (w->in_default)
+    return sqlr__unsupported(w, -1, "catalog functions and session values in DEFAULT");
   if (w->system_ready) return 0;
   w->system_ready = true;
   if (!w->cat || !w->cat->need_system) return 0;

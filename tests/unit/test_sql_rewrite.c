@@ -957,3 +957,15 @@ Test(sql_rewrite, pg_catalog_errors_at_run_time) {
   /* The error branch is not evaluated when the relation exists. */
   rows("select 'emp'::regclass, 'dept'::regclass", "16640|16896");
 }
+
+Test(sql_rewrite, pg_catalog_not_in_defaults) {
+  sqlp_list *l;
+  syn_err e;
+  int pos;
+  cr_assert_eq(sqlp_parse("create table x (a int, u text default current_user)", &l, &pos, &e), 0);
+  cr_assert_neq(l->stmts[0].status, 0);
+  char st[6];
+  sqlst_split(&l->stmts[0].err, st, NULL);
+  cr_assert_str_eq(st, "0A000", "%s", l->stmts[0].err.msg);
+  sqlp_list_free(l);
+}
