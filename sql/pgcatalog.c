@@ -531,7 +531,7 @@ static int col_list(cat_buf *b, const cat_table *t, const int *cols, int n) {
 /* One index (k-th of the table: primary key, unique constraints, indexes)
 ** with its pg_class, pg_index, pg_indexes and, for a constraint,
 ** pg_constraint rows. */
-static void index_rows(filler *f, const cat_table *t, const char *user, int k, const char *name,
+static void index_rows(filler *f, const cat_table *t, int k, const char *name,
                        bool unique, bool primary, bool constraint, const int *cols, int n) {
   uint32_t toid = pgc_table_oid(t), ioid = toid + 1u + (uint32_t)k;
   if (f->rc) return;
@@ -561,7 +561,6 @@ static void index_rows(filler *f, const cat_table *t, const char *user, int k, c
           name, PGC_NSP_PUBLIC, primary ? 'p' : 'u', 0, 0, 1, toid, 0u, ioid, 0u, 0u, ' ', ' ',
           ' ', 1, 0, 1, conkey.p, NULL, cdef.p);
   }
-  (void)user;
   cat_buf_free(&key);
   cat_buf_free(&def);
   cat_buf_free(&cdef);
@@ -655,13 +654,13 @@ static void table_rows(filler *f, const cat_table *t, const char *user, const ch
   if (t->npk) {
     char name[160];
     snprintf(name, sizeof name, "%s_pkey", t->name);
-    index_rows(f, t, user, k++, name, true, true, true, t->pk, t->npk);
+    index_rows(f, t, k++, name, true, true, true, t->pk, t->npk);
   }
   for (int i = 0; i < t->nuniques && k < 127; i++, k++)
-    index_rows(f, t, user, k, t->uniques[i].name, true, false, true, t->uniques[i].cols,
+    index_rows(f, t, k, t->uniques[i].name, true, false, true, t->uniques[i].cols,
                t->uniques[i].ncols);
   for (int i = 0; i < t->nindexes && k < 127; i++, k++)
-    index_rows(f, t, user, k, t->indexes[i].name, t->indexes[i].unique, false, false,
+    index_rows(f, t, k, t->indexes[i].name, t->indexes[i].unique, false, false,
                t->indexes[i].cols, t->indexes[i].ncols);
 }
 
