@@ -71,7 +71,8 @@ static const pgc_col c_constraint[] = {
 static const pgc_col c_database[] = {
     {"oid", O}, {"datname", NM}, {"datdba", O}, {"encoding", I4}, {"datlocprovider", CH},
     {"datistemplate", B}, {"datallowconn", B}, {"datconnlimit", I4}, {"datcollate", T},
-    {"datctype", T}, {"daticulocale", T}, {"datcollversion", T}, {"datacl", ACL}};
+    {"datctype", T}, {"daticulocale", T}, {"datcollversion", T}, {"datacl", ACL},
+    {"dattablespace", O}};
 static const pgc_col c_roles[] = {
     {"rolname", NM}, {"rolsuper", B}, {"rolinherit", B}, {"rolcreaterole", B},
     {"rolcreatedb", B}, {"rolcanlogin", B}, {"rolreplication", B}, {"rolconnlimit", I4},
@@ -458,8 +459,8 @@ static void fill_static(filler *f, const char *user, const char *db) {
   row(f, "pg_catalog", "pg_namespace", "usun", PGC_NSP_PUBLIC, "public", 6171u);
   row(f, "pg_catalog", "pg_namespace", "usun", PGC_NSP_INFO, "information_schema",
       PGC_ROLE_OID);
-  row(f, "pg_catalog", "pg_database", "usuicbbisssnn", PGC_DB_OID, db, PGC_ROLE_OID, 6, 'c', 0,
-      1, -1, "C.UTF-8", "C.UTF-8", NULL);
+  row(f, "pg_catalog", "pg_database", "usuicbbisssnnu", PGC_DB_OID, db, PGC_ROLE_OID, 6, 'c', 0,
+      1, -1, "C.UTF-8", "C.UTF-8", NULL, 1663u);
   row(f, "pg_catalog", "pg_roles", "sbbbbbbisnbnu", user, 1, 1, 1, 1, 1, 1, -1, "********", 1,
       PGC_ROLE_OID);
   row(f, "pg_catalog", "pg_roles", "sbbbbbbisnbnu", "pg_database_owner", 0, 1, 0, 0, 0, 0, -1,

@@ -367,6 +367,19 @@ static const pg_fn fns[] = {
     {"session_user", 0, 0, PGC_OID_NAME, "(SELECT \"usename\" FROM " PGC "\"pg_user\")"},
     {"current_schema", 0, 0, PGC_OID_NAME, "'public'"},
     {"pg_backend_pid", 0, 0, CAT_OID_INT4, "syn_backend_pid()"},
+    {"pg_size_pretty", 1, 1, CAT_OID_TEXT, "syn_size_pretty(%1$s)"},
+    /* Sizes are the participants' business: the coordinator does not know
+    ** them, and says so with NULL (psql prints an empty Size). */
+    {"pg_table_size", 1, 1, CAT_OID_INT8, "CAST(NULL AS INTEGER)"},
+    {"pg_relation_size", 1, 2, CAT_OID_INT8, "CAST(NULL AS INTEGER)"},
+    {"pg_total_relation_size", 1, 1, CAT_OID_INT8, "CAST(NULL AS INTEGER)"},
+    {"pg_indexes_size", 1, 1, CAT_OID_INT8, "CAST(NULL AS INTEGER)"},
+    {"pg_database_size", 1, 1, CAT_OID_INT8, "CAST(NULL AS INTEGER)"},
+    {"pg_tablespace_location", 1, 1, CAT_OID_TEXT, "''"},
+    /* The one role is a superuser: every privilege is held. */
+    {"has_database_privilege", 2, 3, CAT_OID_BOOL, "1"},
+    {"has_schema_privilege", 2, 3, CAT_OID_BOOL, "1"},
+    {"has_table_privilege", 2, 3, CAT_OID_BOOL, "1"},
     {"current_setting", 1, 1, CAT_OID_TEXT,
      "coalesce((SELECT x.\"setting\" FROM " PGC "\"pg_settings\" x WHERE lower(x.\"name\") = "
      "lower(%1$s)), syn_raise('42704: unrecognized configuration parameter \"' || %1$s || "

@@ -313,6 +313,37 @@ static void fn_quote_ident(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   cat_buf_free(&b);
 }
 
+/* syn_size_pretty(bytes): PostgreSQL 15's pg_size_pretty(bigint): bytes
+** below 10 kB, then the largest unit (kB .. PB) under 20 * 1024 - 1,
+** rounded half away from zero. */
+static void fn_size_pretty(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  static const struct {
+    const char *name;
+    int64_t limit;
+    bool round;
+    int bits;
+  } units[] = {{"bytes", 10 * 1024, false, 0}, {"kB", 20 * 1024 - 1, true, 10},
+               {"MB", 20 * 1024 - 1, true, 20}, {"GB", 20 * 1024 - 1, true, 30},
+               {"TB", 20 * 1024 - 1, true, 40}, {"PB", 20 * 1024 - 1, true, 50}};
+  int64_t size = sqlite3_value_int64(argv[0]);
+  const int n = (int)(sizeof units / sizeof units[0]);
+  char buf[64];
+  for (int u = 0; u < n; u++) {
+    int64_t mag = size < 0 ? -size : size;
+    if (u == n - 1 || mag < units[u].limit) {
+      if (units[u].round) size = (size + (size < 0 ? -1 : 1)) / 2;
+      snprintf(buf, sizeof buf, "%lld %s", (long long)size, units[u].name);
+      break;
+    }
+    int bits = units[u + 1].bits - units[u].bits - (units[u + 1].round ? 1 : 0) +
+               (units[u].round ? 1 : 0);
+    size /= (int64_t)1 << bits;
+  }
+  sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
+}
+
 /* syn_raise(message): fails the statement with message ("SQLSTATE:
 ** text"), for values PostgreSQL rejects ('nosuch'::regclass). */
 static void fn_raise(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -332,6 +363,7 @@ int eng_register_pgcat_functions(sqlite3 *db) {
       {"syn_array_has", 2, fn_array_has},   {"syn_array_to_string", 2, fn_array_to_string},
       {"syn_array_upper", 2, fn_array_upper}, {"syn_array_elem", 3, fn_array_elem},
       {"syn_quote_ident", 1, fn_quote_ident}, {"syn_array_json", 1, fn_array_json},
+      {"syn_size_pretty", 1, fn_size_pretty},
   };
   int rc = SQLITE_OK;
   for (size_t i = 0; i < sizeof fns / sizeof fns[0] && rc == SQLITE_OK; i++)

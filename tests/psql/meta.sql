@@ -30,6 +30,7 @@ SELECT attname, atttypid::regtype, attnum FROM pg_catalog.pg_attribute WHERE att
 SELECT ARRAY(SELECT relname FROM pg_class WHERE relname LIKE 'acc%' ORDER BY 1) AS names, 'r' = ANY ('{r,p}') AS any_r;
 SELECT pg_catalog.quote_ident('Mixed Case'), quote_ident('plain'), pg_catalog.array_to_string('{a,b,NULL,c}'::text[], '/');
 SELECT count(*) > 20 AS has_types FROM pg_type;
+SELECT pg_size_pretty(0::bigint), pg_size_pretty(10239::bigint), pg_size_pretty(10240::bigint), pg_size_pretty(20971519::bigint), pg_size_pretty(-5000000::bigint), pg_size_pretty(1099511627776000::bigint);
 SELECT name, setting FROM pg_settings WHERE name = 'search_path';
 SELECT * FROM pg_catalog.pg_nosuch;
 SELECT current_setting('search_path'), current_setting('STATEMENT_TIMEOUT');

@@ -1,5 +1,13 @@
 -- Meta-commands whose output differs from PostgreSQL 15 by design (see
--- docs/engine.md "System catalogs"): one database (no template0/1), one role.
+-- docs/engine.md "System catalogs"): one database (no template0/1), one role,
+-- sizes unknown at the coordinator (empty Size columns).
+CREATE TABLE sized (id int PRIMARY KEY, v text);
+CREATE INDEX sized_v ON sized (v);
+\dt+
+\di+
+\d+
+\l+
+DROP TABLE sized;
 \l
 \du
 \dn+
