@@ -125,6 +125,13 @@ static const pgc_col c_extension[] = {
     {"extrelocatable", B}, {"extversion", T}};
 static const pgc_col c_views[] = {
     {"schemaname", NM}, {"viewname", NM}, {"viewowner", NM}, {"definition", T}};
+static const pgc_col c_sequence[] = {
+    {"seqrelid", O}, {"seqtypid", O}, {"seqstart", CAT_OID_INT8}, {"seqincrement", CAT_OID_INT8},
+    {"seqmax", CAT_OID_INT8}, {"seqmin", CAT_OID_INT8}, {"seqcache", CAT_OID_INT8},
+    {"seqcycle", B}};
+static const pgc_col c_depend[] = {
+    {"classid", O}, {"objid", O}, {"objsubid", I4}, {"refclassid", O}, {"refobjid", O},
+    {"refobjsubid", I4}, {"deptype", CH}};
 static const pgc_col c_tables[] = {
     {"schemaname", NM}, {"tablename", NM}, {"tableowner", NM}, {"tablespace", NM},
     {"hasindexes", B}, {"hasrules", B}, {"hastriggers", B}, {"rowsecurity", B}};
@@ -177,6 +184,8 @@ static const pgc_table tables[] = {
     TAB("pg_catalog", "pg_rewrite", c_rewrite),
     TAB("pg_catalog", "pg_proc", c_proc),
     TAB("pg_catalog", "pg_settings", c_settings),
+    TAB("pg_catalog", "pg_sequence", c_sequence),
+    TAB("pg_catalog", "pg_depend", c_depend),
     TAB("pg_catalog", "pg_extension", c_extension),
     TAB("pg_catalog", "pg_views", c_views),
     TAB("pg_catalog", "pg_tables", c_tables),
@@ -487,7 +496,7 @@ static void fill_static(filler *f, const char *user, const char *db) {
   for (int i = 0; i < NTABLES; i++) {
     const pgc_table *t = &tables[i];
     bool info = strcmp(t->schema, "information_schema") == 0;
-    uint32_t oid = 12000u + (uint32_t)i;
+    uint32_t oid = PGC_SYSTEM_OID0 + (uint32_t)i;
     bool view = info || strcmp(t->name, "pg_roles") == 0 || strcmp(t->name, "pg_settings") == 0 ||
                 strcmp(t->name, "pg_views") == 0 || strcmp(t->name, "pg_user") == 0 ||
                 strcmp(t->name, "pg_tables") == 0 || strcmp(t->name, "pg_indexes") == 0;
@@ -557,6 +566,18 @@ static void index_rows(filler *f, const cat_table *t, int k, const char *name,
     row(f, "pg_catalog", "pg_index", "uuiibbbbbbbbbbbsssssss", ioid, toid, n, n, unique, 0,
         primary, 0, 1, 0, 1, 0, 1, 1, 0, key.p, "", "", "", NULL, NULL, def.p);
     row(f, "pg_catalog", "pg_indexes", "sssns", "public", t->name, name, def.p);
+    /* An index's own columns, as PostgreSQL's \d INDEX reads them. */
+    for (int i = 0; i < n; i++) {
+      const cat_column *col = &t->cols[cols[i]];
+      int len;
+      bool byval;
+      char align, storage;
+      uint32_t coll;
+      type_info(col->type_oid, &len, &byval, &align, &storage, &coll);
+      row(f, "pg_catalog", "pg_attribute", "usuiiiiiibccsbbbssbbiu", ioid, col->name,
+          col->type_oid, -1, len, i + 1, 0, -1, col->typmod, byval, align, storage, "", 0, 0, 0,
+          "", "", 0, 1, 0, coll);
+    }
     if (constraint)
       row(f, "pg_catalog", "pg_constraint", "usucbbbuuuuucccbibssns", toid + 128u + (uint32_t)k,
           name, PGC_NSP_PUBLIC, primary ? 'p' : 'u', 0, 0, 1, toid, 0u, ioid, 0u, 0u, ' ', ' ',
@@ -645,10 +666,22 @@ static void table_rows(filler *f, const cat_table *t, const char *user, const ch
           def.p);
     is_column(f, db, "public", t->name, col->name, col->position, def.p, not_null, col->type_oid,
               col->typmod);
-    if (col->def_kind == CAT_DEF_SERIAL && col->def_sql && c < 64)
-      row(f, "pg_catalog", "pg_class", "usuuuuuuuiiiubbcciibbbbbbcbu", oid + 192u + (uint32_t)c,
-          col->def_sql, PGC_NSP_PUBLIC, 0u, 0u, PGC_ROLE_OID, 0u, 0u, 0u, 1, 1, 0, 0u, 0, 0,
-          'p', 'S', 3, 0, 0, 0, 0, 0, 0, 1, 'n', 0, 0u);
+    if (col->def_kind == CAT_DEF_SERIAL && col->def_sql && c < 64) {
+      /* The serial's sequence, owned by its column ("Owned by" in \d),
+      ** with PostgreSQL's defaults for its type. pg_depend's class is
+      ** pg_class's OID in this catalog. */
+      uint32_t soid = oid + 192u + (uint32_t)c;
+      row(f, "pg_catalog", "pg_class", "usuuuuuuuiiiubbcciibbbbbbcbu", soid, col->def_sql,
+          PGC_NSP_PUBLIC, 0u, 0u, PGC_ROLE_OID, 0u, 0u, 0u, 1, 1, 0, 0u, 0, 0, 'p', 'S', 3, 0,
+          0, 0, 0, 0, 0, 1, 'n', 0, 0u);
+      const char *max = col->type_oid == CAT_OID_INT2   ? "32767"
+                        : col->type_oid == CAT_OID_INT4 ? "2147483647"
+                                                        : "9223372036854775807";
+      row(f, "pg_catalog", "pg_sequence", "uuiisiib", soid, col->type_oid, 1, 1, max, 1, 1, 0);
+      uint32_t pg_class_oid = PGC_SYSTEM_OID0 + (uint32_t)(pgc_find("pg_catalog", "pg_class") - tables);
+      row(f, "pg_catalog", "pg_depend", "uuiuuic", pg_class_oid, soid, 0, pg_class_oid, oid,
+          col->position, 'a');
+    }
     cat_buf_free(&def);
   }
   int k = 0;

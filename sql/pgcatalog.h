@@ -59,6 +59,7 @@ enum {
 #define PGC_NSP_INFO 13207u
 #define PGC_ROLE_OID 10u
 #define PGC_DB_OID 5u
+#define PGC_SYSTEM_OID0 12000u /* system table i has OID PGC_SYSTEM_OID0 + i */
 
 typedef struct pgc_col {
   const char *name;

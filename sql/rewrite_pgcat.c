@@ -260,10 +260,17 @@ int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
   if (is_name(tn, "regclass")) {
     *type = PGC_OID_REGCLASS;
     if (lit) { /* a constant: nothing to capture */
-      const char *name = tc->arg->a_const->sval->sval;
+      const char *name = tc->arg->a_const->sval->sval, *dot = strchr(name, '.');
+      const char *rel = dot ? dot + 1 : name;
       *type = PGC_OID_OID;
-      PUT("coalesce((SELECT x.\"oid\" FROM \"pg_catalog\".\"pg_class\" x WHERE x.\"relname\" = ");
-      if (sqlr__string(b, name, strlen(name))) return sqlr__oom(w);
+      PUT("coalesce((SELECT \"_syn_x\".\"oid\" FROM \"pg_catalog\".\"pg_class\" \"_syn_x\" WHERE \"_syn_x\".\"relname\" = ");
+      if (sqlr__string(b, rel, strlen(rel))) return sqlr__oom(w);
+      if (dot) { /* 'schema.name' (unquoted names only) */
+        PUT(" AND \"_syn_x\".\"relnamespace\" = (SELECT \"_syn_y\".\"oid\" FROM \"pg_catalog\".\"pg_namespace\" \"_syn_y\" "
+            "WHERE \"_syn_y\".\"nspname\" = ");
+        if (sqlr__string(b, name, (size_t)(dot - name))) return sqlr__oom(w);
+        PUT(")");
+      }
       PUT("), syn_raise(");
       cat_buf msg = {0};
       rc = cat_buf_printf(&msg, "42P01: relation \"%s\" does not exist", name) ||
@@ -273,13 +280,13 @@ int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
       PUT("))");
       return 0;
     }
-    lookup = "(SELECT x.\"relname\" FROM \"pg_catalog\".\"pg_class\" x WHERE x.\"oid\" = ";
+    lookup = "(SELECT \"_syn_x\".\"relname\" FROM \"pg_catalog\".\"pg_class\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = ";
   } else if (is_name(tn, "regnamespace")) {
     *type = PGC_OID_REGNAMESPACE;
-    lookup = "(SELECT x.\"nspname\" FROM \"pg_catalog\".\"pg_namespace\" x WHERE x.\"oid\" = ";
+    lookup = "(SELECT \"_syn_x\".\"nspname\" FROM \"pg_catalog\".\"pg_namespace\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = ";
   } else if (is_name(tn, "regproc") || is_name(tn, "regprocedure")) {
     *type = PGC_OID_REGPROC;
-    lookup = "(SELECT x.\"proname\" FROM \"pg_catalog\".\"pg_proc\" x WHERE x.\"oid\" = ";
+    lookup = "(SELECT \"_syn_x\".\"proname\" FROM \"pg_catalog\".\"pg_proc\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = ";
   } else if (is_name(tn, "regtype")) {
     *type = PGC_OID_REGTYPE;
     PUT("syn_format_type(");
@@ -317,7 +324,7 @@ typedef struct pg_fn {
 #define PGC "\"pg_catalog\"."
 static const pg_fn fns[] = {
     {"pg_get_userbyid", 1, 1, PGC_OID_NAME,
-     "coalesce((SELECT \"rolname\" FROM " PGC "\"pg_roles\" x WHERE x.\"oid\" = %1$s), "
+     "coalesce((SELECT \"_syn_x\".\"rolname\" FROM " PGC "\"pg_roles\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = %1$s), "
      "'unknown (OID=' || %1$s || ')')"},
     {"pg_encoding_to_char", 1, 1, PGC_OID_NAME,
      "(CASE %1$s WHEN 6 THEN 'UTF8' WHEN 0 THEN 'SQL_ASCII' ELSE '' END)"},
@@ -326,37 +333,37 @@ static const pg_fn fns[] = {
     /* The search path is pg_catalog, public (information_schema is not
     ** on it, as in PostgreSQL); names are unique across the two. */
     {"pg_table_is_visible", 1, 1, CAT_OID_BOOL,
-     "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_class\" x WHERE x.\"relnamespace\" IN "
+     "(%1$s IN (SELECT \"_syn_x\".\"oid\" FROM " PGC "\"pg_class\" \"_syn_x\" WHERE \"_syn_x\".\"relnamespace\" IN "
      "(11, 2200)))"},
-    {"pg_type_is_visible", 1, 1, CAT_OID_BOOL, "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_type\" x))"},
+    {"pg_type_is_visible", 1, 1, CAT_OID_BOOL, "(%1$s IN (SELECT \"_syn_x\".\"oid\" FROM " PGC "\"pg_type\" \"_syn_x\"))"},
     {"pg_function_is_visible", 1, 1, CAT_OID_BOOL,
-     "(%1$s IN (SELECT x.\"oid\" FROM " PGC "\"pg_proc\" x))"},
+     "(%1$s IN (SELECT \"_syn_x\".\"oid\" FROM " PGC "\"pg_proc\" \"_syn_x\"))"},
     {"format_type", 2, 2, CAT_OID_TEXT, "syn_format_type(%1$s, %2$s)"},
     /* Expressions (defaults) are stored as the text PostgreSQL prints. */
     {"pg_get_expr", 2, 3, CAT_OID_TEXT, "%1$s"},
     {"pg_get_indexdef", 1, 1, CAT_OID_TEXT,
-     "(SELECT x.\"syn_def\" FROM " PGC "\"pg_index\" x WHERE x.\"indexrelid\" = %1$s)"},
+     "(SELECT \"_syn_x\".\"syn_def\" FROM " PGC "\"pg_index\" \"_syn_x\" WHERE \"_syn_x\".\"indexrelid\" = %1$s)"},
     {"pg_get_indexdef", 3, 3, CAT_OID_TEXT,
-     "(CASE WHEN %2$s = 0 THEN (SELECT x.\"syn_def\" FROM " PGC
-     "\"pg_index\" x WHERE x.\"indexrelid\" = %1$s) ELSE (SELECT a.\"attname\" FROM " PGC
-     "\"pg_index\" x JOIN " PGC "\"pg_attribute\" a ON a.\"attrelid\" = x.\"indrelid\" AND "
-     "a.\"attnum\" = syn_array_elem(x.\"indkey\", %2$s, 1) WHERE x.\"indexrelid\" = %1$s) END)"},
+     "(CASE WHEN %2$s = 0 THEN (SELECT \"_syn_x\".\"syn_def\" FROM " PGC
+     "\"pg_index\" \"_syn_x\" WHERE \"_syn_x\".\"indexrelid\" = %1$s) ELSE (SELECT \"_syn_a\".\"attname\" FROM " PGC
+     "\"pg_index\" \"_syn_x\" JOIN " PGC "\"pg_attribute\" \"_syn_a\" ON \"_syn_a\".\"attrelid\" = \"_syn_x\".\"indrelid\" AND "
+     "\"_syn_a\".\"attnum\" = syn_array_elem(\"_syn_x\".\"indkey\", %2$s, 1) WHERE \"_syn_x\".\"indexrelid\" = %1$s) END)"},
     {"pg_get_constraintdef", 1, 2, CAT_OID_TEXT,
-     "(SELECT x.\"syn_def\" FROM " PGC "\"pg_constraint\" x WHERE x.\"oid\" = %1$s)"},
+     "(SELECT \"_syn_x\".\"syn_def\" FROM " PGC "\"pg_constraint\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = %1$s)"},
     /* synod has no logical replication: nothing is publishable. */
     {"pg_relation_is_publishable", 1, 1, CAT_OID_BOOL, "(%1$s IS NULL AND 0)"},
     /* ... and no extended statistics objects. */
     {"pg_get_statisticsobjdef_columns", 1, 1, CAT_OID_TEXT,
-     "(SELECT NULL FROM " PGC "\"pg_statistic_ext\" x WHERE x.\"oid\" = %1$s)"},
+     "(SELECT NULL FROM " PGC "\"pg_statistic_ext\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = %1$s)"},
     {"obj_description", 1, 2, CAT_OID_TEXT,
-     "(SELECT x.\"description\" FROM " PGC "\"pg_description\" x WHERE x.\"objoid\" = %1$s "
-     "AND x.\"objsubid\" = 0)"},
+     "(SELECT \"_syn_x\".\"description\" FROM " PGC "\"pg_description\" \"_syn_x\" WHERE \"_syn_x\".\"objoid\" = %1$s "
+     "AND \"_syn_x\".\"objsubid\" = 0)"},
     {"shobj_description", 2, 2, CAT_OID_TEXT,
-     "(SELECT x.\"description\" FROM " PGC "\"pg_description\" x WHERE x.\"objoid\" = %1$s "
-     "AND x.\"objsubid\" = 0)"},
+     "(SELECT \"_syn_x\".\"description\" FROM " PGC "\"pg_description\" \"_syn_x\" WHERE \"_syn_x\".\"objoid\" = %1$s "
+     "AND \"_syn_x\".\"objsubid\" = 0)"},
     {"col_description", 2, 2, CAT_OID_TEXT,
-     "(SELECT x.\"description\" FROM " PGC "\"pg_description\" x WHERE x.\"objoid\" = %1$s "
-     "AND x.\"objsubid\" = %2$s)"},
+     "(SELECT \"_syn_x\".\"description\" FROM " PGC "\"pg_description\" \"_syn_x\" WHERE \"_syn_x\".\"objoid\" = %1$s "
+     "AND \"_syn_x\".\"objsubid\" = %2$s)"},
     {"pg_is_other_temp_schema", 1, 1, CAT_OID_BOOL, "(%1$s IS NULL AND 0)"},
     {"array_to_string", 2, 3, CAT_OID_TEXT, "syn_array_to_string(%1$s, %2$s)"},
     {"array_upper", 2, 2, CAT_OID_INT4, "syn_array_upper(%1$s, %2$s)"},
@@ -381,7 +388,7 @@ static const pg_fn fns[] = {
     {"has_schema_privilege", 2, 3, CAT_OID_BOOL, "1"},
     {"has_table_privilege", 2, 3, CAT_OID_BOOL, "1"},
     {"current_setting", 1, 1, CAT_OID_TEXT,
-     "coalesce((SELECT x.\"setting\" FROM " PGC "\"pg_settings\" x WHERE lower(x.\"name\") = "
+     "coalesce((SELECT \"_syn_x\".\"setting\" FROM " PGC "\"pg_settings\" \"_syn_x\" WHERE lower(\"_syn_x\".\"name\") = "
      "lower(%1$s)), syn_raise('42704: unrecognized configuration parameter \"' || %1$s || "
      "'\"'))"},
     {"version", 0, 0, CAT_OID_TEXT,
@@ -408,8 +415,8 @@ int sqlr__pgcat_func(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
                       "function %s with %zu arguments does not exist", name, f->n_args);
   cat_buf args[3];
   memset(args, 0, sizeof args);
-  /* The SQL puts the arguments inside subqueries over the catalog (alias
-  ** x, a): qualified column references cannot be captured there. */
+  /* The SQL puts the arguments inside subqueries over the catalog (aliases
+  ** "_syn_x", "_syn_a"): qualified column references cannot be captured there. */
   bool was = w->qualify_cols;
   w->qualify_cols = true;
   for (size_t i = 0; i < f->n_args && !rc; i++) {

@@ -11,6 +11,10 @@ CREATE TABLE "Mixed Case" ("Col A" int PRIMARY KEY, b char(3), c timestamptz, d 
 \d accounts
 \d items
 \d "Mixed Case"
+\d items_id_seq
+\d accounts_pkey
+\d accounts_owner_opened
+\d items_id_code_key
 \di
 \dn
 \du
