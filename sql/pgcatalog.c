@@ -341,7 +341,8 @@ static void row(filler *f, const char *schema, const char *table, const char *fm
         break;
       }
       rc = cat_buf_append(b, "'", 1);
-      for (; *s && !rc; s++) rc = cat_buf_append(b, s, 1) || (*s == '\'' && cat_buf_append(b, "'", 1));
+      for (; *s && !rc; s++)
+        rc = cat_buf_append(b, s, 1) || (*s == '\'' && cat_buf_append(b, "'", 1));
       if (!rc) rc = cat_buf_append(b, "'", 1);
       break;
     }
@@ -678,7 +679,8 @@ static void table_rows(filler *f, const cat_table *t, const char *user, const ch
                         : col->type_oid == CAT_OID_INT4 ? "2147483647"
                                                         : "9223372036854775807";
       row(f, "pg_catalog", "pg_sequence", "uuiisiib", soid, col->type_oid, 1, 1, max, 1, 1, 0);
-      uint32_t pg_class_oid = PGC_SYSTEM_OID0 + (uint32_t)(pgc_find("pg_catalog", "pg_class") - tables);
+      uint32_t pg_class_oid =
+          PGC_SYSTEM_OID0 + (uint32_t)(pgc_find("pg_catalog", "pg_class") - tables);
       row(f, "pg_catalog", "pg_depend", "uuiuuic", pg_class_oid, soid, 0, pg_class_oid, oid,
           col->position, 'a');
     }

@@ -18,6 +18,11 @@
 #include <string.h>
 
 #define EXPR(node, ty, tm) sqlr__expr(w, b, sc, (node), (ty), (tm))
+/* Aliases of the catalog tables inside the SQL written here: no FROM item
+** of a client's query is called that (they would capture its columns). */
+#define SX "\"_syn_x\""
+#define SA "\"_syn_a\""
+#define SY "\"_syn_y\""
 #define PUT(s) do { if (cat_buf_printf(b, "%s", (s))) return sqlr__oom(w); } while (0)
 
 int sqlr__need_system(sqlr_rw *w) {
@@ -101,7 +106,8 @@ int sqlr__array_any(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr
                     uint32_t *type) {
   const char *op = sqlr__last_name(a->name, a->n_name);
   bool any = a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY;
-  if (!((any && strcmp(op, "=") == 0) || (!any && (strcmp(op, "<>") == 0 || strcmp(op, "!=") == 0))))
+  if (!((any && strcmp(op, "=") == 0) ||
+        (!any && (strcmp(op, "<>") == 0 || strcmp(op, "!=") == 0))))
     return sqlr__unsupported(w, a->location, "ANY/ALL over arrays other than = ANY and <> ALL");
   uint32_t t = 0;
   int32_t tm = -1;
@@ -263,11 +269,14 @@ int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
       const char *name = tc->arg->a_const->sval->sval, *dot = strchr(name, '.');
       const char *rel = dot ? dot + 1 : name;
       *type = PGC_OID_OID;
-      PUT("coalesce((SELECT \"_syn_x\".\"oid\" FROM \"pg_catalog\".\"pg_class\" \"_syn_x\" WHERE \"_syn_x\".\"relname\" = ");
+      PUT("coalesce((SELECT " SX ".\"oid\" FROM \"pg_catalog\".\"pg_class\" " SX " WHERE " SX
+          ".\"relname\" = ");
       if (sqlr__string(b, rel, strlen(rel))) return sqlr__oom(w);
       if (dot) { /* 'schema.name' (unquoted names only) */
-        PUT(" AND \"_syn_x\".\"relnamespace\" = (SELECT \"_syn_y\".\"oid\" FROM \"pg_catalog\".\"pg_namespace\" \"_syn_y\" "
-            "WHERE \"_syn_y\".\"nspname\" = ");
+        PUT(" AND " SX ".\"relnamespace\" = (SELECT " SY
+            ".\"oid\" FROM \"pg_catalog\".\"pg_namespace\" " SY
+            " "
+            "WHERE " SY ".\"nspname\" = ");
         if (sqlr__string(b, name, (size_t)(dot - name))) return sqlr__oom(w);
         PUT(")");
       }
@@ -280,13 +289,16 @@ int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Type
       PUT("))");
       return 0;
     }
-    lookup = "(SELECT \"_syn_x\".\"relname\" FROM \"pg_catalog\".\"pg_class\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = ";
+    lookup = "(SELECT " SX ".\"relname\" FROM \"pg_catalog\".\"pg_class\" " SX " WHERE " SX
+             ".\"oid\" = ";
   } else if (is_name(tn, "regnamespace")) {
     *type = PGC_OID_REGNAMESPACE;
-    lookup = "(SELECT \"_syn_x\".\"nspname\" FROM \"pg_catalog\".\"pg_namespace\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = ";
+    lookup = "(SELECT " SX ".\"nspname\" FROM \"pg_catalog\".\"pg_namespace\" " SX " WHERE " SX
+             ".\"oid\" = ";
   } else if (is_name(tn, "regproc") || is_name(tn, "regprocedure")) {
     *type = PGC_OID_REGPROC;
-    lookup = "(SELECT \"_syn_x\".\"proname\" FROM \"pg_catalog\".\"pg_proc\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = ";
+    lookup =
+        "(SELECT " SX ".\"proname\" FROM \"pg_catalog\".\"pg_proc\" " SX " WHERE " SX ".\"oid\" = ";
   } else if (is_name(tn, "regtype")) {
     *type = PGC_OID_REGTYPE;
     PUT("syn_format_type(");
@@ -324,7 +336,8 @@ typedef struct pg_fn {
 #define PGC "\"pg_catalog\"."
 static const pg_fn fns[] = {
     {"pg_get_userbyid", 1, 1, PGC_OID_NAME,
-     "coalesce((SELECT \"_syn_x\".\"rolname\" FROM " PGC "\"pg_roles\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = %1$s), "
+     "coalesce((SELECT " SX ".\"rolname\" FROM " PGC "\"pg_roles\" " SX " WHERE " SX
+     ".\"oid\" = %1$s), "
      "'unknown (OID=' || %1$s || ')')"},
     {"pg_encoding_to_char", 1, 1, PGC_OID_NAME,
      "(CASE %1$s WHEN 6 THEN 'UTF8' WHEN 0 THEN 'SQL_ASCII' ELSE '' END)"},
@@ -333,37 +346,45 @@ static const pg_fn fns[] = {
     /* The search path is pg_catalog, public (information_schema is not
     ** on it, as in PostgreSQL); names are unique across the two. */
     {"pg_table_is_visible", 1, 1, CAT_OID_BOOL,
-     "(%1$s IN (SELECT \"_syn_x\".\"oid\" FROM " PGC "\"pg_class\" \"_syn_x\" WHERE \"_syn_x\".\"relnamespace\" IN "
+     "(%1$s IN (SELECT " SX ".\"oid\" FROM " PGC "\"pg_class\" " SX " WHERE " SX
+     ".\"relnamespace\" IN "
      "(11, 2200)))"},
-    {"pg_type_is_visible", 1, 1, CAT_OID_BOOL, "(%1$s IN (SELECT \"_syn_x\".\"oid\" FROM " PGC "\"pg_type\" \"_syn_x\"))"},
+    {"pg_type_is_visible", 1, 1, CAT_OID_BOOL,
+     "(%1$s IN (SELECT " SX ".\"oid\" FROM " PGC "\"pg_type\" " SX "))"},
     {"pg_function_is_visible", 1, 1, CAT_OID_BOOL,
-     "(%1$s IN (SELECT \"_syn_x\".\"oid\" FROM " PGC "\"pg_proc\" \"_syn_x\"))"},
+     "(%1$s IN (SELECT " SX ".\"oid\" FROM " PGC "\"pg_proc\" " SX "))"},
     {"format_type", 2, 2, CAT_OID_TEXT, "syn_format_type(%1$s, %2$s)"},
-    /* Expressions (defaults) are stored as the text PostgreSQL prints. */
+    /* adbin already holds the display text (pgcatalog.c default_text). */
     {"pg_get_expr", 2, 3, CAT_OID_TEXT, "%1$s"},
     {"pg_get_indexdef", 1, 1, CAT_OID_TEXT,
-     "(SELECT \"_syn_x\".\"syn_def\" FROM " PGC "\"pg_index\" \"_syn_x\" WHERE \"_syn_x\".\"indexrelid\" = %1$s)"},
+     "(SELECT " SX ".\"syn_def\" FROM " PGC "\"pg_index\" " SX " WHERE " SX
+     ".\"indexrelid\" = %1$s)"},
     {"pg_get_indexdef", 3, 3, CAT_OID_TEXT,
-     "(CASE WHEN %2$s = 0 THEN (SELECT \"_syn_x\".\"syn_def\" FROM " PGC
-     "\"pg_index\" \"_syn_x\" WHERE \"_syn_x\".\"indexrelid\" = %1$s) ELSE (SELECT \"_syn_a\".\"attname\" FROM " PGC
-     "\"pg_index\" \"_syn_x\" JOIN " PGC "\"pg_attribute\" \"_syn_a\" ON \"_syn_a\".\"attrelid\" = \"_syn_x\".\"indrelid\" AND "
-     "\"_syn_a\".\"attnum\" = syn_array_elem(\"_syn_x\".\"indkey\", %2$s, 1) WHERE \"_syn_x\".\"indexrelid\" = %1$s) END)"},
+     "(CASE WHEN %2$s = 0 THEN (SELECT " SX ".\"syn_def\" FROM " PGC "\"pg_index\" " SX " WHERE " SX
+     ".\"indexrelid\" = %1$s) ELSE (SELECT " SA ".\"attname\" FROM " PGC "\"pg_index\" " SX
+     " JOIN " PGC "\"pg_attribute\" " SA " ON " SA ".\"attrelid\" = " SX ".\"indrelid\" AND " SA
+     ".\"attnum\" = syn_array_elem(" SX ".\"indkey\", %2$s, 1) WHERE " SX
+     ".\"indexrelid\" = %1$s) END)"},
     {"pg_get_constraintdef", 1, 2, CAT_OID_TEXT,
-     "(SELECT \"_syn_x\".\"syn_def\" FROM " PGC "\"pg_constraint\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = %1$s)"},
+     "(SELECT " SX ".\"syn_def\" FROM " PGC "\"pg_constraint\" " SX " WHERE " SX
+     ".\"oid\" = %1$s)"},
     /* synod has no logical replication: nothing is publishable. */
     {"pg_relation_is_publishable", 1, 1, CAT_OID_BOOL, "(%1$s IS NULL AND 0)"},
     /* ... and no extended statistics objects. */
     {"pg_get_statisticsobjdef_columns", 1, 1, CAT_OID_TEXT,
-     "(SELECT NULL FROM " PGC "\"pg_statistic_ext\" \"_syn_x\" WHERE \"_syn_x\".\"oid\" = %1$s)"},
+     "(SELECT NULL FROM " PGC "\"pg_statistic_ext\" " SX " WHERE " SX ".\"oid\" = %1$s)"},
     {"obj_description", 1, 2, CAT_OID_TEXT,
-     "(SELECT \"_syn_x\".\"description\" FROM " PGC "\"pg_description\" \"_syn_x\" WHERE \"_syn_x\".\"objoid\" = %1$s "
-     "AND \"_syn_x\".\"objsubid\" = 0)"},
+     "(SELECT " SX ".\"description\" FROM " PGC "\"pg_description\" " SX " WHERE " SX
+     ".\"objoid\" = %1$s "
+     "AND " SX ".\"objsubid\" = 0)"},
     {"shobj_description", 2, 2, CAT_OID_TEXT,
-     "(SELECT \"_syn_x\".\"description\" FROM " PGC "\"pg_description\" \"_syn_x\" WHERE \"_syn_x\".\"objoid\" = %1$s "
-     "AND \"_syn_x\".\"objsubid\" = 0)"},
+     "(SELECT " SX ".\"description\" FROM " PGC "\"pg_description\" " SX " WHERE " SX
+     ".\"objoid\" = %1$s "
+     "AND " SX ".\"objsubid\" = 0)"},
     {"col_description", 2, 2, CAT_OID_TEXT,
-     "(SELECT \"_syn_x\".\"description\" FROM " PGC "\"pg_description\" \"_syn_x\" WHERE \"_syn_x\".\"objoid\" = %1$s "
-     "AND \"_syn_x\".\"objsubid\" = %2$s)"},
+     "(SELECT " SX ".\"description\" FROM " PGC "\"pg_description\" " SX " WHERE " SX
+     ".\"objoid\" = %1$s "
+     "AND " SX ".\"objsubid\" = %2$s)"},
     {"pg_is_other_temp_schema", 1, 1, CAT_OID_BOOL, "(%1$s IS NULL AND 0)"},
     {"array_to_string", 2, 3, CAT_OID_TEXT, "syn_array_to_string(%1$s, %2$s)"},
     {"array_upper", 2, 2, CAT_OID_INT4, "syn_array_upper(%1$s, %2$s)"},
@@ -388,7 +409,8 @@ static const pg_fn fns[] = {
     {"has_schema_privilege", 2, 3, CAT_OID_BOOL, "1"},
     {"has_table_privilege", 2, 3, CAT_OID_BOOL, "1"},
     {"current_setting", 1, 1, CAT_OID_TEXT,
-     "coalesce((SELECT \"_syn_x\".\"setting\" FROM " PGC "\"pg_settings\" \"_syn_x\" WHERE lower(\"_syn_x\".\"name\") = "
+     "coalesce((SELECT " SX ".\"setting\" FROM " PGC "\"pg_settings\" " SX " WHERE lower(" SX
+     ".\"name\") = "
      "lower(%1$s)), syn_raise('42704: unrecognized configuration parameter \"' || %1$s || "
      "'\"'))"},
     {"version", 0, 0, CAT_OID_TEXT,
@@ -423,7 +445,7 @@ int sqlr__pgcat_func(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
     uint32_t at = 0;
     int32_t atm = -1;
     rc = sqlr__expr(w, &args[i], sc, f->args[i], &at, &atm);
-    if (!rc && cat_buf_printf(&args[i], "%s", "")) rc = sqlr__oom(w);
+    if (!rc && cat_buf_append(&args[i], "", 0)) rc = sqlr__oom(w); /* never NULL */
   }
   w->qualify_cols = was;
   if (!rc) {

@@ -88,7 +88,8 @@ static int register_fns(eng_session *s) {
 int eng__pgcat_register(eng_session *s, syn_err *e) {
   s->pgcat_loaded = false; /* a fresh connection */
   if (register_fns(s))
-    return syn_err_set(e, SYN_EINTERNAL, "registering catalog functions: %s", sqlite3_errmsg(s->db));
+    return syn_err_set(e, SYN_EINTERNAL, "registering catalog functions: %s",
+                       sqlite3_errmsg(s->db));
   return 0;
 }
 
