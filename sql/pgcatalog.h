@@ -4,9 +4,10 @@
 **
 ** The tables are ordinary SQLite tables in two in-memory databases each
 ** session attaches as "pg_catalog" and "information_schema"; pgc_fill_sql
-** produces the statements that (re)create and fill them from the user
-** catalog, so the session runs them again whenever its catalog version
-** moves. The rewrite resolves pg_catalog.x / information_schema.x (and an
+** produces the statements that create and fill them from the user catalog.
+** A session runs them on its current connection the first time a
+** statement needs them (sqlr_catalog.need_system), and again after DDL
+** gave it a fresh connection. The rewrite resolves pg_catalog.x / information_schema.x (and an
 ** unqualified pg_catalog name, pg_catalog being first on PostgreSQL's
 ** search_path) through pgc_find and types the columns with PostgreSQL's
 ** types (oid 26, name 19, "char" 18, ...).
@@ -24,8 +25,9 @@
 ** has OID 16384 + 256 * (N mod 16000000); its indexes are that + 1 + k
 ** (primary key first, then unique constraints, then indexes; k < 127), the
 ** constraints backing the primary key and unique constraints that + 128 +
-** k, serial sequences that + 192 + column. System tables are 12000 + their
-** position in pgc's list.
+** k, column defaults that + 64 + column, serial sequences that + 192 +
+** column. System tables are PGC_SYSTEM_OID0 + their position in pgc's
+** list.
 */
 #ifndef SYN_SQL_PGCATALOG_H
 #define SYN_SQL_PGCATALOG_H
