@@ -4,6 +4,7 @@
 ** Expressions are in rewrite_expr.c.
 */
 #include "sql/rewrite_int.h"
+#include "sql/pgcatalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,7 +226,8 @@ static int lookup(sqlr_rw *w, const char *name, int loc, const cat_table **t) {
 }
 
 static int relname(sqlr_rw *w, const PgQuery__RangeVar *rv, const char **name) {
-  if (rv->schemaname && *rv->schemaname && strcmp(rv->schemaname, "public") != 0)
+  if (rv->schemaname && *rv->schemaname && strcmp(rv->schemaname, "public") != 0 &&
+      !pgc_is_system_schema(rv->schemaname))
     return sqlr__unsupported(w, rv->location, "schema-qualified names");
   *name = rv->relname;
   return 0;
@@ -295,6 +297,41 @@ static int join_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Join
   return join_item(w, sc, j);
 }
 
+/* unnest(array) over an array in PostgreSQL's text form (the system
+** catalogs' arrays): SQLite's json_each over syn_array_json's JSON. */
+static int unnest(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__RangeFunction *rf,
+                  const PgQuery__FuncCall *f) {
+  const char *alias = rf->alias ? rf->alias->aliasname : "unnest";
+  const char *colname = alias;
+  if (rf->alias && rf->alias->n_colnames == 1 &&
+      rf->alias->colnames[0]->node_case == PG_QUERY__NODE__NODE_STRING)
+    colname = rf->alias->colnames[0]->string->sval;
+  else if (rf->alias && rf->alias->n_colnames)
+    return sqlr__unsupported(w, -1, "several column aliases for unnest");
+  uint32_t t = 0;
+  int32_t tm = -1;
+  sqlr_scope none = {.parent = sc->parent};
+  PUT("(SELECT \"value\" AS ");
+  if (sqlr__ident(b, colname)) return sqlr__oom(w);
+  PUT(" FROM json_each(syn_array_json(");
+  int rc = sqlr__expr(w, b, &none, f->args[0], &t, &tm);
+  if (rc) return rc;
+  PUT("))) AS ");
+  if (sqlr__ident(b, alias)) return sqlr__oom(w);
+  uint32_t elem = t == PGC_OID_INT2_ARRAY || t == PGC_OID_INT2VECTOR ? CAT_OID_INT2
+                  : t == PGC_OID_OID_ARRAY || t == PGC_OID_OIDVECTOR ? PGC_OID_OID
+                                                                      : CAT_OID_TEXT;
+  sqlr_col *cols = NULL;
+  int ncols = 0;
+  if ((rc = add_col(w, &cols, &ncols, colname, elem, -1))) {
+    sqlr__keep_cols(w, cols, ncols);
+    return rc;
+  }
+  if ((rc = sqlr__keep_cols(w, cols, ncols))) return rc;
+  if ((rc = add_ent(w, sc, (sqlr_ent){.alias = alias, .cols = cols, .ncols = ncols}))) return rc;
+  return push_ent_item(w, sc);
+}
+
 /* generate_series(start, stop[, step]) over integers, the one set-returning
 ** function clients commonly put in FROM (pgbench's server-side data
 ** generation among them). SQLite's core has no generate_series, so it
@@ -308,6 +345,8 @@ static int range_function(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery_
     return sqlr__unsupported(w, -1, "this function in FROM");
   const PgQuery__FuncCall *f = rf->functions[0]->list->items[0]->func_call;
   const char *fname = sqlr__last_name(f->funcname, f->n_funcname);
+  if (strcmp(fname, "unnest") == 0 && f->n_args == 1 && !f->agg_star)
+    return unnest(w, b, sc, rf, f);
   if (strcmp(fname, "generate_series") != 0 || f->n_args < 2 || f->n_args > 3) {
     char what[96];
     snprintf(what, sizeof what, "function %s() in FROM", fname);
@@ -444,8 +483,11 @@ int sqlr__from_item(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node 
           is_cte = true;
           break;
         }
-    if (!is_cte && (rc = lookup(w, name, rv->location, &en.t))) return rc;
+    const pgc_table *sys = NULL;
+    if (!is_cte && (rc = sqlr__system_table(w, rv, &sys, &en))) return rc;
+    if (!is_cte && !sys && (rc = lookup(w, name, rv->location, &en.t))) return rc;
     if (rv->alias && rv->alias->n_colnames) return aliased_table(w, b, sc, rv, name, en);
+    if (sys && (sqlr__ident(b, sys->schema) || cat_buf_printf(b, "."))) return sqlr__oom(w);
     if (sqlr__ident(b, name)) return sqlr__oom(w);
     if (rv->alias) {
       PUT(" AS ");

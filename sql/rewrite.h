@@ -48,9 +48,16 @@ struct PgQuery__Node;
 /* Find a table by name: 0 and *out, or SYN_ENOTFOUND. */
 typedef int (*sqlr_lookup_fn)(void *ctx, const char *name, const cat_table **out);
 
+/* Called once per rewrite before the first use of pg_catalog /
+** information_schema (a system table, or SQL over them for a function,
+** cast or session value), so the caller can build them lazily; 0 or an
+** error that fails the statement. NULL: they are always there. */
+typedef int (*sqlr_system_fn)(void *ctx, syn_err *e);
+
 typedef struct sqlr_catalog {
   sqlr_lookup_fn lookup;
   void *ctx;
+  sqlr_system_fn need_system;
 } sqlr_catalog;
 
 typedef struct sqlr_col {

@@ -42,7 +42,9 @@ int sqlr__type_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeC
                      uint32_t *type, int32_t *typmod) {
   uint32_t oid;
   int32_t tm;
-  int rc = type_of_name(w, tc->type_name, &oid, &tm);
+  int rc = sqlr__pgcat_cast(w, b, sc, tc, type, typmod);
+  if (rc != SQLR_NO_FUNC) return rc;
+  rc = type_of_name(w, tc->type_name, &oid, &tm);
   if (rc) return rc;
   *type = oid;
   *typmod = tm;
@@ -388,6 +390,8 @@ static int func_call(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Func
   if (strcmp(name, "extract") == 0 && f->n_funcname == 2) return sqlr__extract(w, b, sc, f, type, typmod);
   rc = sqlr__func_more(w, b, sc, f, name, type, typmod);
   if (rc != SQLR_NO_FUNC) return rc;
+  rc = sqlr__pgcat_func(w, b, sc, f, name, type, typmod);
+  if (rc != SQLR_NO_FUNC) return rc;
   char what[96];
   snprintf(what, sizeof what, "function %s()", name);
   return sqlr__unsupported(w, f->location, what);
@@ -475,6 +479,12 @@ const char *sqlr__colname(const PgQuery__Node *n) {
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE: return "current_date";
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N: return "localtimestamp";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER: return "current_user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE: return "current_role";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER: return "session_user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER: return "user";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG: return "current_catalog";
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA: return "current_schema";
     default: return "current_timestamp";
     }
   default: return "?column?";

@@ -9,6 +9,7 @@
 ** for the supported subset, to fill RowDescription.
 */
 #include "sql/rewrite_int.h"
+#include "sql/pgcatalog.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -274,7 +275,7 @@ static int column_ref(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Col
       /* Qualify references into outer queries: SQLite resolves an
       ** unqualified name to the innermost match as PostgreSQL does, but a
       ** qualified reference keeps the rewrite obviously equivalent. */
-      return emit_col(w, b, en, hit_idx, s == sc ? NULL : en->alias, f[0]);
+      return emit_col(w, b, en, hit_idx, s == sc && !w->qualify_cols ? NULL : en->alias, f[0]);
     }
     if (s->allow_alias)
       for (size_t i = 0; i < s->ntargets; i++) {
@@ -349,6 +350,8 @@ static int operand(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *
                    uint32_t other, int32_t other_tm, uint32_t *type) {
   int32_t tm = -1;
   sqlr__note_param(w, n, other);
+  /* oid and reg* values are integers: '16384' compares as one. */
+  if (pgc_type_is_oid(other)) other = CAT_OID_INT8;
   if (!is_str_lit(n) || !other || !cat_type_supported(other) || other == CAT_OID_TEXT ||
       other == CAT_OID_VARCHAR)
     return EXPR(n, type, &tm);
@@ -390,6 +393,7 @@ static int binop(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a
   for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++) is_cmp |= strcmp(op, cmp[i]) == 0;
   for (size_t i = 0; i < sizeof arith / sizeof arith[0]; i++) is_arith |= strcmp(op, arith[i]) == 0;
   bool concat = strcmp(op, "||") == 0;
+  if (sqlr__is_regex_op(op)) return sqlr__regex(w, b, sc, a, op, type);
   if (!is_cmp && !is_arith && !concat) {
     char what[64];
     snprintf(what, sizeof what, "operator %s", op);
@@ -684,7 +688,7 @@ static int a_expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *
     return sqlr__unsupported(w, a->location, "SIMILAR TO");
   case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
   case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL:
-    return sqlr__unsupported(w, a->location, "ANY/ALL over arrays");
+    return sqlr__array_any(w, b, sc, a, type);
   default:
     return sqlr__unsupported(w, a->location, "this operator");
   }
@@ -783,8 +787,9 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N:
       return sqlr__unsupported(w, v->location, "the time type (CURRENT_TIME, LOCALTIME)");
     default:
-      return sqlr__unsupported(w, v->location,
-                               "CURRENT_USER, SESSION_USER, CURRENT_CATALOG and CURRENT_SCHEMA");
+      rc = sqlr__session_value(w, b, v, type);
+      if (rc != SQLR_NO_FUNC) return rc;
+      return sqlr__unsupported(w, v->location, "this SQL value function");
     }
   }
   case PG_QUERY__NODE__NODE_CASE_EXPR: {
@@ -882,6 +887,8 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
     case PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK:
       PUT("(");
       break;
+    case PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK:
+      return sqlr__array_sublink(w, b, sc, sl, type);
     case PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK:
     case PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK: {
       const char *op = sl->n_oper_name ? sqlr__last_name(sl->oper_name, sl->n_oper_name) : "=";
@@ -916,9 +923,9 @@ int sqlr__expr(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__Node *n,
   case PG_QUERY__NODE__NODE_A_ARRAY_EXPR:
     return sqlr__unsupported(w, n->a_array_expr->location, "arrays");
   case PG_QUERY__NODE__NODE_COLLATE_CLAUSE:
-    return sqlr__unsupported(w, n->collate_clause->location, "COLLATE");
+    return sqlr__collate(w, b, sc, n->collate_clause, type, typmod);
   case PG_QUERY__NODE__NODE_A_INDIRECTION:
-    return sqlr__unsupported(w, -1, "subscripts and field selection");
+    return sqlr__indirection(w, b, sc, n->a_indirection, type, typmod);
   case PG_QUERY__NODE__NODE_GROUPING_FUNC:
     return sqlr__unsupported(w, -1, "GROUPING");
   default:

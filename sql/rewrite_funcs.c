@@ -11,6 +11,7 @@
 ** see what PostgreSQL would.
 */
 #include "sql/rewrite_int.h"
+#include "sql/pgcatalog.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -115,8 +116,10 @@ static const fn_def fns[] = {
     {"nth_value", "nth_value", 2, 2, {A_ANY, A_INT}, R_ARG1, 0, F_WINDOW},
 };
 
+/* name and "char" (system catalog columns) cast to text implicitly. */
 static bool is_textish(uint32_t t) {
-  return t == 0 || t == CAT_OID_TEXT || t == CAT_OID_VARCHAR || t == CAT_OID_BPCHAR;
+  return t == 0 || t == CAT_OID_TEXT || t == CAT_OID_VARCHAR || t == CAT_OID_BPCHAR ||
+         t == PGC_OID_NAME || t == PGC_OID_CHAR;
 }
 
 static bool is_datetime(uint32_t t) {

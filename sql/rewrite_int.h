@@ -74,6 +74,10 @@ typedef struct sqlr_rw {
   int nptypes;
   bool uses_now;
   bool in_default;
+  /* Qualify every column reference with its FROM item's name (arguments
+  ** that rewrite_pgcat.c places inside subqueries over the catalog). */
+  bool qualify_cols;
+  bool system_ready; /* sqlr_catalog.need_system has been called */
   /* Output columns (bit i: column i) whose integer values the next
   ** sqlr__select must turn into numeric: set-operation arms and VALUES
   ** rows agree on numeric where PostgreSQL resolves their columns to it.
@@ -161,5 +165,35 @@ int sqlr__to_numeric(sqlr_rw *w, cat_buf *b, size_t start);
 /* Assignment cast of the expression at b[start..] from type `from` to a
 ** column of type `to` (numeric -> integer rounds, numeric -> float). */
 int sqlr__assign_conv(sqlr_rw *w, cat_buf *b, size_t start, uint32_t from, uint32_t to);
+
+/* System catalogs (rewrite_pgcat.c). */
+struct pgc_table;
+/* A pg_catalog / information_schema table named by rv: *out and en's
+** columns, or *out NULL for a user table; 42P01 for an unknown
+** pg_catalog.x. */
+int sqlr__system_table(sqlr_rw *w, const PgQuery__RangeVar *rv, const struct pgc_table **out,
+                       sqlr_ent *en);
+/* Make the system tables available (sqlr_catalog.need_system, once). */
+int sqlr__need_system(sqlr_rw *w);
+bool sqlr__is_regex_op(const char *op);
+int sqlr__regex(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a, const char *op,
+                uint32_t *type);
+int sqlr__array_any(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AExpr *a,
+                    uint32_t *type);
+int sqlr__array_sublink(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__SubLink *sl,
+                        uint32_t *type);
+int sqlr__indirection(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__AIndirection *ind,
+                      uint32_t *type, int32_t *typmod);
+int sqlr__collate(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__CollateClause *cc,
+                  uint32_t *type, int32_t *typmod);
+/* SQLR_NO_FUNC when v is not a session value. */
+int sqlr__session_value(sqlr_rw *w, cat_buf *b, const PgQuery__SQLValueFunction *v,
+                        uint32_t *type);
+/* SQLR_NO_FUNC when the cast is not to a system or array type. */
+int sqlr__pgcat_cast(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__TypeCast *tc,
+                     uint32_t *type, int32_t *typmod);
+/* SQLR_NO_FUNC when name is not a catalog function. */
+int sqlr__pgcat_func(sqlr_rw *w, cat_buf *b, sqlr_scope *sc, const PgQuery__FuncCall *f,
+                     const char *name, uint32_t *type, int32_t *typmod);
 
 #endif /* SYN_SQL_REWRITE_INT_H */

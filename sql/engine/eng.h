@@ -105,6 +105,12 @@ int eng_session_new(cl_cluster *cl, const eng_opts *opts, eng_session **out, syn
 /* Rolls back an open transaction (a cluster call: not on a loop thread). */
 void eng_session_free(eng_session *s);
 
+/* The connected user and database and the BackendKeyData pid: what
+** current_user, current_database(), pg_backend_pid() and the pg_catalog
+** rows (pg_roles, pg_database) show. Default "synod", "synod", 0. */
+int eng_session_set_identity(eng_session *s, const char *user, const char *database,
+                             int32_t pid, syn_err *err);
+
 /* Set a session parameter as SET would (startup parameters, "-c" options).
 ** Unknown names: SYN_ENOTFOUND; bad values: SYN_EINVAL (err has SQLSTATE). */
 int eng_session_set(eng_session *s, const char *name, const char *value, syn_err *err);
@@ -174,5 +180,9 @@ void eng_server_stop(eng_server *srv, void (*cb)(void *ud), void *ud);
 ** SQLite connection call this too. Returns an SQLite result code. */
 struct sqlite3;
 int eng_register_functions(struct sqlite3 *db);
+/* The functions the rewrite uses over the system catalogs (syn_regex,
+** syn_format_type, syn_array_*, syn_quote_ident; eng_pgcat.c) on any
+** connection; SQLITE_OK or an SQLite error code. */
+int eng_register_pgcat_functions(struct sqlite3 *db);
 
 #endif /* SYN_ENG_H */

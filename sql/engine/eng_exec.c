@@ -581,6 +581,7 @@ static int x_open(void *ud, pgw_session *ps, const pgw_startup *st, syn_err *err
   ss->srv = srv;
   ss->ps = ps;
   int rc = eng_session_new(srv->cl, &srv->opts, &ss->es, err);
+  if (!rc) rc = eng_session_set_identity(ss->es, st->user, st->database, pgw_session_pid(ps), err);
   /* Startup parameters PostgreSQL would apply as settings; names synod
   ** does not keep (extra_float_digits ...) are accepted and ignored. */
   for (size_t i = 0; !rc && i < st->nparams; i++) {

@@ -9,13 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int lookup(void *ctx, const char *name, const cat_table **out) {
-  const cat_table *t = eng__table(ctx, name);
-  if (!t) return SYN_ENOTFOUND;
-  *out = t;
-  return 0;
-}
-
 int eng__explain(eng_session *s, const char *pgsql, cat_buf *out, syn_err *e) {
   sqlp_list *l = NULL;
   int pos = 0;
@@ -26,9 +19,8 @@ int eng__explain(eng_session *s, const char *pgsql, cat_buf *out, syn_err *e) {
     return syn_err_set(e, SYN_EINVAL, "explain: one statement expected");
   }
   rc = eng__catalog_sync(s, e);
-  sqlr_catalog cat = {lookup, s};
   sqlr_query *q = NULL;
-  if (!rc) rc = sqlr_rewrite(&l->stmts[0], &cat, &q, &pos, e);
+  if (!rc) rc = eng__rewrite(s, &l->stmts[0], &q, &pos, e);
   sqlp_list_free(l);
   if (rc) return rc;
   char *sql = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", q->sql);

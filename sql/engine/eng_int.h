@@ -107,6 +107,11 @@ struct eng_session {
   uint64_t txn_seq;      /* transactions ended: portals of older ones are gone */
   const syn_value *params; /* Bind values of the running portal ($1 = [0]) */
   int nparams;
+  /* identity (eng_session_set_identity), for pg_catalog and current_user */
+  char *user;
+  char *database;
+  int32_t backend_pid;
+  bool pgcat_loaded;     /* this connection's pg_catalog is filled */
 };
 
 /* ---- rows (eng_rows.c) ---- */
@@ -141,6 +146,15 @@ int eng__register_numeric(struct sqlite3 *db);
 int eng__vtab_register(eng_session *s, syn_err *e);
 /* Bring the virtual tables in line with the catalog (when its version moved). */
 int eng__catalog_sync(eng_session *s, syn_err *e);
+/* Register the catalog functions on a fresh connection (eng_pgcat.c). */
+int eng__pgcat_register(eng_session *s, syn_err *e);
+/* sqlr_catalog.need_system: attach and fill pg_catalog /
+** information_schema from s->tabs, once per connection (sessions that
+** never read them never pay for them). */
+int eng__pgcat_need(void *s, syn_err *e);
+/* Setting i's name (NULL past the last), description and read-only flag,
+** for pg_settings; its value is s->settings[i]. */
+const char *eng__guc_info(int i, const char **desc, bool *readonly);
 /* Function groups registered by eng_register_functions (eng_funcs_*.c). */
 int eng__register_text_functions(sqlite3 *db);
 int eng__register_math_functions(sqlite3 *db);

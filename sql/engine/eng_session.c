@@ -37,6 +37,8 @@ void eng_session_free(eng_session *s) {
   if (s->db) sqlite3_close(s->db);
   eng__tabs_free(s);
   eng__settings_free(s);
+  free(s->user);
+  free(s->database);
   free(s);
 }
 
@@ -220,7 +222,7 @@ static bool is_ddl(sqlp_kind k) {
 ** writes are done, so a re-run needs no undo (cluster.h, cl_write). */
 int eng__rewrite(eng_session *s, const sqlp_stmt *st, sqlr_query **q, int *err_pos,
                  syn_err *e) {
-  sqlr_catalog cat = {lookup, s};
+  sqlr_catalog cat = {lookup, s, eng__pgcat_need};
   return sqlr_rewrite(st, &cat, q, err_pos, e);
 }
 

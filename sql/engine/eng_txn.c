@@ -65,6 +65,13 @@ static const struct {
                              "Shows whether datetimes are integer based."},
 };
 
+const char *eng__guc_info(int i, const char **desc, bool *readonly) {
+  if (i < 0 || i >= ENG_NSETTINGS) return NULL;
+  *desc = gucs[i].desc;
+  *readonly = gucs[i].readonly;
+  return gucs[i].name;
+}
+
 static const char *iso_names[] = {"read committed", "repeatable read", "serializable"};
 
 const char *eng_isolation_name(cl_isolation iso) {

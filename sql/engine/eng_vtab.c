@@ -623,6 +623,7 @@ int eng__catalog_sync(eng_session *s, syn_err *e) {
   }
   for (size_t i = 0; i < n; i++) free(names[i]);
   free(names);
+  if (!rc) rc = eng__pgcat_register(s, e);
   if (rc) {
     tabs_free(s);
     s->cat_loaded = false;
