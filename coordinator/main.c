@@ -13,6 +13,7 @@
 #include "common/node.h"
 #include "coordinator/cluster.h"
 #include "coordinator/coord_paxos.h"
+#include "coordinator/coord_rdl.h"
 #include "sql/engine/eng.h"
 
 #define PROG "synod-coordinator"
@@ -113,6 +114,7 @@ typedef struct coordinator {
   node *n;
   coord_cluster *cluster;
   coord_px *px;    /* the coordinator group's Multi-Paxos replica */
+  coord_rdl *rdl;  /* commit decisions in the group's log */
   eng_server *sql; /* PostgreSQL clients; NULL if it did not start */
 } coordinator;
 
@@ -131,6 +133,7 @@ static void on_sql_stopped(void *ud) {
 
 static void on_stop(void *ud) {
   coordinator *c = ud;
+  coord_rdl_close(c->rdl);
   coord_px_close(c->px);
   if (c->sql) eng_server_stop(c->sql, on_sql_stopped, c);
   else coord_cluster_close(c->cluster);
@@ -186,21 +189,28 @@ int main(int argc, char **argv) {
       .clock = node_clock_borrow(n), .rpc = node_rpc(n),
   };
   node_rpc_secret(n, &ccfg.secret, &ccfg.secret_len);
+  /* The decision table exists before the replica: opening the replica
+  ** applies what its log already knows chosen. */
+  int prc = coord_rdl_new(node_loop(n), &co.rdl, &err);
   coord_px_config pcfg = {
       .name = a.node.name, .dir = a.node.dir, .fresh = fresh, .peers = &a.peers,
       .loop = node_loop(n), .rpc = node_rpc(n), .secret = ccfg.secret,
-      .secret_len = ccfg.secret_len,
+      .secret_len = ccfg.secret_len, .sm = co.rdl ? coord_rdl_sm(co.rdl) : NULL,
   };
-  if (coord_px_open(&pcfg, &co.px, &err) < 0 ||
-      coord_cluster_open(node_loop(n), &ccfg, &co.cluster, &err) < 0 ||
+  if (prc == 0) prc = coord_px_open(&pcfg, &co.px, &err);
+  if (prc == 0) coord_rdl_attach(co.rdl, co.px, node_rpc(n));
+  ccfg.decisions = co.rdl;
+  if (prc < 0 || coord_cluster_open(node_loop(n), &ccfg, &co.cluster, &err) < 0 ||
       node_on_stop(n, on_stop, &co, &err) < 0) {
     SYN_LOG_ERROR(NULL, "cannot start: %s", err.msg);
     fprintf(stderr, "%s: cannot start: %s\n", PROG, err.msg);
     coord_px_close(co.px);
+    coord_rdl_close(co.rdl);
     coord_cluster_close(co.cluster);
     node_shutdown(n, "start failed");
     coord_cluster_free(co.cluster);
     coord_px_free(co.px);
+    coord_rdl_free(co.rdl);
     node_free(n);
     free_args(&a);
     return 1;
@@ -218,6 +228,7 @@ int main(int argc, char **argv) {
     node_shutdown(n, "SQL port unavailable");
     coord_cluster_free(co.cluster);
     coord_px_free(co.px);
+    coord_rdl_free(co.rdl);
     node_free(n);
     free_args(&a);
     return 1;
@@ -231,6 +242,7 @@ int main(int argc, char **argv) {
   status = node_run(n, detail);
   coord_cluster_free(co.cluster);
   coord_px_free(co.px);
+  coord_rdl_free(co.rdl);
   node_free(n);
   free_args(&a);
   return status;
