@@ -27,6 +27,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/failpoint.h"
 #include "common/log.h"
@@ -518,6 +519,41 @@ static int recover_one(const dlog_record *rec, void *ud) {
   return 0;
 }
 
+static void on_imported(int status, uint64_t txn, const dlog_record *chosen, void *ud) {
+  (void)ud;
+  (void)chosen;
+  if (status < 0) return;
+  char cid[24];
+  cid_of(txn, cid, sizeof cid);
+  SYN_LOG_INFO(cid, "decision from decisions.log is in the group's log");
+}
+
+static int import_one(const dlog_record *rec, void *ud) {
+  cl_cluster *cl = ud;
+  syn_err e;
+  if (coord_rdl_propose(cl->rdl, rec, on_imported, cl, &e) < 0) {
+    SYN_LOG_ERROR(NULL, "decisions.log: %s", e.msg);
+    return e.code;
+  }
+  return 0;
+}
+
+/* A data dir from before the replicated log may hold undone decisions in
+** decisions.log: they go into the group's log (first decision wins; the
+** same record proposed again at a later start is a no-op by its id), where
+** the leader re-drives them. The file is only read. */
+static int import_local_log(cl_cluster *cl, syn_err *err) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/decisions.log", cl->dir);
+  if (access(path, F_OK) != 0) return 0;
+  dlog *old = NULL;
+  int rc = dlog_open(path, NULL, &old, err);
+  if (rc == 0) rc = dlog_foreach_undone(old, import_one, cl);
+  dlog_close(old);
+  if (rc < 0) return syn_err_set(err, rc, "importing %s", path);
+  return 0;
+}
+
 /* The group's leader hands over undone decisions (coord_rdl.h); the ones
 ** this core is driving already are left alone. */
 static void redrive_one(const dlog_record *rec, void *ud) {
@@ -555,6 +591,8 @@ int coord_commit_open(cl_cluster *cl, syn_err *err) {
     /* Recovery is the leader's: it re-drives undone decisions when it
     ** takes over and whatever stays undone long (coord_rdl.c). */
     coord_rdl_set_redrive(cl->rdl, redrive_one, cl);
+    rc = import_local_log(cl, err);
+    if (rc < 0) return rc;
   } else {
     rc = dlog_foreach_undone(cl->dlog, recover_one, cl);
     if (rc < 0) return syn_err_set(err, rc, "decision log recovery");
