@@ -152,7 +152,18 @@ int coord_rsm_peek(const uint8_t *data, size_t len, coord_rsm_cmd *cmd, uint64_t
   rbuf r = {data, len, 0, false};
   uint8_t t = r_u8(&r);
   uint64_t x = r_u64(&r);
-  if (r.bad || (t != COORD_RSM_DECIDE && t != COORD_RSM_DONE)) return SYN_EINVAL;
+  if (r.bad) return SYN_EINVAL;
+  if (t == COORD_RSM_DECIDE) {
+    /* The whole command must be well formed, not only its header. */
+    uint8_t o = r_u8(&r);
+    r_u64(&r);
+    uint32_t n = r_u32(&r);
+    if (r.bad || (o != DLOG_COMMIT && o != DLOG_ABORT) || n > DLOG_MAX_PARTS ||
+        r.len - r.off != (size_t)n * 4)
+      return SYN_EINVAL;
+  } else if (t != COORD_RSM_DONE || r.off != len) {
+    return SYN_EINVAL;
+  }
   *cmd = (coord_rsm_cmd)t;
   *txn = x;
   return 0;

@@ -63,7 +63,8 @@ void coord_rsm_free(coord_rsm *r);
 /* Commands into malloc'd buffers. SYN_EINVAL for a malformed record. */
 int coord_rsm_encode_decide(const dlog_record *rec, uint8_t **out, size_t *len, syn_err *err);
 int coord_rsm_encode_done(uint64_t txn, uint8_t **out, size_t *len, syn_err *err);
-/* Peek at a command without applying it (type and txn). */
+/* Check that data is one well-formed command and peek at its type and
+** txn without applying it. SYN_EINVAL otherwise. */
 int coord_rsm_peek(const uint8_t *data, size_t len, coord_rsm_cmd *cmd, uint64_t *txn);
 
 /* Apply one chosen value. SYN_EINVAL for bytes that are no command: the

@@ -10,11 +10,12 @@
 # before the next leader is paused: killing one and pausing another would
 # leave a minority, which rightly elects nobody.
 #
-# usage: test_paxos_group.sh PATH/TO/synodctl
+# usage: test_paxos_group.sh PATH/TO/synodctl PATH/TO/paxos_garbage
 set -euo pipefail
 
-CTL=${1:?usage: test_paxos_group.sh PATH/TO/synodctl}
+CTL=${1:?usage: test_paxos_group.sh PATH/TO/synodctl PATH/TO/paxos_garbage}
 CTL=$(readlink -f "$CTL")
+GARBAGE=$(readlink -f "${2:?usage: test_paxos_group.sh PATH/TO/synodctl PATH/TO/paxos_garbage}")
 . "$(dirname "$0")/lib.sh"
 echo "cluster dir $DIR, base port $BASE"
 
@@ -129,6 +130,13 @@ ctl kill "$O" > /dev/null
 wait_leader 10 "$O" > /dev/null
 ctl start "$O" > /dev/null
 wait_log "$O" "paxos: leader is" 10
+
+step "garbage on methods 300/301 is refused; the group keeps its leader"
+LG=$(wait_leader 5)
+SYNOD_SECRET_FILE=$DIR/cluster.secret "$GARBAGE" 127.0.0.1 $((BASE + 100 + ${LG#c} - 1)) \
+  || fail "paxos_garbage against the leader $LG"
+check_status 'all(n["alive"] for n in nodes)'
+wait_leader 5 > /dev/null
 
 step "down"
 ctl down > /dev/null

@@ -214,6 +214,24 @@ Test(coord_rsm, garbage_is_refused_without_change) {
     rc = coord_rsm_snapshot_install(r, junk, n, &err);
     cr_assert(rc == 0 || rc == SYN_EINVAL);
   }
+  /* peek accepts exactly the well-formed commands. */
+  uint32_t pp[] = {4, 5};
+  dlog_record ok = {.txn = 9, .outcome = DLOG_COMMIT, .commit_ts = 3, .nparts = 2, .parts = pp};
+  uint8_t *cmd;
+  size_t clen;
+  cr_assert_eq(coord_rsm_encode_decide(&ok, &cmd, &clen, NULL), 0);
+  coord_rsm_cmd ct;
+  uint64_t txn;
+  cr_assert_eq(coord_rsm_peek(cmd, clen, &ct, &txn), 0);
+  cr_assert_eq(ct, COORD_RSM_DECIDE);
+  cr_assert_eq(txn, 9);
+  for (size_t cut = 0; cut < clen; cut++)
+    cr_assert_eq(coord_rsm_peek(cmd, cut, &ct, &txn), SYN_EINVAL, "cut %zu", cut);
+  free(cmd);
+  cr_assert_eq(coord_rsm_encode_done(9, &cmd, &clen, NULL), 0);
+  cr_assert_eq(coord_rsm_peek(cmd, clen, &ct, &txn), 0);
+  cr_assert_eq(ct, COORD_RSM_DONE);
+  free(cmd);
   /* Malformed proposals are refused at encode time. */
   dlog_record bad = {.txn = 1, .outcome = 9};
   uint8_t *buf;
