@@ -104,6 +104,42 @@ done
 out=$(timeout 20 psql -X -q -A -t "$PSQL_CONN" -c "SELECT sum(balance), count(*) FROM accounts")
 [ "$out" = "$TOTAL|10" ] || fail "c1 sees $out, want $TOTAL|10"
 
+step "SIGKILL c1, the coordinator of running transfers; restart it"
+# Transfers in flight die with c1: some are decided in the log, some only
+# prepared. The leader re-drives decided ones; c1 restarted answers the
+# participants' questions from the replicated table, proposing ABORT where
+# nothing was decided (first decision wins).
+LOOP_PIDS=()
+for k in 1 2 3; do
+  ( for _ in $(seq 1 400); do
+      [ -f "$WORK/stop" ] && break
+      timeout 10 psql -X -q "$PSQL_CONN" -c "$TRANSFER" > /dev/null 2>&1 || true
+    done ) &
+  LOOP_PIDS+=($!)
+done
+sleep 2
+ctl kill c1 > /dev/null
+touch "$WORK/stop"
+for pid in "${LOOP_PIDS[@]}"; do wait "$pid" || true; done
+t0=$(date +%s)
+echo "prepared at the participants right after the crash: $(prepared_count)"
+sleep 1
+ctl start c1 > /dev/null
+n=1
+for _ in $(seq 1 100); do
+  n=$(prepared_count)
+  [ "$n" = 0 ] && break
+  sleep 0.3
+done
+[ "$n" = 0 ] || fail "participants still hold $n prepared transaction(s) after c1 came back"
+echo "settled $(( $(date +%s) - t0 )) s after the crash"
+out=""
+for _ in $(seq 1 30); do
+  out=$(timeout 20 psql -X -q -A -t "$PSQL_CONN" -c "SELECT sum(balance), count(*) FROM accounts" 2>/dev/null) && break
+  sleep 0.5
+done
+[ "$out" = "$TOTAL|10" ] || fail "after c1's crash: $out, want $TOTAL|10"
+
 step "down"
 ctl down > /dev/null
 echo "PASS"
