@@ -6,12 +6,13 @@
 # commits must go on under the new leader, and once things settle no
 # participant may keep a prepared transaction.
 #
-# usage: test_paxos_decisions.sh PATH/TO/synodctl PATH/TO/bank
+# usage: test_paxos_decisions.sh PATH/TO/synodctl PATH/TO/bank PATH/TO/part_client
 set -euo pipefail
 
-CTL=${1:?usage: test_paxos_decisions.sh PATH/TO/synodctl PATH/TO/bank}
-CTL=$(readlink -f "$CTL")
-BANK=$(readlink -f "${2:?usage: test_paxos_decisions.sh PATH/TO/synodctl PATH/TO/bank}")
+USAGE="usage: test_paxos_decisions.sh PATH/TO/synodctl PATH/TO/bank PATH/TO/part_client"
+CTL=$(readlink -f "${1:?$USAGE}")
+BANK=$(readlink -f "${2:?$USAGE}")
+PC=$(readlink -f "${3:?$USAGE}")
 . "$(dirname "$0")/lib.sh"
 echo "cluster dir $DIR, base port $BASE"
 
@@ -38,13 +39,34 @@ wait_leader() {
   fail "no leader (other than '$not') within $secs s"
 }
 
-prepared_count() {
-  local p n total=0
-  for p in p1 p2; do
-    n=$(sqlite3 "$DIR/$p/store.db" "SELECT count(*) FROM _syn_txns WHERE _syn_state = 1" 2>/dev/null || echo 0)
-    total=$((total + n))
+# txn_state PARTICIPANT_PORT TXN: the participant's state of one
+# transaction (-1 unknown, 0 active, 1 prepared, 2 committed, 3 aborted).
+# Participants hold their SQLite store exclusively, so this asks over RPC.
+txn_state() {
+  SYNOD_SECRET_FILE=$DIR/cluster.secret "$PC" 127.0.0.1 "$1" state "$2" 2>/dev/null |
+    sed -n 's/^state=//p'
+}
+
+# settled: the whole table reads through c1. A read waits for prepared
+# intents to be resolved, so this returns once nothing it meets is in doubt.
+settled() {
+  local i
+  for i in $(seq 1 60); do
+    timeout 20 psql -X -q -A -t "$PSQL_CONN" -c "SELECT sum(balance), count(*) FROM accounts" \
+      2>/dev/null && return 0
+    sleep 0.5
   done
-  echo "$total"
+  return 1
+}
+
+# final_prepared_check: with every node stopped, no store holds a prepared
+# transaction (as test_crash.sh checks).
+final_prepared_check() {
+  local p n
+  for p in p1 p2; do
+    n=$(sqlite3 "$DIR/$p/store.db" "SELECT count(*) FROM _syn_txns WHERE _syn_state = 1")
+    [ "$n" = 0 ] || fail "$p still holds $n prepared transaction(s)"
+  done
 }
 
 TRANSFER="BEGIN; UPDATE accounts SET balance = balance - 1 WHERE id > 0; UPDATE accounts SET balance = balance + 9 WHERE id = 0; COMMIT;"
@@ -91,17 +113,10 @@ cat "$WORK/bank.out"
 
 # The bank keeps its money; the test's transfer moved money inside the table.
 TOTAL=1000
-step "no prepared transaction left, the total holds"
-n=1
-for _ in $(seq 1 100); do
-  n=$(prepared_count)
-  [ "$n" = 0 ] && break
-  sleep 0.3
-done
-[ "$n" = 0 ] || fail "participants still hold $n prepared transaction(s)"
+step "everything settles, the total holds"
 # Through c1 only: the catalog is not replicated yet, so the table exists
 # on the coordinator that created it.
-out=$(timeout 20 psql -X -q -A -t "$PSQL_CONN" -c "SELECT sum(balance), count(*) FROM accounts")
+out=$(settled) || fail "the table stays unreadable after the leader change"
 [ "$out" = "$TOTAL|10" ] || fail "c1 sees $out, want $TOTAL|10"
 
 step "SIGKILL c1, the coordinator of running transfers; restart it"
@@ -122,24 +137,52 @@ ctl kill c1 > /dev/null
 touch "$WORK/stop"
 for pid in "${LOOP_PIDS[@]}"; do wait "$pid" || true; done
 t0=$(date +%s)
-echo "prepared at the participants right after the crash: $(prepared_count)"
 sleep 1
 ctl start c1 > /dev/null
-n=1
-for _ in $(seq 1 100); do
-  n=$(prepared_count)
-  [ "$n" = 0 ] && break
-  sleep 0.3
-done
-[ "$n" = 0 ] || fail "participants still hold $n prepared transaction(s) after c1 came back"
+out=$(settled) || fail "the table stays unreadable after c1 came back"
 echo "settled $(( $(date +%s) - t0 )) s after the crash"
-out=""
-for _ in $(seq 1 30); do
-  out=$(timeout 20 psql -X -q -A -t "$PSQL_CONN" -c "SELECT sum(balance), count(*) FROM accounts" 2>/dev/null) && break
-  sleep 0.5
-done
 [ "$out" = "$TOTAL|10" ] || fail "after c1's crash: $out, want $TOTAL|10"
 
-step "down"
+step "a decided COMMIT whose coordinator died is finished by the leader"
+# c1 holds phase two back (failpoint) after its COMMIT decision is chosen,
+# then dies: nobody but the group's leader knows the outcome, and it must
+# re-drive it (coord_rdl.c: undone for COORD_RDL_REDRIVE_AGE_MS) while c1
+# stays down.
+before=$(timeout 20 psql -X -q -A -t "$PSQL_CONN" -c "SELECT balance FROM accounts WHERE id = 0")
+ctl stop c1 > /dev/null
+SYN_FAILPOINTS="coord_delay_phase_two=delay(60000)" ctl start c1 > /dev/null
+wait_leader 10 > /dev/null
+timeout 30 psql -X -q "$PSQL_CONN" -c "$TRANSFER" > /dev/null || fail "the held transfer did not commit"
+# The client heard COMMIT (the decision is chosen); phase two is held.
+TX=""
+for _ in $(seq 1 50); do
+  TX=$(sed -n 's/.* cid=\([0-9a-f]*\) failpoint coord_delay_phase_two: holding.*/\1/p' "$DIR/c1/c1.log" | tail -n 1)
+  [ -n "$TX" ] && break
+  sleep 0.1
+done
+[ -n "$TX" ] || fail "c1 did not hold phase two"
+TXD=$(python3 -c "print(int('$TX', 16))")
+P1=$((BASE + 200)) P2=$((BASE + 201))
+[ "$(txn_state $P1 "$TXD")" = 1 ] && [ "$(txn_state $P2 "$TXD")" = 1 ] ||
+  fail "txn $TX is not prepared on both participants: $(txn_state $P1 "$TXD") $(txn_state $P2 "$TXD")"
+ctl kill c1 > /dev/null
+t0=$(date +%s)
+ok=0
+for _ in $(seq 1 100); do
+  if [ "$(txn_state $P1 "$TXD")" = 2 ] && [ "$(txn_state $P2 "$TXD")" = 2 ]; then ok=1; break; fi
+  sleep 0.2
+done
+[ "$ok" = 1 ] || fail "the leader did not finish the decided transfer with c1 down: $(txn_state $P1 "$TXD") $(txn_state $P2 "$TXD")"
+echo "finished by the leader $(( $(date +%s) - t0 )) s after c1 died"
+ctl start c1 > /dev/null
+after=""
+for _ in $(seq 1 30); do
+  after=$(timeout 20 psql -X -q -A -t "$PSQL_CONN" -c "SELECT balance FROM accounts WHERE id = 0" 2>/dev/null) && break
+  sleep 0.5
+done
+[ "$after" = $((before + 9)) ] || fail "account 0: $before before, $after after; the COMMIT was lost"
+
+step "down: no prepared transaction on disk"
 ctl down > /dev/null
+final_prepared_check
 echo "PASS"
