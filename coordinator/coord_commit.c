@@ -15,6 +15,14 @@
 **     tpc_recover before any other input, so a COMMIT whose phase two was
 **     cut short by a crash is re-driven to all its participants.
 **
+** Two decision logs behind the same calls: the local file (cl->dlog) when
+** the cluster is opened without a replicated log (unit-test harness), or
+** the coordinators' Multi-Paxos log (cl->rdl, coordinator/coord_rdl.h;
+** the daemon). With rdl the callback runs once the decision is chosen by a
+** majority (each vote fsynced, coord_paxos.c) and applied here, any
+** coordinator answers resolvers, and recovery is the group leader's
+** (redrive_one) instead of the restarting coordinator's.
+**
 ** Failpoints (crash tests): "coord_after_prepare" (every vote is in, the
 ** decision is not yet proposed), "coord_after_decision" (the decision is
 ** durable, no phase-two message sent), "coord_during_phase_two" (the first
