@@ -42,6 +42,8 @@ struct node {
   node_clock clock;
   uint8_t secret[SYN_RPC_SECRET_MAX];
   size_t secret_len;
+  bool (*leader_fn)(void *ud);
+  void *leader_ud;
 };
 
 int node_log_setup(const char *name, const char *level, const char *file, syn_err *err) {
@@ -122,7 +124,7 @@ static void on_health(rpc_call *call, const uint8_t *payload, size_t len, void *
     return;
   }
   resp.hlc_now = now;
-  resp.leader = 0; /* no coordinator election exists yet */
+  resp.leader = n->leader_fn ? n->leader_fn(n->leader_ud) : false;
   resp.sql_addr = n->sql_addr;
   resp.uptime_ms = (uv_hrtime() - n->started_ns) / 1000000u;
   uint8_t buf[512];
@@ -234,6 +236,11 @@ void node_rpc_secret(const node *n, const uint8_t **key, size_t *len) {
   *len = n->secret_len;
 }
 node_clock *node_clock_borrow(node *n) { return &n->clock; }
+
+void node_set_leader_fn(node *n, bool (*fn)(void *ud), void *ud) {
+  n->leader_fn = fn;
+  n->leader_ud = ud;
+}
 
 int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err) {
   if (n->n_hooks == NODE_MAX_STOP_HOOKS)

@@ -18,6 +18,7 @@
 #ifndef SYN_NODE_H
 #define SYN_NODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -160,6 +161,9 @@ void node_rpc_secret(const node *n, const uint8_t **key, size_t *len);
 /* The node's hybrid logical clock, lent for the life of the node (loop
 ** thread only). */
 struct node_clock *node_clock_borrow(node *n);
+/* HealthResponse.leader: fn(ud) says whether this node leads its group
+** now (coordinators; unset: false). Loop thread. */
+void node_set_leader_fn(node *n, bool (*fn)(void *ud), void *ud);
 /* Called once, in registration order, when a stop signal arrives. */
 int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err);
 /* Run until stopped. Returns the process exit status (0 after a clean stop). */

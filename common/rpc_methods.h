@@ -26,6 +26,10 @@ enum {
 
   /* coordinator */
   SYN_M_COORD_RESOLVE = 200,
+
+  /* consensus: coordinator/coord_paxos.c, docs/consensus.md */
+  SYN_M_PAXOS = 300,         /* one paxos core message (one-way, empty reply) */
+  SYN_M_PAXOS_PROPOSE = 301, /* a follower forwards a proposal to the leader */
 };
 
 /* Transaction ids are cluster-unique without coordination: the top 8 bits

@@ -48,6 +48,9 @@ typedef struct coord_cluster_config {
   rpc_server *rpc;                     /* may be NULL: no SYN_M_COORD_RESOLVE served */
   const uint8_t *secret;               /* cluster secret for participant RPC (copied) */
   size_t secret_len;                   /* 0: unauthenticated */
+  /* The replicated decision log (coordinator/coord_rdl.h, borrowed; it
+  ** must outlive the cluster). NULL: a local DATADIR/decisions.log. */
+  struct coord_rdl *decisions;
   /* 0 = defaults (see coord_int.h). */
   uint32_t rpc_timeout_ms;   /* participant unanswered -> CL_EUNAVAILABLE */
   uint32_t lock_wait_ms;     /* per-request wait at the participant (WriteRequest.wait_ms) */

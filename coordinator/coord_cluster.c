@@ -227,6 +227,7 @@ int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_c
   cl->loop = loop;
   cl->clock = cfg->clock;
   cl->rpc = cfg->rpc;
+  cl->rdl = cfg->decisions;
   snprintf(cl->name, sizeof cl->name, "%s", cfg->name);
   if (cfg->secret_len > sizeof cl->secret)
     return syn_err_set(err, SYN_EINVAL, "cluster secret too long");

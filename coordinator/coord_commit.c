@@ -15,6 +15,14 @@
 **     tpc_recover before any other input, so a COMMIT whose phase two was
 **     cut short by a crash is re-driven to all its participants.
 **
+** Two decision logs behind the same calls: the local file (cl->dlog) when
+** the cluster is opened without a replicated log (unit-test harness), or
+** the coordinators' Multi-Paxos log (cl->rdl, coordinator/coord_rdl.h;
+** the daemon). With rdl the callback runs once the decision is chosen by a
+** majority (each vote fsynced, coord_paxos.c) and applied here, any
+** coordinator answers resolvers, and recovery is the group leader's
+** (redrive_one) instead of the restarting coordinator's.
+**
 ** Failpoints (crash tests): "coord_after_prepare" (every vote is in, the
 ** decision is not yet proposed), "coord_after_decision" (the decision is
 ** durable, no phase-two message sent), "coord_during_phase_two" (the first
@@ -27,11 +35,13 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/rpc_methods.h"
 #include "coordinator/coord_int.h"
+#include "coordinator/coord_rdl.h"
 
 typedef struct coord_resolve {
   struct coord_resolve *next;
@@ -328,7 +338,9 @@ static void io_persist(void *ud, const tpc_record *rec) {
   dlog_record dr = {.txn = rec->txn, .outcome = (dlog_outcome)rec->outcome,
                     .commit_ts = rec->commit_ts, .nparts = rec->nparts, .parts = rec->parts};
   syn_err e;
-  if (dlog_propose(cl->dlog, &dr, on_dlog, cl, &e) < 0) {
+  int prc = cl->rdl ? coord_rdl_propose(cl->rdl, &dr, on_dlog, cl, &e)
+                    : dlog_propose(cl->dlog, &dr, on_dlog, cl, &e);
+  if (prc < 0) {
     /* The core must hear about it, but not from inside this call. */
     durable_ctx *d = malloc(sizeof *d);
     if (d) {
@@ -344,7 +356,8 @@ static void io_persist(void *ud, const tpc_record *rec) {
 static void io_mark_done(void *ud, uint64_t txn) {
   cl_cluster *cl = ud;
   syn_err e;
-  if (dlog_mark_done(cl->dlog, txn, &e) < 0 && e.code != SYN_ENOTFOUND) {
+  int rc = cl->rdl ? coord_rdl_mark_done(cl->rdl, txn, &e) : dlog_mark_done(cl->dlog, txn, &e);
+  if (rc < 0 && e.code != SYN_ENOTFOUND) {
     char cid[24];
     cid_of(txn, cid, sizeof cid);
     SYN_LOG_WARN(cid, "done marker: %s", e.msg);
@@ -452,13 +465,17 @@ static void on_resolve(rpc_call *call, const uint8_t *payload, size_t len, void 
   int pidx = coord_part_index_by_name(cl, rq->participant ? rq->participant : "");
   uint32_t pid = pidx >= 0 ? cl->parts[pidx].id : 0;
   synod__part__resolve_request__free_unpacked(rq, NULL);
-  if (SYN_TXN_COORD(txn) != cl->coord_index) {
+  /* With the replicated decision log every coordinator knows every
+  ** decision, and an ABORT proposed here meets the owner's COMMIT under
+  ** first-decision-wins in the group's log. */
+  if (!cl->rdl && SYN_TXN_COORD(txn) != cl->coord_index) {
     rpc_reply_error(call, SYN_EINVAL, "transaction was not begun by this coordinator");
     return;
   }
   dlog_record rec;
   bool done;
-  int rc = dlog_lookup(cl->dlog, txn, &rec, &done);
+  int rc = cl->rdl ? coord_rdl_lookup(cl->rdl, txn, &rec, &done)
+                   : dlog_lookup(cl->dlog, txn, &rec, &done);
   if (rc == 0 && !hold_find(cl, txn)) {
     coord_resolve r = {.call = call};
     resolve_answer(&r, rec.outcome == DLOG_COMMIT ? 1 : 2, rec.commit_ts);
@@ -510,12 +527,58 @@ static int recover_one(const dlog_record *rec, void *ud) {
   return 0;
 }
 
-int coord_commit_open(cl_cluster *cl, syn_err *err) {
+static void on_imported(int status, uint64_t txn, const dlog_record *chosen, void *ud) {
+  (void)ud;
+  (void)chosen;
+  if (status < 0) return;
+  char cid[24];
+  cid_of(txn, cid, sizeof cid);
+  SYN_LOG_INFO(cid, "decision from decisions.log is in the group's log");
+}
+
+static int import_one(const dlog_record *rec, void *ud) {
+  cl_cluster *cl = ud;
+  syn_err e;
+  if (coord_rdl_propose(cl->rdl, rec, on_imported, cl, &e) < 0) {
+    SYN_LOG_ERROR(NULL, "decisions.log: %s", e.msg);
+    return e.code;
+  }
+  return 0;
+}
+
+/* A data dir from before the replicated log may hold undone decisions in
+** decisions.log: they go into the group's log (first decision wins; the
+** same record proposed again at a later start is a no-op by its id), where
+** the leader re-drives them. The file is only read. */
+static int import_local_log(cl_cluster *cl, syn_err *err) {
   char path[4200];
   snprintf(path, sizeof path, "%s/decisions.log", cl->dir);
-  dlog_opts dopts = {.compact_min_bytes = 1 << 20};
-  int rc = dlog_open(path, &dopts, &cl->dlog, err);
-  if (rc < 0) return rc;
+  if (access(path, F_OK) != 0) return 0;
+  dlog *old = NULL;
+  int rc = dlog_open(path, NULL, &old, err);
+  if (rc == 0) rc = dlog_foreach_undone(old, import_one, cl);
+  dlog_close(old);
+  if (rc < 0) return syn_err_set(err, rc, "importing %s", path);
+  return 0;
+}
+
+/* The group's leader hands over undone decisions (coord_rdl.h); the ones
+** this core is driving already are left alone. */
+static void redrive_one(const dlog_record *rec, void *ud) {
+  cl_cluster *cl = ud;
+  if (cl->closed || !cl->tpc || tpc_state_of(cl->tpc, rec->txn) != TPC_S_NONE) return;
+  recover_one(rec, cl);
+}
+
+int coord_commit_open(cl_cluster *cl, syn_err *err) {
+  int rc = 0;
+  if (!cl->rdl) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/decisions.log", cl->dir);
+    dlog_opts dopts = {.compact_min_bytes = 1 << 20};
+    rc = dlog_open(path, &dopts, &cl->dlog, err);
+    if (rc < 0) return rc;
+  }
   static const tpc_io io_tmpl = {
       .send_prepare = io_send_prepare,
       .send_one_phase = io_send_one_phase,
@@ -532,8 +595,16 @@ int coord_commit_open(cl_cluster *cl, syn_err *err) {
   cfg.one_phase_timeout_ms = cl->rpc_timeout_ms;
   rc = tpc_new(&cfg, &io, &cl->tpc, err);
   if (rc < 0) return rc;
-  rc = dlog_foreach_undone(cl->dlog, recover_one, cl);
-  if (rc < 0) return syn_err_set(err, rc, "decision log recovery");
+  if (cl->rdl) {
+    /* Recovery is the leader's: it re-drives undone decisions when it
+    ** takes over and whatever stays undone long (coord_rdl.c). */
+    coord_rdl_set_redrive(cl->rdl, redrive_one, cl);
+    rc = import_local_log(cl, err);
+    if (rc < 0) return rc;
+  } else {
+    rc = dlog_foreach_undone(cl->dlog, recover_one, cl);
+    if (rc < 0) return syn_err_set(err, rc, "decision log recovery");
+  }
   uv_check_init(cl->loop, &cl->flush);
   cl->flush.data = cl;
   cl->flush_open = true;
@@ -571,6 +642,11 @@ void coord_commit_close(cl_cluster *cl) {
 }
 
 void coord_commit_free(cl_cluster *cl) {
+  if (cl->rdl) {
+    /* Waiting proposals hear SYN_ECLOSED while the core still exists. */
+    coord_rdl_set_redrive(cl->rdl, NULL, NULL);
+    coord_rdl_cancel(cl->rdl);
+  }
   tpc_free(cl->tpc);
   cl->tpc = NULL;
   dlog_close(cl->dlog);

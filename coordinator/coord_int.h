@@ -236,7 +236,8 @@ struct cl_cluster {
 
   /* commit (LOOP) */
   tpc *tpc;
-  dlog *dlog;
+  dlog *dlog;                 /* the local decision log, or NULL with rdl */
+  struct coord_rdl *rdl;      /* the replicated one (borrowed), or NULL */
   uv_check_t flush;
   bool flush_open;
   struct coord_resolve *resolves; /* pending SYN_M_COORD_RESOLVE calls */

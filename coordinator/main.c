@@ -6,11 +6,14 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/node.h"
 #include "coordinator/cluster.h"
+#include "coordinator/coord_paxos.h"
+#include "coordinator/coord_rdl.h"
 #include "sql/engine/eng.h"
 
 #define PROG "synod-coordinator"
@@ -110,8 +113,15 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
 typedef struct coordinator {
   node *n;
   coord_cluster *cluster;
+  coord_px *px;    /* the coordinator group's Multi-Paxos replica */
+  coord_rdl *rdl;  /* commit decisions in the group's log */
   eng_server *sql; /* PostgreSQL clients; NULL if it did not start */
 } coordinator;
+
+static bool is_leader(void *ud) {
+  coordinator *c = ud;
+  return coord_px_is_leader(c->px);
+}
 
 /* Statements that are still running use the cluster, so the cluster closes
 ** only once the SQL server has drained them (eng_server_stop's callback). */
@@ -123,6 +133,8 @@ static void on_sql_stopped(void *ud) {
 
 static void on_stop(void *ud) {
   coordinator *c = ud;
+  coord_rdl_close(c->rdl);
+  coord_px_close(c->px);
   if (c->sql) eng_server_stop(c->sql, on_sql_stopped, c);
   else coord_cluster_close(c->cluster);
 }
@@ -165,16 +177,40 @@ int main(int argc, char **argv) {
   ** participant, recovery of logged commits (re-driven as soon as the loop
   ** runs) and of interrupted DDL (a thread that finishes it). */
   coordinator co = {.n = n};
+  /* A data dir without a catalog is being created with the cluster: its
+  ** empty paxos directory is a new member. Decided before the catalog is
+  ** created below. */
+  char probe[4200];
+  struct stat pst;
+  snprintf(probe, sizeof probe, "%s/catalog.db", a.node.dir);
+  bool fresh = stat(probe, &pst) != 0;
   coord_cluster_config ccfg = {
       .name = a.node.name, .dir = a.node.dir, .participants = &a.participants,
       .clock = node_clock_borrow(n), .rpc = node_rpc(n),
   };
   node_rpc_secret(n, &ccfg.secret, &ccfg.secret_len);
-  if (coord_cluster_open(node_loop(n), &ccfg, &co.cluster, &err) < 0 ||
+  /* The decision table exists before the replica: opening the replica
+  ** applies what its log already knows chosen. */
+  int prc = coord_rdl_new(node_loop(n), &co.rdl, &err);
+  coord_px_config pcfg = {
+      .name = a.node.name, .dir = a.node.dir, .fresh = fresh, .peers = &a.peers,
+      .loop = node_loop(n), .rpc = node_rpc(n), .secret = ccfg.secret,
+      .secret_len = ccfg.secret_len, .sm = co.rdl ? coord_rdl_sm(co.rdl) : NULL,
+  };
+  if (prc == 0) prc = coord_px_open(&pcfg, &co.px, &err);
+  if (prc == 0) coord_rdl_attach(co.rdl, co.px, node_rpc(n));
+  ccfg.decisions = co.rdl;
+  if (prc < 0 || coord_cluster_open(node_loop(n), &ccfg, &co.cluster, &err) < 0 ||
       node_on_stop(n, on_stop, &co, &err) < 0) {
     SYN_LOG_ERROR(NULL, "cannot start: %s", err.msg);
     fprintf(stderr, "%s: cannot start: %s\n", PROG, err.msg);
+    coord_px_close(co.px);
+    coord_rdl_close(co.rdl);
+    coord_cluster_close(co.cluster);
+    node_shutdown(n, "start failed");
     coord_cluster_free(co.cluster);
+    coord_px_free(co.px);
+    coord_rdl_free(co.rdl);
     node_free(n);
     free_args(&a);
     return 1;
@@ -182,6 +218,7 @@ int main(int argc, char **argv) {
   /* PostgreSQL clients: the SQL engine's executor runs their statements
   ** against this coordinator's cluster services (borrowed; the cluster
   ** outlives the server, see on_stop). A taken SQL port stops the start. */
+  node_set_leader_fn(n, is_leader, &co);
   eng_opts eopts = {.default_isolation = a.default_iso};
   if (eng_server_start(node_loop(n), a.node.host, a.sql_port, coord_cluster_borrow(co.cluster),
                        &eopts, &co.sql, &err) < 0) {
@@ -190,6 +227,8 @@ int main(int argc, char **argv) {
     co.sql = NULL;
     node_shutdown(n, "SQL port unavailable");
     coord_cluster_free(co.cluster);
+    coord_px_free(co.px);
+    coord_rdl_free(co.rdl);
     node_free(n);
     free_args(&a);
     return 1;
@@ -202,6 +241,8 @@ int main(int argc, char **argv) {
            eng_isolation_name(a.default_iso));
   status = node_run(n, detail);
   coord_cluster_free(co.cluster);
+  coord_px_free(co.px);
+  coord_rdl_free(co.rdl);
   node_free(n);
   free_args(&a);
   return status;

@@ -59,7 +59,7 @@ stop_coord() {
 
 run_coord
 [ -f "$WORK/c1/catalog.db" ] || fail "no catalog.db in the data dir"
-[ -f "$WORK/c1/decisions.log" ] || fail "no decisions.log in the data dir"
+[ -f "$WORK/c1/paxos/MEMBER" ] || fail "no paxos acceptor log (decisions) in the data dir"
 stop_coord
 run_coord   # restart on the same data (new id epoch, log replay)
 stop_coord

@@ -1,0 +1,426 @@
+/*
+** coord_rdl: the replicated decision log (see coord_rdl.h).
+**
+** Ids. A command's paxos id is a 64-bit hash of its bytes, so the same
+** command proposed twice (a retry, a leader's re-proposal, the same ABORT
+** from two resolvers) is one id and applies once, while different commands
+** for one txn (COMMIT and ABORT) are different ids and meet the table's
+** first-decision-wins rule. A hash collision between two different
+** commands would make the second a no-op: its proposer would then retry
+** until it gives up at close; at 2^-64 per pair this is accepted.
+**
+** Durability. The decision is durable when a majority of coordinators holds
+** its slot (the paxos core acknowledges an ACCEPT only after the fsync in
+** coord_paxos.c's io_persist); the callback runs only after the slot was
+** chosen and applied here, so a client hears COMMIT only for a decision no
+** minority of crashes can lose.
+**
+** SYN_M_PAXOS_PROPOSE payload: u64 id (little endian) | command bytes. The
+** leader answers empty when the core queued it, or SYN_EBUSY naming the
+** leader; the follower does not wait for the answer (its retry timer
+** covers every way a forward can get lost).
+*/
+#include "coordinator/coord_rdl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/rpc_methods.h"
+#include "coordinator/coord_rsm.h"
+#include "txn/hash.h"
+#include "txn/u64map.h"
+
+#define RDL_TIMER_MS 100
+#define RDL_FWD_TIMEOUT_MS 1000
+
+typedef struct rdl_waiter {
+  struct rdl_waiter *next; /* same txn */
+  uint64_t txn, id;
+  uint8_t *cmd;
+  size_t len;
+  dlog_cb cb;
+  void *ud;
+  uint64_t retry_ms;
+} rdl_waiter;
+
+struct coord_rdl {
+  uv_loop_t *loop;
+  coord_rsm *rsm;
+  coord_px *px;
+  coord_px_sm sm;
+  u64map waiters;   /* txn -> rdl_waiter chain */
+  u64map age;       /* txn -> first seen undone here (ms + 1), for re-drive */
+  void (*redrive)(const dlog_record *rec, void *ud);
+  void *redrive_ud;
+  bool leader, redrive_all, deliver_pending;
+  uint64_t next_redrive_ms;
+  uv_timer_t timer, kick;
+  bool open, closed;
+};
+
+static uint64_t now_ms(coord_rdl *d) { return uv_now(d->loop); }
+
+static void kick_cb(uv_timer_t *h);
+
+/* Run deliveries and re-drives on the next loop turn, outside the core. */
+static void kick(coord_rdl *d) {
+  if (d->closed || !d->open) return;
+  uv_timer_start(&d->kick, kick_cb, 0, 0);
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+static void on_forwarded(int status, const uint8_t *payload, size_t len, const syn_err *err,
+                         void *ud) {
+  (void)payload;
+  (void)len;
+  (void)ud;
+  if (status < 0) SYN_LOG_DEBUG(NULL, "decision forward: %s", err ? err->msg : "failed");
+}
+
+/* Propose cmd here if this node leads, else forward it to the leader.
+** false: nobody to hand it to yet (no leader known): retry soon. Any other
+** failure leaves the retry timer to try again. */
+static bool submit(coord_rdl *d, uint64_t id, const uint8_t *cmd, size_t len) {
+  if (!d->px || d->closed) return true;
+  uint32_t leader = 0;
+  syn_err e;
+  int rc = coord_px_propose(d->px, id, cmd, (uint32_t)len, &leader, &e);
+  if (rc == 0) return true;
+  if (rc != SYN_EBUSY || leader == 0 || leader == coord_px_self(d->px)) {
+    SYN_LOG_DEBUG(NULL, "decision proposal waits: %s", e.msg);
+    return false;
+  }
+  rpc_client *c = coord_px_peer_client(d->px, leader);
+  if (!c) return false;
+  uint8_t *buf = malloc(8 + len);
+  if (!buf) return true;
+  for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(id >> (8 * i));
+  memcpy(buf + 8, cmd, len);
+  if (rpc_client_call(c, SYN_M_PAXOS_PROPOSE, buf, 8 + len, RDL_FWD_TIMEOUT_MS, on_forwarded,
+                      d, &e) < 0)
+    SYN_LOG_DEBUG(NULL, "decision forward to node %u: %s", leader, e.msg);
+  free(buf);
+  return true;
+}
+
+static uint64_t cmd_id(const uint8_t *cmd, size_t len) {
+  uint64_t h = syn_hash64(cmd, len);
+  return h ? h : 1;
+}
+
+/* ---- deliveries ------------------------------------------------------------------ */
+
+/* Hand every waiter whose txn has a decision its callback. Callbacks may
+** propose again (new waiters), so collect first. */
+static void deliver(coord_rdl *d) {
+  d->deliver_pending = false;
+  size_t n = 0, cap = 0;
+  rdl_waiter **ready = NULL;
+  for (size_t i = 0; i < d->waiters.cap; i++) {
+    if (!d->waiters.used[i]) continue;
+    uint64_t txn = d->waiters.keys[i];
+    if (coord_rsm_lookup(d->rsm, txn, NULL, NULL) != 0) continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      rdl_waiter **v = realloc(ready, cap * sizeof *v);
+      if (!v) break;
+      ready = v;
+    }
+    ready[n++] = d->waiters.vals[i];
+  }
+  for (size_t i = 0; i < n; i++) u64map_del(&d->waiters, ready[i]->txn);
+  for (size_t i = 0; i < n; i++) {
+    for (rdl_waiter *w = ready[i]; w;) {
+      rdl_waiter *next = w->next;
+      dlog_record rec;
+      /* Looked up afresh per callback: an earlier callback may have
+      ** proposed, and the table hands out borrowed records. */
+      if (coord_rsm_lookup(d->rsm, w->txn, &rec, NULL) == 0) w->cb(0, w->txn, &rec, w->ud);
+      free(w->cmd);
+      free(w);
+      w = next;
+    }
+  }
+  free(ready);
+}
+
+typedef struct redrive_ctx {
+  coord_rdl *d;
+  uint64_t now;
+  bool all;
+} redrive_ctx;
+
+static int redrive_one(const dlog_record *rec, void *ud) {
+  redrive_ctx *c = ud;
+  uintptr_t seen = (uintptr_t)u64map_get(&c->d->age, rec->txn);
+  if (!seen) {
+    u64map_put(&c->d->age, rec->txn, (void *)(uintptr_t)(c->now + 1));
+    seen = (uintptr_t)(c->now + 1);
+  }
+  if (c->all || c->now + 1 >= seen + COORD_RDL_REDRIVE_AGE_MS) c->d->redrive(rec, c->d->redrive_ud);
+  return 0;
+}
+
+/* The leader re-drives undone decisions (all of them right after taking
+** over, later only those that stayed undone long: their coordinator may be
+** gone). The hook skips transactions its core is driving already. */
+static void redrive(coord_rdl *d, bool all) {
+  if (!d->redrive || !d->leader) return;
+  redrive_ctx c = {d, now_ms(d), all};
+  coord_rsm_foreach_undone(d->rsm, redrive_one, &c);
+}
+
+static void kick_cb(uv_timer_t *h) {
+  coord_rdl *d = h->data;
+  if (d->deliver_pending) deliver(d);
+  if (d->redrive_all) {
+    d->redrive_all = false;
+    redrive(d, true);
+  }
+}
+
+static void timer_cb(uv_timer_t *h) {
+  coord_rdl *d = h->data;
+  uint64_t now = now_ms(d);
+  for (size_t i = 0; i < d->waiters.cap; i++) {
+    if (!d->waiters.used[i]) continue;
+    for (rdl_waiter *w = d->waiters.vals[i]; w; w = w->next) {
+      if (now < w->retry_ms) continue;
+      w->retry_ms = now + (submit(d, w->id, w->cmd, w->len) ? COORD_RDL_RETRY_MS : RDL_TIMER_MS);
+    }
+  }
+  if (d->leader && now >= d->next_redrive_ms) {
+    d->next_redrive_ms = now + 1000;
+    redrive(d, false);
+  }
+}
+
+/* ---- state machine hooks (called from inside the paxos core: no proposing) ---- */
+
+static void sm_apply(void *ud, uint64_t slot, const paxos_value *vals, uint32_t n) {
+  coord_rdl *d = ud;
+  for (uint32_t i = 0; i < n; i++) {
+    coord_rsm_effect eff;
+    syn_err e;
+    int rc = coord_rsm_apply(d->rsm, vals[i].id, vals[i].data, vals[i].len, &eff, &e);
+    if (rc < 0) {
+      SYN_LOG_WARN(NULL, "decision log slot %llu: %s", (unsigned long long)slot, e.msg);
+      continue;
+    }
+    coord_rsm_cmd cmd;
+    uint64_t txn;
+    if (coord_rsm_peek(vals[i].data, vals[i].len, &cmd, &txn) < 0) continue;
+    if (eff.result == COORD_RSM_MARKED_DONE) u64map_del(&d->age, txn);
+    if (eff.result == COORD_RSM_DECIDED && !u64map_get(&d->age, txn))
+      u64map_put(&d->age, txn, (void *)(uintptr_t)(now_ms(d) + 1));
+    if (u64map_get(&d->waiters, txn)) d->deliver_pending = true;
+  }
+  if (d->deliver_pending) kick(d);
+}
+
+static int sm_snapshot_take(void *ud, uint64_t slot, uint8_t **data, size_t *len) {
+  (void)slot;
+  coord_rdl *d = ud;
+  syn_err e;
+  int rc = coord_rsm_snapshot_take(d->rsm, data, len, &e);
+  if (rc < 0) SYN_LOG_WARN(NULL, "decision table snapshot: %s", e.msg);
+  return rc;
+}
+
+static int sm_snapshot_install(void *ud, uint64_t slot, const uint8_t *data, size_t len) {
+  coord_rdl *d = ud;
+  syn_err e;
+  int rc = coord_rsm_snapshot_install(d->rsm, data, len, &e);
+  if (rc < 0) {
+    SYN_LOG_ERROR(NULL, "decision table snapshot at slot %llu: %s", (unsigned long long)slot,
+                  e.msg);
+    return rc;
+  }
+  u64map_free(&d->age);
+  memset(&d->age, 0, sizeof d->age);
+  d->deliver_pending = true;
+  kick(d);
+  return 0;
+}
+
+static void sm_proposal_done(void *ud, uint64_t id, int status, uint64_t slot) {
+  (void)slot;
+  coord_rdl *d = ud;
+  if (status == 0) return;
+  /* Lost (leader change, slot taken by another value): retry at the next
+  ** timer tick, outside the core. */
+  for (size_t i = 0; i < d->waiters.cap; i++) {
+    if (!d->waiters.used[i]) continue;
+    for (rdl_waiter *w = d->waiters.vals[i]; w; w = w->next)
+      if (w->id == id) w->retry_ms = 0;
+  }
+}
+
+static void sm_leadership(void *ud, bool leader) {
+  coord_rdl *d = ud;
+  d->leader = leader;
+  if (leader) {
+    d->redrive_all = true;
+    d->next_redrive_ms = now_ms(d) + 1000;
+    kick(d);
+  }
+}
+
+/* ---- SYN_M_PAXOS_PROPOSE ------------------------------------------------------------- */
+
+static void on_propose(rpc_call *call, const uint8_t *payload, size_t len, void *ud) {
+  coord_rdl *d = ud;
+  if (d->closed || !d->px) {
+    rpc_reply_error(call, SYN_ECLOSED, "coordinator is shutting down");
+    return;
+  }
+  coord_rsm_cmd cmd;
+  uint64_t txn;
+  /* Only well-formed commands enter the log. */
+  if (len < 8 || coord_rsm_peek(payload + 8, len - 8, &cmd, &txn) < 0) {
+    SYN_LOG_WARN(NULL, "decision proposal from %s is no command", rpc_call_peer(call));
+    rpc_reply_error(call, SYN_EINVAL, "decision proposal does not decode");
+    return;
+  }
+  uint64_t id = 0;
+  for (int i = 0; i < 8; i++) id |= (uint64_t)payload[i] << (8 * i);
+  uint32_t leader = 0;
+  syn_err e;
+  int rc = coord_px_propose(d->px, id, payload + 8, (uint32_t)(len - 8), &leader, &e);
+  if (rc < 0) rpc_reply_error(call, rc, e.msg);
+  else rpc_reply(call, NULL, 0);
+}
+
+/* ---- public ------------------------------------------------------------------------ */
+
+int coord_rdl_new(uv_loop_t *loop, coord_rdl **out, syn_err *err) {
+  coord_rdl *d = calloc(1, sizeof *d);
+  if (!d) return syn_err_set(err, SYN_ENOMEM, "replicated decision log");
+  int rc = coord_rsm_new(&d->rsm, err);
+  if (rc < 0) {
+    free(d);
+    return rc;
+  }
+  d->loop = loop;
+  d->sm = (coord_px_sm){.ud = d, .apply = sm_apply, .snapshot_take = sm_snapshot_take,
+                        .snapshot_install = sm_snapshot_install,
+                        .proposal_done = sm_proposal_done, .leadership = sm_leadership};
+  uv_timer_init(loop, &d->timer);
+  uv_timer_init(loop, &d->kick);
+  d->timer.data = d->kick.data = d;
+  d->open = true;
+  uv_timer_start(&d->timer, timer_cb, RDL_TIMER_MS, RDL_TIMER_MS);
+  *out = d;
+  return 0;
+}
+
+const coord_px_sm *coord_rdl_sm(coord_rdl *d) { return &d->sm; }
+
+void coord_rdl_attach(coord_rdl *d, coord_px *px, rpc_server *rpc) {
+  d->px = px;
+  if (rpc) rpc_server_register(rpc, SYN_M_PAXOS_PROPOSE, on_propose, d);
+  if (d->deliver_pending || d->leader) kick(d);
+}
+
+void coord_rdl_set_redrive(coord_rdl *d, void (*fn)(const dlog_record *rec, void *ud),
+                           void *ud) {
+  d->redrive = fn;
+  d->redrive_ud = ud;
+  if (d->leader) {
+    d->redrive_all = true;
+    kick(d);
+  }
+}
+
+int coord_rdl_propose(coord_rdl *d, const dlog_record *rec, dlog_cb cb, void *ud,
+                      syn_err *err) {
+  if (d->closed) return syn_err_set(err, SYN_ECLOSED, "decision log closed");
+  rdl_waiter *w = calloc(1, sizeof *w);
+  if (!w) return syn_err_set(err, SYN_ENOMEM, "decision proposal");
+  int rc = coord_rsm_encode_decide(rec, &w->cmd, &w->len, err);
+  if (rc < 0) {
+    free(w);
+    return rc;
+  }
+  w->txn = rec->txn;
+  w->id = cmd_id(w->cmd, w->len);
+  w->cb = cb;
+  w->ud = ud;
+  w->retry_ms = now_ms(d) + COORD_RDL_RETRY_MS;
+  w->next = u64map_get(&d->waiters, rec->txn);
+  if (u64map_put(&d->waiters, rec->txn, w) < 0) {
+    free(w->cmd);
+    free(w);
+    return syn_err_set(err, SYN_ENOMEM, "decision proposal");
+  }
+  if (coord_rsm_lookup(d->rsm, rec->txn, NULL, NULL) == 0) {
+    /* Decided already: answer with it, on the next loop turn. */
+    d->deliver_pending = true;
+    kick(d);
+    return 0;
+  }
+  if (!submit(d, w->id, w->cmd, w->len)) w->retry_ms = now_ms(d) + RDL_TIMER_MS;
+  return 0;
+}
+
+int coord_rdl_mark_done(coord_rdl *d, uint64_t txn, syn_err *err) {
+  bool done = false;
+  if (coord_rsm_lookup(d->rsm, txn, NULL, &done) != 0)
+    return syn_err_set(err, SYN_ENOTFOUND, "no decision for txn %llu", (unsigned long long)txn);
+  if (done) return 0;
+  uint8_t *cmd;
+  size_t len;
+  int rc = coord_rsm_encode_done(txn, &cmd, &len, err);
+  if (rc < 0) return rc;
+  submit(d, cmd_id(cmd, len), cmd, len);
+  free(cmd);
+  return 0;
+}
+
+int coord_rdl_lookup(coord_rdl *d, uint64_t txn, dlog_record *out, bool *done) {
+  int rc = coord_rsm_lookup(d->rsm, txn, out, done);
+  if (rc == SYN_ENOTFOUND && u64map_get(&d->waiters, txn)) return SYN_EBUSY;
+  return rc;
+}
+
+int coord_rdl_foreach_undone(coord_rdl *d, int (*fn)(const dlog_record *rec, void *ud),
+                             void *ud) {
+  return coord_rsm_foreach_undone(d->rsm, fn, ud);
+}
+
+void coord_rdl_close(coord_rdl *d) {
+  if (!d || d->closed) return;
+  d->closed = true;
+  if (d->open) {
+    uv_close((uv_handle_t *)&d->timer, NULL);
+    uv_close((uv_handle_t *)&d->kick, NULL);
+  }
+}
+
+void coord_rdl_cancel(coord_rdl *d) {
+  if (!d) return;
+  u64map ws = d->waiters;
+  memset(&d->waiters, 0, sizeof d->waiters);
+  for (size_t i = 0; i < ws.cap; i++) {
+    if (!ws.used[i]) continue;
+    for (rdl_waiter *w = ws.vals[i]; w;) {
+      rdl_waiter *next = w->next;
+      w->cb(SYN_ECLOSED, w->txn, NULL, w->ud);
+      free(w->cmd);
+      free(w);
+      w = next;
+    }
+  }
+  u64map_free(&ws);
+}
+
+void coord_rdl_free(coord_rdl *d) {
+  if (!d) return;
+  coord_rdl_cancel(d);
+  u64map_free(&d->waiters);
+  u64map_free(&d->age);
+  coord_rsm_free(d->rsm);
+  free(d);
+}

@@ -1,0 +1,449 @@
+/*
+** coord_rsm: the replicated decision table (see coord_rsm.h).
+**
+** Command encoding, little endian:
+**   DECIDE: u8 1 | u64 txn | u8 outcome | u64 commit_ts | u32 nparts |
+**           nparts x u32
+**   DONE:   u8 2 | u64 txn
+** Snapshot: "SRSM" | u32 version (1) | u64 nids | nids x u64 |
+**           u64 ndec | ndec x (u64 txn | u8 outcome | u8 done |
+**           u64 commit_ts | u32 nparts | nparts x u32), decisions in
+**           applied order (foreach_undone order survives an install).
+** Every count is bounds-checked against the bytes left, so garbage fails
+** with SYN_EINVAL instead of reading past the buffer.
+*/
+#include "coordinator/coord_rsm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "txn/u64map.h"
+
+typedef struct rsm_dec {
+  uint64_t txn;
+  dlog_outcome outcome;
+  uint64_t commit_ts;
+  uint32_t nparts;
+  uint32_t *parts;
+  bool done;
+} rsm_dec;
+
+struct coord_rsm {
+  u64map by_txn;     /* txn -> rsm_dec* (owned through order) */
+  rsm_dec **order;   /* decisions in applied order */
+  size_t n, cap;
+  u64map ids;        /* applied client ids (value: non-NULL marker) */
+  uint64_t undone, applied, dups, bad;
+};
+
+static char id_marker;
+
+/* ---- byte helpers ---------------------------------------------------------- */
+
+typedef struct wbuf {
+  uint8_t *p;
+  size_t len, cap;
+  bool oom;
+} wbuf;
+
+static void w_bytes(wbuf *w, const void *src, size_t n) {
+  if (w->oom) return;
+  if (w->len + n > w->cap) {
+    size_t cap = w->cap ? w->cap : 64;
+    while (cap < w->len + n) cap *= 2;
+    uint8_t *q = realloc(w->p, cap);
+    if (!q) {
+      w->oom = true;
+      return;
+    }
+    w->p = q;
+    w->cap = cap;
+  }
+  memcpy(w->p + w->len, src, n);
+  w->len += n;
+}
+
+static void w_u8(wbuf *w, uint8_t v) { w_bytes(w, &v, 1); }
+static void w_u32(wbuf *w, uint32_t v) {
+  uint8_t b[4];
+  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
+  w_bytes(w, b, 4);
+}
+static void w_u64(wbuf *w, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+  w_bytes(w, b, 8);
+}
+
+typedef struct rbuf {
+  const uint8_t *p;
+  size_t len, off;
+  bool bad;
+} rbuf;
+
+static bool r_need(rbuf *r, size_t n) {
+  if (r->bad || r->len - r->off < n) {
+    r->bad = true;
+    return false;
+  }
+  return true;
+}
+static uint8_t r_u8(rbuf *r) { return r_need(r, 1) ? r->p[r->off++] : 0; }
+static uint32_t r_u32(rbuf *r) {
+  if (!r_need(r, 4)) return 0;
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)r->p[r->off + (size_t)i] << (8 * i);
+  r->off += 4;
+  return v;
+}
+static uint64_t r_u64(rbuf *r) {
+  if (!r_need(r, 8)) return 0;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)r->p[r->off + (size_t)i] << (8 * i);
+  r->off += 8;
+  return v;
+}
+
+static int check_record(const dlog_record *rec, syn_err *err) {
+  if (rec->outcome != DLOG_COMMIT && rec->outcome != DLOG_ABORT)
+    return syn_err_set(err, SYN_EINVAL, "decision: bad outcome %d", (int)rec->outcome);
+  if (rec->nparts > DLOG_MAX_PARTS)
+    return syn_err_set(err, SYN_EINVAL, "decision: %u participants (max %d)", rec->nparts,
+                       DLOG_MAX_PARTS);
+  if (rec->nparts && !rec->parts) return syn_err_set(err, SYN_EINVAL, "decision: no parts");
+  return 0;
+}
+
+/* ---- commands --------------------------------------------------------------------- */
+
+int coord_rsm_encode_decide(const dlog_record *rec, uint8_t **out, size_t *len, syn_err *err) {
+  int rc = check_record(rec, err);
+  if (rc < 0) return rc;
+  wbuf w = {0};
+  w_u8(&w, COORD_RSM_DECIDE);
+  w_u64(&w, rec->txn);
+  w_u8(&w, (uint8_t)rec->outcome);
+  w_u64(&w, rec->outcome == DLOG_COMMIT ? rec->commit_ts : 0);
+  w_u32(&w, rec->nparts);
+  for (uint32_t i = 0; i < rec->nparts; i++) w_u32(&w, rec->parts[i]);
+  if (w.oom) {
+    free(w.p);
+    return syn_err_set(err, SYN_ENOMEM, "decision command");
+  }
+  *out = w.p;
+  *len = w.len;
+  return 0;
+}
+
+int coord_rsm_encode_done(uint64_t txn, uint8_t **out, size_t *len, syn_err *err) {
+  wbuf w = {0};
+  w_u8(&w, COORD_RSM_DONE);
+  w_u64(&w, txn);
+  if (w.oom) {
+    free(w.p);
+    return syn_err_set(err, SYN_ENOMEM, "done command");
+  }
+  *out = w.p;
+  *len = w.len;
+  return 0;
+}
+
+int coord_rsm_peek(const uint8_t *data, size_t len, coord_rsm_cmd *cmd, uint64_t *txn) {
+  rbuf r = {data, len, 0, false};
+  uint8_t t = r_u8(&r);
+  uint64_t x = r_u64(&r);
+  if (r.bad) return SYN_EINVAL;
+  if (t == COORD_RSM_DECIDE) {
+    /* The whole command must be well formed, not only its header. */
+    uint8_t o = r_u8(&r);
+    r_u64(&r);
+    uint32_t n = r_u32(&r);
+    if (r.bad || (o != DLOG_COMMIT && o != DLOG_ABORT) || n > DLOG_MAX_PARTS ||
+        r.len - r.off != (size_t)n * 4)
+      return SYN_EINVAL;
+  } else if (t != COORD_RSM_DONE || r.off != len) {
+    return SYN_EINVAL;
+  }
+  *cmd = (coord_rsm_cmd)t;
+  *txn = x;
+  return 0;
+}
+
+/* ---- table ---------------------------------------------------------------------- */
+
+int coord_rsm_new(coord_rsm **out, syn_err *err) {
+  coord_rsm *r = calloc(1, sizeof *r);
+  if (!r) return syn_err_set(err, SYN_ENOMEM, "decision table");
+  *out = r;
+  return 0;
+}
+
+static void table_clear(coord_rsm *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    free(r->order[i]->parts);
+    free(r->order[i]);
+  }
+  free(r->order);
+  u64map_free(&r->by_txn);
+  u64map_free(&r->ids);
+  r->order = NULL;
+  r->n = r->cap = 0;
+  r->undone = 0;
+}
+
+void coord_rsm_free(coord_rsm *r) {
+  if (!r) return;
+  table_clear(r);
+  free(r);
+}
+
+static void fill(const rsm_dec *d, dlog_record *out) {
+  *out = (dlog_record){.txn = d->txn, .outcome = d->outcome, .commit_ts = d->commit_ts,
+                       .nparts = d->nparts, .parts = d->parts};
+}
+
+/* Append a decision (parts copied). */
+static int table_add(coord_rsm *r, const dlog_record *rec, bool done, rsm_dec **out) {
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 64;
+    rsm_dec **v = realloc(r->order, cap * sizeof *v);
+    if (!v) return SYN_ENOMEM;
+    r->order = v;
+    r->cap = cap;
+  }
+  rsm_dec *d = calloc(1, sizeof *d);
+  if (!d) return SYN_ENOMEM;
+  if (rec->nparts) {
+    d->parts = malloc(rec->nparts * sizeof *d->parts);
+    if (!d->parts) {
+      free(d);
+      return SYN_ENOMEM;
+    }
+    memcpy(d->parts, rec->parts, rec->nparts * sizeof *d->parts);
+  }
+  d->txn = rec->txn;
+  d->outcome = rec->outcome;
+  d->commit_ts = rec->outcome == DLOG_COMMIT ? rec->commit_ts : 0;
+  d->nparts = rec->nparts;
+  d->done = done;
+  if (u64map_put(&r->by_txn, rec->txn, d) < 0) {
+    free(d->parts);
+    free(d);
+    return SYN_ENOMEM;
+  }
+  r->order[r->n++] = d;
+  if (!done) r->undone++;
+  if (out) *out = d;
+  return 0;
+}
+
+/* Decode a DECIDE body after the type byte into rec; parts point into a
+** malloc'd array returned in *parts. */
+static int decode_decide(rbuf *rb, dlog_record *rec, uint32_t **parts) {
+  rec->txn = r_u64(rb);
+  rec->outcome = (dlog_outcome)r_u8(rb);
+  rec->commit_ts = r_u64(rb);
+  rec->nparts = r_u32(rb);
+  *parts = NULL;
+  if (rb->bad || rec->nparts > DLOG_MAX_PARTS) return SYN_EINVAL;
+  if (!r_need(rb, (size_t)rec->nparts * 4)) return SYN_EINVAL;
+  if (rec->nparts) {
+    *parts = malloc(rec->nparts * sizeof **parts);
+    if (!*parts) return SYN_ENOMEM;
+    for (uint32_t i = 0; i < rec->nparts; i++) (*parts)[i] = r_u32(rb);
+  }
+  rec->parts = *parts;
+  if (rec->outcome != DLOG_COMMIT && rec->outcome != DLOG_ABORT) return SYN_EINVAL;
+  return 0;
+}
+
+int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
+                    coord_rsm_effect *eff, syn_err *err) {
+  memset(eff, 0, sizeof *eff);
+  if (u64map_get(&r->ids, id)) {
+    r->dups++;
+    eff->result = COORD_RSM_DUP;
+    return 0;
+  }
+  rbuf rb = {data, len, 0, false};
+  uint8_t t = r_u8(&rb);
+  int rc = 0;
+  if (t == COORD_RSM_DECIDE) {
+    dlog_record rec;
+    uint32_t *parts = NULL;
+    rc = decode_decide(&rb, &rec, &parts);
+    if (rc == 0 && rb.off != len) rc = SYN_EINVAL;
+    if (rc == SYN_ENOMEM) return syn_err_set(err, rc, "decision table");
+    if (rc == 0) {
+      /* Reserve the id first so a failure below leaves nothing half done. */
+      if (u64map_put(&r->ids, id, &id_marker) < 0) {
+        free(parts);
+        return syn_err_set(err, SYN_ENOMEM, "decision table");
+      }
+      rsm_dec *d = u64map_get(&r->by_txn, rec.txn);
+      eff->cmd = COORD_RSM_DECIDE;
+      eff->txn = rec.txn;
+      if (d) {
+        /* First decision wins: a later one (another coordinator's ABORT for
+        ** an in-doubt txn, a retried proposal) is answered with it. */
+        eff->result = COORD_RSM_KEPT;
+      } else {
+        rc = table_add(r, &rec, false, &d);
+        if (rc < 0) {
+          u64map_del(&r->ids, id);
+          free(parts);
+          return syn_err_set(err, rc, "decision table");
+        }
+        eff->result = COORD_RSM_DECIDED;
+      }
+      fill(d, &eff->rec);
+      free(parts);
+      r->applied++;
+      return 0;
+    }
+    free(parts);
+  } else if (t == COORD_RSM_DONE) {
+    uint64_t txn = r_u64(&rb);
+    if (!rb.bad && rb.off == len) {
+      if (u64map_put(&r->ids, id, &id_marker) < 0)
+        return syn_err_set(err, SYN_ENOMEM, "decision table");
+      rsm_dec *d = u64map_get(&r->by_txn, txn);
+      eff->cmd = COORD_RSM_DONE;
+      eff->txn = txn;
+      if (d && !d->done) {
+        d->done = true;
+        r->undone--;
+        eff->result = COORD_RSM_MARKED_DONE;
+        fill(d, &eff->rec);
+      } else {
+        eff->result = COORD_RSM_IGNORED;
+        if (d) fill(d, &eff->rec);
+      }
+      r->applied++;
+      return 0;
+    }
+  }
+  /* Not a command. Every replica applies the same bytes, so ignoring them
+  ** keeps the tables identical; the id counts as applied. */
+  u64map_put(&r->ids, id, &id_marker);
+  r->bad++;
+  return syn_err_set(err, SYN_EINVAL, "log value %llu (%zu bytes) is no decision command",
+                     (unsigned long long)id, len);
+}
+
+int coord_rsm_lookup(const coord_rsm *r, uint64_t txn, dlog_record *out, bool *done) {
+  rsm_dec *d = u64map_get(&r->by_txn, txn);
+  if (!d) return SYN_ENOTFOUND;
+  if (out) fill(d, out);
+  if (done) *done = d->done;
+  return 0;
+}
+
+int coord_rsm_foreach_undone(const coord_rsm *r, int (*fn)(const dlog_record *rec, void *ud),
+                             void *ud) {
+  for (size_t i = 0; i < r->n; i++) {
+    if (r->order[i]->done) continue;
+    dlog_record rec;
+    fill(r->order[i], &rec);
+    int rc = fn(&rec, ud);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+void coord_rsm_get_stats(const coord_rsm *r, coord_rsm_stats *out) {
+  *out = (coord_rsm_stats){.decisions = r->n, .undone = r->undone, .ids = u64map_len(&r->ids),
+                           .applied = r->applied, .dups = r->dups, .bad = r->bad};
+}
+
+/* ---- snapshots ---------------------------------------------------------------------- */
+
+#define SNAP_MAGIC "SRSM"
+#define SNAP_VERSION 1
+
+int coord_rsm_snapshot_take(const coord_rsm *r, uint8_t **out, size_t *len, syn_err *err) {
+  wbuf w = {0};
+  w_bytes(&w, SNAP_MAGIC, 4);
+  w_u32(&w, SNAP_VERSION);
+  w_u64(&w, u64map_len(&r->ids));
+  for (size_t i = 0; i < r->ids.cap; i++)
+    if (r->ids.used[i]) w_u64(&w, r->ids.keys[i]);
+  w_u64(&w, r->n);
+  for (size_t i = 0; i < r->n; i++) {
+    const rsm_dec *d = r->order[i];
+    w_u64(&w, d->txn);
+    w_u8(&w, (uint8_t)d->outcome);
+    w_u8(&w, d->done ? 1 : 0);
+    w_u64(&w, d->commit_ts);
+    w_u32(&w, d->nparts);
+    for (uint32_t k = 0; k < d->nparts; k++) w_u32(&w, d->parts[k]);
+  }
+  if (w.oom) {
+    free(w.p);
+    return syn_err_set(err, SYN_ENOMEM, "decision table snapshot");
+  }
+  *out = w.p;
+  *len = w.len;
+  return 0;
+}
+
+int coord_rsm_snapshot_install(coord_rsm *r, const uint8_t *data, size_t len, syn_err *err) {
+  rbuf rb = {data, len, 0, false};
+  if (len < 8 || memcmp(data, SNAP_MAGIC, 4) != 0)
+    return syn_err_set(err, SYN_EINVAL, "decision snapshot: bad magic");
+  rb.off = 4;
+  if (r_u32(&rb) != SNAP_VERSION)
+    return syn_err_set(err, SYN_EINVAL, "decision snapshot: unknown version");
+  coord_rsm fresh;
+  memset(&fresh, 0, sizeof fresh);
+  int rc = 0;
+  uint64_t nids = r_u64(&rb);
+  if (rb.bad || nids > (len - rb.off) / 8) rc = SYN_EINVAL;
+  for (uint64_t i = 0; rc == 0 && i < nids; i++) {
+    uint64_t id = r_u64(&rb);
+    if (u64map_put(&fresh.ids, id, &id_marker) < 0) rc = SYN_ENOMEM;
+  }
+  uint64_t ndec = rc == 0 ? r_u64(&rb) : 0;
+  /* Each decision takes at least 22 bytes: bound the count by the input. */
+  if (rc == 0 && (rb.bad || ndec > (len - rb.off) / 22)) rc = SYN_EINVAL;
+  for (uint64_t i = 0; rc == 0 && i < ndec; i++) {
+    dlog_record rec;
+    rec.txn = r_u64(&rb);
+    rec.outcome = (dlog_outcome)r_u8(&rb);
+    uint8_t done = r_u8(&rb);
+    rec.commit_ts = r_u64(&rb);
+    rec.nparts = r_u32(&rb);
+    uint32_t *parts = NULL;
+    if (rb.bad || rec.nparts > DLOG_MAX_PARTS || done > 1 ||
+        (rec.outcome != DLOG_COMMIT && rec.outcome != DLOG_ABORT) ||
+        !r_need(&rb, (size_t)rec.nparts * 4) || u64map_get(&fresh.by_txn, rec.txn)) {
+      rc = SYN_EINVAL;
+      break;
+    }
+    if (rec.nparts) {
+      parts = malloc(rec.nparts * sizeof *parts);
+      if (!parts) {
+        rc = SYN_ENOMEM;
+        break;
+      }
+      for (uint32_t k = 0; k < rec.nparts; k++) parts[k] = r_u32(&rb);
+    }
+    rec.parts = parts;
+    rc = table_add(&fresh, &rec, done != 0, NULL);
+    free(parts);
+  }
+  if (rc == 0 && rb.off != len) rc = SYN_EINVAL;
+  if (rc < 0) {
+    table_clear(&fresh);
+    return syn_err_set(err, rc, rc == SYN_ENOMEM ? "decision snapshot: out of memory"
+                                                 : "decision snapshot does not decode");
+  }
+  table_clear(r);
+  r->by_txn = fresh.by_txn;
+  r->order = fresh.order;
+  r->n = fresh.n;
+  r->cap = fresh.cap;
+  r->ids = fresh.ids;
+  r->undone = fresh.undone;
+  return 0;
+}
