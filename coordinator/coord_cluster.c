@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "coordinator/coord_paxos.h"
 #include "coordinator/coord_int.h"
 
 #define COORD_SEQ_CHUNK 1000
@@ -187,21 +188,6 @@ int cl_rowid_next(cl_cluster *cl, int64_t *out, syn_err *err) {
 
 /* ---- open / close ---------------------------------------------------------------- */
 
-static int parse_index(const char *name, unsigned *out, syn_err *err) {
-  unsigned v = 0;
-  bool any = false;
-  for (const char *p = name; *p; p++) {
-    if (!isdigit((unsigned char)*p)) continue;
-    any = true;
-    v = v * 10 + (unsigned)(*p - '0');
-    if (v > 127) break;
-  }
-  if (!any || v == 0 || v > 127)
-    return syn_err_set(err, SYN_EINVAL,
-                       "coordinator name '%s' must contain its index 1..127 (e.g. c1)", name);
-  *out = v;
-  return 0;
-}
 
 static void *recovery_main(void *arg) {
   cl_cluster *cl = arg;
@@ -245,7 +231,9 @@ int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_c
   pthread_mutex_init(&cl->idmu, NULL);
   pthread_mutex_init(&cl->recmu, NULL);
   pthread_cond_init(&cl->reccv, NULL);
-  int rc = parse_index(cfg->name, &cl->coord_index, err);
+  uint32_t index = 0;
+  int rc = coord_px_node_id(cfg->name, &index, err);
+  cl->coord_index = index;
   char path[4200];
   snprintf(path, sizeof path, "%s/catalog.db", cfg->dir);
   if (rc == 0) rc = coord_cat_open(path, &cl->cat, err);

@@ -224,6 +224,12 @@ int store_table_ncols(store *st, uint32_t table_id);
 ** bytewise, with shorter prefixes first. */
 int store_key_encode(const syn_value *vals, int n, uint8_t *out, size_t cap,
                      size_t *len, syn_err *err);
+/* store_key_encode into *buf, growing it with realloc when it is too small
+** (both backends keep one such buffer per store). */
+int store_key_encode_buf(const syn_value *vals, int n, uint8_t **buf, size_t *cap, size_t *len,
+                         syn_err *err);
+/* Order of two encoded keys: memcmp, a proper prefix first. */
+int store_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 
 /* ---- writes and locks -------------------------------------------------- */
 

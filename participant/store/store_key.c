@@ -79,21 +79,29 @@ int store_key_encode(const syn_value *vals, int n, uint8_t *out, size_t cap,
   return 0;
 }
 
-int st_key(st_lite *st, const syn_value *vals, int n, size_t *len,
-           syn_err *err) {
-  int rc = store_key_encode(vals, n, st->kbuf, st->kcap, len, err);
+int store_key_encode_buf(const syn_value *vals, int n, uint8_t **buf, size_t *cap, size_t *len,
+                         syn_err *err) {
+  int rc = store_key_encode(vals, n, *buf, *cap, len, err);
   if (rc != SYN_ERANGE) return rc;
-  size_t cap = *len + 64;
-  uint8_t *p = realloc(st->kbuf, cap);
+  size_t want = *len + 64;
+  uint8_t *p = realloc(*buf, want);
   if (!p) return syn_err_set(err, SYN_ENOMEM, "store: key buffer");
-  st->kbuf = p;
-  st->kcap = cap;
-  return store_key_encode(vals, n, st->kbuf, st->kcap, len, err);
+  *buf = p;
+  *cap = want;
+  return store_key_encode(vals, n, *buf, *cap, len, err);
 }
 
-int st_keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+int store_key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
   size_t n = an < bn ? an : bn;
   int c = n ? memcmp(a, b, n) : 0;
   if (c) return c;
   return an < bn ? -1 : (an > bn ? 1 : 0);
+}
+
+int st_key(st_lite *st, const syn_value *vals, int n, size_t *len, syn_err *err) {
+  return store_key_encode_buf(vals, n, &st->kbuf, &st->kcap, len, err);
+}
+
+int st_keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+  return store_key_cmp(a, an, b, bn);
 }

@@ -444,23 +444,12 @@ int sp_affine(const sp_col *c, const syn_value *v, syn_value *out, char **own,
                      class_name(v->type));
 }
 
-int sp_key(store_pg *st, const syn_value *vals, int n, size_t *len,
-           syn_err *err) {
-  int rc = store_key_encode(vals, n, st->kbuf, st->kcap, len, err);
-  if (rc != SYN_ERANGE) return rc;
-  size_t cap = *len + 64;
-  uint8_t *p = realloc(st->kbuf, cap);
-  if (!p) return syn_err_set(err, SYN_ENOMEM, "store: key buffer");
-  st->kbuf = p;
-  st->kcap = cap;
-  return store_key_encode(vals, n, st->kbuf, st->kcap, len, err);
+int sp_key(store_pg *st, const syn_value *vals, int n, size_t *len, syn_err *err) {
+  return store_key_encode_buf(vals, n, &st->kbuf, &st->kcap, len, err);
 }
 
 int sp_keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
-  size_t n = an < bn ? an : bn;
-  int c = n ? memcmp(a, b, n) : 0;
-  if (c) return c;
-  return an < bn ? -1 : (an > bn ? 1 : 0);
+  return store_key_cmp(a, an, b, bn);
 }
 
 /* ---- connection ---------------------------------------------------------------- */

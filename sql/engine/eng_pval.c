@@ -30,27 +30,6 @@
 #define PG_EPOCH_DAYS 10957
 #define USECS_PER_DAY INT64_C(86400000000)
 
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = yoe + era * 400 + (*m <= 2);
-}
-
 static uint64_t get_u64(const uint8_t *p) {
   return (uint64_t)pgw_get_u32(p) << 32 | pgw_get_u32(p + 4);
 }
@@ -208,7 +187,7 @@ static int parse_stored_datetime(const char *s, size_t n, int64_t *days, int64_t
     }
   }
   if (strcmp(buf + k, "") != 0 && strcmp(buf + k, "+00") != 0) return -1;
-  *days = days_from_civil(y, mo, d) - PG_EPOCH_DAYS;
+  *days = cat_days_from_civil(y, mo, d) - PG_EPOCH_DAYS;
   *usec = *days * USECS_PER_DAY + ((int64_t)h * 3600 + mi * 60 + sec) * 1000000 + frac;
   return 0;
 }
@@ -216,7 +195,7 @@ static int parse_stored_datetime(const char *s, size_t n, int64_t *days, int64_t
 static int format_days(int64_t days, cat_buf *txt) {
   int64_t y;
   int m, d;
-  civil_from_days(days + PG_EPOCH_DAYS, &y, &m, &d);
+  cat_civil_from_days(days + PG_EPOCH_DAYS, &y, &m, &d);
   return cat_buf_printf(txt, "%04" PRId64 "-%02d-%02d", y, m, d);
 }
 
