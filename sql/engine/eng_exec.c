@@ -229,7 +229,7 @@ static int o_param(void *ud, const char *n, const char *v) { return o_text(ud, M
 
 static int o_msg(void *ud, int type, const eng_msg *e) {
   omsg *m = msg_new(type, slen(e->severity) + slen(e->sqlstate) + slen(e->message) +
-                              slen(e->detail) + slen(e->hint));
+                              slen(e->detail) + slen(e->hint) + slen(e->context));
   if (!m) return 1;
   char *p = m->data;
   m->info.severity = put(&p, e->severity);
@@ -237,6 +237,7 @@ static int o_msg(void *ud, int type, const eng_msg *e) {
   m->info.message = put(&p, e->message);
   m->info.detail = put(&p, e->detail);
   m->info.hint = put(&p, e->hint);
+  m->info.context = put(&p, e->context);
   m->info.position = e->position;
   return w_push(ud, m);
 }

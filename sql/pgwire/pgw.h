@@ -124,6 +124,7 @@ typedef struct pgw_errinfo {
   const char *detail;
   const char *hint;
   uint32_t position;
+  const char *context; /* CONTEXT ('W'), may be NULL */
 } pgw_errinfo;
 
 /* One extended-query-protocol message (Parse, Bind, Describe, Execute,

@@ -424,6 +424,7 @@ int pgw_enc_error_fields(pgw_buf *b, char type, const pgw_errinfo *e,
   put_field(b, 'M', e->message ? e->message : "");
   put_field(b, 'D', e->detail);
   put_field(b, 'H', e->hint);
+  put_field(b, 'W', e->context);
   if (e->position > 0) {
     char pos[16];
     snprintf(pos, sizeof pos, "%u", e->position);
