@@ -37,7 +37,21 @@
 #define ES_LOW ((size_t)256 * 1024)
 
 enum { M_COLUMNS, M_ROW, M_COMPLETE, M_EMPTY, M_ERROR, M_NOTICE, M_PARAM, M_DONE,
-       M_REPLY, M_PDESC, M_ROWS_BEGIN, M_XDONE };
+       M_REPLY, M_PDESC, M_ROWS_BEGIN, M_XDONE, M_COPYIN, M_COPYOUT, M_COPYDATA, M_COPYDONE,
+       M_COPYRESUME };
+
+/* COPY FROM STDIN input queued for the worker: reading from the client
+** pauses above CIN_HIGH bytes and resumes below CIN_LOW, so a fast client
+** holds at most about CIN_HIGH plus one message here. */
+#define CIN_HIGH ((size_t)1024 * 1024)
+#define CIN_LOW ((size_t)256 * 1024)
+
+typedef struct cin_chunk {
+  struct cin_chunk *next;
+  char type;
+  size_t n;
+  char data[];
+} cin_chunk;
 
 typedef struct omsg {
   struct omsg *next;
@@ -98,6 +112,11 @@ struct es_sess {
   es_sess *next_dead;
   bool gone;             /* client connection lost: stop early */
   uv_cond_t cv;          /* worker: queue drained below ES_LOW */
+  cin_chunk *cin_head, *cin_tail; /* COPY FROM input for the worker */
+  size_t cin_bytes;
+  bool cin_paused;       /* pgwire was asked to stop reading */
+  bool cin_wake;         /* a cancel: the waiting worker looks at it */
+  uv_cond_t cin_cv;      /* worker: COPY input arrived */
   /* loop thread only */
   bool parked;
   bool idle_listed;
@@ -163,7 +182,7 @@ static int w_push(wctx *w, omsg *m) {
   else w->head = m;
   w->tail = m;
   w->bytes += m->size;
-  if (m->type != M_ROW || w->bytes >= ES_CHUNK) return w_flush(w);
+  if ((m->type != M_ROW && m->type != M_COPYDATA) || w->bytes >= ES_CHUNK) return w_flush(w);
   return 0;
 }
 
@@ -265,6 +284,66 @@ static int o_param_desc(void *ud, int n, const uint32_t *oids) {
   return w_push(ud, m);
 }
 
+static int o_copy_resp(wctx *w, int type, int n) {
+  omsg *m = msg_new(type, 0);
+  if (!m) return 1;
+  m->n = (size_t)n;
+  return w_push(w, m);
+}
+
+static int o_copy_in(void *ud, int n) { return o_copy_resp(ud, M_COPYIN, n); }
+static int o_copy_out(void *ud, int n) { return o_copy_resp(ud, M_COPYOUT, n); }
+static int o_copy_done(void *ud) { return o_copy_resp(ud, M_COPYDONE, 0); }
+
+static int o_copy_data(void *ud, const char *p, size_t n) {
+  omsg *m = msg_new(M_COPYDATA, n);
+  if (!m) return 1;
+  memcpy(m->data, p, n);
+  m->n = n;
+  return w_push(ud, m);
+}
+
+/* Wait for the client's next COPY message (see eng_out.copy_read). */
+static int o_copy_read(void *ud, char *type, char **p, size_t *n) {
+  wctx *w = ud;
+  es_sess *ss = w->ss;
+  eng_server *srv = ss->srv;
+  uv_mutex_lock(&srv->mu);
+  while (!ss->cin_head && !ss->gone && !ss->cin_wake) {
+    /* Bounded waits: statement_timeout must fire for a silent client. */
+    uv_cond_timedwait(&ss->cin_cv, &srv->mu, (uint64_t)100 * 1000 * 1000);
+    if (!ss->cin_head && eng__cancelled(ss->es)) break;
+  }
+  cin_chunk *c = ss->cin_head;
+  if (c) {
+    ss->cin_head = c->next;
+    if (!ss->cin_head) ss->cin_tail = NULL;
+    ss->cin_bytes -= c->n;
+  }
+  ss->cin_wake = false;
+  bool resume = c && ss->cin_paused && ss->cin_bytes < CIN_LOW;
+  if (resume) ss->cin_paused = false;
+  uv_mutex_unlock(&srv->mu);
+  if (!c) return 1;
+  if (resume && o_copy_resp(w, M_COPYRESUME, 0)) {
+    free(c);
+    return 1;
+  }
+  /* The chunk's bytes move to the caller: one allocation, data first. */
+  char *out = malloc(c->n + 1);
+  if (!out) {
+    free(c);
+    return 1;
+  }
+  memcpy(out, c->data, c->n);
+  out[c->n] = '\0';
+  *type = c->type;
+  *p = out;
+  *n = c->n;
+  free(c);
+  return 0;
+}
+
 static int o_error(void *ud, const eng_msg *e) { return o_msg(ud, M_ERROR, e); }
 static int o_notice(void *ud, const eng_msg *e) { return o_msg(ud, M_NOTICE, e); }
 
@@ -278,6 +357,11 @@ static void run_query(es_sess *ss, int job) {
   char status = 0;
   int done = M_DONE;
   if (job == J_QUERY) {
+    out.copy_in = o_copy_in;
+    out.copy_read = o_copy_read;
+    out.copy_out = o_copy_out;
+    out.copy_data = o_copy_data;
+    out.copy_done = o_copy_done;
     status = eng_session_query(ss->es, ss->sql, &out);
   } else if (!ss->xm) {
     status = eng_session_sync(ss->es, &out);
@@ -411,6 +495,8 @@ static void on_idle_timer(uv_timer_t *t) {
   }
 }
 
+static void cin_clear(es_sess *ss);
+
 static void deliver(es_sess *ss) {
   eng_server *srv = ss->srv;
   while (!ss->parked) {
@@ -432,7 +518,13 @@ static void deliver(es_sess *ss) {
     case M_ERROR: rc = pgw_error(ps, &m->info); break;
     case M_NOTICE: rc = pgw_notice(ps, &m->info); break;
     case M_PARAM: rc = pgw_parameter_status(ps, m->a, m->b); break;
+    case M_COPYIN: rc = pgw_copy_in_response(ps, m->n); break;
+    case M_COPYOUT: rc = pgw_copy_out_response(ps, m->n); break;
+    case M_COPYDATA: rc = pgw_copy_data(ps, m->data, m->n); break;
+    case M_COPYDONE: rc = pgw_copy_done(ps); break;
+    case M_COPYRESUME: rc = pgw_copy_resume(ps); break;
     case M_DONE:
+      cin_clear(ss);
       free(ss->sql);
       ss->sql = NULL;
       rc = pgw_query_done(ps, m->status);
@@ -470,7 +562,23 @@ static void deliver(es_sess *ss) {
   }
 }
 
+/* COPY input the worker will never read (its COPY failed or ended). */
+static void cin_clear(es_sess *ss) {
+  uv_mutex_lock(&ss->srv->mu);
+  cin_chunk *c = ss->cin_head;
+  ss->cin_head = ss->cin_tail = NULL;
+  ss->cin_bytes = 0;
+  ss->cin_paused = false;
+  uv_mutex_unlock(&ss->srv->mu);
+  for (cin_chunk *n; c; c = n) {
+    n = c->next;
+    free(c);
+  }
+}
+
 static void ss_free(es_sess *ss) {
+  cin_clear(ss);
+  uv_cond_destroy(&ss->cin_cv);
   for (omsg *m = ss->q_head, *n; m; m = n) {
     n = m->next;
     free(m);
@@ -579,6 +687,11 @@ static int x_open(void *ud, pgw_session *ps, const pgw_startup *st, syn_err *err
     free(ss);
     return syn_err_set(err, SYN_ENOMEM, "out of memory");
   }
+  if (uv_cond_init(&ss->cin_cv)) {
+    uv_cond_destroy(&ss->cv);
+    free(ss);
+    return syn_err_set(err, SYN_ENOMEM, "out of memory");
+  }
   ss->srv = srv;
   ss->ps = ps;
   int rc = eng_session_new(srv->cl, &srv->opts, &ss->es, err);
@@ -597,6 +710,7 @@ static int x_open(void *ud, pgw_session *ps, const pgw_startup *st, syn_err *err
   if (rc) {
     eng_session_free(ss->es); /* no transaction yet: no cluster call */
     uv_cond_destroy(&ss->cv);
+    uv_cond_destroy(&ss->cin_cv);
     free(ss);
     return rc == SYN_ENOMEM ? rc : SYN_EINVAL;
   }
@@ -707,6 +821,38 @@ static void x_writable(void *ud, pgw_session *ps) {
 static void x_cancel(void *ud, pgw_session *ps) {
   es_sess *ss = pgw_session_get_ud(ps);
   if (ss && ss->es) eng_session_cancel(ss->es);
+  if (!ss) return;
+  uv_mutex_lock(&ss->srv->mu);
+  ss->cin_wake = true; /* a worker waiting for COPY data sees the cancel */
+  uv_cond_signal(&ss->cin_cv);
+  uv_mutex_unlock(&ss->srv->mu);
+}
+
+/* COPY FROM STDIN input (pgw.h copy_data): queued for the worker; asks
+** pgwire to pause reading while more than CIN_HIGH bytes wait. */
+static int x_copy_data(void *ud, pgw_session *ps, char type, const void *p, size_t n) {
+  es_sess *ss = pgw_session_get_ud(ps);
+  cin_chunk *c = malloc(sizeof *c + n + 1);
+  while (!c) {
+    /* The worker must see CopyDone/CopyFail; data cannot be dropped. */
+    uv_sleep(10);
+    c = malloc(sizeof *c + n + 1);
+  }
+  c->next = NULL;
+  c->type = type;
+  c->n = n;
+  if (n) memcpy(c->data, p, n);
+  c->data[n] = '\0';
+  uv_mutex_lock(&ss->srv->mu);
+  if (ss->cin_tail) ss->cin_tail->next = c;
+  else ss->cin_head = c;
+  ss->cin_tail = c;
+  ss->cin_bytes += n;
+  bool pause = ss->cin_bytes > CIN_HIGH;
+  if (pause) ss->cin_paused = true;
+  uv_cond_signal(&ss->cin_cv);
+  uv_mutex_unlock(&ss->srv->mu);
+  return pause;
 }
 
 static int x_random(void *ud, void *buf, size_t n) {
@@ -746,7 +892,7 @@ int eng_server_start(uv_loop_t *loop, const char *host, int port, cl_cluster *cl
       .host = host, .port = port,
       .executor = {.ud = srv, .session_open = x_open, .session_close = x_close,
                    .simple_query = x_query, .writable = x_writable, .cancel = x_cancel,
-                   .extended = x_extended},
+                   .extended = x_extended, .copy_data = x_copy_data},
       .random = x_random, .server_version = srv->opts.server_version};
   int rc = pgw_server_new(loop, &po, &srv->pgw, err);
   int started = 0;

@@ -443,3 +443,19 @@ int pgw_enc_negotiate_version(pgw_buf *b, uint32_t newest_minor, size_t n,
   for (size_t i = 0; i < n; i++) pgw_buf_put_cstr(b, unrecognised[i]);
   return msg_end(b, m);
 }
+
+int pgw_enc_copy_response(pgw_buf *b, char type, size_t ncols) {
+  if (ncols > INT16_MAX) return SYN_ERANGE;
+  size_t m = msg_begin(b, type);
+  pgw_buf_put_u8(b, 0); /* overall format: text */
+  pgw_buf_put_i16(b, (int16_t)ncols);
+  for (size_t i = 0; i < ncols; i++) pgw_buf_put_i16(b, 0);
+  return msg_end(b, m);
+}
+
+int pgw_enc_copy_data(pgw_buf *b, const void *p, size_t n) {
+  if (n > INT32_MAX - 4) return SYN_ERANGE;
+  size_t m = msg_begin(b, 'd');
+  pgw_buf_put(b, p, n);
+  return msg_end(b, m);
+}
