@@ -238,6 +238,7 @@ struct cpy_reader {
   size_t len, cap, off;
   size_t scan; /* where the search for the current line's end resumes */
   bool in_quote, last_was_esc; /* CSV scan state at `scan` */
+  unsigned long quoted_nl;     /* newlines inside quotes: PostgreSQL counts them as lines */
   int eol;
   bool ended;       /* \. seen */
   bool header_done; /* the HEADER line was handled */
@@ -310,13 +311,17 @@ static int eol_error(const cpy_reader *r, bool cr, syn_err *e) {
 static int find_line(cpy_reader *r, bool eof, size_t *end, size_t *next, syn_err *e) {
   const char *b = r->buf;
   bool csv = r->o->format == CPY_CSV;
+  /* As PostgreSQL: an escape equal to the quote is just a toggle. */
+  const char esc = r->o->escape == r->o->quote ? '\0' : r->o->escape;
   size_t i = r->scan;
   while (i < r->len) {
     char c = b[i];
     if (csv) {
-      if (r->in_quote && c == r->o->escape) r->last_was_esc = !r->last_was_esc;
+      if (r->in_quote && c == esc && esc) r->last_was_esc = !r->last_was_esc;
       if (c == r->o->quote && !r->last_was_esc) r->in_quote = !r->in_quote;
-      if (c != r->o->escape) r->last_was_esc = false;
+      if (c != esc) r->last_was_esc = false;
+      if (r->in_quote && c == (r->eol == EOL_NL || r->eol == EOL_UNKNOWN ? '\n' : '\r'))
+        r->quoted_nl++;
     }
     if (c == '\\' && (!csv || i == r->off)) {
       if (i + 1 >= r->len && !eof) break;
@@ -346,7 +351,6 @@ static int find_line(cpy_reader *r, bool eof, size_t *end, size_t *next, syn_err
       }
       if (r->eol == EOL_UNKNOWN) r->eol = eol;
       else if (r->eol != eol) {
-        r->lineno++; /* the error belongs to this line */
         return eol_error(r, r->eol == EOL_NL || (r->eol == EOL_CRNL && eol == EOL_CR), e);
       }
       *end = i;
@@ -499,7 +503,7 @@ int cpy_reader_next(cpy_reader *r, bool eof, cpy_row *row, syn_err *e) {
     size_t end = 0, next = 0;
     int rc = r->ended ? 0 : find_line(r, eof, &end, &next, e);
     if (rc < 0) {
-      row->lineno = r->lineno;
+      row->lineno = r->lineno + 1 + r->quoted_nl; /* no line text: PostgreSQL's CONTEXT */
       return rc;
     }
     if (rc == 0) return 0;
@@ -513,7 +517,8 @@ int cpy_reader_next(cpy_reader *r, bool eof, cpy_row *row, syn_err *e) {
     const char *line = r->buf + r->off;
     size_t line_len = end - r->off;
     r->off = next;
-    r->lineno++;
+    r->lineno += 1 + r->quoted_nl;
+    r->quoted_nl = 0;
     row->line = line;
     row->line_len = line_len;
     row->lineno = r->lineno;
@@ -523,6 +528,13 @@ int cpy_reader_next(cpy_reader *r, bool eof, cpy_row *row, syn_err *e) {
     }
     row->header = !r->header_done;
     r->header_done = true;
+    /* Input that is not UTF-8 fails before the line is parsed, and
+    ** PostgreSQL then names only the line number. */
+    size_t ok = utf8_valid((const unsigned char *)line, line_len);
+    if (ok < line_len) {
+      row->line = NULL;
+      return bad_utf8(line, line_len, ok, e);
+    }
     r->attrs.n = 0;
     r->nfields = 0;
     rc = r->o->format == CPY_CSV ? split_csv(r, line, line + line_len, e)
@@ -539,8 +551,8 @@ int cpy_reader_next(cpy_reader *r, bool eof, cpy_row *row, syn_err *e) {
       ** refuses like any invalid byte. */
       if (memchr(p, '\0', n))
         return syn_err_set(e, SYN_EINVAL, "22021: invalid byte sequence for encoding \"UTF8\": 0x00");
-      size_t ok = utf8_valid((const unsigned char *)p, n);
-      if (ok < n) return bad_utf8(p, n, ok, e);
+      size_t good = utf8_valid((const unsigned char *)p, n);
+      if (good < n) return bad_utf8(p, n, good, e);
       r->fields[i] = (cpy_field){p, n};
     }
     row->n = r->nfields;

@@ -193,7 +193,16 @@ static int drain(copy_in *c, cpy_reader *r, bool eof, syn_err *e) {
     char state[6];
     sqlst_split(e, state, NULL);
     unsigned long line = row.lineno ? row.lineno : cpy_reader_lineno(r);
-    if (strcmp(state, "22021") == 0 || !row.line)
+    const char *msg = strchr(e->msg, ':');
+    static const struct { const char *m, *hint; } hints[] = {
+        {"literal carriage return", "Use \"\\r\" to represent carriage return."},
+        {"literal newline", "Use \"\\n\" to represent newline."},
+        {"unquoted carriage return", "Use quoted CSV field to represent carriage return."},
+        {"unquoted newline", "Use quoted CSV field to represent newline."},
+    };
+    for (size_t i = 0; msg && i < sizeof hints / sizeof hints[0]; i++)
+      if (strstr(msg, hints[i].m)) snprintf(c->s->hint, sizeof c->s->hint, "%s", hints[i].hint);
+    if (!row.line)
       set_context(c->s, c->t->name, line, NULL, NULL, 0, false);
     else
       set_context(c->s, c->t->name, line, NULL, row.line, row.line_len, false);
