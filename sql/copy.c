@@ -320,7 +320,8 @@ static int find_line(cpy_reader *r, bool eof, size_t *end, size_t *next, syn_err
       if (r->in_quote && c == esc && esc) r->last_was_esc = !r->last_was_esc;
       if (c == r->o->quote && !r->last_was_esc) r->in_quote = !r->in_quote;
       if (c != esc) r->last_was_esc = false;
-      if (r->in_quote && c == (r->eol == EOL_NL || r->eol == EOL_UNKNOWN ? '\n' : '\r'))
+      /* (PostgreSQL compares with '\r' while the style is unknown) */
+      if (r->in_quote && c == (r->eol == EOL_NL ? '\n' : '\r'))
         r->quoted_nl++;
     }
     if (c == '\\' && (!csv || i == r->off)) {
