@@ -66,7 +66,9 @@ int sqlp__copy(sqlp_stmt *st, const PgQuery__CopyStmt *c) {
     if (rc) {
       st->status = rc;
       st->err = e;
-      st->err_pos = d->location >= 0 ? d->location + 1 : 0;
+      /* PostgreSQL points at the option only for these (parser_errposition). */
+      bool pos = strncmp(e.msg, "42601", 5) == 0 || strstr(e.msg, "COPY format") != NULL;
+      st->err_pos = pos && d->location >= 0 ? d->location + 1 : 0;
       return 0;
     }
   }
