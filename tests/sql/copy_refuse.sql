@@ -6,7 +6,6 @@ copy copy_r to '/tmp/synod_copy_refused';
 copy copy_r from '/tmp/synod_copy_refused';
 copy copy_r from program 'cat';
 copy copy_r to program 'cat';
-copy copy_r from stdin with (freeze);
 copy copy_r to stdout with (format binary);
 copy copy_r from stdin with (force_null (id));
 drop table copy_r;
