@@ -81,10 +81,6 @@ static int flush_batch(copy_in *c, syn_err *e) {
                               .dist_value = &c->dists[i]};
   }
   int rc = n ? eng__write(c->s, t, c->ops, n, e) : 0;
-  if (rc == CL_EUNIQUE && n == 1) {
-    /* One row: its key is the duplicate (the DETAIL PostgreSQL gives). */
-    c->s->detail[0] = '\0';
-  }
   c->n += (uint64_t)n;
   eng__rows_clear(&c->batch);
   return rc;
@@ -149,10 +145,10 @@ static int copy_row(copy_in *c, const cpy_row *row, syn_err *e) {
   }
   if (eng__rows_push(&c->batch, c->vals, t->ncols, rowid))
     return sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory");
-  if (c->batch.n >= ENG_COPY_BATCH || c->batch.bytes >= ENG_COPY_BATCH_BYTES) {
+  /* A unique violation found by a batch write names the constraint but not
+  ** the row, so it carries no line number (PostgreSQL's has one). */
+  if (c->batch.n >= ENG_COPY_BATCH || c->batch.bytes >= ENG_COPY_BATCH_BYTES)
     rc = flush_batch(c, e);
-    if (rc == CL_EUNIQUE) set_context(s, t->name, row->lineno, NULL, NULL, 0, false);
-  }
   return rc;
 }
 
@@ -296,11 +292,7 @@ static int copy_from(eng_session *s, const sqlp_stmt *st, const cat_table *t, sy
     }
     free(p);
   }
-  if (!rc) {
-    rc = flush_batch(&c, e);
-    if (rc == CL_EUNIQUE)
-      set_context(s, t->name, cpy_reader_lineno(r), NULL, NULL, 0, false);
-  }
+  if (!rc) rc = flush_batch(&c, e);
   s->copy_null = NULL;
   cpy_reader_free(r);
   for (int k = 0; c.d.expr && k < t->ncols; k++) eng__release(s, c.d.expr[k]);

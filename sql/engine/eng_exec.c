@@ -115,7 +115,6 @@ struct es_sess {
   cin_chunk *cin_head, *cin_tail; /* COPY FROM input for the worker */
   size_t cin_bytes;
   bool cin_paused;       /* pgwire was asked to stop reading */
-  bool cin_wake;         /* a cancel: the waiting worker looks at it */
   uv_cond_t cin_cv;      /* worker: COPY input arrived */
   /* loop thread only */
   bool parked;
@@ -309,10 +308,10 @@ static int o_copy_read(void *ud, char *type, char **p, size_t *n) {
   es_sess *ss = w->ss;
   eng_server *srv = ss->srv;
   uv_mutex_lock(&srv->mu);
-  while (!ss->cin_head && !ss->gone && !ss->cin_wake) {
-    /* Bounded waits: statement_timeout must fire for a silent client. */
+  /* Bounded waits: statement_timeout must fire for a silent client; a
+  ** cancel wakes the wait at once (x_cancel signals cin_cv). */
+  while (!ss->cin_head && !ss->gone && !eng__cancelled(ss->es)) {
     uv_cond_timedwait(&ss->cin_cv, &srv->mu, (uint64_t)100 * 1000 * 1000);
-    if (!ss->cin_head && eng__cancelled(ss->es)) break;
   }
   cin_chunk *c = ss->cin_head;
   if (c) {
@@ -320,7 +319,6 @@ static int o_copy_read(void *ud, char *type, char **p, size_t *n) {
     if (!ss->cin_head) ss->cin_tail = NULL;
     ss->cin_bytes -= c->n;
   }
-  ss->cin_wake = false;
   bool resume = c && ss->cin_paused && ss->cin_bytes < CIN_LOW;
   if (resume) ss->cin_paused = false;
   uv_mutex_unlock(&srv->mu);
@@ -823,8 +821,7 @@ static void x_cancel(void *ud, pgw_session *ps) {
   if (ss && ss->es) eng_session_cancel(ss->es);
   if (!ss) return;
   uv_mutex_lock(&ss->srv->mu);
-  ss->cin_wake = true; /* a worker waiting for COPY data sees the cancel */
-  uv_cond_signal(&ss->cin_cv);
+  uv_cond_signal(&ss->cin_cv); /* a worker waiting for COPY data sees the cancel */
   uv_mutex_unlock(&ss->srv->mu);
 }
 
