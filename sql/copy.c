@@ -246,6 +246,8 @@ struct cpy_reader {
   bool ended;       /* \. seen */
   bool header_done; /* the HEADER line was handled */
   unsigned long lineno;
+  size_t max_line;
+  int max_fields;
   cpy_buf attrs;    /* de-escaped values of the current line */
   size_t *starts;   /* per field: offset in attrs, or SIZE_MAX for NULL */
   size_t *lens;
@@ -258,6 +260,7 @@ int cpy_reader_new(const cpy_opts *o, cpy_reader **out, syn_err *e) {
   if (!r) return syn_err_set(e, SYN_ENOMEM, "53200: out of memory");
   r->o = o;
   r->header_done = o->header == CPY_HEADER_NONE;
+  r->max_line = CPY_MAX_LINE;
   *out = r;
   return 0;
 }
@@ -294,6 +297,8 @@ int cpy_reader_push(cpy_reader *r, const void *p, size_t n, syn_err *e) {
   return 0;
 }
 
+void cpy_reader_set_max_line(cpy_reader *r, size_t max) { r->max_line = max; }
+void cpy_reader_set_max_fields(cpy_reader *r, int max) { r->max_fields = max; }
 bool cpy_reader_ended(const cpy_reader *r) { return r->ended; }
 unsigned long cpy_reader_lineno(const cpy_reader *r) { return r->lineno; }
 size_t cpy_reader_buffered(const cpy_reader *r) { return r->len - r->off; }
@@ -365,6 +370,8 @@ static int find_line(cpy_reader *r, bool eof, size_t *end, size_t *next, syn_err
     i++;
   }
   r->scan = i < r->len ? i : r->len;
+  if (r->len - r->off > r->max_line)
+    return syn_err_set(e, SYN_ERANGE, "54000: COPY line is longer than %zu bytes", r->max_line);
   if (!eof || r->off >= r->len) return 0;
   /* At end of input a last line without a newline is still a line. */
   *end = r->len;
@@ -374,6 +381,8 @@ static int find_line(cpy_reader *r, bool eof, size_t *end, size_t *next, syn_err
 }
 
 static int add_field(cpy_reader *r, size_t start, bool null, syn_err *e) {
+  if (r->max_fields > 0 && r->nfields >= r->max_fields)
+    return syn_err_set(e, SYN_EINVAL, BAD_FORMAT ": extra data after last expected column");
   if (r->nfields == r->capfields) {
     int cap = r->capfields ? r->capfields * 2 : 16;
     size_t *s = realloc(r->starts, sizeof *s * (size_t)cap);
@@ -450,7 +459,8 @@ static int split_text(cpy_reader *r, const char *s, const char *end, syn_err *e)
     size_t raw = (size_t)(s - start) - (found_delim ? 1 : 0);
     bool null = is_null(r, start, raw);
     if (null) a->n = out;
-    if (add_field(r, out, null, e)) return SYN_ENOMEM;
+    int frc = add_field(r, out, null, e);
+    if (frc) return frc;
     if (!found_delim) return 0;
   }
 }
@@ -495,7 +505,8 @@ static int split_csv(cpy_reader *r, const char *s, const char *end, syn_err *e) 
     size_t raw = (size_t)(s - start) - (found_delim ? 1 : 0);
     bool null = !saw_quote && is_null(r, start, raw);
     if (null) a->n = out;
-    if (add_field(r, out, null, e)) return SYN_ENOMEM;
+    int frc = add_field(r, out, null, e);
+    if (frc) return frc;
     if (!found_delim) return 0;
   }
 }

@@ -71,6 +71,15 @@ int cpy_reader_push(cpy_reader *r, const void *p, size_t n, syn_err *e);
 ** 22P04 bad_copy_file_format (PostgreSQL's texts), 22021 for bytes that
 ** are not UTF-8; *row still names the line. */
 int cpy_reader_next(cpy_reader *r, bool eof, cpy_row *row, syn_err *e);
+/* The longest line kept while waiting for its end (default
+** CPY_MAX_LINE): a client that never sends a newline gets 54000 instead of
+** growing the coordinator without bound. */
+#define CPY_MAX_LINE ((size_t)64 * 1024 * 1024)
+void cpy_reader_set_max_line(cpy_reader *r, size_t max);
+/* Stop splitting a line past max fields (0: no limit) with 22P04 "extra
+** data after last expected column", so a line of delimiters cannot make
+** an array of millions of fields. */
+void cpy_reader_set_max_fields(cpy_reader *r, int max);
 /* True once the end marker \. was read (later input is ignored). */
 bool cpy_reader_ended(const cpy_reader *r);
 /* The line number of the last line read (for error context). */

@@ -261,6 +261,9 @@ static int copy_from(eng_session *s, const sqlp_stmt *st, const cat_table *t, sy
     rc = syn_err_set(e, SYN_ERANGE, "54011: primary key of \"%s\" has more than %d columns",
                      t->name, ENG_COPY_MAXKEY);
   if (!rc) rc = cpy_reader_new(st->copy, &r, e);
+  /* Lines with more fields fail anyway; generous for the HEADER MATCH
+  ** line, whose count PostgreSQL reports. */
+  if (!rc) cpy_reader_set_max_fields(r, c.ncols + 1000);
   s->copy_null = st->copy->null_str;
   s->conflict_final = true; /* the input is consumed: never re-run */
   if (!rc && out->copy_in(out->ud, c.ncols))

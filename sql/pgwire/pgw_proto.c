@@ -359,8 +359,11 @@ static void copy_step(pgw_session *c, const pgw_frame *f) {
     break;
   case 'f': {
     const uint8_t *nul = memchr(f->body, 0, f->len);
+    size_t n = nul ? (size_t)(nul - f->body) : f->len, bad;
+    /* The message goes back in an ErrorResponse: only its UTF-8 part. */
+    if (!pgw_utf8_valid(f->body, n, &bad)) n = bad;
     c->copy_in = 0;
-    ex->copy_data(ex->ud, c, 'f', f->body, nul ? (size_t)(nul - f->body) : f->len);
+    ex->copy_data(ex->ud, c, 'f', f->body, n);
     break;
   }
   case 'H':

@@ -435,3 +435,44 @@ Test(copy_opts, defaults) {
   cr_assert_eq(o.header, CPY_HEADER_TRUE);
   cpy_opts_clear(&o);
 }
+
+Test(copy_text, a_line_without_end_is_bounded) {
+  cpy_opts o;
+  opts(&o, true, NULL);
+  cpy_reader *r;
+  syn_err e;
+  cr_assert_eq(cpy_reader_new(&o, &r, &e), 0);
+  cpy_reader_set_max_line(r, 1000);
+  char chunk[300];
+  memset(chunk, 'a', sizeof chunk);
+  cpy_row row;
+  int rc = 0;
+  for (int i = 0; i < 10 && rc == 0; i++) {
+    cr_assert_eq(cpy_reader_push(r, chunk, sizeof chunk, &e), 0);
+    rc = cpy_reader_next(r, false, &row, &e);
+  }
+  cr_assert_lt(rc, 0);
+  cr_assert(strncmp(e.msg, "54000: COPY line is longer than 1000 bytes", 42) == 0, "%s", e.msg);
+  cr_assert_leq(cpy_reader_buffered(r), 1300);
+  cpy_reader_free(r);
+  cpy_opts_clear(&o);
+}
+
+Test(copy_text, fields_are_bounded) {
+  cpy_opts o;
+  opts(&o, true, NULL);
+  cpy_reader *r;
+  syn_err e;
+  cr_assert_eq(cpy_reader_new(&o, &r, &e), 0);
+  cpy_reader_set_max_fields(r, 3);
+  const char in[] = "1\t2\t3\n1\t2\t3\t4\n";
+  cr_assert_eq(cpy_reader_push(r, in, strlen(in), &e), 0);
+  cpy_row row;
+  cr_assert_eq(cpy_reader_next(r, true, &row, &e), 1);
+  cr_assert_eq(row.n, 3);
+  cr_assert_lt(cpy_reader_next(r, true, &row, &e), 0);
+  cr_assert_str_eq(e.msg, "22P04: extra data after last expected column");
+  cr_assert_eq(row.lineno, 2);
+  cpy_reader_free(r);
+  cpy_opts_clear(&o);
+}
