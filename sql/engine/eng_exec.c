@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "sql/engine/eng_cinq.h"
 #include "sql/engine/eng_int.h"
 #include "sql/pgwire/pgw.h"
 
@@ -40,18 +41,6 @@ enum { M_COLUMNS, M_ROW, M_COMPLETE, M_EMPTY, M_ERROR, M_NOTICE, M_PARAM, M_DONE
        M_REPLY, M_PDESC, M_ROWS_BEGIN, M_XDONE, M_COPYIN, M_COPYOUT, M_COPYDATA, M_COPYDONE,
        M_COPYRESUME };
 
-/* COPY FROM STDIN input queued for the worker: reading from the client
-** pauses above CIN_HIGH bytes and resumes below CIN_LOW, so a fast client
-** holds at most about CIN_HIGH plus one message here. */
-#define CIN_HIGH ((size_t)1024 * 1024)
-#define CIN_LOW ((size_t)256 * 1024)
-
-typedef struct cin_chunk {
-  struct cin_chunk *next;
-  char type;
-  size_t n;
-  char data[];
-} cin_chunk;
 
 typedef struct omsg {
   struct omsg *next;
@@ -112,10 +101,7 @@ struct es_sess {
   es_sess *next_dead;
   bool gone;             /* client connection lost: stop early */
   uv_cond_t cv;          /* worker: queue drained below ES_LOW */
-  cin_chunk *cin_head, *cin_tail; /* COPY FROM input for the worker */
-  size_t cin_bytes;
-  bool cin_paused;       /* pgwire was asked to stop reading */
-  uv_cond_t cin_cv;      /* worker: COPY input arrived */
+  eng_cinq cin;          /* COPY FROM input for the worker (own lock) */
   /* loop thread only */
   bool parked;
   bool idle_listed;
@@ -302,43 +288,22 @@ static int o_copy_data(void *ud, const char *p, size_t n) {
   return w_push(ud, m);
 }
 
-/* Wait for the client's next COPY message (see eng_out.copy_read). */
+static bool copy_stop(void *ud) {
+  es_sess *ss = ud;
+  return eng__cancelled(ss->es);
+}
+
+/* Wait for the client's next COPY message (see eng_out.copy_read). A
+** client that vanishes reaches the worker as a CopyFail (pgwire). */
 static int o_copy_read(void *ud, char *type, char **p, size_t *n) {
   wctx *w = ud;
-  es_sess *ss = w->ss;
-  eng_server *srv = ss->srv;
-  uv_mutex_lock(&srv->mu);
-  /* Bounded waits: statement_timeout must fire for a silent client; a
-  ** cancel wakes the wait at once (x_cancel signals cin_cv). */
-  while (!ss->cin_head && !ss->gone && !eng__cancelled(ss->es)) {
-    uv_cond_timedwait(&ss->cin_cv, &srv->mu, (uint64_t)100 * 1000 * 1000);
-  }
-  cin_chunk *c = ss->cin_head;
-  if (c) {
-    ss->cin_head = c->next;
-    if (!ss->cin_head) ss->cin_tail = NULL;
-    ss->cin_bytes -= c->n;
-  }
-  bool resume = c && ss->cin_paused && ss->cin_bytes < CIN_LOW;
-  if (resume) ss->cin_paused = false;
-  uv_mutex_unlock(&srv->mu);
-  if (!c) return 1;
+  bool resume;
+  if (eng_cinq_pop(&w->ss->cin, copy_stop, w->ss, type, p, n, &resume)) return 1;
   if (resume && o_copy_resp(w, M_COPYRESUME, 0)) {
-    free(c);
+    free(*p);
+    *p = NULL;
     return 1;
   }
-  /* The chunk's bytes move to the caller: one allocation, data first. */
-  char *out = malloc(c->n + 1);
-  if (!out) {
-    free(c);
-    return 1;
-  }
-  memcpy(out, c->data, c->n);
-  out[c->n] = '\0';
-  *type = c->type;
-  *p = out;
-  *n = c->n;
-  free(c);
   return 0;
 }
 
@@ -493,8 +458,6 @@ static void on_idle_timer(uv_timer_t *t) {
   }
 }
 
-static void cin_clear(es_sess *ss);
-
 static void deliver(es_sess *ss) {
   eng_server *srv = ss->srv;
   while (!ss->parked) {
@@ -522,7 +485,7 @@ static void deliver(es_sess *ss) {
     case M_COPYDONE: rc = pgw_copy_done(ps); break;
     case M_COPYRESUME: rc = pgw_copy_resume(ps); break;
     case M_DONE:
-      cin_clear(ss);
+      eng_cinq_clear(&ss->cin); /* input the finished COPY never read */
       free(ss->sql);
       ss->sql = NULL;
       rc = pgw_query_done(ps, m->status);
@@ -560,23 +523,8 @@ static void deliver(es_sess *ss) {
   }
 }
 
-/* COPY input the worker will never read (its COPY failed or ended). */
-static void cin_clear(es_sess *ss) {
-  uv_mutex_lock(&ss->srv->mu);
-  cin_chunk *c = ss->cin_head;
-  ss->cin_head = ss->cin_tail = NULL;
-  ss->cin_bytes = 0;
-  ss->cin_paused = false;
-  uv_mutex_unlock(&ss->srv->mu);
-  for (cin_chunk *n; c; c = n) {
-    n = c->next;
-    free(c);
-  }
-}
-
 static void ss_free(es_sess *ss) {
-  cin_clear(ss);
-  uv_cond_destroy(&ss->cin_cv);
+  eng_cinq_destroy(&ss->cin);
   for (omsg *m = ss->q_head, *n; m; m = n) {
     n = m->next;
     free(m);
@@ -685,7 +633,7 @@ static int x_open(void *ud, pgw_session *ps, const pgw_startup *st, syn_err *err
     free(ss);
     return syn_err_set(err, SYN_ENOMEM, "out of memory");
   }
-  if (uv_cond_init(&ss->cin_cv)) {
+  if (eng_cinq_init(&ss->cin)) {
     uv_cond_destroy(&ss->cv);
     free(ss);
     return syn_err_set(err, SYN_ENOMEM, "out of memory");
@@ -708,7 +656,7 @@ static int x_open(void *ud, pgw_session *ps, const pgw_startup *st, syn_err *err
   if (rc) {
     eng_session_free(ss->es); /* no transaction yet: no cluster call */
     uv_cond_destroy(&ss->cv);
-    uv_cond_destroy(&ss->cin_cv);
+    eng_cinq_destroy(&ss->cin);
     free(ss);
     return rc == SYN_ENOMEM ? rc : SYN_EINVAL;
   }
@@ -819,37 +767,14 @@ static void x_writable(void *ud, pgw_session *ps) {
 static void x_cancel(void *ud, pgw_session *ps) {
   es_sess *ss = pgw_session_get_ud(ps);
   if (ss && ss->es) eng_session_cancel(ss->es);
-  if (!ss) return;
-  uv_mutex_lock(&ss->srv->mu);
-  uv_cond_signal(&ss->cin_cv); /* a worker waiting for COPY data sees the cancel */
-  uv_mutex_unlock(&ss->srv->mu);
+  if (ss) eng_cinq_wake(&ss->cin); /* a worker waiting for COPY data sees the cancel */
 }
 
-/* COPY FROM STDIN input (pgw.h copy_data): queued for the worker; asks
-** pgwire to pause reading while more than CIN_HIGH bytes wait. */
+/* COPY FROM STDIN input (pgw.h copy_data): queued for the worker; pgwire
+** pauses reading while the queue is over ENG_CINQ_HIGH (eng_cinq.h). */
 static int x_copy_data(void *ud, pgw_session *ps, char type, const void *p, size_t n) {
   es_sess *ss = pgw_session_get_ud(ps);
-  cin_chunk *c = malloc(sizeof *c + n + 1);
-  while (!c) {
-    /* The worker must see CopyDone/CopyFail; data cannot be dropped. */
-    uv_sleep(10);
-    c = malloc(sizeof *c + n + 1);
-  }
-  c->next = NULL;
-  c->type = type;
-  c->n = n;
-  if (n) memcpy(c->data, p, n);
-  c->data[n] = '\0';
-  uv_mutex_lock(&ss->srv->mu);
-  if (ss->cin_tail) ss->cin_tail->next = c;
-  else ss->cin_head = c;
-  ss->cin_tail = c;
-  ss->cin_bytes += n;
-  bool pause = ss->cin_bytes > CIN_HIGH;
-  if (pause) ss->cin_paused = true;
-  uv_cond_signal(&ss->cin_cv);
-  uv_mutex_unlock(&ss->srv->mu);
-  return pause;
+  return eng_cinq_push(&ss->cin, type, p, n);
 }
 
 static int x_random(void *ud, void *buf, size_t n) {

@@ -14,6 +14,7 @@
 
 #include "sql/catalog.h"
 #include "sql/engine/eng.h"
+#include "sql/engine/eng_cinq.h"
 #include "tests/engine_local_cluster.h"
 
 static char dir[64];
@@ -206,4 +207,39 @@ Test(engine_copy, to_stdout_text_csv_and_query) {
          "E 0A000 COPY TO a file is not supported: the coordinator is not the client's machine "
          "(use COPY TO STDOUT or psql's \\copy)\n");
   eng_session_free(s);
+}
+
+static bool never(void *ud) { return false; }
+static bool always(void *ud) { return true; }
+
+/* The COPY input queue: the producer is paused above ENG_CINQ_HIGH and told
+** to resume only once the consumer drained it below ENG_CINQ_LOW. */
+Test(engine_copy_queue, pause_and_resume) {
+  eng_cinq q;
+  cr_assert_eq(eng_cinq_init(&q), 0);
+  static char chunk[64 * 1024];
+  memset(chunk, 'x', sizeof chunk);
+  int pushed = 0;
+  while (!eng_cinq_push(&q, 'd', chunk, sizeof chunk)) pushed++;
+  pushed++;
+  cr_assert_eq((size_t)pushed, ENG_CINQ_HIGH / sizeof chunk + 1);
+  int popped = 0;
+  bool resume = false;
+  while (!resume) {
+    char type, *p;
+    size_t n;
+    cr_assert_eq(eng_cinq_pop(&q, never, NULL, &type, &p, &n, &resume), 0);
+    cr_assert_eq(type, 'd');
+    cr_assert_eq(n, sizeof chunk);
+    free(p);
+    popped++;
+  }
+  cr_assert_lt((size_t)(pushed - popped) * sizeof chunk, ENG_CINQ_LOW);
+  eng_cinq_push(&q, 'c', "", 0);
+  eng_cinq_clear(&q);
+  char type, *p;
+  size_t n;
+  /* Empty and told to stop (a cancel): returns at once. */
+  cr_assert_neq(eng_cinq_pop(&q, always, NULL, &type, &p, &n, &resume), 0);
+  eng_cinq_destroy(&q);
 }
