@@ -29,7 +29,7 @@
 /* PostgreSQL's limit_printout_length: 100 bytes, then "...". */
 static void set_context(eng_session *s, const char *table, unsigned long line, const char *col,
                         const char *val, size_t n, bool null_input) {
-  char v[128];
+  char v[128] = "";
   size_t k = n > 100 ? 100 : n;
   while (k > 0 && k < n && ((unsigned char)val[k] & 0xC0) == 0x80) k--; /* whole characters */
   if (val) snprintf(v, sizeof v, "%.*s%s", (int)k, val, k < n ? "..." : "");
