@@ -197,7 +197,6 @@ static const struct {
   PgQuery__Node__NodeCase c;
   const char *feature;
 } unsupported_names[] = {
-    {PG_QUERY__NODE__NODE_COPY_STMT, "COPY"},
     {PG_QUERY__NODE__NODE_VIEW_STMT, "CREATE VIEW"},
     {PG_QUERY__NODE__NODE_EXPLAIN_STMT, "EXPLAIN"},
     {PG_QUERY__NODE__NODE_CREATE_SEQ_STMT, "CREATE SEQUENCE"},
@@ -267,6 +266,9 @@ static int classify(sqlp_stmt *st, const char *src) {
   case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
     st->kind = SQLP_DEALLOCATE;
     return sqlp__deallocate(st);
+  case PG_QUERY__NODE__NODE_COPY_STMT:
+    st->kind = SQLP_COPY;
+    return sqlp__copy(st, n->copy_stmt);
   default:
     break;
   }
@@ -343,6 +345,8 @@ void sqlp_list_free(sqlp_list *l) {
     for (int k = 0; k < st->nnames; k++) free(st->names[k]);
     free(st->names);
     free(st->types);
+    if (st->copy) cpy_opts_clear(st->copy);
+    free(st->copy);
   }
   free(l->stmts);
   free((char *)l->source);
@@ -354,7 +358,7 @@ const char *sqlp_kind_name(sqlp_kind k) {
   static const char *names[] = {
       "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE TABLE", "DROP TABLE",
       "CREATE INDEX", "DROP INDEX", "TRUNCATE", "ALTER TABLE", "BEGIN", "COMMIT",
-      "ROLLBACK", "SET", "SHOW", "UNSUPPORTED", "PREPARE", "EXECUTE", "DEALLOCATE",
+      "ROLLBACK", "SET", "SHOW", "UNSUPPORTED", "PREPARE", "EXECUTE", "DEALLOCATE", "COPY",
   };
   if ((int)k < 0 || (size_t)k >= sizeof names / sizeof names[0]) return "?";
   return names[k];
@@ -367,6 +371,7 @@ const char *sqlp_command_tag(const sqlp_stmt *st) {
     return NULL;
   case SQLP_TRUNCATE: return "TRUNCATE TABLE";
   case SQLP_EXECUTE: return NULL; /* the executed statement's tag */
+  case SQLP_COPY: return NULL;    /* "COPY n" */
   case SQLP_DEALLOCATE: return st->name ? "DEALLOCATE" : "DEALLOCATE ALL";
   case SQLP_SHOW: return "SHOW";
   default: return sqlp_kind_name(st->kind);

@@ -20,6 +20,7 @@
 
 #include "common/err.h"
 #include "sql/catalog.h"
+#include "sql/copy.h"
 
 struct PgQuery__Node;
 
@@ -43,6 +44,7 @@ typedef enum {
   SQLP_PREPARE,
   SQLP_EXECUTE,
   SQLP_DEALLOCATE,
+  SQLP_COPY,
 } sqlp_kind;
 
 typedef enum {
@@ -86,6 +88,9 @@ typedef struct sqlp_stmt {
   **                 "transaction_isolation" and iso
   **   SHOW          name ("all" for SHOW ALL)
   **   PREPARE, EXECUTE, DEALLOCATE  see sql/parse_prepare.c
+  **   COPY          copy (options, direction in copy->is_from); rel (table)
+  **                 or copy_query (the SELECT of COPY (...) TO); names =
+  **                 column list (nnames 0: all). See sql/parse_copy.c
   */
   cat_table *table;
   char *rel;
@@ -95,6 +100,8 @@ typedef struct sqlp_stmt {
   int nnames;
   uint32_t *types; /* PREPARE: parameter type OIDs given */
   int ntypes;
+  cpy_opts *copy;                     /* owned */
+  const struct PgQuery__Node *copy_query; /* borrowed from the tree */
   sqlp_alter_kind alter;
   sqlp_isolation iso;
   bool if_exists, if_not_exists, cascade, unique, is_local, read_only, read_only_set;

@@ -29,5 +29,7 @@ int sqlp__rename(sqlp_stmt *st, const PgQuery__RenameStmt *r);
 int sqlp__prepare(sqlp_stmt *st, const char *src);
 int sqlp__execute(sqlp_stmt *st);
 int sqlp__deallocate(sqlp_stmt *st);
+/* parse_copy.c */
+int sqlp__copy(sqlp_stmt *st, const PgQuery__CopyStmt *c);
 
 #endif /* SYN_SQL_PARSE_INT_H */

@@ -52,6 +52,7 @@ typedef struct eng_msg {
   const char *detail; /* may be NULL */
   const char *hint;   /* may be NULL */
   uint32_t position;  /* 1-based character offset in the query string, 0 none */
+  const char *context; /* CONTEXT, may be NULL ("COPY t, line 3") */
 } eng_msg;
 
 /* Where a statement's output goes. Each call returns 0, or nonzero when the
@@ -73,6 +74,18 @@ typedef struct eng_out {
   int (*reply)(void *ud, char type);
   int (*param_desc)(void *ud, int n, const uint32_t *oids);
   int (*rows_begin)(void *ud, int n);
+  /* COPY (all NULL: COPY is refused with 0A000, as on the extended
+  ** protocol). copy_out sends CopyOutResponse (text format, ncols),
+  ** copy_data one CopyData, copy_done CopyDone. copy_in sends
+  ** CopyInResponse; then copy_read waits for the client's next COPY
+  ** message: *type 'd' CopyData (*p malloc'd, *n bytes: the caller frees
+  ** it), 'c' CopyDone, 'f' CopyFail (*p its NUL-terminated message, also
+  ** the caller's). Nonzero when the client is gone or the read failed. */
+  int (*copy_out)(void *ud, int ncols);
+  int (*copy_data)(void *ud, const char *p, size_t n);
+  int (*copy_done)(void *ud);
+  int (*copy_in)(void *ud, int ncols);
+  int (*copy_read)(void *ud, char *type, char **p, size_t *n);
 } eng_out;
 
 typedef struct eng_opts {

@@ -77,7 +77,7 @@ static void fmt_value(const cat_column *c, const syn_value *v, cat_buf *b) {
   else cat_format_text(c->type_oid, c->typmod, v, b, NULL);
 }
 
-static void detail_not_null(eng_session *s, const cat_table *t, const syn_value *row) {
+void eng__detail_not_null(eng_session *s, const cat_table *t, const syn_value *row) {
   cat_buf b = {0};
   cat_buf_printf(&b, "Failing row contains (");
   for (int i = 0; i < t->ncols; i++) {
@@ -127,7 +127,7 @@ static int coerce_keep(eng_session *s, const cat_table *t, syn_value *vals, int6
   if (rc) {
     char state[6];
     sqlst_split(e, state, NULL);
-    if (strcmp(state, "23502") == 0) detail_not_null(s, t, vals);
+    if (strcmp(state, "23502") == 0) eng__detail_not_null(s, t, vals);
     return rc;
   }
   return eng__rows_push(out, vals, t->ncols, rowid) ? sqlst_set(e, SQLST_OUT_OF_MEMORY, "out of memory") : 0;
@@ -197,11 +197,7 @@ static int run_query(eng_session *s, const sqlr_query *q, int width, eng_rows *o
 
 /* ---- INSERT ---- */
 
-typedef struct defaults {
-  sqlite3_stmt **expr; /* per column: SELECT <default>, or NULL */
-} defaults;
-
-static int default_value(eng_session *s, const cat_table *t, defaults *d, int c, syn_value *out,
+int eng__default_value(eng_session *s, const cat_table *t, eng_defaults *d, int c, syn_value *out,
                          syn_err *e) {
   const cat_column *col = &t->cols[c];
   *out = (syn_value){.type = SYN_V_NULL};
@@ -387,7 +383,7 @@ int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagca
   const cat_table *t = q->target;
   if (key_width_ok(t, e)) return SYN_ERANGE;
   eng_rows src = {0}, rows = {0}, final = {0};
-  defaults d = {calloc((size_t)t->ncols, sizeof(sqlite3_stmt *))};
+  eng_defaults d = {calloc((size_t)t->ncols, sizeof(sqlite3_stmt *))};
   cat_buf *scratch = calloc((size_t)t->ncols, sizeof *scratch);
   syn_value *vals = calloc((size_t)t->ncols, sizeof *vals);
   bool *given = calloc((size_t)t->ncols, sizeof *given);
@@ -411,7 +407,7 @@ int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagca
         rc = cat_numeric_assign(t->cols[q->insert_cols[k]].type_oid, &vals[q->insert_cols[k]], e);
     }
     for (int c = 0; c < t->ncols && !rc; c++)
-      if (!given[c]) rc = default_value(s, t, &d, c, &vals[c], e);
+      if (!given[c]) rc = eng__default_value(s, t, &d, c, &vals[c], e);
     int64_t rowid = 0;
     if (!rc && t->hidden_rowid) rc = cl_rowid_next(s->cl, &rowid, e);
     if (!rc) rc = coerce_keep(s, t, vals, rowid, scratch, &rows, e);

@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "sql/engine/eng_cinq.h"
 #include "sql/engine/eng_int.h"
 #include "sql/pgwire/pgw.h"
 
@@ -37,7 +38,9 @@
 #define ES_LOW ((size_t)256 * 1024)
 
 enum { M_COLUMNS, M_ROW, M_COMPLETE, M_EMPTY, M_ERROR, M_NOTICE, M_PARAM, M_DONE,
-       M_REPLY, M_PDESC, M_ROWS_BEGIN, M_XDONE };
+       M_REPLY, M_PDESC, M_ROWS_BEGIN, M_XDONE, M_COPYIN, M_COPYOUT, M_COPYDATA, M_COPYDONE,
+       M_COPYRESUME };
+
 
 typedef struct omsg {
   struct omsg *next;
@@ -98,6 +101,7 @@ struct es_sess {
   es_sess *next_dead;
   bool gone;             /* client connection lost: stop early */
   uv_cond_t cv;          /* worker: queue drained below ES_LOW */
+  eng_cinq cin;          /* COPY FROM input for the worker (own lock) */
   /* loop thread only */
   bool parked;
   bool idle_listed;
@@ -163,7 +167,7 @@ static int w_push(wctx *w, omsg *m) {
   else w->head = m;
   w->tail = m;
   w->bytes += m->size;
-  if (m->type != M_ROW || w->bytes >= ES_CHUNK) return w_flush(w);
+  if ((m->type != M_ROW && m->type != M_COPYDATA) || w->bytes >= ES_CHUNK) return w_flush(w);
   return 0;
 }
 
@@ -229,7 +233,7 @@ static int o_param(void *ud, const char *n, const char *v) { return o_text(ud, M
 
 static int o_msg(void *ud, int type, const eng_msg *e) {
   omsg *m = msg_new(type, slen(e->severity) + slen(e->sqlstate) + slen(e->message) +
-                              slen(e->detail) + slen(e->hint));
+                              slen(e->detail) + slen(e->hint) + slen(e->context));
   if (!m) return 1;
   char *p = m->data;
   m->info.severity = put(&p, e->severity);
@@ -237,6 +241,7 @@ static int o_msg(void *ud, int type, const eng_msg *e) {
   m->info.message = put(&p, e->message);
   m->info.detail = put(&p, e->detail);
   m->info.hint = put(&p, e->hint);
+  m->info.context = put(&p, e->context);
   m->info.position = e->position;
   return w_push(ud, m);
 }
@@ -264,6 +269,44 @@ static int o_param_desc(void *ud, int n, const uint32_t *oids) {
   return w_push(ud, m);
 }
 
+static int o_copy_resp(wctx *w, int type, int n) {
+  omsg *m = msg_new(type, 0);
+  if (!m) return 1;
+  m->n = (size_t)n;
+  return w_push(w, m);
+}
+
+static int o_copy_in(void *ud, int n) { return o_copy_resp(ud, M_COPYIN, n); }
+static int o_copy_out(void *ud, int n) { return o_copy_resp(ud, M_COPYOUT, n); }
+static int o_copy_done(void *ud) { return o_copy_resp(ud, M_COPYDONE, 0); }
+
+static int o_copy_data(void *ud, const char *p, size_t n) {
+  omsg *m = msg_new(M_COPYDATA, n);
+  if (!m) return 1;
+  memcpy(m->data, p, n);
+  m->n = n;
+  return w_push(ud, m);
+}
+
+static bool copy_stop(void *ud) {
+  es_sess *ss = ud;
+  return eng__cancelled(ss->es);
+}
+
+/* Wait for the client's next COPY message (see eng_out.copy_read). A
+** client that vanishes reaches the worker as a CopyFail (pgwire). */
+static int o_copy_read(void *ud, char *type, char **p, size_t *n) {
+  wctx *w = ud;
+  bool resume;
+  if (eng_cinq_pop(&w->ss->cin, copy_stop, w->ss, type, p, n, &resume)) return 1;
+  if (resume && o_copy_resp(w, M_COPYRESUME, 0)) {
+    free(*p);
+    *p = NULL;
+    return 1;
+  }
+  return 0;
+}
+
 static int o_error(void *ud, const eng_msg *e) { return o_msg(ud, M_ERROR, e); }
 static int o_notice(void *ud, const eng_msg *e) { return o_msg(ud, M_NOTICE, e); }
 
@@ -277,6 +320,11 @@ static void run_query(es_sess *ss, int job) {
   char status = 0;
   int done = M_DONE;
   if (job == J_QUERY) {
+    out.copy_in = o_copy_in;
+    out.copy_read = o_copy_read;
+    out.copy_out = o_copy_out;
+    out.copy_data = o_copy_data;
+    out.copy_done = o_copy_done;
     status = eng_session_query(ss->es, ss->sql, &out);
   } else if (!ss->xm) {
     status = eng_session_sync(ss->es, &out);
@@ -431,7 +479,13 @@ static void deliver(es_sess *ss) {
     case M_ERROR: rc = pgw_error(ps, &m->info); break;
     case M_NOTICE: rc = pgw_notice(ps, &m->info); break;
     case M_PARAM: rc = pgw_parameter_status(ps, m->a, m->b); break;
+    case M_COPYIN: rc = pgw_copy_in_response(ps, m->n); break;
+    case M_COPYOUT: rc = pgw_copy_out_response(ps, m->n); break;
+    case M_COPYDATA: rc = pgw_copy_data(ps, m->data, m->n); break;
+    case M_COPYDONE: rc = pgw_copy_done(ps); break;
+    case M_COPYRESUME: rc = pgw_copy_resume(ps); break;
     case M_DONE:
+      eng_cinq_clear(&ss->cin); /* input the finished COPY never read */
       free(ss->sql);
       ss->sql = NULL;
       rc = pgw_query_done(ps, m->status);
@@ -470,6 +524,7 @@ static void deliver(es_sess *ss) {
 }
 
 static void ss_free(es_sess *ss) {
+  eng_cinq_destroy(&ss->cin);
   for (omsg *m = ss->q_head, *n; m; m = n) {
     n = m->next;
     free(m);
@@ -578,6 +633,11 @@ static int x_open(void *ud, pgw_session *ps, const pgw_startup *st, syn_err *err
     free(ss);
     return syn_err_set(err, SYN_ENOMEM, "out of memory");
   }
+  if (eng_cinq_init(&ss->cin)) {
+    uv_cond_destroy(&ss->cv);
+    free(ss);
+    return syn_err_set(err, SYN_ENOMEM, "out of memory");
+  }
   ss->srv = srv;
   ss->ps = ps;
   int rc = eng_session_new(srv->cl, &srv->opts, &ss->es, err);
@@ -597,6 +657,7 @@ static int x_open(void *ud, pgw_session *ps, const pgw_startup *st, syn_err *err
   if (rc) {
     eng_session_free(ss->es); /* no transaction yet: no cluster call */
     uv_cond_destroy(&ss->cv);
+    eng_cinq_destroy(&ss->cin);
     free(ss);
     return rc == SYN_ENOMEM ? rc : SYN_EINVAL;
   }
@@ -707,6 +768,14 @@ static void x_writable(void *ud, pgw_session *ps) {
 static void x_cancel(void *ud, pgw_session *ps) {
   es_sess *ss = pgw_session_get_ud(ps);
   if (ss && ss->es) eng_session_cancel(ss->es);
+  if (ss) eng_cinq_wake(&ss->cin); /* a worker waiting for COPY data sees the cancel */
+}
+
+/* COPY FROM STDIN input (pgw.h copy_data): queued for the worker; pgwire
+** pauses reading while the queue is over ENG_CINQ_HIGH (eng_cinq.h). */
+static int x_copy_data(void *ud, pgw_session *ps, char type, const void *p, size_t n) {
+  es_sess *ss = pgw_session_get_ud(ps);
+  return eng_cinq_push(&ss->cin, type, p, n);
 }
 
 static int x_random(void *ud, void *buf, size_t n) {
@@ -746,7 +815,7 @@ int eng_server_start(uv_loop_t *loop, const char *host, int port, cl_cluster *cl
       .host = host, .port = port,
       .executor = {.ud = srv, .session_open = x_open, .session_close = x_close,
                    .simple_query = x_query, .writable = x_writable, .cancel = x_cancel,
-                   .extended = x_extended},
+                   .extended = x_extended, .copy_data = x_copy_data},
       .random = x_random, .server_version = srv->opts.server_version};
   int rc = pgw_server_new(loop, &po, &srv->pgw, err);
   int started = 0;

@@ -618,6 +618,7 @@ bool eng_session_ext(eng_session *s, const eng_xmsg *m, const eng_out *out) {
   s->out_gone = false;
   s->detail[0] = '\0';
   s->hint[0] = '\0';
+  s->context[0] = '\0';
   eng__statement_start(s); /* cancel flag cleared, statement_timeout armed */
   syn_err e;
   syn_err_clear(&e);
@@ -654,6 +655,7 @@ char eng_session_sync(eng_session *s, const eng_out *out) {
   s->out = out;
   s->out_gone = false;
   s->hint[0] = '\0';
+  s->context[0] = '\0';
   if (s->block == ENG_IMPLICIT) {
     syn_err e;
     syn_err_clear(&e);

@@ -87,9 +87,11 @@ struct eng_session {
   int nlocks;
   char detail[512];      /* DETAIL of the statement's error, "" none */
   char hint[256];        /* HINT of the statement's error, "" none */
+  char context[512];     /* CONTEXT of the statement's error, "" none */
   /* Set by DML when a conflict came after the statement's first write:
   ** re-running it could apply writes twice, so the conflict is final. */
   bool conflict_final;
+  const char *copy_null; /* COPY FROM: the NULL marker, for header errors */
   int64_t deadline_ms;   /* statement_timeout: monotonic ms, 0 = none */
   bool timed_out;        /* the deadline passed (the cancel reason) */
   sc_cache *scache;      /* this statement's scan cache (eng_scancache.c) */
@@ -209,6 +211,18 @@ void eng__release(eng_session *s, sqlite3_stmt *st);
 void eng__stmt_cache_clear(eng_session *s);
 int eng__bind_common(eng_session *s, sqlite3_stmt *st, const sqlr_query *q, syn_err *e);
 int eng__run_select(eng_session *s, const sqlr_query *q, syn_err *e);
+/* eng_dml.c, shared with COPY FROM (eng_copy.c) */
+typedef struct eng_defaults {
+  sqlite3_stmt **expr; /* per column: SELECT <default>, or NULL */
+} eng_defaults;
+/* A column's default (serial, expression, or NULL); borrowed until the
+** next call for that column. */
+int eng__default_value(eng_session *s, const cat_table *t, eng_defaults *d, int c,
+                       syn_value *out, syn_err *e);
+/* s->detail = "Failing row contains (...)." */
+void eng__detail_not_null(eng_session *s, const cat_table *t, const syn_value *row);
+/* eng_copy.c: COPY FROM STDIN / TO STDOUT */
+int eng__run_copy(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e);
 int eng__run_insert(eng_session *s, const sqlr_query *q, char *tag, size_t tagcap, syn_err *e);
 int eng__run_update_delete(eng_session *s, const sqlr_query *q, char *tag, size_t tagcap,
                            syn_err *e);

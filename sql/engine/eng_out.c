@@ -67,7 +67,8 @@ void eng__send_error(eng_session *s, int rc, const syn_err *e, uint32_t position
   }
   if (!s->out || !s->out->error) return;
   eng_msg m = {.severity = "ERROR", .sqlstate = state, .message = msg, .detail = detail,
-               .hint = s->hint[0] ? s->hint : NULL, .position = position};
+               .hint = s->hint[0] ? s->hint : NULL, .position = position,
+               .context = s->context[0] ? s->context : NULL};
   out_ok(s, s->out->error(s->out->ud, &m));
 }
 

@@ -349,6 +349,8 @@ int eng__run_stmt(eng_session *s, const sqlp_stmt *st, int *err_pos, syn_err *e)
     int rc = eng__sql_deallocate(s, st, e);
     return rc ? rc : eng__complete(s, sqlp_command_tag(st));
   }
+  case SQLP_COPY:
+    return eng__run_copy(s, st, err_pos, e);
   case SQLP_EXECUTE: {
     char tag[64] = "";
     int rc = eng__sql_execute(s, st, tag, sizeof tag, err_pos, e);
@@ -407,6 +409,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
     syn_err_clear(&e);
     s->detail[0] = '\0';
     s->hint[0] = '\0';
+    s->context[0] = '\0';
     int pos = 0;
     /* statement_timeout applies to each statement of the string (PG 13+);
     ** a CancelRequest that arrived meanwhile still stops this one. */
@@ -423,7 +426,7 @@ char eng_session_query(eng_session *s, const char *sql, const eng_out *out) {
       ** must never see "INSERT 0 1" for a write that did not commit. */
       bool data = st->kind == SQLP_SELECT || st->kind == SQLP_INSERT ||
                   st->kind == SQLP_UPDATE || st->kind == SQLP_DELETE ||
-                  st->kind == SQLP_EXECUTE;
+                  st->kind == SQLP_EXECUTE || st->kind == SQLP_COPY;
       s->defer_tag = data && i + 1 == l->n && (s->block == ENG_IDLE || s->block == ENG_IMPLICIT);
       s->pending_tag[0] = '\0';
       rc = eng__run_stmt(s, st, &pos, &e);

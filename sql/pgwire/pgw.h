@@ -124,6 +124,7 @@ typedef struct pgw_errinfo {
   const char *detail;
   const char *hint;
   uint32_t position;
+  const char *context; /* CONTEXT ('W'), may be NULL */
 } pgw_errinfo;
 
 /* One extended-query-protocol message (Parse, Bind, Describe, Execute,
@@ -191,6 +192,16 @@ typedef struct pgw_executor {
   ** message, pgwire discards every following message until Sync, as
   ** PostgreSQL does; the executor never sees them. */
   void (*extended)(void *ud, pgw_session *s, const pgw_xmsg *m);
+  /* Optional: COPY FROM STDIN. After the executor sent
+  ** pgw_copy_in_response, input is read again while the query runs and
+  ** each CopyData ('d', the payload), CopyDone ('c', n 0) or CopyFail
+  ** ('f', the message without its NUL) comes here; p is borrowed for the
+  ** call. Return nonzero to stop reading until pgw_copy_resume (the
+  ** executor's buffer is full). After 'c' or 'f', or once the query ends,
+  ** COPY mode is over; CopyData arriving later is ignored, as PostgreSQL
+  ** does after a failed COPY. Flush and Sync during COPY are ignored; any
+  ** other message is a protocol violation (FATAL 08P01). */
+  int (*copy_data)(void *ud, pgw_session *s, char type, const void *p, size_t n);
 } pgw_executor;
 
 /* Fill buf with n random bytes; 0 or a negative SYN_E* code. */
@@ -246,6 +257,17 @@ int pgw_row_description(pgw_session *s, size_t n, const pgw_column *cols);
 int pgw_data_row(pgw_session *s, size_t n, const pgw_cell *cells);
 int pgw_command_complete(pgw_session *s, const char *tag);
 int pgw_empty_query(pgw_session *s);
+/* COPY (simple query only). pgw_copy_in_response sends CopyInResponse
+** (text format, ncols columns) and starts COPY FROM STDIN mode (needs
+** executor.copy_data); from then on the query string is no longer
+** borrowed. pgw_copy_resume restarts reading after copy_data asked to
+** pause. pgw_copy_out_response sends CopyOutResponse, pgw_copy_data one
+** CopyData, pgw_copy_done CopyDone (then CommandComplete "COPY n"). */
+int pgw_copy_in_response(pgw_session *s, size_t ncols);
+int pgw_copy_resume(pgw_session *s);
+int pgw_copy_out_response(pgw_session *s, size_t ncols);
+int pgw_copy_data(pgw_session *s, const void *p, size_t n);
+int pgw_copy_done(pgw_session *s);
 /* An ErrorResponse. severity "FATAL" or "PANIC" ends the session after
 ** pgw_query_done (no ReadyForQuery is sent). */
 int pgw_error(pgw_session *s, const pgw_errinfo *e);

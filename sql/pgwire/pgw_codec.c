@@ -424,6 +424,7 @@ int pgw_enc_error_fields(pgw_buf *b, char type, const pgw_errinfo *e,
   put_field(b, 'M', e->message ? e->message : "");
   put_field(b, 'D', e->detail);
   put_field(b, 'H', e->hint);
+  put_field(b, 'W', e->context);
   if (e->position > 0) {
     char pos[16];
     snprintf(pos, sizeof pos, "%u", e->position);
@@ -440,5 +441,21 @@ int pgw_enc_negotiate_version(pgw_buf *b, uint32_t newest_minor, size_t n,
   pgw_buf_put_i32(b, (int32_t)newest_minor);
   pgw_buf_put_i32(b, (int32_t)n);
   for (size_t i = 0; i < n; i++) pgw_buf_put_cstr(b, unrecognised[i]);
+  return msg_end(b, m);
+}
+
+int pgw_enc_copy_response(pgw_buf *b, char type, size_t ncols) {
+  if (ncols > INT16_MAX) return SYN_ERANGE;
+  size_t m = msg_begin(b, type);
+  pgw_buf_put_u8(b, 0); /* overall format: text */
+  pgw_buf_put_i16(b, (int16_t)ncols);
+  for (size_t i = 0; i < ncols; i++) pgw_buf_put_i16(b, 0);
+  return msg_end(b, m);
+}
+
+int pgw_enc_copy_data(pgw_buf *b, const void *p, size_t n) {
+  if (n > INT32_MAX - 4) return SYN_ERANGE;
+  size_t m = msg_begin(b, 'd');
+  pgw_buf_put(b, p, n);
   return msg_end(b, m);
 }

@@ -144,6 +144,10 @@ int pgw_enc_error_fields(pgw_buf *b, char type, const pgw_errinfo *e,
 /* Messages of the extended protocol with an empty body: '1' ParseComplete,
 ** '2' BindComplete, '3' CloseComplete, 'n' NoData, 's' PortalSuspended. */
 int pgw_enc_empty_msg(pgw_buf *b, char type);
+/* CopyInResponse 'G' / CopyOutResponse 'H': text format, ncols columns. */
+int pgw_enc_copy_response(pgw_buf *b, char type, size_t ncols);
+/* CopyData 'd'. */
+int pgw_enc_copy_data(pgw_buf *b, const void *p, size_t n);
 /* ParameterDescription ('t'): int16 count, then each type OID. */
 int pgw_enc_param_description(pgw_buf *b, size_t n, const uint32_t *oids);
 /* NegotiateProtocolVersion: newest minor version supported and the

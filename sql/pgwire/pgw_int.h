@@ -75,6 +75,10 @@ struct pgw_session {
   unsigned have_rowdesc : 1;
   unsigned ext_msg : 1;      /* the running "query" is an extended message */
   unsigned ext_error : 1;    /* ... and an ErrorResponse was sent for it */
+  unsigned copy_in : 1;      /* COPY FROM STDIN: CopyData/Done/Fail go to the executor */
+  unsigned copy_paused : 1;  /* ... the executor asked to stop reading */
+  unsigned copy_out : 1;     /* COPY TO STDOUT: CopyData may be sent */
+  unsigned sql_released : 1; /* the running query's string is no longer borrowed */
   size_t ncols;              /* of the last RowDescription */
   char txn_status;           /* last status reported by the executor */
   int32_t pid, key;

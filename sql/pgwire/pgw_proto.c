@@ -344,6 +344,40 @@ static void start_ext(pgw_session *c, const pgw_frame *f) {
   c->srv->ex.extended(c->srv->ex.ud, c, &c->xmsg);
 }
 
+/* COPY FROM STDIN sub-protocol (PostgreSQL docs, "COPY Operations"):
+** CopyData/CopyDone/CopyFail go to the executor; Flush and Sync are
+** ignored, as the backend does during COPY IN. */
+static void copy_step(pgw_session *c, const pgw_frame *f) {
+  const pgw_executor *ex = &c->srv->ex;
+  switch (f->type) {
+  case 'd':
+    if (ex->copy_data(ex->ud, c, 'd', f->body, f->len)) c->copy_paused = 1;
+    break;
+  case 'c':
+    c->copy_in = 0;
+    ex->copy_data(ex->ud, c, 'c', "", 0);
+    break;
+  case 'f': {
+    const uint8_t *nul = memchr(f->body, 0, f->len);
+    size_t n = nul ? (size_t)(nul - f->body) : f->len, bad;
+    /* The message goes back in an ErrorResponse: only its UTF-8 part. */
+    if (!pgw_utf8_valid(f->body, n, &bad)) n = bad;
+    c->copy_in = 0;
+    ex->copy_data(ex->ud, c, 'f', f->body, n);
+    break;
+  }
+  case 'H':
+  case 'S':
+    break;
+  default:
+    /* The executor is waiting for data: end its COPY before closing. */
+    c->copy_in = 0;
+    ex->copy_data(ex->ud, c, 'f', "unexpected message during COPY", 29);
+    violation(c, "unexpected message type 0x%02X during COPY from stdin", f->type);
+    break;
+  }
+}
+
 static int message_step(pgw_session *c, const uint8_t *p, size_t n) {
   syn_err err;
   pgw_frame f;
@@ -354,6 +388,10 @@ static int message_step(pgw_session *c, const uint8_t *p, size_t n) {
     return 1;
   }
   c->in_off += f.total;
+  if (c->copy_in) {
+    copy_step(c, &f);
+    return 1;
+  }
   /* After an error in an extended-protocol message PostgreSQL discards
   ** everything up to Sync, so the client resynchronises there. */
   if (c->ignore_till_sync && f.type != 'S' && f.type != 'X') return 1;
@@ -416,7 +454,8 @@ static int message_step(pgw_session *c, const uint8_t *p, size_t n) {
 void pgw__process_input(pgw_session *c) {
   if (c->processing) return;
   c->processing = 1;
-  while ((c->state == PGW_ST_STARTUP || c->state == PGW_ST_READY) && !c->in_query &&
+  while ((c->state == PGW_ST_STARTUP || c->state == PGW_ST_READY) &&
+         (!c->in_query || (c->copy_in && !c->copy_paused)) &&
          pgw__backlog(c) < PGW_OUTPUT_HIGH_WATER) {
     const uint8_t *p = c->in.p + c->in_off;
     size_t n = c->in.len - c->in_off;
@@ -424,7 +463,7 @@ void pgw__process_input(pgw_session *c) {
     if (!progressed) break;
   }
   /* The query string points into c->in: compact only when none runs. */
-  if (!c->in_query && c->state != PGW_ST_CLOSING) {
+  if ((!c->in_query || c->sql_released) && c->state != PGW_ST_CLOSING) {
     pgw_buf_consume(&c->in, c->in_off);
     c->in_off = 0;
     pgw_buf_shrink(&c->in, PGW_INBUF_KEEP);

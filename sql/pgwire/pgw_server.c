@@ -79,8 +79,17 @@ static void on_handle_closed(uv_handle_t *h) {
   conn_free(c);
 }
 
+/* An executor waiting for COPY data would wait forever once the
+** connection is gone: end its COPY as a failed one. */
+static void copy_abort(pgw_session *c) {
+  if (!c->copy_in) return;
+  c->copy_in = 0;
+  c->srv->ex.copy_data(c->srv->ex.ud, c, 'f', "client connection lost", 22);
+}
+
 void pgw__close_now(pgw_session *c) {
   if (c->state == PGW_ST_CLOSING) return;
+  copy_abort(c);
   c->state = PGW_ST_CLOSING;
   c->reading = 0;
   c->out.len = 0;
@@ -116,6 +125,7 @@ static void start_shutdown(pgw_session *c) {
 
 void pgw__close_graceful(pgw_session *c) {
   if (c->state == PGW_ST_LINGER || c->state == PGW_ST_CLOSING) return;
+  copy_abort(c);
   c->state = PGW_ST_LINGER;
   pgw__update_reading(c);
   uv_timer_stop(&c->timer);
@@ -222,7 +232,8 @@ void pgw__update_reading(pgw_session *c) {
   switch (c->state) {
   case PGW_ST_STARTUP:
   case PGW_ST_READY:
-    want = !c->in_query && pgw__backlog(c) < PGW_OUTPUT_HIGH_WATER;
+    want = (!c->in_query || (c->copy_in && !c->copy_paused)) &&
+           pgw__backlog(c) < PGW_OUTPUT_HIGH_WATER;
     break;
   case PGW_ST_LINGER:
     want = c->shut_done;

@@ -174,6 +174,7 @@ int pgw_ext_done(pgw_session *s) {
   ** input until Sync so the client can resynchronise there. */
   if (s->ext_error) s->ignore_till_sync = 1;
   s->ext_error = 0;
+  s->copy_in = s->copy_paused = s->copy_out = 0;
   pgw_xmsg_clear(&s->xmsg);
   if (s->state == PGW_ST_CLOSING) {
     if (s->handles_open == 0) pgw__defer_free(s);
@@ -187,8 +188,58 @@ int pgw_ext_done(pgw_session *s) {
   return 0;
 }
 
+int pgw_copy_in_response(pgw_session *s, size_t ncols) {
+  int rc = in_query(s);
+  if (rc != 0) return rc;
+  if (s->ext_msg || !s->srv->ex.copy_data || s->copy_in || s->copy_out) return SYN_EINVAL;
+  rc = pgw_enc_copy_response(&s->out, 'G', ncols);
+  if (rc != 0) return rc;
+  s->copy_in = 1;
+  s->copy_paused = 0;
+  s->sql_released = 1;
+  rc = pgw__after_append(s, 0);
+  pgw__flush(s);
+  if (!s->processing) pgw__process_input(s); /* input already buffered */
+  else pgw__update_reading(s);
+  return rc;
+}
+
+int pgw_copy_resume(pgw_session *s) {
+  if (!s->in_query || !s->copy_in) return SYN_EINVAL;
+  if (!s->copy_paused) return 0;
+  s->copy_paused = 0;
+  if (!s->processing) pgw__process_input(s);
+  return 0;
+}
+
+int pgw_copy_out_response(pgw_session *s, size_t ncols) {
+  int rc = in_query(s);
+  if (rc != 0) return rc;
+  if (s->ext_msg || s->copy_in || s->copy_out) return SYN_EINVAL;
+  rc = pgw_enc_copy_response(&s->out, 'H', ncols);
+  if (rc == 0) s->copy_out = 1;
+  return pgw__after_append(s, rc);
+}
+
+int pgw_copy_data(pgw_session *s, const void *p, size_t n) {
+  int rc = in_query(s);
+  if (rc != 0) return rc;
+  if (!s->copy_out) return SYN_EINVAL;
+  return pgw__after_append(s, pgw_enc_copy_data(&s->out, p, n));
+}
+
+int pgw_copy_done(pgw_session *s) {
+  int rc = in_query(s);
+  if (rc != 0) return rc;
+  if (!s->copy_out) return SYN_EINVAL;
+  s->copy_out = 0;
+  return pgw__after_append(s, pgw_enc_empty_msg(&s->out, 'c'));
+}
+
 int pgw_query_done(pgw_session *s, char txn_status) {
   if (!s->in_query || s->ext_msg) return SYN_EINVAL;
+  s->copy_in = s->copy_paused = s->copy_out = 0;
+  s->sql_released = 0;
   pgw_xmsg_clear(&s->xmsg);
   if (txn_status != 'I' && txn_status != 'T' && txn_status != 'E') return SYN_EINVAL;
   s->in_query = 0;

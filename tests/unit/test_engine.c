@@ -89,7 +89,8 @@ static const char *run(eng_session *s, const char *sql) {
   cat_buf_free(&k->b);
   memset(k, 0, sizeof *k);
   cat_buf_append(&k->b, "", 0);
-  eng_out out = {k, k_columns, k_row, k_complete, k_empty, k_error, k_notice, k_param, NULL, NULL, NULL};
+  eng_out out = {k, k_columns, k_row, k_complete, k_empty, k_error, k_notice, k_param, NULL, NULL, NULL,
+                 NULL, NULL, NULL, NULL, NULL};
   last_status = eng_session_query(s, sql, &out);
   return k->b.p;
 }

@@ -80,7 +80,8 @@ static int k_pdesc(void *ud, int n, const uint32_t *o) {
 static int k_rows(void *ud, int n) { return cat_buf_printf(&out_text, "B %d\n", n); }
 
 static const eng_out sink = {NULL, k_columns, k_row, k_complete, k_empty, k_error, k_notice,
-                             k_param, k_reply, k_pdesc, k_rows};
+                             k_param, k_reply, k_pdesc, k_rows,
+                             NULL, NULL, NULL, NULL, NULL};
 
 static void reset_out(void) {
   out_text.n = 0;

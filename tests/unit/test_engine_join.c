@@ -69,7 +69,7 @@ static char *run(eng_session *s, const char *sql) {
   cat_buf b = {0};
   cat_buf_append(&b, "", 0);
   eng_out out = {&b, k_columns, k_row, k_complete, k_empty, k_error, k_notice, k_param,
-                 NULL, NULL, NULL};
+                 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   eng_session_query(s, sql, &out);
   return b.p;
 }

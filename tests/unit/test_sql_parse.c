@@ -132,7 +132,7 @@ Test(sql_parse, command_tags) {
 
 Test(sql_parse, unsupported_statements) {
   struct { const char *sql; const char *feature; } c[] = {
-      {"COPY t FROM STDIN", "COPY"},
+      {"COPY t FROM STDIN WHERE a > 1", "COPY FROM ... WHERE"},
       {"CREATE VIEW v AS SELECT 1", "CREATE VIEW"},
       {"EXPLAIN SELECT 1", "EXPLAIN"},
       {"CREATE SEQUENCE s", "CREATE SEQUENCE"},
@@ -396,5 +396,46 @@ Test(sql_parse, prepare_execute_deallocate) {
   l = one("deallocate all", SQLP_DEALLOCATE);
   cr_assert_null(l->stmts[0].name);
   cr_assert_str_eq(sqlp_command_tag(&l->stmts[0]), "DEALLOCATE ALL");
+  sqlp_list_free(l);
+}
+
+Test(sql_parse, copy_statements) {
+  sqlp_list *l = parse_ok("COPY t (a, b) FROM STDIN WITH (FORMAT csv, HEADER match, NULL 'NA')");
+  const sqlp_stmt *st = &l->stmts[0];
+  cr_assert_eq(st->kind, SQLP_COPY);
+  cr_assert_eq(st->status, 0, "%s", st->err.msg);
+  cr_assert_str_eq(st->rel, "t");
+  cr_assert_eq(st->nnames, 2);
+  cr_assert_str_eq(st->names[1], "b");
+  cr_assert(st->copy->is_from);
+  cr_assert_eq(st->copy->format, CPY_CSV);
+  cr_assert_eq(st->copy->header, CPY_HEADER_MATCH);
+  cr_assert_str_eq(st->copy->null_str, "NA");
+  cr_assert_null(sqlp_command_tag(st));
+  sqlp_list_free(l);
+  /* legacy syntax */
+  l = parse_ok("copy t to stdout with csv header delimiter '|'");
+  st = &l->stmts[0];
+  cr_assert_eq(st->status, 0, "%s", st->err.msg);
+  cr_assert(!st->copy->is_from);
+  cr_assert_eq(st->copy->delim, '|');
+  cr_assert_eq(st->copy->header, CPY_HEADER_TRUE);
+  sqlp_list_free(l);
+  l = parse_ok("copy (select 1) to stdout");
+  cr_assert_not_null(l->stmts[0].copy_query);
+  cr_assert_null(l->stmts[0].rel);
+  sqlp_list_free(l);
+  /* server files and programs: 0A000 naming them */
+  const char *refused[] = {"copy t from '/etc/passwd'", "copy t to '/tmp/x'",
+                           "copy t from program 'cat'", "copy t to program 'cat'"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    l = parse_ok(refused[i]);
+    cr_assert_str_eq(stmt_state(&l->stmts[0]), "0A000", "%s", refused[i]);
+    cr_assert(strstr(l->stmts[0].err.msg, i < 2 ? "a file" : "PROGRAM"), "%s", l->stmts[0].err.msg);
+    sqlp_list_free(l);
+  }
+  l = parse_ok("copy t from stdin with (format csv, format text)");
+  cr_assert_str_eq(stmt_state(&l->stmts[0]), "42601");
+  cr_assert_gt(l->stmts[0].err_pos, 0);
   sqlp_list_free(l);
 }

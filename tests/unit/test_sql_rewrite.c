@@ -752,7 +752,7 @@ Test(sql_rewrite, non_dml_is_rejected) {
   cr_assert_eq(sqlr_rewrite(&l->stmts[0], &catalog, &q, &pos, &e), SYN_EINVAL);
   sqlp_list_free(l);
   /* A statement that failed classification reports its own error. */
-  cr_assert_eq(sqlp_parse("copy emp from stdin", &l, &pos, &e), 0);
+  cr_assert_eq(sqlp_parse("create view v as select 1", &l, &pos, &e), 0);
   cr_assert_eq(sqlr_rewrite(&l->stmts[0], &catalog, &q, &pos, &e), SYN_EUNSUPPORTED);
   sqlp_list_free(l);
 }
