@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "sql/pgwire/pgw.h"
+#include "pgw_client.h"
 
 typedef struct fx {
   uv_loop_t loop;
@@ -43,77 +44,6 @@ typedef struct fx {
 } fx;
 
 /* ---- client side (its own thread, blocking sockets) --------------------- */
-
-static int cli_connect(fx *f) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  struct timeval tv = {.tv_sec = 10};
-  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
-    close(s);
-    return -1;
-  }
-  return s;
-}
-
-static int recv_all(int s, void *buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = recv(s, (char *)buf + got, n - got, 0);
-    if (r <= 0) return -1;
-    got += (size_t)r;
-  }
-  return 0;
-}
-
-/* Read one message; body is malloc'd (caller frees). -1 on EOF/error. */
-static int cli_read(int s, char *type, char **body, uint32_t *len) {
-  uint8_t h[5];
-  if (recv_all(s, h, 5) != 0) return -1;
-  *type = (char)h[0];
-  *len = ((uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4]) - 4;
-  *body = malloc(*len + 1);
-  if (recv_all(s, *body, *len) != 0) {
-    free(*body);
-    return -1;
-  }
-  (*body)[*len] = '\0';
-  return 0;
-}
-
-static void cli_send(int s, const void *p, size_t n) {
-  ssize_t w = send(s, p, n, MSG_NOSIGNAL);
-  (void)w;
-}
-
-static int cli_login(fx *f) {
-  int s = cli_connect(f);
-  if (s < 0) return -1;
-  static const char body[] = "user\0t\0database\0d\0";
-  uint8_t pkt[64];
-  uint32_t len = 8 + sizeof body;
-  uint8_t hdr[8] = {0, 0, 0, (uint8_t)len, 0, 3, 0, 0};
-  memcpy(pkt, hdr, 8);
-  memcpy(pkt + 8, body, sizeof body);
-  cli_send(s, pkt, len);
-  for (;;) {
-    char t;
-    char *b;
-    uint32_t n;
-    if (cli_read(s, &t, &b, &n) != 0) {
-      close(s);
-      return -1;
-    }
-    free(b);
-    if (t == 'E') {
-      close(s);
-      return -2;
-    }
-    if (t == 'Z') return s;
-  }
-}
-
 
 /* Collect message types until ReadyForQuery or EOF into out (NUL-ended). */
 static void cli_collect(int s, char *out, size_t cap) {
@@ -293,7 +223,7 @@ static void run_fixture(fx *f) {
 /* ---- scripts and tests ---------------------------------------------------- */
 
 static void script_pipeline(fx *f) {
-  int s = cli_login(f);
+  int s = cli_login(f->port);
   if (s < 0) {
     snprintf(f->client_err, sizeof f->client_err, "login failed");
     return;
@@ -321,7 +251,7 @@ Test(pgw_ext, pipeline_replies_and_one_ready_for_query) {
 }
 
 static void script_error_skips(fx *f) {
-  int s = cli_login(f);
+  int s = cli_login(f->port);
   if (s < 0) {
     snprintf(f->client_err, sizeof f->client_err, "login failed");
     return;
@@ -354,7 +284,7 @@ Test(pgw_ext, error_then_skip_until_sync) {
 }
 
 static void script_malformed(fx *f) {
-  int s = cli_login(f);
+  int s = cli_login(f->port);
   if (s < 0) {
     snprintf(f->client_err, sizeof f->client_err, "login failed");
     return;
@@ -362,7 +292,7 @@ static void script_malformed(fx *f) {
   cli_msg(s, 'B', "\0\0\0\0\0\x09", 6); /* nine values in no bytes */
   expect(f, s, "E$", "malformed Bind");
   close(s);
-  s = cli_login(f); /* the server carries on */
+  s = cli_login(f->port); /* the server carries on */
   if (s < 0) {
     snprintf(f->client_err, sizeof f->client_err, "second login failed");
     return;

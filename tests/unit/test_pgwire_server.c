@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "sql/pgwire/pgw.h"
+#include "pgw_client.h"
 
 typedef enum { ANSWER_ROWS, ANSWER_FATAL, ANSWER_MISUSE } answer_mode;
 
@@ -48,76 +49,6 @@ typedef struct fx {
 } fx;
 
 /* ---- client side (its own thread, blocking sockets) --------------------- */
-
-static int cli_connect(fx *f) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  struct timeval tv = {.tv_sec = 10};
-  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
-    close(s);
-    return -1;
-  }
-  return s;
-}
-
-static int recv_all(int s, void *buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = recv(s, (char *)buf + got, n - got, 0);
-    if (r <= 0) return -1;
-    got += (size_t)r;
-  }
-  return 0;
-}
-
-/* Read one message; body is malloc'd (caller frees). -1 on EOF/error. */
-static int cli_read(int s, char *type, char **body, uint32_t *len) {
-  uint8_t h[5];
-  if (recv_all(s, h, 5) != 0) return -1;
-  *type = (char)h[0];
-  *len = ((uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4]) - 4;
-  *body = malloc(*len + 1);
-  if (recv_all(s, *body, *len) != 0) {
-    free(*body);
-    return -1;
-  }
-  (*body)[*len] = '\0';
-  return 0;
-}
-
-static void cli_send(int s, const void *p, size_t n) {
-  ssize_t w = send(s, p, n, MSG_NOSIGNAL);
-  (void)w;
-}
-
-static int cli_login(fx *f) {
-  int s = cli_connect(f);
-  if (s < 0) return -1;
-  static const char body[] = "user\0t\0database\0d\0";
-  uint8_t pkt[64];
-  uint32_t len = 8 + sizeof body;
-  uint8_t hdr[8] = {0, 0, 0, (uint8_t)len, 0, 3, 0, 0};
-  memcpy(pkt, hdr, 8);
-  memcpy(pkt + 8, body, sizeof body);
-  cli_send(s, pkt, len);
-  for (;;) {
-    char t;
-    char *b;
-    uint32_t n;
-    if (cli_read(s, &t, &b, &n) != 0) {
-      close(s);
-      return -1;
-    }
-    free(b);
-    if (t == 'E') {
-      close(s);
-      return -2;
-    }
-    if (t == 'Z') return s;
-  }
-}
 
 static void cli_query(int s, const char *sql) {
   uint32_t n = (uint32_t)strlen(sql) + 1 + 4;
@@ -260,7 +191,7 @@ static void run_fixture(fx *f) {
 /* ---- scripts and tests ---------------------------------------------------- */
 
 static void script_async_answers(fx *f) {
-  int s = cli_login(f);
+  int s = cli_login(f->port);
   if (s < 0) {
     snprintf(f->client_err, sizeof f->client_err, "login failed");
     return;
@@ -294,7 +225,7 @@ Test(pgw_server, async_answers_and_pipelining) {
 }
 
 static void script_disconnect_mid_query(fx *f) {
-  int s = cli_login(f);
+  int s = cli_login(f->port);
   if (s < 0) {
     snprintf(f->client_err, sizeof f->client_err, "login failed");
     return;
@@ -315,7 +246,7 @@ Test(pgw_server, disconnect_while_query_runs) {
 }
 
 static void script_leave_query_running(fx *f) {
-  int s = cli_login(f);
+  int s = cli_login(f->port);
   if (s < 0) {
     snprintf(f->client_err, sizeof f->client_err, "login failed");
     return;
@@ -344,7 +275,7 @@ Test(pgw_server, server_close_waits_for_running_query) {
 }
 
 static void script_one_query(fx *f) {
-  int s = cli_login(f);
+  int s = cli_login(f->port);
   if (s < 0) {
     snprintf(f->client_err, sizeof f->client_err, "login failed");
     return;
@@ -371,7 +302,7 @@ Test(pgw_server, fatal_from_executor_ends_session) {
 }
 
 static void script_refused(fx *f) {
-  int rc = cli_login(f);
+  int rc = cli_login(f->port);
   if (rc != -2) snprintf(f->client_err, sizeof f->client_err, "login result %d", rc);
   if (rc >= 0) close(rc);
 }
@@ -385,15 +316,15 @@ Test(pgw_server, failed_open_never_closes) {
 }
 
 static void script_too_many(fx *f) {
-  int a = cli_login(f);
-  int b = cli_login(f); /* over max_sessions = 1: FATAL 53300 */
+  int a = cli_login(f->port);
+  int b = cli_login(f->port); /* over max_sessions = 1: FATAL 53300 */
   if (a < 0 || b != -2) snprintf(f->client_err, sizeof f->client_err, "logins %d %d", a, b);
   if (a >= 0) close(a);
   if (b >= 0) close(b);
   /* The slot frees once the first session is gone. */
   int c = -1;
   for (int i = 0; i < 200 && c < 0; i++) {
-    c = cli_login(f);
+    c = cli_login(f->port);
     if (c < 0) usleep(5000);
   }
   if (c < 0) snprintf(f->client_err, sizeof f->client_err, "slot never freed");
@@ -409,7 +340,7 @@ Test(pgw_server, max_sessions_refuses_with_53300) {
 }
 
 static void script_silent_client(fx *f) {
-  int s = cli_connect(f);
+  int s = cli_connect(f->port);
   char c;
   /* Send nothing: the server must hang up after startup_timeout_ms. */
   ssize_t r = recv(s, &c, 1, 0);
