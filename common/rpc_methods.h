@@ -30,6 +30,7 @@ enum {
   /* consensus: coordinator/coord_paxos.c, docs/consensus.md */
   SYN_M_PAXOS = 300,         /* one paxos core message (one-way, empty reply) */
   SYN_M_PAXOS_PROPOSE = 301, /* a follower forwards a proposal to the leader */
+  SYN_M_PAXOS_READ_INDEX = 302, /* leader: "your chosen index", for reads on followers */
 };
 
 /* Transaction ids are cluster-unique without coordination: the top 8 bits

@@ -3,8 +3,9 @@
 **
 ** Durability: synchronous=FULL in WAL mode makes SQLite fsync the WAL at
 ** every commit, so a function here that returned 0 after writing has its
-** change on disk. Callers (DDL intents, sequence ranges, the id epoch,
-** participant ids) depend on exactly that before they act on the change.
+** change on disk. Callers (the id epoch, participant ids, the catalog of a
+** coordinator without a replicated log) depend on exactly that before they
+** act on the change.
 */
 #include "coordinator/coord_catalog.h"
 
@@ -46,11 +47,8 @@ int coord_cat_open(const char *path, coord_catalog **out, syn_err *err) {
                 "PRAGMA journal_mode=WAL;"
                 "PRAGMA synchronous=FULL;"
                 "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);"
-                "CREATE TABLE IF NOT EXISTS tables(name TEXT PRIMARY KEY, id INTEGER, def BLOB);"
-                "CREATE TABLE IF NOT EXISTS seqs(name TEXT PRIMARY KEY, reserved INTEGER);"
                 "CREATE TABLE IF NOT EXISTS parts(name TEXT PRIMARY KEY, id INTEGER);"
-                "CREATE TABLE IF NOT EXISTS ddl(seq INTEGER PRIMARY KEY, kind INTEGER, tbl TEXT,"
-                " req BLOB, undo BLOB, def BLOB, aux INTEGER);",
+                "CREATE TABLE IF NOT EXISTS blobs(k TEXT PRIMARY KEY, v BLOB);",
                 err);
   if (rc < 0) {
     coord_cat_close(c);
@@ -115,42 +113,6 @@ int coord_cat_meta_set(coord_catalog *c, const char *k, int64_t v, syn_err *err)
   return run(c, st, err);
 }
 
-int coord_cat_tables(coord_catalog *c, coord_cat_table_fn fn, void *ud, syn_err *err) {
-  sqlite3_stmt *st;
-  int rc = prep(c, "SELECT name, def FROM tables ORDER BY name", &st, err);
-  if (rc < 0) return rc;
-  int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *name = (const char *)sqlite3_column_text(st, 0);
-    const char *def = sqlite3_column_blob(st, 1);
-    size_t len = (size_t)sqlite3_column_bytes(st, 1);
-    rc = fn(ud, name ? name : "", def ? def : "", len);
-    if (rc != 0) break;
-  }
-  if (rc == 0 && s != SQLITE_DONE) rc = db_err(c, err, "tables");
-  sqlite3_finalize(st);
-  return rc;
-}
-
-int coord_cat_table_put(coord_catalog *c, const char *name, uint64_t id, const char *def,
-                        size_t len, syn_err *err) {
-  sqlite3_stmt *st;
-  int rc = prep(c, "INSERT OR REPLACE INTO tables(name, id, def) VALUES (?1, ?2, ?3)", &st, err);
-  if (rc < 0) return rc;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, (int64_t)id);
-  sqlite3_bind_blob(st, 3, def, (int)len, SQLITE_STATIC);
-  return run(c, st, err);
-}
-
-int coord_cat_table_del(coord_catalog *c, const char *name, syn_err *err) {
-  sqlite3_stmt *st;
-  int rc = prep(c, "DELETE FROM tables WHERE name = ?1", &st, err);
-  if (rc < 0) return rc;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  return run(c, st, err);
-}
-
 int coord_cat_part_id(coord_catalog *c, const char *name, uint32_t *id, syn_err *err) {
   sqlite3_stmt *st;
   int rc = prep(c, "SELECT id FROM parts WHERE name = ?1", &st, err);
@@ -183,89 +145,40 @@ int coord_cat_part_id(coord_catalog *c, const char *name, uint32_t *id, syn_err 
   return rc;
 }
 
-int coord_cat_seq_get(coord_catalog *c, const char *name, int64_t *reserved, bool *found,
-                      syn_err *err) {
+
+int coord_cat_blob_get(coord_catalog *c, const char *k, uint8_t **out, size_t *len, bool *found,
+                       syn_err *err) {
   sqlite3_stmt *st;
-  int rc = prep(c, "SELECT reserved FROM seqs WHERE name = ?1", &st, err);
+  int rc = prep(c, "SELECT v FROM blobs WHERE k = ?1", &st, err);
   if (rc < 0) return rc;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
   int s = sqlite3_step(st);
   *found = false;
+  *out = NULL;
+  *len = 0;
   if (s == SQLITE_ROW) {
-    *reserved = sqlite3_column_int64(st, 0);
-    *found = true;
+    int n = sqlite3_column_bytes(st, 0);
+    const void *p = sqlite3_column_blob(st, 0);
+    *out = malloc((size_t)n + 1);
+    if (!*out) rc = syn_err_set(err, SYN_ENOMEM, "catalog blob");
+    else {
+      if (n) memcpy(*out, p, (size_t)n);
+      *len = (size_t)n;
+      *found = true;
+    }
   } else if (s != SQLITE_DONE) {
-    rc = db_err(c, err, "seqs");
+    rc = db_err(c, err, "blobs");
   }
   sqlite3_finalize(st);
   return rc;
 }
 
-int coord_cat_seq_set(coord_catalog *c, const char *name, int64_t reserved, syn_err *err) {
+int coord_cat_blob_put(coord_catalog *c, const char *k, const uint8_t *v, size_t len,
+                       syn_err *err) {
   sqlite3_stmt *st;
-  int rc = prep(c, "INSERT OR REPLACE INTO seqs(name, reserved) VALUES (?1, ?2)", &st, err);
+  int rc = prep(c, "INSERT OR REPLACE INTO blobs(k, v) VALUES (?1, ?2)", &st, err);
   if (rc < 0) return rc;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, reserved);
+  sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, v, (int)len, SQLITE_STATIC);
   return run(c, st, err);
-}
-
-int coord_cat_seq_del(coord_catalog *c, const char *name, syn_err *err) {
-  sqlite3_stmt *st;
-  int rc = prep(c, "DELETE FROM seqs WHERE name = ?1", &st, err);
-  if (rc < 0) return rc;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  return run(c, st, err);
-}
-
-int coord_cat_intent_add(coord_catalog *c, coord_intent *in, syn_err *err) {
-  sqlite3_stmt *st;
-  int rc = prep(c, "INSERT INTO ddl(kind, tbl, req, undo, def, aux) VALUES (?1,?2,?3,?4,?5,?6)",
-                &st, err);
-  if (rc < 0) return rc;
-  sqlite3_bind_int(st, 1, in->kind);
-  sqlite3_bind_text(st, 2, in->table, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(st, 3, in->req, (int)in->req_len, SQLITE_STATIC);
-  if (in->undo) sqlite3_bind_blob(st, 4, in->undo, (int)in->undo_len, SQLITE_STATIC);
-  if (in->def) sqlite3_bind_blob(st, 5, in->def, (int)in->def_len, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 6, in->aux);
-  rc = run(c, st, err);
-  if (rc == 0) in->seq = sqlite3_last_insert_rowid(c->db);
-  return rc;
-}
-
-int coord_cat_intent_del(coord_catalog *c, int64_t seq, syn_err *err) {
-  sqlite3_stmt *st;
-  int rc = prep(c, "DELETE FROM ddl WHERE seq = ?1", &st, err);
-  if (rc < 0) return rc;
-  sqlite3_bind_int64(st, 1, seq);
-  return run(c, st, err);
-}
-
-int coord_cat_intents(coord_catalog *c, int (*fn)(void *ud, const coord_intent *in), void *ud,
-                      syn_err *err) {
-  sqlite3_stmt *st;
-  int rc = prep(c, "SELECT seq, kind, tbl, req, undo, def, aux FROM ddl ORDER BY seq", &st, err);
-  if (rc < 0) return rc;
-  int s;
-  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-    coord_intent in = {
-        .seq = sqlite3_column_int64(st, 0),
-        .kind = sqlite3_column_int(st, 1),
-        .table = (const char *)sqlite3_column_text(st, 2),
-        .req = sqlite3_column_blob(st, 3),
-        .req_len = (size_t)sqlite3_column_bytes(st, 3),
-        .undo = sqlite3_column_blob(st, 4),
-        .undo_len = (size_t)sqlite3_column_bytes(st, 4),
-        .def = sqlite3_column_blob(st, 5),
-        .def_len = (size_t)sqlite3_column_bytes(st, 5),
-        .aux = sqlite3_column_int64(st, 6),
-    };
-    if (!in.table) in.table = "";
-    rc = fn(ud, &in);
-    if (rc != 0) break;
-  }
-  if (rc == 0 && s != SQLITE_DONE) rc = db_err(c, err, "ddl");
-  sqlite3_finalize(st);
-  return rc;
 }

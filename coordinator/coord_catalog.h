@@ -7,18 +7,15 @@
 ** invariant every caller relies on ("recorded" means "survives a crash").
 **
 **   meta(k TEXT PRIMARY KEY, v INTEGER)
-**        version      catalog version (bumped by every completed DDL)
-**        next_table   next table id to hand out (ids are never reused)
 **        epoch        id epoch, +1 at every start (coord_ids.c)
 **        next_part    next participant id
-**   tables(name TEXT PRIMARY KEY, id INTEGER, def BLOB)   cat_table_encode text
-**   seqs(name TEXT PRIMARY KEY, reserved INTEGER)         values <= reserved may
-**        have been handed out; a restart continues at reserved + 1
 **   parts(name TEXT PRIMARY KEY, id INTEGER)              participant ids, stable
 **        across restarts and reorderings of --participants (decision records
 **        name participants by these ids)
-**   ddl(seq INTEGER PRIMARY KEY, kind INTEGER, tbl TEXT, req BLOB, undo BLOB,
-**       def BLOB, aux INTEGER)  DDL intents not yet completed (coord_ddl.c)
+**   blobs(k TEXT PRIMARY KEY, v BLOB)
+**        rcat         the catalog (coord_rcat snapshot) of a coordinator that
+**                     runs without a replicated log (the test harness); the
+**                     daemon's catalog lives in the Multi-Paxos log
 */
 #ifndef SYN_COORD_CATALOG_H
 #define SYN_COORD_CATALOG_H
@@ -42,19 +39,14 @@ void coord_cat_rollback(coord_catalog *c);
 int coord_cat_meta_get(coord_catalog *c, const char *k, int64_t *v, bool *found, syn_err *err);
 int coord_cat_meta_set(coord_catalog *c, const char *k, int64_t v, syn_err *err);
 
-typedef int (*coord_cat_table_fn)(void *ud, const char *name, const char *def, size_t len);
-int coord_cat_tables(coord_catalog *c, coord_cat_table_fn fn, void *ud, syn_err *err);
-int coord_cat_table_put(coord_catalog *c, const char *name, uint64_t id, const char *def,
-                        size_t len, syn_err *err);
-int coord_cat_table_del(coord_catalog *c, const char *name, syn_err *err);
-
 /* The durable id of participant name, assigning the next one if new. */
 int coord_cat_part_id(coord_catalog *c, const char *name, uint32_t *id, syn_err *err);
 
-int coord_cat_seq_get(coord_catalog *c, const char *name, int64_t *reserved, bool *found,
-                      syn_err *err);
-int coord_cat_seq_set(coord_catalog *c, const char *name, int64_t reserved, syn_err *err);
-int coord_cat_seq_del(coord_catalog *c, const char *name, syn_err *err);
+/* A named blob (malloc'd copy; *found false when absent). */
+int coord_cat_blob_get(coord_catalog *c, const char *k, uint8_t **out, size_t *len, bool *found,
+                       syn_err *err);
+int coord_cat_blob_put(coord_catalog *c, const char *k, const uint8_t *v, size_t len,
+                       syn_err *err);
 
 enum {
   COORD_DDL_SIMPLE = 1,  /* one participant step; roll forward */
@@ -74,10 +66,5 @@ typedef struct coord_intent {
   int64_t aux;                /* REBUILD: the new table id */
 } coord_intent;
 
-int coord_cat_intent_add(coord_catalog *c, coord_intent *in, syn_err *err);
-int coord_cat_intent_del(coord_catalog *c, int64_t seq, syn_err *err);
-/* Oldest first; the intent is borrowed for the call. */
-int coord_cat_intents(coord_catalog *c, int (*fn)(void *ud, const coord_intent *in), void *ud,
-                      syn_err *err);
 
 #endif /* SYN_COORD_CATALOG_H */

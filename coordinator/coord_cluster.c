@@ -3,11 +3,12 @@
 ** catalog cache that serves cl_table_get/cl_table_list without a loop hop,
 ** sequences and row ids. See coordinator/cluster.h.
 **
-** Sequences hand out values from a range reserved durably in catalog.db
-** (COORD_SEQ_CHUNK values at a time): the range's upper end is fsynced
-** before the first value of it is returned, and a restart continues above
-** it, so no value is ever handed out twice; the cost is a gap of at most
-** one chunk per restart, which PostgreSQL allows too.
+** Sequences hand out values from ranges reserved in the replicated catalog
+** (COORD_SEQ_CHUNK values at a time, coord_rcat SEQ_RESERVE): each
+** coordinator has its own range, so values from different coordinators
+** interleave (as with PostgreSQL's CACHE > 1 across sessions) and are never
+** handed out twice; the cost is a gap of at most one chunk per coordinator
+** restart, which PostgreSQL allows too.
 */
 #include <ctype.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "coordinator/coord_paxos.h"
 #include "coordinator/coord_int.h"
+#include "coordinator/coord_rcat.h"
 
 #define COORD_SEQ_CHUNK 1000
 
@@ -72,17 +74,6 @@ int coord_cache_put(cl_cluster *cl, const char *name, cat_table *def_take) {
   return 0;
 }
 
-static int load_table(void *ud, const char *name, const char *def, size_t len) {
-  cl_cluster *cl = ud;
-  cat_table *t;
-  syn_err e;
-  if (cat_table_decode(def, len, &t, &e) < 0) {
-    SYN_LOG_ERROR(NULL, "catalog: table %s does not decode: %s", name, e.msg);
-    return SYN_ECORRUPT;
-  }
-  return coord_cache_put(cl, name, t);
-}
-
 /* ---- cl_* catalog reads ----------------------------------------------------- */
 
 uint64_t cl_catalog_version(cl_cluster *cl) { return atomic_load(&cl->version); }
@@ -125,58 +116,90 @@ int cl_table_list(cl_cluster *cl, char ***names, size_t *n, syn_err *err) {
 
 /* ---- sequences and row ids --------------------------------------------------- */
 
+/* The cached range of seq_name, created empty if new; catmu held. NULL on
+** ENOMEM. */
+static coord_seq *seq_slot(cl_cluster *cl, const char *seq_name) {
+  coord_seq_cache *sc = &cl->seqs;
+  for (int i = 0; i < sc->n; i++)
+    if (strcmp(sc->v[i].name, seq_name) == 0) return &sc->v[i];
+  if (sc->n == sc->cap) {
+    int cap = sc->cap ? sc->cap * 2 : 16;
+    coord_seq *v = realloc(sc->v, (size_t)cap * sizeof *v);
+    if (!v) return NULL;
+    sc->v = v;
+    sc->cap = cap;
+  }
+  char *nm = strdup(seq_name);
+  if (!nm) return NULL;
+  coord_seq *s = &sc->v[sc->n++];
+  *s = (coord_seq){.name = nm, .next = 1, .reserved = 0};
+  return s;
+}
+
 int cl_sequence_next(cl_cluster *cl, const char *seq_name, int64_t *out, syn_err *err) {
   if (!seq_name || !*seq_name) return syn_err_set(err, SYN_EINVAL, "empty sequence name");
-  coord_seq_cache *sc = &cl->seqs;
-  pthread_mutex_lock(&cl->catmu);
-  coord_seq *s = NULL;
-  int rc = 0;
-  for (int i = 0; i < sc->n; i++)
-    if (strcmp(sc->v[i].name, seq_name) == 0) s = &sc->v[i];
-  if (!s) {
-    int64_t reserved = 0;
-    bool found;
-    rc = coord_cat_seq_get(cl->cat, seq_name, &reserved, &found, err);
-    if (rc == 0 && sc->n == sc->cap) {
-      int cap = sc->cap ? sc->cap * 2 : 16;
-      coord_seq *v = realloc(sc->v, (size_t)cap * sizeof *v);
-      if (!v) rc = syn_err_set(err, SYN_ENOMEM, "sequence");
-      else {
-        sc->v = v;
-        sc->cap = cap;
-      }
+  for (int attempt = 0; attempt < 8; attempt++) {
+    pthread_mutex_lock(&cl->catmu);
+    coord_seq *s = seq_slot(cl, seq_name);
+    if (!s) {
+      pthread_mutex_unlock(&cl->catmu);
+      return syn_err_set(err, SYN_ENOMEM, "sequence");
     }
-    if (rc == 0) {
-      char *nm = strdup(seq_name);
-      if (!nm) rc = syn_err_set(err, SYN_ENOMEM, "sequence");
-      else {
-        s = &sc->v[sc->n++];
-        /* Values up to `reserved` may have been handed out before a crash. */
-        *s = (coord_seq){.name = nm, .next = (found ? reserved : 0) + 1, .reserved = found ? reserved : 0};
-      }
+    if (s->next <= s->reserved) {
+      *out = s->next++;
+      pthread_mutex_unlock(&cl->catmu);
+      return 0;
     }
+    pthread_mutex_unlock(&cl->catmu);
+    /* A fresh range, reserved in the catalog before any value of it is
+    ** handed out: the catalog never gives a value to two coordinators, or
+    ** twice to one across restarts (the range is chosen in the replicated
+    ** log, or fsynced in catalog.db, before the result comes back). */
+    uint8_t *cmd;
+    size_t len;
+    int rc = coord_rcat_encode_seq_reserve(seq_name, COORD_SEQ_CHUNK, coord_catx_nonce(cl), &cmd,
+                                           &len, err);
+    if (rc < 0) return rc;
+    coord_rcat_result res;
+    rc = coord_catx_submit(cl, cmd, len, &res, err);
+    free(cmd);
+    if (rc < 0) return rc;
+    if (res.status != COORD_RCAT_OK)
+      return syn_err_set(err, SYN_ERANGE, "2200H: sequence \"%s\" is exhausted", seq_name);
+    pthread_mutex_lock(&cl->catmu);
+    s = seq_slot(cl, seq_name);
+    /* Another session may have refilled the range meanwhile: then this
+    ** one is dropped (a gap, which sequences allow). */
+    if (s && s->next > s->reserved) {
+      s->next = (int64_t)res.a;
+      s->reserved = (int64_t)res.b;
+    }
+    bool ok = s && s->next <= s->reserved;
+    if (ok) *out = s->next++;
+    pthread_mutex_unlock(&cl->catmu);
+    if (ok) return 0;
   }
-  if (rc == 0 && s->next > s->reserved) {
-    /* Durable before use: a restart must never hand out this value again. */
-    int64_t upto = s->next + COORD_SEQ_CHUNK - 1;
-    rc = coord_cat_seq_set(cl->cat, seq_name, upto, err);
-    if (rc == 0) s->reserved = upto;
-  }
-  if (rc == 0) *out = s->next++;
-  pthread_mutex_unlock(&cl->catmu);
-  return rc;
+  return syn_err_set(err, SYN_EBUSY, "sequence \"%s\": no range after 8 attempts", seq_name);
 }
 
 void coord_seq_forget(cl_cluster *cl, const char *seq_name) {
   coord_seq_cache *sc = &cl->seqs;
+  pthread_mutex_lock(&cl->catmu);
   for (int i = 0; i < sc->n; i++) {
     if (strcmp(sc->v[i].name, seq_name) != 0) continue;
     free(sc->v[i].name);
     sc->v[i] = sc->v[--sc->n];
     break;
   }
+  pthread_mutex_unlock(&cl->catmu);
+  uint8_t *cmd;
+  size_t len;
   syn_err e;
-  coord_cat_seq_del(cl->cat, seq_name, &e);
+  if (coord_rcat_encode_seq_drop(seq_name, &cmd, &len, &e) < 0) return;
+  coord_rcat_result res;
+  if (coord_catx_submit(cl, cmd, len, &res, &e) < 0)
+    SYN_LOG_WARN(NULL, "sequence %s not dropped from the catalog: %s", seq_name, e.msg);
+  free(cmd);
 }
 
 int cl_rowid_next(cl_cluster *cl, int64_t *out, syn_err *err) {
@@ -237,17 +260,8 @@ int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_c
   char path[4200];
   snprintf(path, sizeof path, "%s/catalog.db", cfg->dir);
   if (rc == 0) rc = coord_cat_open(path, &cl->cat, err);
-  if (rc == 0) {
-    int64_t v = 0;
-    bool found;
-    rc = coord_cat_meta_get(cl->cat, "version", &v, &found, err);
-    if (rc == 0) rc = coord_cat_tables(cl->cat, load_table, cl, err);
-    if (rc == SYN_ECORRUPT) syn_err_set(err, rc, "catalog %s: a table does not decode", path);
-    /* The cache bumps the version per table loaded; restore the durable one
-    ** so sessions compare against a number that only grows. */
-    if (rc == 0) atomic_store(&cl->version, (uint64_t)v + 1);
-  }
   if (rc == 0) rc = coord_ids_open(cl, err);
+  if (rc == 0) rc = coord_catx_open(cl, err);
   if (rc == 0) rc = coord_bridge_init(cl, err);
   if (rc == 0) rc = coord_route_open(cl, cfg->participants, err);
   if (rc == 0 && coord_wfg_new(&cl->wfg) < 0) rc = syn_err_set(err, SYN_ENOMEM, "wfg");
@@ -317,6 +331,7 @@ void coord_cluster_free(coord_cluster *cl) {
   coord_seq_cache *sc = &cl->seqs;
   for (int i = 0; i < sc->n; i++) free(sc->v[i].name);
   free(sc->v);
+  coord_catx_close(cl);
   coord_cat_close(cl->cat);
   pthread_mutex_destroy(&cl->qmu);
   pthread_cond_destroy(&cl->qcv);

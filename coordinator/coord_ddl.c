@@ -45,8 +45,10 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "coordinator/coord_ddl_int.h"
+#include "coordinator/coord_rcat.h"
 
 #define COORD_DDL_RETRY_MS 5000
+#define COORD_DDL_TAKEOVER_MS 20000 /* another coordinator's intent left this long */
 
 static uint64_t mono_ms(void) {
   struct timespec ts;
@@ -91,58 +93,76 @@ int coord_ddl_step_all(cl_cluster *cl, const uint8_t *req, size_t len, uint64_t 
 
 /* ---- intents ---------------------------------------------------------------------- */
 
-/* 3a: make the result visible. def_enc NULL: the table is gone. */
+/* Apply one encoded catalog command (enc_rc: the encoder's status) and
+** free it. */
+static int submit(cl_cluster *cl, int enc_rc, uint8_t *cmd, size_t len, coord_rcat_result *res,
+                  syn_err *err) {
+  if (enc_rc < 0) return enc_rc;
+  int rc = coord_catx_submit(cl, cmd, len, res, err);
+  free(cmd);
+  return rc;
+}
+
+/* 3a: make the result visible. def NULL: the table is gone. The command
+** applies only while this intent is in force; GONE means another
+** coordinator finished it first, which for a roll-forward step (SIMPLE,
+** CLEANUP) is the same outcome. */
 static int complete(cl_cluster *cl, const coord_intent *in, syn_err *err) {
-  cat_table *t = NULL;
-  if (in->def) {
-    int rc = cat_table_decode(in->def, in->def_len, &t, err);
-    if (rc < 0) return rc;
+  cat_table *old = NULL;
+  if (!in->def && in->kind != COORD_DDL_CLEANUP) {
+    syn_err e;
+    cl_table_get(cl, in->table, &old, &e);
   }
-  pthread_mutex_lock(&cl->catmu);
-  int64_t v = 0;
-  bool found;
-  int rc = coord_cat_begin(cl->cat, err);
-  if (rc == 0) rc = coord_cat_meta_get(cl->cat, "version", &v, &found, err);
-  if (rc == 0) rc = coord_cat_meta_set(cl->cat, "version", v + 1, err);
-  if (rc == 0 && in->kind != COORD_DDL_CLEANUP) {
-    if (t) rc = coord_cat_table_put(cl->cat, in->table, t->id, in->def, in->def_len, err);
-    else rc = coord_cat_table_del(cl->cat, in->table, err);
-  }
-  if (rc == 0) rc = coord_cat_intent_del(cl->cat, in->seq, err);
-  /* Durable (FULL sync) before the cache shows it: a session that sees the
-  ** new definition must find it again after a crash. */
-  if (rc == 0) rc = coord_cat_commit(cl->cat, err);
-  else coord_cat_rollback(cl->cat);
-  if (rc == 0 && in->kind != COORD_DDL_CLEANUP) {
-    if (!t) {
-      const cat_table *old = coord_cache_find(cl, in->table);
-      for (int i = 0; old && i < old->ncols; i++)
-        if (old->cols[i].def_kind == CAT_DEF_SERIAL && old->cols[i].def_sql)
-          coord_seq_forget(cl, old->cols[i].def_sql);
-    }
-    rc = coord_cache_put(cl, in->table, t);
-    t = NULL;
-  }
-  pthread_mutex_unlock(&cl->catmu);
-  cat_table_free(t);
+  uint8_t *cmd = NULL;
+  size_t len = 0;
+  coord_rcat_result res;
+  int erc = coord_rcat_encode_complete((uint64_t)in->seq, in->table, in->kind,
+                                       (const uint8_t *)in->def, (uint32_t)in->def_len, NULL, &cmd,
+                                       &len, err);
+  int rc = submit(cl, erc, cmd, len, &res, err);
+  /* The cache already shows the result: the catalog's apply hook rebuilt
+  ** it (coord_catrep.c) before the command's result came back. */
+  if (rc == 0 && res.status == COORD_RCAT_OK)
+    for (int i = 0; old && i < old->ncols; i++)
+      if (old->cols[i].def_kind == CAT_DEF_SERIAL && old->cols[i].def_sql)
+        coord_seq_forget(cl, old->cols[i].def_sql);
+  cat_table_free(old);
   return rc;
 }
 
 int coord_ddl_intent_add(cl_cluster *cl, coord_intent *in, syn_err *err) {
-  pthread_mutex_lock(&cl->catmu);
-  int rc = coord_cat_intent_add(cl->cat, in, err);
-  pthread_mutex_unlock(&cl->catmu);
-  return rc;
+  coord_rcat_intent ri = {.owner = cl->coord_index, .kind = in->kind, .table = in->table,
+                          .req = in->req, .req_len = (uint32_t)in->req_len, .undo = in->undo,
+                          .undo_len = (uint32_t)in->undo_len, .def = (const uint8_t *)in->def,
+                          .def_len = (uint32_t)in->def_len, .aux = (uint64_t)in->aux};
+  uint8_t *cmd = NULL;
+  size_t len = 0;
+  coord_rcat_result res;
+  int erc = coord_rcat_encode_intent_add(&ri, cl->ddl_base, &cmd, &len, err);
+  int rc = submit(cl, erc, cmd, len, &res, err);
+  if (rc < 0) return rc;
+  if (res.status == COORD_RCAT_OK) {
+    in->seq = (int64_t)res.a;
+    return 0;
+  }
+  /* Another coordinator's DDL got in between this one's reading of the
+  ** catalog and its intent: the new definition was computed from an older
+  ** one, so it must not be applied. The statement can simply run again. */
+  return syn_err_set(err, SYN_ECONFLICT, "40001: the catalog was changed concurrently through "
+                     "another coordinator (%s); retry the statement",
+                     res.status == COORD_RCAT_BUSY ? "a DDL is in progress" : "a DDL completed");
 }
 
 int coord_ddl_intent_del(cl_cluster *cl, int64_t seq, syn_err *err) {
-  pthread_mutex_lock(&cl->catmu);
-  int rc = coord_cat_intent_del(cl->cat, seq, err);
-  pthread_mutex_unlock(&cl->catmu);
-  return rc;
+  uint8_t *cmd = NULL;
+  size_t len = 0;
+  coord_rcat_result res;
+  int erc = coord_rcat_encode_intent_del((uint64_t)seq, &cmd, &len, err);
+  return submit(cl, erc, cmd, len, &res, err);
 }
 
-/* Finish one recorded intent (recovery and before each DDL). */
+/* Finish one recorded intent (recovery, before each DDL, and for a
+** coordinator that left one unfinished). */
 static int finish_intent(cl_cluster *cl, const coord_intent *in, syn_err *err) {
   uint64_t mask = coord_ddl_all_mask(cl);
   if (in->kind == COORD_DDL_REBUILD) {
@@ -155,68 +175,57 @@ static int finish_intent(cl_cluster *cl, const coord_intent *in, syn_err *err) {
   return complete(cl, in, err);
 }
 
-typedef struct intent_copy {
-  coord_intent in;
-  char *table;
-  uint8_t *req, *undo;
-  char *def;
-} intent_copy;
-
-static int collect(void *ud, const coord_intent *in) {
-  intent_copy **list = ud;
-  size_t n = 0;
-  while ((*list) && (*list)[n].table) n++;
-  intent_copy *v = realloc(*list, (n + 2) * sizeof *v);
-  if (!v) return SYN_ENOMEM;
-  *list = v;
-  memset(&v[n], 0, 2 * sizeof *v);
-  intent_copy *c = &v[n];
-  c->in = *in;
-  c->table = strdup(in->table);
-  c->req = malloc(in->req_len + 1);
-  c->undo = in->undo ? malloc(in->undo_len + 1) : NULL;
-  c->def = in->def ? malloc(in->def_len + 1) : NULL;
-  if (!c->table || !c->req || (in->undo && !c->undo) || (in->def && !c->def)) {
-    free(c->table);
-    free(c->req);
-    free(c->undo);
-    free(c->def);
-    memset(c, 0, sizeof *c);
-    return SYN_ENOMEM;
-  }
-  memcpy(c->req, in->req, in->req_len);
-  if (c->undo) memcpy(c->undo, in->undo, in->undo_len);
-  if (c->def) memcpy(c->def, in->def, in->def_len);
-  c->in.table = c->table;
-  c->in.req = c->req;
-  c->in.undo = c->undo;
-  c->in.def = c->def;
-  return 0;
-}
-
-/* ddlmu held. */
-static int finish_pending(cl_cluster *cl, syn_err *err) {
-  intent_copy *list = NULL;
-  pthread_mutex_lock(&cl->catmu);
-  int rc = coord_cat_intents(cl->cat, collect, &list, err);
-  pthread_mutex_unlock(&cl->catmu);
-  if (rc == SYN_ENOMEM) syn_err_set(err, rc, "DDL intents");
-  for (size_t i = 0; list && list[i].table; i++) {
-    if (rc == 0) {
-      SYN_LOG_INFO(NULL, "finishing interrupted DDL #%lld on %s", (long long)list[i].in.seq,
-                   list[i].table);
-      rc = finish_intent(cl, &list[i].in, err);
+/* ddlmu held. Finish the intent in flight, if any, and note the catalog
+** version the next DDL starts from. Our own (an earlier life's, or one a
+** failure left) is finished at once. Another coordinator's is waited for:
+** it is normally done within its participant round trips; one still there
+** after COORD_DDL_TAKEOVER_MS belongs to a coordinator that died or is cut
+** off, and is finished here (roll forward, or back for REBUILD). If its
+** owner was only slow, its own completion finds the intent gone and
+** reports that (coord_rcat COMPLETE is conditional), so the two never both
+** apply. wait_others false (start-up recovery): leave others' alone. */
+static int finish_pending(cl_cluster *cl, bool wait_others, syn_err *err) {
+  uint64_t waited_seq = 0, since = 0;
+  for (int round = 0;; round++) {
+    coord_intent_copy c;
+    bool found = false;
+    uint64_t version = 0;
+    int rc = coord_catx_intent(cl, &c, &found, &version, err);
+    if (rc < 0) return rc;
+    if (!found) {
+      cl->ddl_base = version;
+      return 0;
     }
-    free(list[i].table);
-    free(list[i].req);
-    free(list[i].undo);
-    free(list[i].def);
+    bool mine = c.owner == cl->coord_index;
+    if (!mine && !wait_others) {
+      coord_intent_copy_free(&c);
+      return 0;
+    }
+    uint64_t now = mono_ms();
+    if (!mine && (uint64_t)c.in.seq != waited_seq) {
+      waited_seq = (uint64_t)c.in.seq;
+      since = now;
+    }
+    if (mine || now - since >= COORD_DDL_TAKEOVER_MS) {
+      if (mine)
+        SYN_LOG_INFO(NULL, "finishing interrupted DDL #%lld on %s", (long long)c.in.seq,
+                     c.in.table);
+      else
+        SYN_LOG_WARN(NULL, "finishing DDL #%lld on %s for coordinator c%u: unfinished for %u ms",
+                     (long long)c.in.seq, c.in.table, c.owner, COORD_DDL_TAKEOVER_MS);
+      rc = finish_intent(cl, &c.in, err);
+      coord_intent_copy_free(&c);
+      if (rc < 0) return rc;
+      continue;
+    }
+    coord_intent_copy_free(&c);
+    if (round > (int)(COORD_DDL_TAKEOVER_MS / 100) * 4)
+      return syn_err_set(err, SYN_EBUSY, "a DDL on another coordinator keeps the catalog busy");
+    usleep(100 * 1000);
   }
-  free(list);
-  return rc;
 }
 
-int coord_ddl_recover(cl_cluster *cl, syn_err *err) { return finish_pending(cl, err); }
+int coord_ddl_recover(cl_cluster *cl, syn_err *err) { return finish_pending(cl, false, err); }
 
 /* The whole protocol for one step. new_def NULL: the table is dropped.
 ** Takes ownership of req/undo. */
@@ -261,7 +270,7 @@ static int run_step(cl_cluster *cl, const char *table, uint8_t *req, size_t req_
 /* Begin a DDL: one at a time, after finishing any interrupted one. */
 int coord_ddl_enter(cl_cluster *cl, syn_err *err) {
   pthread_mutex_lock(&cl->ddlmu);
-  int rc = finish_pending(cl, err);
+  int rc = finish_pending(cl, true, err);
   if (rc < 0) {
     pthread_mutex_unlock(&cl->ddlmu);
     return syn_err_wrap(err, "an earlier DDL could not be completed");
@@ -271,6 +280,13 @@ int coord_ddl_enter(cl_cluster *cl, syn_err *err) {
 
 void coord_ddl_leave(cl_cluster *cl) { pthread_mutex_unlock(&cl->ddlmu); }
 
+bool coord_ddl_again(int rc, int *attempt) {
+  if (rc != SYN_ECONFLICT || ++*attempt > COORD_DDL_RACE_RETRIES) return false;
+  /* The winner is applying its step to the participants: give it time. */
+  usleep(50 * 1000 * (useconds_t)*attempt);
+  return true;
+}
+
 /* A copy of the current definition, or SYN_ENOTFOUND (42P01). */
 int coord_ddl_get_def(cl_cluster *cl, const char *name, cat_table **out, syn_err *err) {
   return cl_table_get(cl, name, out, err);
@@ -279,24 +295,21 @@ int coord_ddl_get_def(cl_cluster *cl, const char *name, cat_table **out, syn_err
 /* ---- CREATE / DROP / TRUNCATE ---------------------------------------------------- */
 
 int coord_ddl_alloc_table_id(cl_cluster *cl, uint64_t *id, syn_err *err) {
-  pthread_mutex_lock(&cl->catmu);
-  int64_t next = 1;
-  bool found;
-  int rc = coord_cat_meta_get(cl->cat, "next_table", &next, &found, err);
-  if (rc == 0 && !found) next = 1;
-  if (rc == 0 && next >= (1 << 24)) rc = syn_err_set(err, SYN_ERANGE, "table ids exhausted");
-  /* Durable before use: an id handed to participants is never reused. */
-  if (rc == 0) rc = coord_cat_meta_set(cl->cat, "next_table", next + 1, err);
-  pthread_mutex_unlock(&cl->catmu);
-  /* The top 8 bits of the 32-bit id name this coordinator. Until the
-  ** catalog is replicated (Multi-Paxos), each coordinator has a catalog of
-  ** its own, and participants must never mistake one coordinator's table
-  ** for another's: a shared id would let two tables write into one. */
-  if (rc == 0) *id = ((uint64_t)cl->coord_index << 24) | (uint64_t)next;
-  return rc;
+  uint8_t *cmd = NULL;
+  size_t len = 0;
+  coord_rcat_result res;
+  /* Chosen in the catalog before use: an id handed to participants is
+  ** never handed out again, by this coordinator or any other. */
+  int erc = coord_rcat_encode_alloc_table(coord_catx_nonce(cl), &cmd, &len, err);
+  int rc = submit(cl, erc, cmd, len, &res, err);
+  if (rc < 0) return rc;
+  if (res.status != COORD_RCAT_OK) return syn_err_set(err, SYN_ERANGE, "table ids exhausted");
+  *id = res.a;
+  return 0;
 }
 
-int cl_create_table(cl_cluster *cl, const cat_table *def, bool if_not_exists, syn_err *err) {
+static int create_table_once(cl_cluster *cl, const cat_table *def, bool if_not_exists,
+                             syn_err *err) {
   if (!def || !def->name || !*def->name) return syn_err_set(err, SYN_EINVAL, "table without name");
   if (def->ncols <= 0)
     return syn_err_set(err, SYN_EUNSUPPORTED, "0A000: tables without columns are not supported");
@@ -332,7 +345,7 @@ int cl_create_table(cl_cluster *cl, const cat_table *def, bool if_not_exists, sy
   return rc;
 }
 
-int cl_drop_table(cl_cluster *cl, const char *name, bool if_exists, syn_err *err) {
+static int drop_table_once(cl_cluster *cl, const char *name, bool if_exists, syn_err *err) {
   int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t;
@@ -354,7 +367,7 @@ int cl_drop_table(cl_cluster *cl, const char *name, bool if_exists, syn_err *err
   return rc;
 }
 
-int cl_truncate_table(cl_cluster *cl, const char *name, syn_err *err) {
+static int truncate_table_once(cl_cluster *cl, const char *name, syn_err *err) {
   int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t;
@@ -429,8 +442,8 @@ static int eval_default(const cat_column *col, syn_value *out, cat_buf *scratch,
   return rc;
 }
 
-int cl_add_column(cl_cluster *cl, const char *table, const cat_column *col, bool if_not_exists,
-                  syn_err *err) {
+static int add_column_once(cl_cluster *cl, const char *table, const cat_column *col,
+                           bool if_not_exists, syn_err *err) {
   int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t = NULL;
@@ -502,8 +515,8 @@ static void drop_indexes_using(cat_index **arr, int *n, int pos) {
   *n = k;
 }
 
-int cl_drop_column(cl_cluster *cl, const char *table, const char *column, bool if_exists,
-                   syn_err *err) {
+static int drop_column_once(cl_cluster *cl, const char *table, const char *column, bool if_exists,
+                            syn_err *err) {
   int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t = NULL;
@@ -559,8 +572,8 @@ int cl_drop_column(cl_cluster *cl, const char *table, const char *column, bool i
   return rc;
 }
 
-int cl_rename_column(cl_cluster *cl, const char *table, const char *from, const char *to,
-                     syn_err *err) {
+static int rename_column_once(cl_cluster *cl, const char *table, const char *from, const char *to,
+                              syn_err *err) {
   int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   cat_table *t = NULL;
@@ -598,8 +611,9 @@ int cl_rename_column(cl_cluster *cl, const char *table, const char *from, const 
 
 /* ---- indexes ---------------------------------------------------------------------- */
 
-int cl_create_index(cl_cluster *cl, const char *table, const char *index_name, const int *cols,
-                    int ncols, bool unique, bool if_not_exists, syn_err *err) {
+static int create_index_once(cl_cluster *cl, const char *table, const char *index_name,
+                             const int *cols, int ncols, bool unique, bool if_not_exists,
+                             syn_err *err) {
   int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   pthread_mutex_lock(&cl->catmu);
@@ -638,7 +652,7 @@ int cl_create_index(cl_cluster *cl, const char *table, const char *index_name, c
   return rc;
 }
 
-int cl_drop_index(cl_cluster *cl, const char *index_name, bool if_exists, syn_err *err) {
+static int drop_index_once(cl_cluster *cl, const char *index_name, bool if_exists, syn_err *err) {
   int rc = coord_ddl_enter(cl, err);
   if (rc < 0) return rc;
   int which = -1;
@@ -683,3 +697,64 @@ int cl_drop_index(cl_cluster *cl, const char *index_name, bool if_exists, syn_er
   return rc;
 }
 
+/* ---- entry points: a DDL that lost a race for the catalog runs again -------- */
+
+int cl_create_table(cl_cluster *cl, const cat_table *def, bool if_not_exists, syn_err *err) {
+  int rc, attempt = 0;
+  do rc = create_table_once(cl, def, if_not_exists, err);
+  while (coord_ddl_again(rc, &attempt));
+  return rc;
+}
+
+int cl_drop_table(cl_cluster *cl, const char *name, bool if_exists, syn_err *err) {
+  int rc, attempt = 0;
+  do rc = drop_table_once(cl, name, if_exists, err);
+  while (coord_ddl_again(rc, &attempt));
+  return rc;
+}
+
+int cl_truncate_table(cl_cluster *cl, const char *name, syn_err *err) {
+  int rc, attempt = 0;
+  do rc = truncate_table_once(cl, name, err);
+  while (coord_ddl_again(rc, &attempt));
+  return rc;
+}
+
+int cl_add_column(cl_cluster *cl, const char *table, const cat_column *col, bool if_not_exists,
+                  syn_err *err) {
+  int rc, attempt = 0;
+  do rc = add_column_once(cl, table, col, if_not_exists, err);
+  while (coord_ddl_again(rc, &attempt));
+  return rc;
+}
+
+int cl_drop_column(cl_cluster *cl, const char *table, const char *column, bool if_exists,
+                   syn_err *err) {
+  int rc, attempt = 0;
+  do rc = drop_column_once(cl, table, column, if_exists, err);
+  while (coord_ddl_again(rc, &attempt));
+  return rc;
+}
+
+int cl_rename_column(cl_cluster *cl, const char *table, const char *from, const char *to,
+                     syn_err *err) {
+  int rc, attempt = 0;
+  do rc = rename_column_once(cl, table, from, to, err);
+  while (coord_ddl_again(rc, &attempt));
+  return rc;
+}
+
+int cl_create_index(cl_cluster *cl, const char *table, const char *index_name, const int *cols,
+                    int ncols, bool unique, bool if_not_exists, syn_err *err) {
+  int rc, attempt = 0;
+  do rc = create_index_once(cl, table, index_name, cols, ncols, unique, if_not_exists, err);
+  while (coord_ddl_again(rc, &attempt));
+  return rc;
+}
+
+int cl_drop_index(cl_cluster *cl, const char *index_name, bool if_exists, syn_err *err) {
+  int rc, attempt = 0;
+  do rc = drop_index_once(cl, index_name, if_exists, err);
+  while (coord_ddl_again(rc, &attempt));
+  return rc;
+}

@@ -26,4 +26,12 @@ int coord_ddl_enter(cl_cluster *cl, syn_err *err);
 void coord_ddl_leave(cl_cluster *cl);
 int coord_ddl_get_def(cl_cluster *cl, const char *name, cat_table **out, syn_err *err);
 
+/* After a DDL attempt: true when it lost a race for the catalog to another
+** coordinator's DDL (SYN_ECONFLICT from its intent, before anything was
+** applied) and may run again, at most COORD_DDL_RACE_RETRIES times. The
+** next attempt reads the winner's result, as a PostgreSQL DDL that waited
+** for the table's lock would (CREATE TABLE then reports 42P07). */
+#define COORD_DDL_RACE_RETRIES 5
+bool coord_ddl_again(int rc, int *attempt);
+
 #endif

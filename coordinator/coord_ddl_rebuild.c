@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "coordinator/coord_ddl_int.h"
+#include "coordinator/coord_rcat.h"
 
 #define COORD_REBUILD_MAX_ROWS 10000000
 
@@ -114,8 +115,8 @@ static int copy_rows(cl_cluster *cl, const cat_table *old, const cat_table *nt, 
   return rc;
 }
 
-int cl_add_primary_key(cl_cluster *cl, const char *table, const int *cols, int ncols,
-                       const char *constraint_name, syn_err *err) {
+static int add_primary_key_once(cl_cluster *cl, const char *table, const int *cols, int ncols,
+                                const char *constraint_name, syn_err *err) {
   if (ncols <= 0 || ncols > 8)
     return syn_err_set(err, SYN_EUNSUPPORTED, "0A000: primary keys of 1..8 columns are supported");
   int rc = coord_ddl_enter(cl, err);
@@ -180,32 +181,36 @@ int cl_add_primary_key(cl_cluster *cl, const char *table, const int *cols, int n
       else SYN_LOG_ERROR(NULL, "ADD PRIMARY KEY on %s: undo incomplete: %s", table, ue.msg);
     } else {
       /* Swap: the new definition replaces the old and a CLEANUP intent
-      ** (drop the old id) replaces the REBUILD intent, atomically. */
-      coord_intent cu = {.kind = COORD_DDL_CLEANUP, .table = table, .req = cleanup,
-                         .req_len = cll};
+      ** (drop the old id) replaces the REBUILD intent, in one catalog
+      ** command that applies only while the REBUILD intent is in force. */
+      coord_rcat_intent cu = {.owner = cl->coord_index, .kind = COORD_DDL_CLEANUP,
+                              .table = table, .req = cleanup, .req_len = (uint32_t)cll};
       syn_err e2;
-      pthread_mutex_lock(&cl->catmu);
-      int r2 = coord_cat_begin(cl->cat, &e2);
-      int64_t v = 0;
-      bool found;
-      if (r2 == 0) r2 = coord_cat_meta_get(cl->cat, "version", &v, &found, &e2);
-      if (r2 == 0) r2 = coord_cat_meta_set(cl->cat, "version", v + 1, &e2);
-      if (r2 == 0) r2 = coord_cat_table_put(cl->cat, table, nt->id, enc.p, enc.n, &e2);
-      if (r2 == 0) r2 = coord_cat_intent_del(cl->cat, in.seq, &e2);
-      if (r2 == 0) r2 = coord_cat_intent_add(cl->cat, &cu, &e2);
-      if (r2 == 0) r2 = coord_cat_commit(cl->cat, &e2);
-      else coord_cat_rollback(cl->cat);
-      if (r2 == 0) {
-        r2 = coord_cache_put(cl, table, nt);
-        nt = NULL;
+      uint8_t *cmd = NULL;
+      size_t clen = 0;
+      coord_rcat_result res;
+      int r2 = coord_rcat_encode_complete((uint64_t)in.seq, table, COORD_DDL_REBUILD,
+                                          (const uint8_t *)enc.p, (uint32_t)enc.n, &cu, &cmd,
+                                          &clen, &e2);
+      if (r2 == 0) r2 = coord_catx_submit(cl, cmd, clen, &res, &e2);
+      free(cmd);
+      if (r2 == 0 && res.status != COORD_RCAT_OK) {
+        /* Another coordinator took the intent over (this one looked dead
+        ** to it) and rolled it back: the old definition stays; the copy
+        ** made here is dropped again. */
+        uint64_t m2 = coord_ddl_all_mask(cl);
+        syn_err ue;
+        coord_ddl_step_all(cl, undo, ul, &m2, &ue);
+        r2 = syn_err_set(&e2, SYN_ECONFLICT, "40001: ADD PRIMARY KEY on \"%s\" was rolled back "
+                         "by another coordinator; retry the statement", table);
       }
-      pthread_mutex_unlock(&cl->catmu);
       if (r2 < 0) {
         rc = r2;
         if (err) *err = e2;
       } else {
         uint64_t m3 = coord_ddl_all_mask(cl);
-        if (coord_ddl_step_all(cl, cleanup, cll, &m3, &e2) == 0) coord_ddl_intent_del(cl, cu.seq, &e2);
+        if (coord_ddl_step_all(cl, cleanup, cll, &m3, &e2) == 0)
+          coord_ddl_intent_del(cl, (int64_t)res.b, &e2);
         else SYN_LOG_WARN(NULL, "ADD PRIMARY KEY on %s: old table id not yet dropped: %s", table,
                           e2.msg);
       }
@@ -218,5 +223,15 @@ int cl_add_primary_key(cl_cluster *cl, const char *table, const int *cols, int n
   cat_table_free(old);
   cat_table_free(nt);
   coord_ddl_leave(cl);
+  return rc;
+}
+
+/* ---- entry points: a DDL that lost a race for the catalog runs again -------- */
+
+int cl_add_primary_key(cl_cluster *cl, const char *table, const int *cols, int ncols,
+                       const char *constraint_name, syn_err *err) {
+  int rc, attempt = 0;
+  do rc = add_primary_key_once(cl, table, cols, ncols, constraint_name, err);
+  while (coord_ddl_again(rc, &attempt));
   return rc;
 }

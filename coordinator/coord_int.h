@@ -176,6 +176,38 @@ int coord_ddl_fanout(cl_cluster *cl, const uint8_t *req, size_t len, uint64_t ma
                      int *codes, syn_err *first_err);
 int coord_ddl_recover(cl_cluster *cl, syn_err *err);
 
+/* ---- the catalog's commands (coord_catrep.c) ---------------------------- */
+
+#define COORD_CAT_CMD_TIMEOUT_MS 10000 /* a catalog change not applied by then */
+#define COORD_BARRIER_TIMEOUT_MS 5000  /* no leader answered a read barrier */
+
+struct coord_rcat;
+struct coord_rcat_result;
+/* Open the catalog: the replicated one (cl->rdl) or DATADIR/catalog.db's
+** copy, and fill the cache. Main thread, before the loop runs. */
+int coord_catx_open(cl_cluster *cl, syn_err *err);
+void coord_catx_close(cl_cluster *cl);
+/* Worker thread: apply one catalog command (coord_rcat_encode_*) and wait
+** for its result. Without rdl it is applied here and catalog.db is fsynced
+** before the result is returned. With rdl: chosen by a majority and applied
+** here; SYN_ETIMEDOUT after COORD_CAT_CMD_TIMEOUT_MS (it may still apply
+** later: the outcome is unknown). */
+int coord_catx_submit(cl_cluster *cl, const uint8_t *cmd, size_t len,
+                      struct coord_rcat_result *res, syn_err *err);
+/* A fresh nonce for commands that must not be merged. */
+uint64_t coord_catx_nonce(cl_cluster *cl);
+/* Worker thread: a copy of the DDL intent in flight (*found false: none)
+** and the catalog version it was read at, after a read barrier. */
+typedef struct coord_intent_copy {
+  coord_intent in;
+  uint32_t owner;
+  char *table;
+  uint8_t *req, *undo, *def;
+} coord_intent_copy;
+int coord_catx_intent(cl_cluster *cl, coord_intent_copy *out, bool *found, uint64_t *version,
+                      syn_err *err);
+void coord_intent_copy_free(coord_intent_copy *c);
+
 /* ---- HLC (LOOP) ----------------------------------------------------------- */
 
 int coord_hlc_now(cl_cluster *cl, uint64_t *out, syn_err *err);
@@ -246,14 +278,19 @@ struct cl_cluster {
 
   /* catalog (CAT) */
   pthread_mutex_t catmu;
-  coord_catalog *cat;
+  coord_catalog *cat;         /* local: id epoch, participant ids, and the
+                              ** catalog itself when there is no rdl */
+  struct coord_rcat *lcat;    /* the catalog without rdl (CAT), else NULL */
+  uint64_t rcat_version;      /* version of the catalog the cache shows */
   cat_table **tables;
   int ntables, captables;
   _Atomic uint64_t version;
   coord_seq_cache seqs;
+  _Atomic uint64_t nonce;
 
   /* DDL: one at a time */
   pthread_mutex_t ddlmu;
+  uint64_t ddl_base;          /* catalog version the running DDL read (ddlmu) */
 
   /* ids (ID) */
   pthread_mutex_t idmu;

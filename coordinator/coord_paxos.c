@@ -491,6 +491,9 @@ bool coord_px_is_leader(coord_px *px) {
   if (!px || !px->core || px->closed) return false;
   paxos_status st;
   paxos_get_status(px->core, &st);
+  /* The loop's cached time lags after a long iteration (an fsync): a read
+  ** served on a lease must compare against the real time. */
+  uv_update_time(px->loop);
   return st.role == PAXOS_LEADER && paxos_lease_valid(px->core, px_now(px));
 }
 

@@ -33,6 +33,31 @@
 
 #define RDL_TIMER_MS 100
 #define RDL_FWD_TIMEOUT_MS 1000
+#define RDL_BARRIER_TICK_MS 10
+#define RDL_READ_INDEX_TIMEOUT_MS 1000
+
+/* A catalog command waiting to be applied here. */
+typedef struct rdl_catw {
+  struct rdl_catw *next;
+  uint64_t id;
+  uint8_t *cmd;
+  size_t len;
+  coord_rdl_cat_cb cb;
+  void *ud;
+  uint64_t retry_ms;
+  bool ready;
+  int status;
+  coord_rcat_result res;
+} rdl_catw;
+
+/* A read barrier waiting for the leader's chosen index, then for apply. */
+typedef struct rdl_bar {
+  struct rdl_bar *next;
+  void (*cb)(int status, void *ud);
+  void *ud;
+  uint64_t deadline_ms, target;
+  int status;
+} rdl_bar;
 
 typedef struct rdl_waiter {
   struct rdl_waiter *next; /* same txn */
@@ -57,6 +82,17 @@ struct coord_rdl {
   uint64_t next_redrive_ms;
   uv_timer_t timer, kick;
   bool open, closed;
+  /* catalog commands */
+  rdl_catw *catw;
+  uint64_t id_salt, id_counter;
+  void (*cat_hook)(void *ud, const coord_rcat *cat, const coord_rcat_result *res);
+  void *cat_hook_ud;
+  /* read barriers: pending (next RPC), inflight (the RPC out now), wait
+  ** (index known, applying up to it), ready (to call back) */
+  rdl_bar *bar_pending, *bar_inflight, *bar_wait, *bar_ready;
+  bool bar_rpc, bar_timer_on;
+  uint64_t applied_slot;
+  uv_timer_t bar_timer;
 };
 
 static uint64_t now_ms(coord_rdl *d) { return uv_now(d->loop); }
@@ -172,8 +208,40 @@ static void redrive(coord_rdl *d, bool all) {
   coord_rsm_foreach_undone(d->rsm, redrive_one, &c);
 }
 
+/* Ready catalog waiters and barriers get their callbacks (taken off the
+** lists first: a callback may submit again). */
+static void deliver_cat(coord_rdl *d) {
+  rdl_catw *ready = NULL, **pp = &d->catw;
+  while (*pp) {
+    rdl_catw *w = *pp;
+    if (w->ready) {
+      *pp = w->next;
+      w->next = ready;
+      ready = w;
+    } else {
+      pp = &w->next;
+    }
+  }
+  while (ready) {
+    rdl_catw *w = ready;
+    ready = w->next;
+    w->cb(w->status, w->status == 0 ? &w->res : NULL, w->ud);
+    free(w->cmd);
+    free(w);
+  }
+  rdl_bar *b = d->bar_ready;
+  d->bar_ready = NULL;
+  while (b) {
+    rdl_bar *next = b->next;
+    b->cb(b->status, b->ud);
+    free(b);
+    b = next;
+  }
+}
+
 static void kick_cb(uv_timer_t *h) {
   coord_rdl *d = h->data;
+  deliver_cat(d);
   if (d->deliver_pending) deliver(d);
   if (d->redrive_all) {
     d->redrive_all = false;
@@ -191,10 +259,159 @@ static void timer_cb(uv_timer_t *h) {
       w->retry_ms = now + (submit(d, w->id, w->cmd, w->len) ? COORD_RDL_RETRY_MS : RDL_TIMER_MS);
     }
   }
+  for (rdl_catw *w = d->catw; w; w = w->next) {
+    if (w->ready || now < w->retry_ms) continue;
+    w->retry_ms = now + (submit(d, w->id, w->cmd, w->len) ? COORD_RDL_RETRY_MS : RDL_TIMER_MS);
+  }
   if (d->leader && now >= d->next_redrive_ms) {
     d->next_redrive_ms = now + 1000;
     redrive(d, false);
   }
+}
+
+/* ---- read barriers ------------------------------------------------------------- */
+
+static void bar_move_ready(coord_rdl *d, rdl_bar **list, bool (*pred)(coord_rdl *, rdl_bar *)) {
+  rdl_bar **pp = list;
+  bool any = false;
+  while (*pp) {
+    rdl_bar *b = *pp;
+    if (pred(d, b)) {
+      *pp = b->next;
+      b->next = d->bar_ready;
+      d->bar_ready = b;
+      any = true;
+    } else {
+      pp = &b->next;
+    }
+  }
+  if (any) kick(d);
+}
+
+static bool bar_applied(coord_rdl *d, rdl_bar *b) {
+  if (d->applied_slot < b->target) return false;
+  b->status = 0;
+  return true;
+}
+
+static bool bar_expired(coord_rdl *d, rdl_bar *b) {
+  if (now_ms(d) < b->deadline_ms) return false;
+  b->status = SYN_ETIMEDOUT;
+  return true;
+}
+
+static bool bar_all(coord_rdl *d, rdl_bar *b) {
+  (void)d;
+  b->status = 0;
+  return true;
+}
+
+static void bar_arm(coord_rdl *d);
+
+static void on_read_index(int status, const uint8_t *payload, size_t len, const syn_err *err,
+                          void *ud) {
+  coord_rdl *d = ud;
+  d->bar_rpc = false;
+  rdl_bar *batch = d->bar_inflight;
+  d->bar_inflight = NULL;
+  if (status == 0 && len == 8) {
+    uint64_t idx = 0;
+    for (int i = 0; i < 8; i++) idx |= (uint64_t)payload[i] << (8 * i);
+    while (batch) {
+      rdl_bar *b = batch;
+      batch = b->next;
+      b->target = idx;
+      b->next = d->bar_wait;
+      d->bar_wait = b;
+    }
+    bar_move_ready(d, &d->bar_wait, bar_applied);
+  } else {
+    SYN_LOG_DEBUG(NULL, "read index: %s", err ? err->msg : "bad answer");
+    /* Asked the wrong node, or it went away: ask again on the next tick. */
+    while (batch) {
+      rdl_bar *b = batch;
+      batch = b->next;
+      b->next = d->bar_pending;
+      d->bar_pending = b;
+    }
+  }
+  if (!d->closed) bar_arm(d);
+}
+
+/* Serve what can be served now and send the next read-index RPC. */
+static void bar_step(coord_rdl *d) {
+  if (d->closed) return;
+  bar_move_ready(d, &d->bar_pending, bar_expired);
+  bar_move_ready(d, &d->bar_wait, bar_expired);
+  if (!d->bar_pending || d->bar_rpc) return;
+  if (coord_px_is_leader(d->px)) {
+    bar_move_ready(d, &d->bar_pending, bar_all);
+    return;
+  }
+  uint32_t leader = coord_px_leader(d->px);
+  if (leader == 0 || leader == coord_px_self(d->px)) return; /* elected, no lease yet */
+  rpc_client *c = coord_px_peer_client(d->px, leader);
+  if (!c) return;
+  syn_err e;
+  if (rpc_client_call(c, SYN_M_PAXOS_READ_INDEX, NULL, 0, RDL_READ_INDEX_TIMEOUT_MS,
+                      on_read_index, d, &e) < 0) {
+    SYN_LOG_DEBUG(NULL, "read index to node %u: %s", leader, e.msg);
+    return;
+  }
+  d->bar_inflight = d->bar_pending;
+  d->bar_pending = NULL;
+  d->bar_rpc = true;
+}
+
+static void bar_timer_cb(uv_timer_t *h) {
+  coord_rdl *d = h->data;
+  bar_step(d);
+  if (!d->bar_pending && !d->bar_wait && !d->bar_inflight) {
+    uv_timer_stop(&d->bar_timer);
+    d->bar_timer_on = false;
+  }
+}
+
+static void bar_arm(coord_rdl *d) {
+  if (d->closed || d->bar_timer_on) return;
+  d->bar_timer_on = true;
+  uv_timer_start(&d->bar_timer, bar_timer_cb, RDL_BARRIER_TICK_MS, RDL_BARRIER_TICK_MS);
+}
+
+int coord_rdl_barrier(coord_rdl *d, uint32_t timeout_ms, void (*cb)(int status, void *ud),
+                      void *ud, syn_err *err) {
+  if (d->closed) return syn_err_set(err, SYN_ECLOSED, "decision log closed");
+  if (!d->px || coord_px_is_leader(d->px)) {
+    cb(0, ud);
+    return 0;
+  }
+  rdl_bar *b = calloc(1, sizeof *b);
+  if (!b) return syn_err_set(err, SYN_ENOMEM, "read barrier");
+  b->cb = cb;
+  b->ud = ud;
+  b->deadline_ms = now_ms(d) + timeout_ms;
+  b->next = d->bar_pending;
+  d->bar_pending = b;
+  bar_step(d);
+  bar_arm(d);
+  return 0;
+}
+
+static void on_read_index_req(rpc_call *call, const uint8_t *payload, size_t len, void *ud) {
+  (void)payload;
+  (void)len;
+  coord_rdl *d = ud;
+  /* Only a leader holding its lease knows that no other node can have
+  ** chosen anything beyond its chosen index (docs/consensus.md). */
+  if (d->closed || !d->px || !coord_px_is_leader(d->px)) {
+    rpc_reply_error(call, SYN_EBUSY, "not the leader");
+    return;
+  }
+  paxos_status st;
+  coord_px_get_status(d->px, &st);
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(st.chosen >> (8 * i));
+  rpc_reply(call, b, 8);
 }
 
 /* ---- state machine hooks (called from inside the paxos core: no proposing) ---- */
@@ -209,6 +426,17 @@ static void sm_apply(void *ud, uint64_t slot, const paxos_value *vals, uint32_t 
       SYN_LOG_WARN(NULL, "decision log slot %llu: %s", (unsigned long long)slot, e.msg);
       continue;
     }
+    if (eff.result == COORD_RSM_CATALOG_APPLIED) {
+      for (rdl_catw *w = d->catw; w; w = w->next)
+        if (w->id == vals[i].id && !w->ready) {
+          w->ready = true;
+          w->res = eff.cat;
+          d->deliver_pending = true;
+        }
+      if (d->cat_hook && (eff.cat.schema_changed || eff.cat.roles_changed))
+        d->cat_hook(d->cat_hook_ud, coord_rsm_catalog(d->rsm), &eff.cat);
+      continue;
+    }
     coord_rsm_cmd cmd;
     uint64_t txn;
     if (coord_rsm_peek(vals[i].data, vals[i].len, &cmd, &txn) < 0) continue;
@@ -217,6 +445,8 @@ static void sm_apply(void *ud, uint64_t slot, const paxos_value *vals, uint32_t 
       u64map_put(&d->age, txn, (void *)(uintptr_t)(now_ms(d) + 1));
     if (u64map_get(&d->waiters, txn)) d->deliver_pending = true;
   }
+  if (slot > d->applied_slot) d->applied_slot = slot;
+  bar_move_ready(d, &d->bar_wait, bar_applied);
   if (d->deliver_pending) kick(d);
 }
 
@@ -240,6 +470,16 @@ static int sm_snapshot_install(void *ud, uint64_t slot, const uint8_t *data, siz
   }
   u64map_free(&d->age);
   memset(&d->age, 0, sizeof d->age);
+  if (slot > d->applied_slot) d->applied_slot = slot;
+  /* Catalog commands the snapshot covers never reach sm_apply here: their
+  ** results are unknown (see coord_rdl_submit_cat). */
+  for (rdl_catw *w = d->catw; w; w = w->next)
+    if (!w->ready && coord_rsm_id_applied(d->rsm, w->id)) {
+      w->ready = true;
+      w->status = SYN_EBUSY;
+    }
+  if (d->cat_hook) d->cat_hook(d->cat_hook_ud, coord_rsm_catalog(d->rsm), NULL);
+  bar_move_ready(d, &d->bar_wait, bar_applied);
   d->deliver_pending = true;
   kick(d);
   return 0;
@@ -256,6 +496,8 @@ static void sm_proposal_done(void *ud, uint64_t id, int status, uint64_t slot) {
     for (rdl_waiter *w = d->waiters.vals[i]; w; w = w->next)
       if (w->id == id) w->retry_ms = 0;
   }
+  for (rdl_catw *w = d->catw; w; w = w->next)
+    if (w->id == id) w->retry_ms = 0;
 }
 
 static void sm_leadership(void *ud, bool leader) {
@@ -309,7 +551,12 @@ int coord_rdl_new(uv_loop_t *loop, coord_rdl **out, syn_err *err) {
                         .proposal_done = sm_proposal_done, .leadership = sm_leadership};
   uv_timer_init(loop, &d->timer);
   uv_timer_init(loop, &d->kick);
-  d->timer.data = d->kick.data = d;
+  uv_timer_init(loop, &d->bar_timer);
+  d->timer.data = d->kick.data = d->bar_timer.data = d;
+  /* Catalog command ids must never repeat one applied in an earlier life
+  ** of this node (it would be dropped as a duplicate): a salt from the
+  ** clock and the address space makes them unique in practice. */
+  d->id_salt = syn_hash64(&(uint64_t[2]){uv_hrtime(), (uint64_t)(uintptr_t)d}, 16);
   d->open = true;
   uv_timer_start(&d->timer, timer_cb, RDL_TIMER_MS, RDL_TIMER_MS);
   *out = d;
@@ -320,7 +567,10 @@ const coord_px_sm *coord_rdl_sm(coord_rdl *d) { return &d->sm; }
 
 void coord_rdl_attach(coord_rdl *d, coord_px *px, rpc_server *rpc) {
   d->px = px;
-  if (rpc) rpc_server_register(rpc, SYN_M_PAXOS_PROPOSE, on_propose, d);
+  if (rpc) {
+    rpc_server_register(rpc, SYN_M_PAXOS_PROPOSE, on_propose, d);
+    rpc_server_register(rpc, SYN_M_PAXOS_READ_INDEX, on_read_index_req, d);
+  }
   if (d->deliver_pending || d->leader) kick(d);
 }
 
@@ -365,6 +615,43 @@ int coord_rdl_propose(coord_rdl *d, const dlog_record *rec, dlog_cb cb, void *ud
   return 0;
 }
 
+int coord_rdl_submit_cat(coord_rdl *d, const uint8_t *cmd, size_t len, coord_rdl_cat_cb cb,
+                         void *ud, syn_err *err) {
+  if (d->closed) return syn_err_set(err, SYN_ECLOSED, "decision log closed");
+  int rc = coord_rcat_check(cmd, len, err);
+  if (rc < 0) return rc;
+  rdl_catw *w = calloc(1, sizeof *w);
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!w || !copy) {
+    free(w);
+    free(copy);
+    return syn_err_set(err, SYN_ENOMEM, "catalog command");
+  }
+  memcpy(copy, cmd, len);
+  uint64_t key[2] = {d->id_salt, ++d->id_counter};
+  w->id = syn_hash64(key, sizeof key);
+  if (!w->id) w->id = 1;
+  w->cmd = copy;
+  w->len = len;
+  w->cb = cb;
+  w->ud = ud;
+  w->retry_ms = now_ms(d) + COORD_RDL_RETRY_MS;
+  w->next = d->catw;
+  d->catw = w;
+  if (!submit(d, w->id, w->cmd, w->len)) w->retry_ms = now_ms(d) + RDL_TIMER_MS;
+  return 0;
+}
+
+void coord_rdl_set_catalog_hook(coord_rdl *d,
+                                void (*fn)(void *ud, const coord_rcat *cat,
+                                           const coord_rcat_result *res),
+                                void *ud) {
+  d->cat_hook = fn;
+  d->cat_hook_ud = ud;
+}
+
+const coord_rcat *coord_rdl_catalog(coord_rdl *d) { return coord_rsm_catalog(d->rsm); }
+
 int coord_rdl_mark_done(coord_rdl *d, uint64_t txn, syn_err *err) {
   bool done = false;
   if (coord_rsm_lookup(d->rsm, txn, NULL, &done) != 0)
@@ -396,11 +683,30 @@ void coord_rdl_close(coord_rdl *d) {
   if (d->open) {
     uv_close((uv_handle_t *)&d->timer, NULL);
     uv_close((uv_handle_t *)&d->kick, NULL);
+    uv_close((uv_handle_t *)&d->bar_timer, NULL);
   }
 }
 
 void coord_rdl_cancel(coord_rdl *d) {
   if (!d) return;
+  rdl_catw *cw = d->catw;
+  d->catw = NULL;
+  while (cw) {
+    rdl_catw *next = cw->next;
+    cw->cb(SYN_ECLOSED, NULL, cw->ud);
+    free(cw->cmd);
+    free(cw);
+    cw = next;
+  }
+  rdl_bar *lists[4] = {d->bar_pending, d->bar_inflight, d->bar_wait, d->bar_ready};
+  d->bar_pending = d->bar_inflight = d->bar_wait = d->bar_ready = NULL;
+  for (int i = 0; i < 4; i++)
+    for (rdl_bar *b = lists[i]; b;) {
+      rdl_bar *next = b->next;
+      b->cb(SYN_ECLOSED, b->ud);
+      free(b);
+      b = next;
+    }
   u64map ws = d->waiters;
   memset(&d->waiters, 0, sizeof d->waiters);
   for (size_t i = 0; i < ws.cap; i++) {

@@ -34,6 +34,7 @@
 #include "common/err.h"
 #include "common/rpc.h"
 #include "coordinator/coord_paxos.h"
+#include "coordinator/coord_rcat.h"
 #include "coordinator/decision_log.h"
 
 #define COORD_RDL_RETRY_MS 1000
@@ -54,6 +55,38 @@ int coord_rdl_propose(coord_rdl *d, const dlog_record *rec, dlog_cb cb, void *ud
 int coord_rdl_mark_done(coord_rdl *d, uint64_t txn, syn_err *err);
 int coord_rdl_lookup(coord_rdl *d, uint64_t txn, dlog_record *out, bool *done);
 int coord_rdl_foreach_undone(coord_rdl *d, int (*fn)(const dlog_record *rec, void *ud), void *ud);
+
+/* ---- catalog commands and reads (coord_rcat.h) ---- */
+
+/* res is borrowed for the call; status 0 with res, or SYN_ECLOSED (closing),
+** SYN_EBUSY (the command was applied as part of a snapshot install, so its
+** result is unknown here: read the catalog to see what happened). */
+typedef void (*coord_rdl_cat_cb)(int status, const coord_rcat_result *res, void *ud);
+/* Propose a catalog command (bytes copied) under a fresh value id, so equal
+** bytes proposed twice apply twice; retried with the same id until applied
+** here. cb runs on the loop, never inside this call. */
+int coord_rdl_submit_cat(coord_rdl *d, const uint8_t *cmd, size_t len, coord_rdl_cat_cb cb,
+                         void *ud, syn_err *err);
+/* Called on the loop right after each catalog command or snapshot install
+** changed the catalog (res NULL for an install), inside the paxos core's
+** apply: it must not propose. */
+void coord_rdl_set_catalog_hook(coord_rdl *d,
+                                void (*fn)(void *ud, const coord_rcat *cat,
+                                           const coord_rcat_result *res),
+                                void *ud);
+/* Loop thread; borrowed until the next apply. */
+const coord_rcat *coord_rdl_catalog(coord_rdl *d);
+
+/* Read barrier (the read-index rule, docs/consensus.md "Reads on every
+** coordinator"): cb(0) once this coordinator has applied every slot that
+** was chosen when the call was made, so a read of the local state machine
+** afterwards sees every write that completed before the call. The leader
+** holding its lease answers at once (cb may run inside this call); a
+** follower asks the leader for its chosen index (one RPC shared by every
+** barrier that waits for the next one) and waits to apply up to it.
+** cb(SYN_ETIMEDOUT) after timeout_ms without a leader's answer. */
+int coord_rdl_barrier(coord_rdl *d, uint32_t timeout_ms, void (*cb)(int status, void *ud),
+                      void *ud, syn_err *err);
 
 /* Loop thread: stop the timers (nothing is proposed or delivered after
 ** this). Idempotent. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "txn/u64map.h"
 
 typedef struct rsm_dec {
@@ -33,76 +34,11 @@ struct coord_rsm {
   rsm_dec **order;   /* decisions in applied order */
   size_t n, cap;
   u64map ids;        /* applied client ids (value: non-NULL marker) */
+  coord_rcat *cat;   /* the replicated catalog */
   uint64_t undone, applied, dups, bad;
 };
 
 static char id_marker;
-
-/* ---- byte helpers ---------------------------------------------------------- */
-
-typedef struct wbuf {
-  uint8_t *p;
-  size_t len, cap;
-  bool oom;
-} wbuf;
-
-static void w_bytes(wbuf *w, const void *src, size_t n) {
-  if (w->oom) return;
-  if (w->len + n > w->cap) {
-    size_t cap = w->cap ? w->cap : 64;
-    while (cap < w->len + n) cap *= 2;
-    uint8_t *q = realloc(w->p, cap);
-    if (!q) {
-      w->oom = true;
-      return;
-    }
-    w->p = q;
-    w->cap = cap;
-  }
-  memcpy(w->p + w->len, src, n);
-  w->len += n;
-}
-
-static void w_u8(wbuf *w, uint8_t v) { w_bytes(w, &v, 1); }
-static void w_u32(wbuf *w, uint32_t v) {
-  uint8_t b[4];
-  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
-  w_bytes(w, b, 4);
-}
-static void w_u64(wbuf *w, uint64_t v) {
-  uint8_t b[8];
-  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
-  w_bytes(w, b, 8);
-}
-
-typedef struct rbuf {
-  const uint8_t *p;
-  size_t len, off;
-  bool bad;
-} rbuf;
-
-static bool r_need(rbuf *r, size_t n) {
-  if (r->bad || r->len - r->off < n) {
-    r->bad = true;
-    return false;
-  }
-  return true;
-}
-static uint8_t r_u8(rbuf *r) { return r_need(r, 1) ? r->p[r->off++] : 0; }
-static uint32_t r_u32(rbuf *r) {
-  if (!r_need(r, 4)) return 0;
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)r->p[r->off + (size_t)i] << (8 * i);
-  r->off += 4;
-  return v;
-}
-static uint64_t r_u64(rbuf *r) {
-  if (!r_need(r, 8)) return 0;
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)r->p[r->off + (size_t)i] << (8 * i);
-  r->off += 8;
-  return v;
-}
 
 static int check_record(const dlog_record *rec, syn_err *err) {
   if (rec->outcome != DLOG_COMMIT && rec->outcome != DLOG_ABORT)
@@ -119,13 +55,13 @@ static int check_record(const dlog_record *rec, syn_err *err) {
 int coord_rsm_encode_decide(const dlog_record *rec, uint8_t **out, size_t *len, syn_err *err) {
   int rc = check_record(rec, err);
   if (rc < 0) return rc;
-  wbuf w = {0};
-  w_u8(&w, COORD_RSM_DECIDE);
-  w_u64(&w, rec->txn);
-  w_u8(&w, (uint8_t)rec->outcome);
-  w_u64(&w, rec->outcome == DLOG_COMMIT ? rec->commit_ts : 0);
-  w_u32(&w, rec->nparts);
-  for (uint32_t i = 0; i < rec->nparts; i++) w_u32(&w, rec->parts[i]);
+  syn_wbuf w = {0};
+  syn_wbuf_u8(&w, COORD_RSM_DECIDE);
+  syn_wbuf_u64(&w, rec->txn);
+  syn_wbuf_u8(&w, (uint8_t)rec->outcome);
+  syn_wbuf_u64(&w, rec->outcome == DLOG_COMMIT ? rec->commit_ts : 0);
+  syn_wbuf_u32(&w, rec->nparts);
+  for (uint32_t i = 0; i < rec->nparts; i++) syn_wbuf_u32(&w, rec->parts[i]);
   if (w.oom) {
     free(w.p);
     return syn_err_set(err, SYN_ENOMEM, "decision command");
@@ -136,9 +72,9 @@ int coord_rsm_encode_decide(const dlog_record *rec, uint8_t **out, size_t *len, 
 }
 
 int coord_rsm_encode_done(uint64_t txn, uint8_t **out, size_t *len, syn_err *err) {
-  wbuf w = {0};
-  w_u8(&w, COORD_RSM_DONE);
-  w_u64(&w, txn);
+  syn_wbuf w = {0};
+  syn_wbuf_u8(&w, COORD_RSM_DONE);
+  syn_wbuf_u64(&w, txn);
   if (w.oom) {
     free(w.p);
     return syn_err_set(err, SYN_ENOMEM, "done command");
@@ -149,15 +85,21 @@ int coord_rsm_encode_done(uint64_t txn, uint8_t **out, size_t *len, syn_err *err
 }
 
 int coord_rsm_peek(const uint8_t *data, size_t len, coord_rsm_cmd *cmd, uint64_t *txn) {
-  rbuf r = {data, len, 0, false};
-  uint8_t t = r_u8(&r);
-  uint64_t x = r_u64(&r);
+  if (coord_rcat_is_cmd(data, len)) {
+    if (coord_rcat_check(data, len, NULL) < 0) return SYN_EINVAL;
+    *cmd = COORD_RSM_CATALOG;
+    *txn = 0;
+    return 0;
+  }
+  syn_rbuf r = {data, len, 0, false};
+  uint8_t t = syn_rbuf_u8(&r);
+  uint64_t x = syn_rbuf_u64(&r);
   if (r.bad) return SYN_EINVAL;
   if (t == COORD_RSM_DECIDE) {
     /* The whole command must be well formed, not only its header. */
-    uint8_t o = r_u8(&r);
-    r_u64(&r);
-    uint32_t n = r_u32(&r);
+    uint8_t o = syn_rbuf_u8(&r);
+    syn_rbuf_u64(&r);
+    uint32_t n = syn_rbuf_u32(&r);
     if (r.bad || (o != DLOG_COMMIT && o != DLOG_ABORT) || n > DLOG_MAX_PARTS ||
         r.len - r.off != (size_t)n * 4)
       return SYN_EINVAL;
@@ -174,6 +116,11 @@ int coord_rsm_peek(const uint8_t *data, size_t len, coord_rsm_cmd *cmd, uint64_t
 int coord_rsm_new(coord_rsm **out, syn_err *err) {
   coord_rsm *r = calloc(1, sizeof *r);
   if (!r) return syn_err_set(err, SYN_ENOMEM, "decision table");
+  int rc = coord_rcat_new(&r->cat, err);
+  if (rc < 0) {
+    free(r);
+    return rc;
+  }
   *out = r;
   return 0;
 }
@@ -194,6 +141,7 @@ static void table_clear(coord_rsm *r) {
 void coord_rsm_free(coord_rsm *r) {
   if (!r) return;
   table_clear(r);
+  coord_rcat_free(r->cat);
   free(r);
 }
 
@@ -239,18 +187,18 @@ static int table_add(coord_rsm *r, const dlog_record *rec, bool done, rsm_dec **
 
 /* Decode a DECIDE body after the type byte into rec; parts point into a
 ** malloc'd array returned in *parts. */
-static int decode_decide(rbuf *rb, dlog_record *rec, uint32_t **parts) {
-  rec->txn = r_u64(rb);
-  rec->outcome = (dlog_outcome)r_u8(rb);
-  rec->commit_ts = r_u64(rb);
-  rec->nparts = r_u32(rb);
+static int decode_decide(syn_rbuf *rb, dlog_record *rec, uint32_t **parts) {
+  rec->txn = syn_rbuf_u64(rb);
+  rec->outcome = (dlog_outcome)syn_rbuf_u8(rb);
+  rec->commit_ts = syn_rbuf_u64(rb);
+  rec->nparts = syn_rbuf_u32(rb);
   *parts = NULL;
   if (rb->bad || rec->nparts > DLOG_MAX_PARTS) return SYN_EINVAL;
-  if (!r_need(rb, (size_t)rec->nparts * 4)) return SYN_EINVAL;
+  if (!syn_rbuf_need(rb, (size_t)rec->nparts * 4)) return SYN_EINVAL;
   if (rec->nparts) {
     *parts = malloc(rec->nparts * sizeof **parts);
     if (!*parts) return SYN_ENOMEM;
-    for (uint32_t i = 0; i < rec->nparts; i++) (*parts)[i] = r_u32(rb);
+    for (uint32_t i = 0; i < rec->nparts; i++) (*parts)[i] = syn_rbuf_u32(rb);
   }
   rec->parts = *parts;
   if (rec->outcome != DLOG_COMMIT && rec->outcome != DLOG_ABORT) return SYN_EINVAL;
@@ -265,8 +213,23 @@ int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
     eff->result = COORD_RSM_DUP;
     return 0;
   }
-  rbuf rb = {data, len, 0, false};
-  uint8_t t = r_u8(&rb);
+  if (coord_rcat_is_cmd(data, len)) {
+    eff->cmd = COORD_RSM_CATALOG;
+    int rc = coord_rcat_apply(r->cat, data, len, &eff->cat, err);
+    if (rc == SYN_ENOMEM) return rc;
+    /* Garbage counts as applied, like a bad decision command below. */
+    if (u64map_put(&r->ids, id, &id_marker) < 0)
+      return syn_err_set(err, SYN_ENOMEM, "decision table");
+    if (rc < 0) {
+      r->bad++;
+      return rc;
+    }
+    eff->result = COORD_RSM_CATALOG_APPLIED;
+    r->applied++;
+    return 0;
+  }
+  syn_rbuf rb = {data, len, 0, false};
+  uint8_t t = syn_rbuf_u8(&rb);
   int rc = 0;
   if (t == COORD_RSM_DECIDE) {
     dlog_record rec;
@@ -303,7 +266,7 @@ int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
     }
     free(parts);
   } else if (t == COORD_RSM_DONE) {
-    uint64_t txn = r_u64(&rb);
+    uint64_t txn = syn_rbuf_u64(&rb);
     if (!rb.bad && rb.off == len) {
       if (u64map_put(&r->ids, id, &id_marker) < 0)
         return syn_err_set(err, SYN_ENOMEM, "decision table");
@@ -351,6 +314,12 @@ int coord_rsm_foreach_undone(const coord_rsm *r, int (*fn)(const dlog_record *re
   return 0;
 }
 
+bool coord_rsm_id_applied(const coord_rsm *r, uint64_t id) {
+  return u64map_get(&r->ids, id) != NULL;
+}
+
+const coord_rcat *coord_rsm_catalog(const coord_rsm *r) { return r->cat; }
+
 void coord_rsm_get_stats(const coord_rsm *r, coord_rsm_stats *out) {
   *out = (coord_rsm_stats){.decisions = r->n, .undone = r->undone, .ids = u64map_len(&r->ids),
                            .applied = r->applied, .dups = r->dups, .bad = r->bad};
@@ -359,25 +328,35 @@ void coord_rsm_get_stats(const coord_rsm *r, coord_rsm_stats *out) {
 /* ---- snapshots ---------------------------------------------------------------------- */
 
 #define SNAP_MAGIC "SRSM"
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2 /* 1: no catalog section */
 
 int coord_rsm_snapshot_take(const coord_rsm *r, uint8_t **out, size_t *len, syn_err *err) {
-  wbuf w = {0};
-  w_bytes(&w, SNAP_MAGIC, 4);
-  w_u32(&w, SNAP_VERSION);
-  w_u64(&w, u64map_len(&r->ids));
+  syn_wbuf w = {0};
+  syn_wbuf_bytes(&w, SNAP_MAGIC, 4);
+  syn_wbuf_u32(&w, SNAP_VERSION);
+  syn_wbuf_u64(&w, u64map_len(&r->ids));
   for (size_t i = 0; i < r->ids.cap; i++)
-    if (r->ids.used[i]) w_u64(&w, r->ids.keys[i]);
-  w_u64(&w, r->n);
+    if (r->ids.used[i]) syn_wbuf_u64(&w, r->ids.keys[i]);
+  syn_wbuf_u64(&w, r->n);
   for (size_t i = 0; i < r->n; i++) {
     const rsm_dec *d = r->order[i];
-    w_u64(&w, d->txn);
-    w_u8(&w, (uint8_t)d->outcome);
-    w_u8(&w, d->done ? 1 : 0);
-    w_u64(&w, d->commit_ts);
-    w_u32(&w, d->nparts);
-    for (uint32_t k = 0; k < d->nparts; k++) w_u32(&w, d->parts[k]);
+    syn_wbuf_u64(&w, d->txn);
+    syn_wbuf_u8(&w, (uint8_t)d->outcome);
+    syn_wbuf_u8(&w, d->done ? 1 : 0);
+    syn_wbuf_u64(&w, d->commit_ts);
+    syn_wbuf_u32(&w, d->nparts);
+    for (uint32_t k = 0; k < d->nparts; k++) syn_wbuf_u32(&w, d->parts[k]);
   }
+  uint8_t *cat = NULL;
+  size_t catlen = 0;
+  int rc = coord_rcat_snapshot_take(r->cat, &cat, &catlen, err);
+  if (rc < 0) {
+    free(w.p);
+    return rc;
+  }
+  syn_wbuf_u64(&w, catlen);
+  syn_wbuf_bytes(&w, cat, catlen);
+  free(cat);
   if (w.oom) {
     free(w.p);
     return syn_err_set(err, SYN_ENOMEM, "decision table snapshot");
@@ -388,35 +367,36 @@ int coord_rsm_snapshot_take(const coord_rsm *r, uint8_t **out, size_t *len, syn_
 }
 
 int coord_rsm_snapshot_install(coord_rsm *r, const uint8_t *data, size_t len, syn_err *err) {
-  rbuf rb = {data, len, 0, false};
+  syn_rbuf rb = {data, len, 0, false};
   if (len < 8 || memcmp(data, SNAP_MAGIC, 4) != 0)
     return syn_err_set(err, SYN_EINVAL, "decision snapshot: bad magic");
   rb.off = 4;
-  if (r_u32(&rb) != SNAP_VERSION)
+  uint32_t ver = syn_rbuf_u32(&rb);
+  if (ver != 1 && ver != SNAP_VERSION)
     return syn_err_set(err, SYN_EINVAL, "decision snapshot: unknown version");
   coord_rsm fresh;
   memset(&fresh, 0, sizeof fresh);
   int rc = 0;
-  uint64_t nids = r_u64(&rb);
+  uint64_t nids = syn_rbuf_u64(&rb);
   if (rb.bad || nids > (len - rb.off) / 8) rc = SYN_EINVAL;
   for (uint64_t i = 0; rc == 0 && i < nids; i++) {
-    uint64_t id = r_u64(&rb);
+    uint64_t id = syn_rbuf_u64(&rb);
     if (u64map_put(&fresh.ids, id, &id_marker) < 0) rc = SYN_ENOMEM;
   }
-  uint64_t ndec = rc == 0 ? r_u64(&rb) : 0;
+  uint64_t ndec = rc == 0 ? syn_rbuf_u64(&rb) : 0;
   /* Each decision takes at least 22 bytes: bound the count by the input. */
   if (rc == 0 && (rb.bad || ndec > (len - rb.off) / 22)) rc = SYN_EINVAL;
   for (uint64_t i = 0; rc == 0 && i < ndec; i++) {
     dlog_record rec;
-    rec.txn = r_u64(&rb);
-    rec.outcome = (dlog_outcome)r_u8(&rb);
-    uint8_t done = r_u8(&rb);
-    rec.commit_ts = r_u64(&rb);
-    rec.nparts = r_u32(&rb);
+    rec.txn = syn_rbuf_u64(&rb);
+    rec.outcome = (dlog_outcome)syn_rbuf_u8(&rb);
+    uint8_t done = syn_rbuf_u8(&rb);
+    rec.commit_ts = syn_rbuf_u64(&rb);
+    rec.nparts = syn_rbuf_u32(&rb);
     uint32_t *parts = NULL;
     if (rb.bad || rec.nparts > DLOG_MAX_PARTS || done > 1 ||
         (rec.outcome != DLOG_COMMIT && rec.outcome != DLOG_ABORT) ||
-        !r_need(&rb, (size_t)rec.nparts * 4) || u64map_get(&fresh.by_txn, rec.txn)) {
+        !syn_rbuf_need(&rb, (size_t)rec.nparts * 4) || u64map_get(&fresh.by_txn, rec.txn)) {
       rc = SYN_EINVAL;
       break;
     }
@@ -426,19 +406,33 @@ int coord_rsm_snapshot_install(coord_rsm *r, const uint8_t *data, size_t len, sy
         rc = SYN_ENOMEM;
         break;
       }
-      for (uint32_t k = 0; k < rec.nparts; k++) parts[k] = r_u32(&rb);
+      for (uint32_t k = 0; k < rec.nparts; k++) parts[k] = syn_rbuf_u32(&rb);
     }
     rec.parts = parts;
     rc = table_add(&fresh, &rec, done != 0, NULL);
     free(parts);
   }
+  coord_rcat *cat = NULL;
+  if (rc == 0) rc = coord_rcat_new(&cat, NULL);
+  if (rc == 0 && ver >= 2) {
+    uint64_t catlen = syn_rbuf_u64(&rb);
+    if (!rb.bad && catlen == len - rb.off) {
+      rc = coord_rcat_snapshot_install(cat, data + rb.off, (size_t)catlen, NULL);
+      rb.off = len;
+    } else {
+      rc = SYN_EINVAL;
+    }
+  }
   if (rc == 0 && rb.off != len) rc = SYN_EINVAL;
   if (rc < 0) {
     table_clear(&fresh);
+    coord_rcat_free(cat);
     return syn_err_set(err, rc, rc == SYN_ENOMEM ? "decision snapshot: out of memory"
                                                  : "decision snapshot does not decode");
   }
   table_clear(r);
+  coord_rcat_free(r->cat);
+  r->cat = cat;
   r->by_txn = fresh.by_txn;
   r->order = fresh.order;
   r->n = fresh.n;

@@ -11,7 +11,9 @@
 **       the decision in force is reported back (as dlog_propose's callback
 **       does with the local decision log);
 **   DONE(txn)   every participant acknowledged the decision; a DONE for a
-**       txn without a decision is ignored.
+**       txn without a decision is ignored;
+**   catalog commands (coord_rcat.h): applied to the replicated catalog the
+**       table carries alongside the decisions.
 ** Every value carries a client-chosen 64-bit id (paxos_value.id). A value
 ** may be chosen more than once (a new leader re-proposes what it found, the
 ** shell retries proposals reported lost), so applying an id that was
@@ -31,6 +33,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "coordinator/coord_rcat.h"
 #include "coordinator/decision_log.h"
 
 typedef struct coord_rsm coord_rsm;
@@ -38,6 +41,7 @@ typedef struct coord_rsm coord_rsm;
 typedef enum {
   COORD_RSM_DECIDE = 1,
   COORD_RSM_DONE = 2,
+  COORD_RSM_CATALOG = 3, /* any coord_rcat command */
 } coord_rsm_cmd;
 
 typedef enum {
@@ -46,6 +50,7 @@ typedef enum {
   COORD_RSM_KEPT,         /* DECIDE for a decided txn: rec is the earlier one */
   COORD_RSM_MARKED_DONE,  /* DONE recorded for rec.txn */
   COORD_RSM_IGNORED,      /* DONE without a decision, or already done */
+  COORD_RSM_CATALOG_APPLIED, /* a catalog command: see cat */
 } coord_rsm_result;
 
 /* What one apply did. rec (and its parts) is borrowed until the next call
@@ -55,6 +60,7 @@ typedef struct coord_rsm_effect {
   coord_rsm_cmd cmd;
   uint64_t txn;
   dlog_record rec; /* the decision in force for txn (DECIDED, KEPT, MARKED_DONE) */
+  coord_rcat_result cat; /* CATALOG_APPLIED */
 } coord_rsm_effect;
 
 int coord_rsm_new(coord_rsm **out, syn_err *err);
@@ -64,7 +70,7 @@ void coord_rsm_free(coord_rsm *r);
 int coord_rsm_encode_decide(const dlog_record *rec, uint8_t **out, size_t *len, syn_err *err);
 int coord_rsm_encode_done(uint64_t txn, uint8_t **out, size_t *len, syn_err *err);
 /* Check that data is one well-formed command and peek at its type and
-** txn without applying it. SYN_EINVAL otherwise. */
+** txn (0 for catalog commands) without applying it. SYN_EINVAL otherwise. */
 int coord_rsm_peek(const uint8_t *data, size_t len, coord_rsm_cmd *cmd, uint64_t *txn);
 
 /* Apply one chosen value. SYN_EINVAL for bytes that are no command: the
@@ -80,6 +86,12 @@ int coord_rsm_lookup(const coord_rsm *r, uint64_t txn, dlog_record *out, bool *d
 ** non-zero stops the walk and that value is returned. */
 int coord_rsm_foreach_undone(const coord_rsm *r, int (*fn)(const dlog_record *rec, void *ud),
                              void *ud);
+
+/* Has a value with this id been applied (or installed by a snapshot)? */
+bool coord_rsm_id_applied(const coord_rsm *r, uint64_t id);
+
+/* The replicated catalog (borrowed; changes with every apply/install). */
+const coord_rcat *coord_rsm_catalog(const coord_rsm *r);
 
 typedef struct coord_rsm_stats {
   uint64_t decisions, undone, ids, applied, dups, bad;

@@ -62,6 +62,13 @@ typedef enum {
 ** and reload them when it changes. */
 uint64_t cl_catalog_version(cl_cluster *cl);
 
+/* Make the local catalog at least as new as every DDL that completed (on
+** any coordinator) before this call: sessions call it before each
+** statement. On a coordinator group's follower it costs one round trip to
+** the leader (the read-index rule, docs/consensus.md); without a group it
+** returns at once. CL_EUNAVAILABLE when no leader answers in time. */
+int cl_catalog_barrier(cl_cluster *cl, syn_err *err);
+
 /* A deep copy of the table's definition (free with cat_table_free), or
 ** SYN_ENOTFOUND. Names are case-sensitive as stored (the parser folds
 ** unquoted identifiers to lower case). */

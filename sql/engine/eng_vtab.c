@@ -588,6 +588,10 @@ static int open_db(eng_session *s, syn_err *e) {
 }
 
 int eng__catalog_sync(eng_session *s, syn_err *e) {
+  /* Every DDL that returned before this statement began, through any
+  ** coordinator, must be visible to it. */
+  int brc = cl_catalog_barrier(s->cl, e);
+  if (brc < 0) return brc;
   uint64_t ver = cl_catalog_version(s->cl);
   if (s->cat_loaded && ver == s->cat_version && s->db) return 0;
   /* A fresh connection is the simplest way to drop every stale table and
