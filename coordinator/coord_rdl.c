@@ -677,18 +677,9 @@ int coord_rdl_foreach_undone(coord_rdl *d, int (*fn)(const dlog_record *rec, voi
   return coord_rsm_foreach_undone(d->rsm, fn, ud);
 }
 
-void coord_rdl_close(coord_rdl *d) {
-  if (!d || d->closed) return;
-  d->closed = true;
-  if (d->open) {
-    uv_close((uv_handle_t *)&d->timer, NULL);
-    uv_close((uv_handle_t *)&d->kick, NULL);
-    uv_close((uv_handle_t *)&d->bar_timer, NULL);
-  }
-}
-
-void coord_rdl_cancel(coord_rdl *d) {
-  if (!d) return;
+/* Catalog commands and read barriers end with SYN_ECLOSED (their callers
+** are worker threads that must not wait for a loop that is stopping). */
+static void cancel_reads(coord_rdl *d) {
   rdl_catw *cw = d->catw;
   d->catw = NULL;
   while (cw) {
@@ -707,6 +698,22 @@ void coord_rdl_cancel(coord_rdl *d) {
       free(b);
       b = next;
     }
+}
+
+void coord_rdl_close(coord_rdl *d) {
+  if (!d || d->closed) return;
+  d->closed = true;
+  cancel_reads(d);
+  if (d->open) {
+    uv_close((uv_handle_t *)&d->timer, NULL);
+    uv_close((uv_handle_t *)&d->kick, NULL);
+    uv_close((uv_handle_t *)&d->bar_timer, NULL);
+  }
+}
+
+void coord_rdl_cancel(coord_rdl *d) {
+  if (!d) return;
+  cancel_reads(d);
   u64map ws = d->waiters;
   memset(&d->waiters, 0, sizeof d->waiters);
   for (size_t i = 0; i < ws.cap; i++) {

@@ -89,7 +89,8 @@ int coord_rdl_barrier(coord_rdl *d, uint32_t timeout_ms, void (*cb)(int status, 
                       void *ud, syn_err *err);
 
 /* Loop thread: stop the timers (nothing is proposed or delivered after
-** this). Idempotent. */
+** this); catalog commands and read barriers still waiting get SYN_ECLOSED
+** now. Idempotent. */
 void coord_rdl_close(coord_rdl *d);
 /* Every proposal still waiting gets SYN_ECLOSED now (the commit driver
 ** calls it before freeing its core). */
