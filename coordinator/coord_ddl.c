@@ -50,6 +50,13 @@
 #define COORD_DDL_RETRY_MS 5000
 #define COORD_DDL_TAKEOVER_MS 20000 /* another coordinator's intent left this long */
 
+/* SYNOD_DDL_TAKEOVER_MS overrides the takeover delay (tests shorten it). */
+static uint64_t takeover_ms(void) {
+  const char *e = getenv("SYNOD_DDL_TAKEOVER_MS");
+  long v = e ? strtol(e, NULL, 10) : 0;
+  return v > 0 ? (uint64_t)v : COORD_DDL_TAKEOVER_MS;
+}
+
 static uint64_t mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -185,7 +192,7 @@ static int finish_intent(cl_cluster *cl, const coord_intent *in, syn_err *err) {
 ** reports that (coord_rcat COMPLETE is conditional), so the two never both
 ** apply. wait_others false (start-up recovery): leave others' alone. */
 static int finish_pending(cl_cluster *cl, bool wait_others, syn_err *err) {
-  uint64_t waited_seq = 0, since = 0;
+  uint64_t waited_seq = 0, since = 0, limit = takeover_ms();
   for (int round = 0;; round++) {
     coord_intent_copy c;
     bool found = false;
@@ -206,20 +213,20 @@ static int finish_pending(cl_cluster *cl, bool wait_others, syn_err *err) {
       waited_seq = (uint64_t)c.in.seq;
       since = now;
     }
-    if (mine || now - since >= COORD_DDL_TAKEOVER_MS) {
+    if (mine || now - since >= limit) {
       if (mine)
         SYN_LOG_INFO(NULL, "finishing interrupted DDL #%lld on %s", (long long)c.in.seq,
                      c.in.table);
       else
-        SYN_LOG_WARN(NULL, "finishing DDL #%lld on %s for coordinator c%u: unfinished for %u ms",
-                     (long long)c.in.seq, c.in.table, c.owner, COORD_DDL_TAKEOVER_MS);
+        SYN_LOG_WARN(NULL, "finishing DDL #%lld on %s for coordinator c%u: unfinished for %llu ms",
+                     (long long)c.in.seq, c.in.table, c.owner, (unsigned long long)limit);
       rc = finish_intent(cl, &c.in, err);
       coord_intent_copy_free(&c);
       if (rc < 0) return rc;
       continue;
     }
     coord_intent_copy_free(&c);
-    if (round > (int)(COORD_DDL_TAKEOVER_MS / 100) * 4)
+    if ((uint64_t)round > limit / 100 * 4)
       return syn_err_set(err, SYN_EBUSY, "a DDL on another coordinator keeps the catalog busy");
     usleep(100 * 1000);
   }
