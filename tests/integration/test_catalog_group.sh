@@ -121,5 +121,25 @@ done
 q 3 "INSERT INTO s(who) VALUES (9)" >/dev/null
 [ "$(q 1 "SELECT count(DISTINCT id) FROM s")" = 46 ] || fail "a serial value was handed out twice"
 
+step "a coordinator with other participants than the shard map refuses to serve"
+mapfile -d '' ARGS < "/proc/$(cat "$DIR/c3/pid")/cmdline"
+ctl stop c3 >/dev/null
+for i in "${!ARGS[@]}"; do
+  [ "${ARGS[$i]}" = "--participants" ] && ARGS[$((i + 1))]="${ARGS[$((i + 1))]},p9=127.0.0.1:1"
+done
+"${ARGS[@]}" >/dev/null 2>&1 &
+X=$!
+out=""
+for _ in $(seq 1 100); do
+  out=$(q 3 "SELECT 1" 2>&1 || true)
+  case "$out" in *"differ from the cluster's shard map"*) break ;; esac
+  sleep 0.1
+done
+kill "$X"
+wait "$X" || true
+case "$out" in *"differ from the cluster's shard map"*) ;; *) fail "c3 with p9 answered: $out" ;; esac
+ctl start c3 >/dev/null
+[ "$(q 3 "SELECT count(*) FROM s")" = 46 ] || fail "c3 with its own list does not serve again"
+
 ctl down >/dev/null
 echo "PASS"

@@ -269,3 +269,28 @@ Test(coord_rcat, inside_the_decision_table) {
   coord_rsm_free(r);
   coord_rsm_free(r2);
 }
+
+Test(coord_rcat, first_shard_map_wins) {
+  coord_rcat *c;
+  cr_assert_eq(coord_rcat_new(&c, NULL), 0);
+  cr_assert_null(coord_rcat_shardmap(c));
+  uint8_t *cmd;
+  size_t len;
+  cr_assert_eq(coord_rcat_encode_shardmap("1 p1\n2 p2\n", 1, &cmd, &len, NULL), 0);
+  cr_assert_eq(apply_ok(c, cmd, len).status, COORD_RCAT_OK);
+  cr_assert_eq(coord_rcat_encode_shardmap("1 p1\n2 p2\n", 2, &cmd, &len, NULL), 0);
+  cr_assert_eq(apply_ok(c, cmd, len).status, COORD_RCAT_OK);
+  cr_assert_eq(coord_rcat_encode_shardmap("1 p2\n2 p1\n", 3, &cmd, &len, NULL), 0);
+  cr_assert_eq(apply_ok(c, cmd, len).status, COORD_RCAT_MISMATCH);
+  cr_assert_str_eq(coord_rcat_shardmap(c), "1 p1\n2 p2\n");
+  coord_rcat *d;
+  cr_assert_eq(coord_rcat_new(&d, NULL), 0);
+  uint8_t *snap;
+  size_t sl;
+  cr_assert_eq(coord_rcat_snapshot_take(c, &snap, &sl, NULL), 0);
+  cr_assert_eq(coord_rcat_snapshot_install(d, snap, sl, NULL), 0);
+  cr_assert_str_eq(coord_rcat_shardmap(d), "1 p1\n2 p2\n");
+  free(snap);
+  coord_rcat_free(c);
+  coord_rcat_free(d);
+}
