@@ -12,6 +12,7 @@
 **   ROLE_PUT     u8 22 | s name | s def | u8 create | u64 nonce
 **   ROLE_DROP    u8 23 | s name | u64 nonce
 **   SHARDMAP     u8 24 | s map | u64 nonce
+**   ROLE_RENAME  u8 25 | s from | s to | s def | u64 nonce
 **   intent = u32 owner | u8 kind | s table | s req | u8 has_undo [s undo]
 **            | u8 has_def [s def] | u64 aux
 ** Snapshot: "SCAT" | u32 1 | u64 version | u64 next_table | u64 next_seq |
@@ -304,6 +305,21 @@ static void get_intent(syn_rbuf *r, coord_rcat_intent *in, char *tbuf) {
   if (in->kind < 1 || in->kind > 3) r->bad = true;
 }
 
+int coord_rcat_encode_role_rename(const char *from, const char *to, const uint8_t *def,
+                                  uint32_t def_len, uint64_t nonce, uint8_t **out, size_t *len,
+                                  syn_err *err) {
+  int rc = check_name(from, err);
+  if (rc == 0) rc = check_name(to, err);
+  if (rc < 0) return rc;
+  syn_wbuf w = {0};
+  syn_wbuf_u8(&w, COORD_RCAT_ROLE_RENAME);
+  put_str(&w, from);
+  put_str(&w, to);
+  syn_wbuf_blob(&w, def, def_len);
+  syn_wbuf_u64(&w, nonce);
+  return finish(&w, out, len, err);
+}
+
 int coord_rcat_encode_shardmap(const char *map, uint64_t nonce, uint8_t **out, size_t *len,
                                syn_err *err) {
   size_t n = map ? strlen(map) : 0;
@@ -328,6 +344,8 @@ typedef struct rcmd {
   uint32_t nlen;
   const uint8_t *blob;
   uint32_t blen;
+  const char *name2;
+  uint32_t nlen2;
   bool flag, has_blob, has_intent;
   int kind;
   coord_rcat_intent in;
@@ -369,6 +387,12 @@ static int decode(const uint8_t *data, size_t len, rcmd *c) {
     break;
   case COORD_RCAT_ROLE_DROP:
     c->name = get_name(&r, &c->nlen);
+    c->u2 = syn_rbuf_u64(&r);
+    break;
+  case COORD_RCAT_ROLE_RENAME:
+    c->name = get_name(&r, &c->nlen);
+    c->name2 = get_name(&r, &c->nlen2);
+    c->blob = syn_rbuf_blob(&r, &c->blen);
     c->u2 = syn_rbuf_u64(&r);
     break;
   case COORD_RCAT_SHARDMAP:
@@ -514,6 +538,17 @@ int coord_rcat_apply(coord_rcat *c, const uint8_t *data, size_t len, coord_rcat_
     if (!e) res->status = COORD_RCAT_NOTFOUND;
     else {
       list_del(&c->roles, e);
+      res->roles_changed = true;
+    }
+    break;
+  }
+  case COORD_RCAT_ROLE_RENAME: {
+    named *from = list_find(&c->roles, m->name, m->nlen);
+    if (!from) res->status = COORD_RCAT_NOTFOUND;
+    else if (list_find(&c->roles, m->name2, m->nlen2)) res->status = COORD_RCAT_EXISTS;
+    else if ((rc = list_put(&c->roles, m->name2, m->nlen2, m->blob, m->blen, 0)) == 0) {
+      /* list_put may have moved the array: find from again. */
+      list_del(&c->roles, list_find(&c->roles, m->name, m->nlen));
       res->roles_changed = true;
     }
     break;

@@ -35,6 +35,8 @@
 **   ROLE_PUT(name, def, create) -> EXISTS when create and the role exists,
 **                             NOTFOUND when !create and it does not
 **   ROLE_DROP(name)        -> NOTFOUND when it does not exist
+**   ROLE_RENAME(from, to, def) -> NOTFOUND (from absent), EXISTS (to taken);
+**                             else from goes and to gets def, at once
 **   SHARDMAP(map)          -> the first one is the cluster's shard map
 **                             (participant ids and names, "id name\n" lines
 **                             in id order); a later one that differs:
@@ -62,9 +64,10 @@ enum {
   COORD_RCAT_ROLE_PUT = 22,
   COORD_RCAT_ROLE_DROP = 23,
   COORD_RCAT_SHARDMAP = 24,
+  COORD_RCAT_ROLE_RENAME = 25,
 };
 #define COORD_RCAT_FIRST 16
-#define COORD_RCAT_LAST 24
+#define COORD_RCAT_LAST 25
 
 typedef enum {
   COORD_RCAT_OK = 0,
@@ -130,6 +133,9 @@ int coord_rcat_encode_role_put(const char *name, const uint8_t *def, uint32_t de
 int coord_rcat_encode_role_drop(const char *name, uint64_t nonce, uint8_t **out, size_t *len,
                                 syn_err *err);
 
+int coord_rcat_encode_role_rename(const char *from, const char *to, const uint8_t *def,
+                                  uint32_t def_len, uint64_t nonce, uint8_t **out, size_t *len,
+                                  syn_err *err);
 int coord_rcat_encode_shardmap(const char *map, uint64_t nonce, uint8_t **out, size_t *len,
                                syn_err *err);
 

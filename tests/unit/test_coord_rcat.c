@@ -150,6 +150,21 @@ Test(coord_rcat, roles) {
   uint32_t dl;
   cr_assert(coord_rcat_role(c, "alice", &def, &dl));
   cr_assert_eq(memcmp(def, "A3", 2), 0);
+  cr_assert_eq(coord_rcat_encode_role_put("carol", (const uint8_t *)"C", 1, true, 7, &cmd, &len,
+                                          NULL), 0);
+  cr_assert_eq(apply_ok(c, cmd, len).status, COORD_RCAT_OK);
+  cr_assert_eq(coord_rcat_encode_role_rename("alice", "carol", (const uint8_t *)"X", 1, 8, &cmd,
+                                             &len, NULL), 0);
+  cr_assert_eq(apply_ok(c, cmd, len).status, COORD_RCAT_EXISTS);
+  cr_assert_eq(coord_rcat_encode_role_rename("nobody", "dave", (const uint8_t *)"X", 1, 9, &cmd,
+                                             &len, NULL), 0);
+  cr_assert_eq(apply_ok(c, cmd, len).status, COORD_RCAT_NOTFOUND);
+  cr_assert_eq(coord_rcat_encode_role_rename("carol", "dave", (const uint8_t *)"D", 1, 10, &cmd,
+                                             &len, NULL), 0);
+  cr_assert_eq(apply_ok(c, cmd, len).status, COORD_RCAT_OK);
+  cr_assert_not(coord_rcat_role(c, "carol", &def, &dl));
+  cr_assert(coord_rcat_role(c, "dave", &def, &dl));
+  cr_assert_eq(coord_rcat_nroles(c), 2);
   cr_assert_eq(coord_rcat_encode_role_drop("alice", 5, &cmd, &len, NULL), 0);
   cr_assert_eq(apply_ok(c, cmd, len).status, COORD_RCAT_OK);
   cr_assert_eq(coord_rcat_encode_role_drop("alice", 6, &cmd, &len, NULL), 0);
@@ -215,7 +230,7 @@ Test(coord_rcat, garbage_changes_nothing) {
       x ^= x << 17;
       buf[i] = (uint8_t)x;
     }
-    buf[0] = (uint8_t)(COORD_RCAT_FIRST + round % 8);
+    buf[0] = (uint8_t)(COORD_RCAT_FIRST + round % (COORD_RCAT_LAST - COORD_RCAT_FIRST + 1));
     coord_rcat_result res;
     if (coord_rcat_apply(c, buf, n, &res, NULL) == 0) {
       /* A well-formed command by chance: start over from the saved state. */
