@@ -49,6 +49,7 @@ int coord_cat_open(const char *path, coord_catalog **out, syn_err *err) {
                 "CREATE TABLE IF NOT EXISTS tables(name TEXT PRIMARY KEY, id INTEGER, def BLOB);"
                 "CREATE TABLE IF NOT EXISTS seqs(name TEXT PRIMARY KEY, reserved INTEGER);"
                 "CREATE TABLE IF NOT EXISTS parts(name TEXT PRIMARY KEY, id INTEGER);"
+                "CREATE TABLE IF NOT EXISTS roles(name TEXT PRIMARY KEY, def BLOB);"
                 "CREATE TABLE IF NOT EXISTS ddl(seq INTEGER PRIMARY KEY, kind INTEGER, tbl TEXT,"
                 " req BLOB, undo BLOB, def BLOB, aux INTEGER);",
                 err);
@@ -266,6 +267,71 @@ int coord_cat_intents(coord_catalog *c, int (*fn)(void *ud, const coord_intent *
     if (rc != 0) break;
   }
   if (rc == 0 && s != SQLITE_DONE) rc = db_err(c, err, "ddl");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int coord_cat_role_get(coord_catalog *c, const char *name, char **def, size_t *len, bool *found,
+                       syn_err *err) {
+  sqlite3_stmt *st;
+  *def = NULL;
+  *len = 0;
+  *found = false;
+  int rc = prep(c, "SELECT def FROM roles WHERE name = ?1", &st, err);
+  if (rc < 0) return rc;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    const void *p = sqlite3_column_blob(st, 0);
+    char *d = malloc(n + 1);
+    if (!d) {
+      rc = syn_err_set(err, SYN_ENOMEM, "out of memory");
+    } else {
+      if (n) memcpy(d, p, n);
+      d[n] = '\0';
+      *def = d;
+      *len = n;
+      *found = true;
+    }
+  } else if (s != SQLITE_DONE) {
+    rc = db_err(c, err, "roles");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int coord_cat_role_put(coord_catalog *c, const char *name, const char *def, size_t len,
+                       syn_err *err) {
+  sqlite3_stmt *st;
+  int rc = prep(c, "INSERT OR REPLACE INTO roles(name, def) VALUES (?1, ?2)", &st, err);
+  if (rc < 0) return rc;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, def, (int)len, SQLITE_STATIC);
+  return run(c, st, err);
+}
+
+int coord_cat_role_del(coord_catalog *c, const char *name, syn_err *err) {
+  sqlite3_stmt *st;
+  int rc = prep(c, "DELETE FROM roles WHERE name = ?1", &st, err);
+  if (rc < 0) return rc;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  return run(c, st, err);
+}
+
+int coord_cat_role_list(coord_catalog *c, coord_cat_table_fn fn, void *ud, syn_err *err) {
+  sqlite3_stmt *st;
+  int rc = prep(c, "SELECT name, def FROM roles ORDER BY name", &st, err);
+  if (rc < 0) return rc;
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    const char *def = sqlite3_column_blob(st, 1);
+    size_t len = (size_t)sqlite3_column_bytes(st, 1);
+    rc = fn(ud, name ? name : "", def ? def : "", len);
+    if (rc != 0) break;
+  }
+  if (rc == 0 && s != SQLITE_DONE) rc = db_err(c, err, "roles");
   sqlite3_finalize(st);
   return rc;
 }

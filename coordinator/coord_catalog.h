@@ -17,6 +17,8 @@
 **   parts(name TEXT PRIMARY KEY, id INTEGER)              participant ids, stable
 **        across restarts and reorderings of --participants (decision records
 **        name participants by these ids)
+**   roles(name TEXT PRIMARY KEY, def BLOB)            login roles (coord_roles.c
+**        encodes def); moves to the replicated catalog later
 **   ddl(seq INTEGER PRIMARY KEY, kind INTEGER, tbl TEXT, req BLOB, undo BLOB,
 **       def BLOB, aux INTEGER)  DDL intents not yet completed (coord_ddl.c)
 */
@@ -55,6 +57,16 @@ int coord_cat_seq_get(coord_catalog *c, const char *name, int64_t *reserved, boo
                       syn_err *err);
 int coord_cat_seq_set(coord_catalog *c, const char *name, int64_t reserved, syn_err *err);
 int coord_cat_seq_del(coord_catalog *c, const char *name, syn_err *err);
+
+/* Roles: def is coord_roles.c's encoding. get: *def malloc'd (NULL and
+** *found false when absent). */
+int coord_cat_role_get(coord_catalog *c, const char *name, char **def, size_t *len, bool *found,
+                       syn_err *err);
+int coord_cat_role_put(coord_catalog *c, const char *name, const char *def, size_t len,
+                       syn_err *err);
+int coord_cat_role_del(coord_catalog *c, const char *name, syn_err *err);
+/* Sorted by name; fn returns nonzero to stop (that value is returned). */
+int coord_cat_role_list(coord_catalog *c, coord_cat_table_fn fn, void *ud, syn_err *err);
 
 enum {
   COORD_DDL_SIMPLE = 1,  /* one participant step; roll forward */
