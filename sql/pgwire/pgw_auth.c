@@ -261,11 +261,13 @@ static void scram_step(pgw_session *c, const uint8_t *body, size_t len) {
       return;
     }
     uint8_t rnd[PGW_SCRAM_NONCE_LEN];
+    char snonce[64];
     if (random_bytes(c, rnd, sizeof rnd) != 0) {
       pgw__fatal(c, "XX000", "could not generate random nonce");
       return;
     }
-    if (pgw_scram_client_first(s, (const char *)p, (size_t)dlen, rnd, out, sizeof out, &err)) {
+    pgw_b64_encode(rnd, sizeof rnd, snonce, sizeof snonce);
+    if (pgw_scram_client_first(s, (const char *)p, (size_t)dlen, snonce, out, sizeof out, &err)) {
       SYN_LOG_WARN("-", "pgwire: %s: SCRAM exchange with user \"%s\" failed: %s", c->peer,
                    c->startup.user, err.msg);
       pgw__fatal(c, "08P01", err.msg);
@@ -293,9 +295,21 @@ static void scram_step(pgw_session *c, const uint8_t *body, size_t len) {
 int pgw__auth_step(pgw_session *c, const uint8_t *p, size_t n) {
   syn_err err;
   pgw_frame f;
-  int rc = pgw_frame_next(p, n, PGW_MAX_AUTH_MESSAGE, &f, &err);
-  if (rc == 0) return 0;
-  if (rc < 0) return pgw__violation(c, "%s", err.msg) + 1;
+  if (n == 0) return 0;
+  if (p[0] == 'p') {
+    /* Password / SASL messages exist only here, so the general framer
+    ** (pgw_frame_next) does not know them; same checks, done here. */
+    if (n < 5) return 0;
+    uint32_t len = pgw_get_u32(p + 1);
+    if (len < 4 || len - 4 > PGW_MAX_AUTH_MESSAGE)
+      return pgw__violation(c, "invalid password message length %u", len) + 1;
+    if (n < 1 + (size_t)len) return 0;
+    f = (pgw_frame){.type = 'p', .body = p + 5, .len = len - 4, .total = 1 + (size_t)len};
+  } else {
+    int rc = pgw_frame_next(p, n, PGW_MAX_AUTH_MESSAGE, &f, &err);
+    if (rc == 0) return 0;
+    if (rc < 0) return pgw__violation(c, "%s", err.msg) + 1;
+  }
   c->in_off += f.total;
   if (f.type != 'p') {
     /* PostgreSQL: a client that gives up on the password sends Terminate

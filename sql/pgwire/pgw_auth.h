@@ -85,10 +85,11 @@ typedef struct pgw_scram {
 ** users exist; mock_salt then gives the salt shown). */
 void pgw_scram_init(pgw_scram *s, const pgw_scram_verifier *v, const uint8_t mock_salt[16]);
 /* client-first-message -> server-first-message (out, NUL-terminated).
-** rnd: PGW_SCRAM_NONCE_LEN random bytes for the server nonce. SYN_EINVAL
+** server_nonce: printable, no ',' (pgwire: base64 of PGW_SCRAM_NONCE_LEN
+** random bytes; tests: RFC 7677's). SYN_EINVAL
 ** (err says why, for the log) on a malformed message or a channel-binding
 ** request ("p=...": we advertise no -PLUS mechanism). */
-int pgw_scram_client_first(pgw_scram *s, const char *msg, size_t len, const uint8_t *rnd,
+int pgw_scram_client_first(pgw_scram *s, const char *msg, size_t len, const char *server_nonce,
                            char *out, size_t cap, syn_err *err);
 /* client-final-message -> server-final-message ("v=..."). SYN_EINVAL on a
 ** malformed message, SYN_EPERM when the proof is wrong (or mock). */

@@ -229,7 +229,7 @@ static bool printable(const char *p, size_t n) {
   return true;
 }
 
-int pgw_scram_client_first(pgw_scram *s, const char *msg, size_t len, const uint8_t *rnd,
+int pgw_scram_client_first(pgw_scram *s, const char *msg, size_t len, const char *snonce,
                            char *out, size_t cap, syn_err *err) {
   if (s->state != 0) return syn_err_set(err, SYN_EINVAL, "unexpected SCRAM client-first message");
   if (memchr(msg, 0, len)) return syn_err_set(err, SYN_EINVAL, "NUL in SCRAM message");
@@ -263,8 +263,9 @@ int pgw_scram_client_first(pgw_scram *s, const char *msg, size_t len, const uint
   size_t rn = rend ? (size_t)(rend - r) : strlen(r);
   if (rn == 0 || !printable(r, rn))
     return syn_err_set(err, SYN_EINVAL, "malformed SCRAM message (bad client nonce)");
-  char snonce[64], salt64[100];
-  pgw_b64_encode(rnd, PGW_SCRAM_NONCE_LEN, snonce, sizeof snonce);
+  char salt64[100];
+  if (!*snonce || !printable(snonce, strlen(snonce)))
+    return syn_err_set(err, SYN_EINVAL, "bad server nonce");
   if (rn + strlen(snonce) + 1 > sizeof s->nonce)
     return syn_err_set(err, SYN_EINVAL, "SCRAM client nonce too long");
   snprintf(s->nonce, sizeof s->nonce, "%.*s%s", (int)rn, r, snonce);
