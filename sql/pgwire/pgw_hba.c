@@ -235,8 +235,7 @@ int pgw_hba_load(const char *path, pgw_hba **out, syn_err *err) {
   if (bad) rc = syn_err_set(err, SYN_EIO, "%s: read error", path);
   else if (n > HBA_MAX_FILE) rc = syn_err_set(err, SYN_ERANGE, "%s: larger than 1 MiB", path);
   else if (memchr(buf, 0, n)) rc = syn_err_set(err, SYN_EINVAL, "%s: contains a NUL byte", path);
-  else rc = pgw_hba_parse(buf, n, out, err);
-  if (rc && rc != SYN_EIO && rc != SYN_ERANGE) syn_err_wrap(err, "%s", path);
+  else if ((rc = pgw_hba_parse(buf, n, out, err)) != 0) syn_err_wrap(err, "%s", path);
   free(buf);
   return rc;
 }

@@ -22,7 +22,9 @@
 
 #include "common/log.h"
 
-#define TLS_RAW_BUF (64 * 1024)
+/* One TLS record (16 KiB + overhead) per read is plenty; this buffer is
+** per TLS session, so it is kept small. */
+#define TLS_RAW_BUF (17 * 1024)
 
 struct pgw_tls {
   SSL *ssl;
