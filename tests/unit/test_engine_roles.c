@@ -192,5 +192,7 @@ Test(roles, pg_roles_lists_them) {
          "R alice|t|f|********\nR grp|f|f|NULL\nR pg_database_owner|f|f|********\n"
          "R postgres|t|t|********\nT SELECT 4\n");
   EXPECT(s, "SELECT current_user", "R postgres\nT SELECT 1\n");
+  /* psql's \password asks before hashing on the client side. */
+  EXPECT(s, "SHOW password_encryption", "R scram-sha-256\nT SHOW\n");
   eng_session_free(s);
 }
