@@ -279,6 +279,9 @@ int ctl_cmd_up(int argc, char **argv) {
       goto out;
     }
     printf("cluster in %s is already running; nothing started\n", ctx->dir);
+    if (o.tls || o.hba)
+      printf("note: coordinators read TLS files and the rules file when they start; "
+             "run 'synodctl down' and 'up' again for --tls/--hba to take effect\n");
     print_cluster(ctx, stdout);
     goto out;
   }
