@@ -59,6 +59,34 @@ static void cache_rebuild(cl_cluster *cl, const coord_rcat *cat) {
       i++;
     }
   }
+  /* Roles: the cache authentication reads on the loop thread. */
+  for (int i = 0; i < cl->nroles; i++) {
+    free(cl->roles[i].name);
+    free(cl->roles[i].def);
+  }
+  free(cl->roles);
+  cl->roles = NULL;
+  cl->nroles = 0;
+  size_t nr = coord_rcat_nroles(cat);
+  coord_role_def *rv = nr ? calloc(nr, sizeof *rv) : NULL;
+  for (size_t i = 0; rv && i < nr; i++) {
+    const char *name;
+    const uint8_t *def;
+    uint32_t len;
+    coord_rcat_role_at(cat, i, &name, &def, &len);
+    char *nm = strdup(name), *d = malloc((size_t)len + 1);
+    if (!nm || !d) {
+      free(nm);
+      free(d);
+      SYN_LOG_ERROR(NULL, "catalog: out of memory caching role %s", name);
+      continue;
+    }
+    memcpy(d, def, len);
+    d[len] = 0;
+    rv[cl->nroles++] = (coord_role_def){.name = nm, .def = d, .len = len};
+  }
+  if (nr && !rv) SYN_LOG_ERROR(NULL, "catalog: out of memory caching %zu roles", nr);
+  cl->roles = rv;
   cl->rcat_version = coord_rcat_version(cat);
   /* Sessions reload when the number moves; it must only grow. */
   atomic_fetch_add(&cl->version, 1);
@@ -67,7 +95,7 @@ static void cache_rebuild(cl_cluster *cl, const coord_rcat *cat) {
 /* LOOP, inside the paxos core's apply: no proposing, only the cache. */
 static void on_catalog_changed(void *ud, const coord_rcat *cat, const coord_rcat_result *res) {
   cl_cluster *cl = ud;
-  if (res && !res->schema_changed) return;
+  if (res && !res->schema_changed && !res->roles_changed) return;
   pthread_mutex_lock(&cl->catmu);
   cache_rebuild(cl, cat);
   pthread_mutex_unlock(&cl->catmu);
@@ -410,6 +438,13 @@ int coord_catx_open(cl_cluster *cl, syn_err *err) {
 
 void coord_catx_close(cl_cluster *cl) {
   if (cl->rdl) coord_rdl_set_catalog_hook(cl->rdl, NULL, NULL);
+  for (int i = 0; i < cl->nroles; i++) {
+    free(cl->roles[i].name);
+    free(cl->roles[i].def);
+  }
+  free(cl->roles);
+  cl->roles = NULL;
+  cl->nroles = 0;
   coord_rcat_free(cl->lcat);
   cl->lcat = NULL;
 }

@@ -239,6 +239,13 @@ int coord_cache_put(cl_cluster *cl, const char *name, cat_table *def_take);
 const cat_table *coord_cache_find(cl_cluster *cl, const char *name);
 const cat_table *coord_cache_find_index(cl_cluster *cl, const char *index_name, int *which);
 
+/* A role as the catalog stores it (coord_roles.c encodes def). */
+typedef struct coord_role_def {
+  char *name;
+  char *def;
+  size_t len;
+} coord_role_def;
+
 struct cl_cluster {
   uv_loop_t *loop;
   node_clock *clock;          /* LOOP */
@@ -289,6 +296,8 @@ struct cl_cluster {
   uint64_t rcat_version;      /* version of the catalog the cache shows */
   cat_table **tables;
   int ntables, captables;
+  coord_role_def *roles;      /* the role cache, rebuilt with the tables */
+  int nroles;
   _Atomic uint64_t version;
   coord_seq_cache seqs;
   _Atomic uint64_t nonce;

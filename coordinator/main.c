@@ -15,13 +15,14 @@
 #include "coordinator/coord_paxos.h"
 #include "coordinator/coord_rdl.h"
 #include "sql/engine/eng.h"
+#include "sql/pgwire/pgw_auth.h"
 
 #define PROG "synod-coordinator"
 
 static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] --sql-port N "
     "[--participants p1=host:port,...] [--peers c1=host:port,...] [--default-isolation LEVEL] "
-    "[--log-level LEVEL] "
+    "[--hba FILE] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL] "
     "[--log-file PATH] [--secret-file PATH] [--help] [--version]";
 
 static const char usage_text[] =
@@ -37,6 +38,10 @@ static const char usage_text[] =
     "                         default_transaction_isolation of every session: read committed\n"
     "                         (default), repeatable read or serializable ('-' or '_' may\n"
     "                         join the words)\n"
+    "  --hba FILE             client authentication rules (pg_hba.conf shape: TYPE DATABASE\n"
+    "                         USER ADDRESS METHOD; docs/pgwire.md); default: trust everyone\n"
+    "  --tls-cert FILE        PEM certificate (chain) for SQL clients: SSLRequest gets 'S'\n"
+    "  --tls-key FILE         its PEM private key\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
     "  --secret-file PATH     cluster secret (hex, mode 0600): RPC peers must prove it\n"
@@ -45,7 +50,10 @@ static const char usage_text[] =
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
     "2 on a bad command line.\n";
 
-enum { OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS, OPT_DEFAULT_ISO };
+enum {
+  OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS, OPT_DEFAULT_ISO, OPT_HBA,
+  OPT_TLS_CERT, OPT_TLS_KEY
+};
 
 static const struct option long_opts[] = {
     NODE_COMMON_LONG_OPTS,
@@ -53,6 +61,9 @@ static const struct option long_opts[] = {
     {"participants", required_argument, NULL, OPT_PARTICIPANTS},
     {"peers", required_argument, NULL, OPT_PEERS},
     {"default-isolation", required_argument, NULL, OPT_DEFAULT_ISO},
+    {"hba", required_argument, NULL, OPT_HBA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {NULL, 0, NULL, 0},
 };
 
@@ -63,6 +74,7 @@ typedef struct coordinator_args {
   int sql_port;
   node_peer_list participants, peers;
   cl_isolation default_iso; /* for every new SQL session */
+  const char *hba_file, *tls_cert, *tls_key;
 } coordinator_args;
 
 /* Returns -1 to go on, else the exit status (0 for --help/--version). */
@@ -98,10 +110,15 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
       if (eng_isolation_parse(optarg, &a->default_iso, &err) < 0)
         return node_usage_error(PROG, usage_line, "--default-isolation: %s", err.msg);
       break;
+    case OPT_HBA: a->hba_file = optarg; break;
+    case OPT_TLS_CERT: a->tls_cert = optarg; break;
+    case OPT_TLS_KEY: a->tls_key = optarg; break;
     default:
       return node_usage_error(PROG, usage_line, "unknown option '%s'", argv[idx]);
     }
   }
+  if ((a->tls_cert == NULL) != (a->tls_key == NULL))
+    return node_usage_error(PROG, usage_line, "--tls-cert and --tls-key go together");
   int rc = node_args_finish(&prog, &a->node, optind, argc, argv);
   if (rc >= 0) return rc;
   if (!have_sql) return node_usage_error(PROG, usage_line, "missing required option --sql-port");
@@ -219,7 +236,23 @@ int main(int argc, char **argv) {
   ** against this coordinator's cluster services (borrowed; the cluster
   ** outlives the server, see on_stop). A taken SQL port stops the start. */
   node_set_leader_fn(n, is_leader, &co);
-  eng_opts eopts = {.default_isolation = a.default_iso};
+  /* The rules file is read once at start: a bad line stops the start
+  ** rather than leaving a hole (pgw_hba_parse refuses what it does not
+  ** understand). */
+  pgw_hba *hba = NULL;
+  if (a.hba_file && pgw_hba_load(a.hba_file, &hba, &err) < 0) {
+    SYN_LOG_ERROR(NULL, "cannot start: --hba %s", err.msg);
+    fprintf(stderr, "%s: cannot start: --hba %s\n", PROG, err.msg);
+    node_shutdown(n, "bad rules file");
+    coord_cluster_free(co.cluster);
+    coord_px_free(co.px);
+    coord_rdl_free(co.rdl);
+    node_free(n);
+    free_args(&a);
+    return 1;
+  }
+  eng_opts eopts = {.default_isolation = a.default_iso, .hba = hba, .tls_cert = a.tls_cert,
+                    .tls_key = a.tls_key};
   if (eng_server_start(node_loop(n), a.node.host, a.sql_port, coord_cluster_borrow(co.cluster),
                        &eopts, &co.sql, &err) < 0) {
     SYN_LOG_ERROR(NULL, "cannot serve SQL on %s: %s", sql_addr, err.msg);
@@ -230,20 +263,24 @@ int main(int argc, char **argv) {
     coord_px_free(co.px);
     coord_rdl_free(co.rdl);
     node_free(n);
+    pgw_hba_free(hba);
     free_args(&a);
     return 1;
   }
   char parts[1000], peers[1000], detail[2300];
   node_peers_format(&a.participants, parts, sizeof parts);
   node_peers_format(&a.peers, peers, sizeof peers);
-  snprintf(detail, sizeof detail, "sql=%s participants=%s peers=%s default_isolation='%s'",
-           sql_addr, a.participants.n ? parts : "-", a.peers.n ? peers : "-",
-           eng_isolation_name(a.default_iso));
+  snprintf(detail, sizeof detail,
+           "sql=%s participants=%s peers=%s default_isolation='%s' tls=%s auth=%s", sql_addr,
+           a.participants.n ? parts : "-", a.peers.n ? peers : "-",
+           eng_isolation_name(a.default_iso), a.tls_cert ? "on" : "off",
+           hba ? "rules file" : "trust");
   status = node_run(n, detail);
   coord_cluster_free(co.cluster);
   coord_px_free(co.px);
   coord_rdl_free(co.rdl);
   node_free(n);
+  pgw_hba_free(hba); /* the SQL server, its borrower, is gone */
   free_args(&a);
   return status;
 }

@@ -109,6 +109,38 @@ int cl_sequence_next(cl_cluster *cl, const char *seq_name, int64_t *out, syn_err
 /* A new cluster-unique row id for a table without a primary key. */
 int cl_rowid_next(cl_cluster *cl, int64_t *out, syn_err *err);
 
+/* ---- roles ---------------------------------------------------------------- */
+
+/* A login role, as PostgreSQL's pg_authid keeps it. secret is the stored
+** form of rolpassword: "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>"
+** or "md5<32 hex>", NULL for no password. Plaintext passwords are never
+** stored (the engine hashes before calling cl_role_put). */
+typedef struct cl_role {
+  char *name;
+  bool login, superuser;
+  char *secret;
+} cl_role;
+
+/* Create (create = true: SYN_EEXIST "42710: role \"x\" already exists" if
+** present) or replace (create = false: SYN_ENOTFOUND "42704: role \"x\"
+** does not exist" if absent) a role. Durable and visible to every session
+** of this coordinator when it returns; bumps cl_catalog_version. */
+int cl_role_put(cl_cluster *cl, const cl_role *role, bool create, syn_err *err);
+/* A deep copy (free with cl_role_free), or SYN_ENOTFOUND (42704). A local
+** read that never waits on the network: pgwire calls it on the loop
+** thread while authenticating (sql/pgwire/pgw.h, role_lookup). */
+int cl_role_get(cl_cluster *cl, const char *name, cl_role **out, syn_err *err);
+/* Rename a role (42704 if from is absent, 42710 if to exists). A renamed
+** role's MD5 secret no longer matches (it is salted with the name), as in
+** PostgreSQL: the caller clears it. */
+int cl_role_rename(cl_cluster *cl, const char *from, const char *to, syn_err *err);
+/* Remove a role: SYN_ENOTFOUND (42704) when absent unless if_exists. */
+int cl_role_drop(cl_cluster *cl, const char *name, bool if_exists, syn_err *err);
+/* Every role sorted by name; free with cl_role_list_free. */
+int cl_role_list(cl_cluster *cl, cl_role **out, size_t *n, syn_err *err);
+void cl_role_list_free(cl_role *roles, size_t n);
+void cl_role_free(cl_role *role);
+
 /* ---- transactions -------------------------------------------------------- */
 
 int cl_txn_begin(cl_cluster *cl, cl_isolation iso, cl_txn **out, syn_err *err);

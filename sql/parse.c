@@ -210,7 +210,6 @@ static const struct {
     {PG_QUERY__NODE__NODE_LOCK_STMT, "LOCK"},
     {PG_QUERY__NODE__NODE_VACUUM_STMT, "VACUUM"},
     {PG_QUERY__NODE__NODE_GRANT_STMT, "GRANT"},
-    {PG_QUERY__NODE__NODE_CREATE_ROLE_STMT, "CREATE ROLE"},
     {PG_QUERY__NODE__NODE_DO_STMT, "DO"},
     {PG_QUERY__NODE__NODE_LISTEN_STMT, "LISTEN"},
     {PG_QUERY__NODE__NODE_NOTIFY_STMT, "NOTIFY"},
@@ -254,7 +253,15 @@ static int classify(sqlp_stmt *st, const char *src) {
   case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
     st->kind = SQLP_ALTER_TABLE;
     return sqlp__alter(st, n->alter_table_stmt);
+  case PG_QUERY__NODE__NODE_CREATE_ROLE_STMT:
+    return sqlp__create_role(st, n->create_role_stmt);
+  case PG_QUERY__NODE__NODE_ALTER_ROLE_STMT:
+    return sqlp__alter_role(st, n->alter_role_stmt);
+  case PG_QUERY__NODE__NODE_DROP_ROLE_STMT:
+    return sqlp__drop_role(st, n->drop_role_stmt);
   case PG_QUERY__NODE__NODE_RENAME_STMT:
+    if (n->rename_stmt->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_ROLE)
+      return sqlp__rename_role(st, n->rename_stmt);
     st->kind = SQLP_ALTER_TABLE;
     return sqlp__rename(st, n->rename_stmt);
   case PG_QUERY__NODE__NODE_PREPARE_STMT:
@@ -359,6 +366,7 @@ const char *sqlp_kind_name(sqlp_kind k) {
       "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE TABLE", "DROP TABLE",
       "CREATE INDEX", "DROP INDEX", "TRUNCATE", "ALTER TABLE", "BEGIN", "COMMIT",
       "ROLLBACK", "SET", "SHOW", "UNSUPPORTED", "PREPARE", "EXECUTE", "DEALLOCATE", "COPY",
+      "CREATE ROLE", "ALTER ROLE", "DROP ROLE",
   };
   if ((int)k < 0 || (size_t)k >= sizeof names / sizeof names[0]) return "?";
   return names[k];

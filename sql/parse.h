@@ -45,6 +45,9 @@ typedef enum {
   SQLP_EXECUTE,
   SQLP_DEALLOCATE,
   SQLP_COPY,
+  SQLP_CREATE_ROLE,
+  SQLP_ALTER_ROLE,
+  SQLP_DROP_ROLE,
 } sqlp_kind;
 
 typedef enum {
@@ -60,6 +63,14 @@ typedef enum {
   SQLP_ALTER_RENAME_COLUMN,
   SQLP_ALTER_ADD_PRIMARY_KEY,
 } sqlp_alter_kind;
+
+/* CREATE/ALTER ROLE options (parse_role.c). */
+typedef struct sqlp_role {
+  int login, superuser; /* -1 not given, 0 NO..., 1 given */
+  int password;         /* 0 not given, 1 PASSWORD 'x' (in value), 2 PASSWORD NULL */
+  bool rename;          /* ALTER ROLE name RENAME TO value */
+  bool user;            /* CREATE USER: LOGIN unless NOLOGIN */
+} sqlp_role;
 
 typedef struct sqlp_stmt {
   sqlp_kind kind;
@@ -88,6 +99,9 @@ typedef struct sqlp_stmt {
   **                 "transaction_isolation" and iso
   **   SHOW          name ("all" for SHOW ALL)
   **   PREPARE, EXECUTE, DEALLOCATE  see sql/parse_prepare.c
+  **   CREATE_ROLE   name, role (password text in value)
+  **   ALTER_ROLE    name, role; role.rename: new name in value
+  **   DROP_ROLE     names/nnames, if_exists
   **   COPY          copy (options, direction in copy->is_from); rel (table)
   **                 or copy_query (the SELECT of COPY (...) TO); names =
   **                 column list (nnames 0: all). See sql/parse_copy.c
@@ -103,6 +117,7 @@ typedef struct sqlp_stmt {
   cpy_opts *copy;                     /* owned */
   const struct PgQuery__Node *copy_query; /* borrowed from the tree */
   sqlp_alter_kind alter;
+  sqlp_role role;
   sqlp_isolation iso;
   bool if_exists, if_not_exists, cascade, unique, is_local, read_only, read_only_set;
 } sqlp_stmt;

@@ -29,6 +29,11 @@ int sqlp__rename(sqlp_stmt *st, const PgQuery__RenameStmt *r);
 int sqlp__prepare(sqlp_stmt *st, const char *src);
 int sqlp__execute(sqlp_stmt *st);
 int sqlp__deallocate(sqlp_stmt *st);
+/* parse_role.c */
+int sqlp__create_role(sqlp_stmt *st, const PgQuery__CreateRoleStmt *c);
+int sqlp__alter_role(sqlp_stmt *st, const PgQuery__AlterRoleStmt *a);
+int sqlp__drop_role(sqlp_stmt *st, const PgQuery__DropRoleStmt *d);
+int sqlp__rename_role(sqlp_stmt *st, const PgQuery__RenameStmt *r);
 /* parse_copy.c */
 int sqlp__copy(sqlp_stmt *st, const PgQuery__CopyStmt *c);
 

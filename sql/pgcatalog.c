@@ -297,6 +297,8 @@ typedef struct filler {
   cat_buf *b;
   cat_buf per[NTABLES];
   int rc;
+  const pgc_role *roles;
+  size_t nroles;
 } filler;
 
 /* The table's row buffer, with "INSERT ... VALUES (" or ",(" appended. */
@@ -471,8 +473,25 @@ static void fill_static(filler *f, const char *user, const char *db) {
       PGC_ROLE_OID);
   row(f, "pg_catalog", "pg_database", "usuicbbisssnnu", PGC_DB_OID, db, PGC_ROLE_OID, 6, 'c', 0,
       1, -1, "C.UTF-8", "C.UTF-8", NULL, 1663u);
-  row(f, "pg_catalog", "pg_roles", "sbbbbbbisnbnu", user, 1, 1, 1, 1, 1, 1, -1, "********", 1,
+  /* The session user is role 10 (it owns everything); a stored role of
+  ** the same name lends it its flags. */
+  const pgc_role *me = NULL;
+  for (size_t i = 0; i < f->nroles; i++)
+    if (strcmp(f->roles[i].name, user) == 0) me = &f->roles[i];
+  bool su = me ? me->superuser : true, login = me ? me->login : true;
+  const char *pw = me && !me->has_password ? NULL : "********";
+  row(f, "pg_catalog", "pg_roles", "sbbbbbbisnbnu", user, su, 1, su, su, login, su, -1, pw, su,
       PGC_ROLE_OID);
+  for (size_t i = 0; i < f->nroles; i++) {
+    const pgc_role *r = &f->roles[i];
+    if (r == me) continue;
+    row(f, "pg_catalog", "pg_roles", "sbbbbbbisnbnu", r->name, r->superuser, 1, r->superuser,
+        r->superuser, r->login, r->superuser, -1, r->has_password ? "********" : NULL,
+        r->superuser, PGC_ROLE_OID0 + (unsigned)i);
+    if (r->login)
+      row(f, "pg_catalog", "pg_user", "subbbbsnn", r->name, PGC_ROLE_OID0 + (unsigned)i, r->superuser,
+          r->superuser, r->superuser, r->superuser, "********");
+  }
   row(f, "pg_catalog", "pg_roles", "sbbbbbbisnbnu", "pg_database_owner", 0, 1, 0, 0, 0, 0, -1,
       "********", 0, 6171u);
   row(f, "pg_catalog", "pg_user", "subbbbsnn", user, PGC_ROLE_OID, 1, 1, 1, 1, "********");
@@ -702,7 +721,12 @@ static void table_rows(filler *f, const cat_table *t, const char *user, const ch
 
 int pgc_fill_sql(cat_table *const *tabs, int ntabs, const char *user, const char *database,
                  cat_buf *out, syn_err *e) {
-  filler f = {.b = out};
+  return pgc_fill_sql_roles(tabs, ntabs, user, database, NULL, 0, out, e);
+}
+
+int pgc_fill_sql_roles(cat_table *const *tabs, int ntabs, const char *user, const char *database,
+                       const pgc_role *roles, size_t nroles, cat_buf *out, syn_err *e) {
+  filler f = {.b = out, .roles = roles, .nroles = nroles};
   if (!user) user = "synod";
   if (!database) database = "synod";
   /* One transaction: a statement-level one per INSERT costs ~50x more. */

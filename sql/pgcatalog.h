@@ -32,6 +32,8 @@
 #ifndef SYN_SQL_PGCATALOG_H
 #define SYN_SQL_PGCATALOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -89,6 +91,16 @@ bool pgc_type_is_oid(uint32_t oid);
 ** for an OID it does not. buf must hold 64 bytes. */
 const char *pgc_format_type(uint32_t oid, int32_t typmod, char *buf, size_t cap);
 
+/* A stored role for pg_roles / pg_user (the session user is always role
+** 10; other roles get PGC_ROLE_OID0 + their index). */
+typedef struct pgc_role {
+  const char *name;
+  bool login, superuser, has_password;
+} pgc_role;
+#define PGC_ROLE_OID0 4200000000u
+/* pgc_fill_sql with the cluster's roles. */
+int pgc_fill_sql_roles(cat_table *const *tabs, int ntabs, const char *user, const char *database,
+                       const pgc_role *roles, size_t nroles, cat_buf *out, syn_err *e);
 /* Statements (separated by ";", one transaction: BEGIN ... COMMIT) that
 ** create the system tables in the attached databases and fill them for
 ** the given user tables, session user and database. */

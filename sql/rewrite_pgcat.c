@@ -199,7 +199,7 @@ int sqlr__session_value(sqlr_rw *w, cat_buf *b, const PgQuery__SQLValueFunction 
   case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE:
   case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER:
   case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER:
-    PUT("(SELECT \"usename\" FROM \"pg_catalog\".\"pg_user\")");
+    PUT("(SELECT \"usename\" FROM \"pg_catalog\".\"pg_user\" WHERE \"usesysid\" = 10)");
     return 0;
   case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG:
     PUT("(SELECT \"datname\" FROM \"pg_catalog\".\"pg_database\")");
@@ -391,8 +391,8 @@ static const pg_fn fns[] = {
     {"array_length", 2, 2, CAT_OID_INT4, "syn_array_upper(%1$s, %2$s)"},
     {"quote_ident", 1, 1, CAT_OID_TEXT, "syn_quote_ident(%1$s)"},
     {"current_database", 0, 0, PGC_OID_NAME, "(SELECT \"datname\" FROM " PGC "\"pg_database\")"},
-    {"current_user", 0, 0, PGC_OID_NAME, "(SELECT \"usename\" FROM " PGC "\"pg_user\")"},
-    {"session_user", 0, 0, PGC_OID_NAME, "(SELECT \"usename\" FROM " PGC "\"pg_user\")"},
+    {"current_user", 0, 0, PGC_OID_NAME, "(SELECT \"usename\" FROM " PGC "\"pg_user\" WHERE \"usesysid\" = 10)"},
+    {"session_user", 0, 0, PGC_OID_NAME, "(SELECT \"usename\" FROM " PGC "\"pg_user\" WHERE \"usesysid\" = 10)"},
     {"current_schema", 0, 0, PGC_OID_NAME, "'public'"},
     {"pg_backend_pid", 0, 0, CAT_OID_INT4, "syn_backend_pid()"},
     {"pg_size_pretty", 1, 1, CAT_OID_TEXT, "syn_size_pretty(%1$s)"},

@@ -39,6 +39,8 @@ struct cl_cluster {
   int nwaits;
   uint64_t rows_scanned;
   uint64_t scans;
+  cl_role *roles; /* in memory, sorted by name */
+  size_t nroles;
 };
 
 struct cl_txn {
@@ -79,6 +81,7 @@ void lc_close(cl_cluster *cl) {
   free(cl->tabs);
   for (int i = 0; i < cl->nseqs; i++) free(cl->seqs[i].name);
   free(cl->seqs);
+  cl_role_list_free(cl->roles, cl->nroles);
   pthread_mutex_destroy(&cl->mu);
   pthread_cond_destroy(&cl->cv);
   free(cl);
@@ -92,6 +95,149 @@ static int find(cl_cluster *cl, const char *name) {
 
 static int no_table(const char *name, syn_err *e) {
   return sqlst_set(e, SQLST_UNDEFINED_TABLE, "relation \"%s\" does not exist", name);
+}
+
+/* ---- roles (in memory: the tests need the calls, not their durability) ---- */
+
+void cl_role_free(cl_role *r) {
+  if (!r) return;
+  free(r->name);
+  free(r->secret);
+  free(r);
+}
+
+void cl_role_list_free(cl_role *v, size_t n) {
+  for (size_t i = 0; v && i < n; i++) {
+    free(v[i].name);
+    free(v[i].secret);
+  }
+  free(v);
+}
+
+static long role_find(cl_cluster *cl, const char *name) {
+  for (size_t i = 0; i < cl->nroles; i++)
+    if (strcmp(cl->roles[i].name, name) == 0) return (long)i;
+  return -1;
+}
+
+static int role_copy(const cl_role *from, const char *name, cl_role *to) {
+  to->name = strdup(name);
+  to->secret = from->secret ? strdup(from->secret) : NULL;
+  to->login = from->login;
+  to->superuser = from->superuser;
+  if (!to->name || (from->secret && !to->secret)) {
+    free(to->name);
+    free(to->secret);
+    return SYN_ENOMEM;
+  }
+  return 0;
+}
+
+static int role_cmp(const void *a, const void *b) {
+  return strcmp(((const cl_role *)a)->name, ((const cl_role *)b)->name);
+}
+
+int cl_role_put(cl_cluster *cl, const cl_role *role, bool create, syn_err *err) {
+  pthread_mutex_lock(&cl->mu);
+  long i = role_find(cl, role->name);
+  int rc = 0;
+  cl_role nr;
+  if (create && i >= 0)
+    rc = syn_err_set(err, SYN_EEXIST, "42710: role \"%s\" already exists", role->name);
+  else if (!create && i < 0)
+    rc = syn_err_set(err, SYN_ENOTFOUND, "42704: role \"%s\" does not exist", role->name);
+  else if (role_copy(role, role->name, &nr))
+    rc = syn_err_set(err, SYN_ENOMEM, "out of memory");
+  if (rc == 0 && i >= 0) {
+    free(cl->roles[i].name);
+    free(cl->roles[i].secret);
+    cl->roles[i] = nr;
+  } else if (rc == 0) {
+    cl_role *v = realloc(cl->roles, (cl->nroles + 1) * sizeof *v);
+    if (!v) {
+      free(nr.name);
+      free(nr.secret);
+      rc = syn_err_set(err, SYN_ENOMEM, "out of memory");
+    } else {
+      cl->roles = v;
+      cl->roles[cl->nroles++] = nr;
+      qsort(cl->roles, cl->nroles, sizeof *cl->roles, role_cmp);
+    }
+  }
+  if (rc == 0) cl->version++;
+  pthread_mutex_unlock(&cl->mu);
+  return rc;
+}
+
+int cl_role_get(cl_cluster *cl, const char *name, cl_role **out, syn_err *err) {
+  *out = NULL;
+  pthread_mutex_lock(&cl->mu);
+  long i = role_find(cl, name);
+  cl_role *r = i >= 0 ? calloc(1, sizeof *r) : NULL;
+  int rc = i < 0 ? syn_err_set(err, SYN_ENOTFOUND, "42704: role \"%s\" does not exist", name)
+           : !r || role_copy(&cl->roles[i], name, r) ? syn_err_set(err, SYN_ENOMEM, "out of memory")
+                                                     : 0;
+  pthread_mutex_unlock(&cl->mu);
+  if (rc) free(r);
+  else *out = r;
+  return rc;
+}
+
+int cl_role_rename(cl_cluster *cl, const char *from, const char *to, syn_err *err) {
+  pthread_mutex_lock(&cl->mu);
+  long i = role_find(cl, from);
+  int rc = 0;
+  char *nn = NULL;
+  if (i < 0) rc = syn_err_set(err, SYN_ENOTFOUND, "42704: role \"%s\" does not exist", from);
+  else if (role_find(cl, to) >= 0)
+    rc = syn_err_set(err, SYN_EEXIST, "42710: role \"%s\" already exists", to);
+  else if (!(nn = strdup(to))) rc = syn_err_set(err, SYN_ENOMEM, "out of memory");
+  if (rc == 0) {
+    free(cl->roles[i].name);
+    cl->roles[i].name = nn;
+    if (cl->roles[i].secret && strncmp(cl->roles[i].secret, "md5", 3) == 0) {
+      free(cl->roles[i].secret);
+      cl->roles[i].secret = NULL;
+    }
+    qsort(cl->roles, cl->nroles, sizeof *cl->roles, role_cmp);
+    cl->version++;
+  }
+  pthread_mutex_unlock(&cl->mu);
+  return rc;
+}
+
+int cl_role_drop(cl_cluster *cl, const char *name, bool if_exists, syn_err *err) {
+  pthread_mutex_lock(&cl->mu);
+  long i = role_find(cl, name);
+  int rc = 0;
+  if (i < 0 && !if_exists)
+    rc = syn_err_set(err, SYN_ENOTFOUND, "42704: role \"%s\" does not exist", name);
+  if (i >= 0) {
+    free(cl->roles[i].name);
+    free(cl->roles[i].secret);
+    memmove(&cl->roles[i], &cl->roles[i + 1], (cl->nroles - (size_t)i - 1) * sizeof *cl->roles);
+    cl->nroles--;
+    cl->version++;
+  }
+  pthread_mutex_unlock(&cl->mu);
+  return rc;
+}
+
+int cl_role_list(cl_cluster *cl, cl_role **out, size_t *n, syn_err *err) {
+  pthread_mutex_lock(&cl->mu);
+  cl_role *v = calloc(cl->nroles ? cl->nroles : 1, sizeof *v);
+  size_t k = 0;
+  int rc = v ? 0 : SYN_ENOMEM;
+  for (; rc == 0 && k < cl->nroles; k++)
+    if (role_copy(&cl->roles[k], cl->roles[k].name, &v[k])) rc = SYN_ENOMEM;
+  pthread_mutex_unlock(&cl->mu);
+  if (rc) {
+    cl_role_list_free(v, k ? k - 1 : 0);
+    return syn_err_set(err, rc, "out of memory");
+  }
+  *out = v;
+  *n = k;
+  return 0;
 }
 
 /* ---- catalog ---- */

@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "coordinator/ctl/ctl_cmd.h"
 #include "coordinator/ctl/ctl_events.h"
 #include "coordinator/ctl/ctl_opts.h"
+#include "coordinator/ctl/ctl_tls.h"
+#include "sql/pgwire/pgw_auth.h"
 
 #define CMD "up"
 
@@ -18,6 +22,8 @@ typedef struct up_opts {
   const char *dir;
   const char *backend;
   const char *pg; /* --pg CONNINFO: an existing server */
+  const char *hba; /* --hba FILE: copied to DIR/hba.conf */
+  bool tls;        /* --tls: DIR/tls/ CA and coordinator certificates */
   int coordinators, participants, base_port;
   ctl_isolation isolation;
   bool set_coordinators, set_participants, set_base_port, set_backend, set_isolation;
@@ -30,6 +36,8 @@ static int parse(int argc, char **argv, up_opts *o) {
       {"dir", required_argument, NULL, 'd'},          {"help", no_argument, NULL, 'h'},
       {"default-isolation", required_argument, NULL, 'i'},
       {"pg", required_argument, NULL, 'g'},
+      {"tls", no_argument, NULL, 't'},
+      {"hba", required_argument, NULL, 'a'},
       {NULL, 0, NULL, 0},
   };
   *o = (up_opts){.backend = "sqlite", .coordinators = 3, .participants = 3, .base_port = 5433};
@@ -73,6 +81,17 @@ static int parse(int argc, char **argv, up_opts *o) {
       o->pg = optarg;
       break;
     case 'd': o->dir = optarg; break;
+    case 't': o->tls = true; break;
+    case 'a': {
+      /* Checked here, so a typo fails `up` with the line number instead of
+      ** leaving coordinators that refuse to start. */
+      pgw_hba *h = NULL;
+      syn_err e;
+      if (pgw_hba_load(optarg, &h, &e)) return ctl_usage_error(CMD, "--hba: %s", e.msg);
+      pgw_hba_free(h);
+      o->hba = optarg;
+      break;
+    }
     case 'h': ctl_usage(stdout, CMD); return CTL_HELP_SHOWN;
     default: return ctl_usage_error(CMD, "bad option");
     }
@@ -115,6 +134,34 @@ static int check_contradictions(const up_opts *o, const ctl_ctx *ctx) {
   return 0;
 }
 
+/* DIR/hba.conf := FILE (temp file, fsync, rename: never half a rules file). */
+static int copy_hba(const ctl_ctx *ctx, const char *from, syn_err *err) {
+  char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/hba.conf", ctx->dir);
+  snprintf(tmp, sizeof tmp, "%s/hba.conf.tmp", ctx->dir);
+  FILE *in = fopen(from, "rb");
+  if (!in) return syn_err_set(err, SYN_EIO, "--hba %s: %s", from, strerror(errno));
+  FILE *out = fopen(tmp, "wb");
+  if (!out) {
+    fclose(in);
+    return syn_err_set(err, SYN_EIO, "%s: %s", tmp, strerror(errno));
+  }
+  char buf[8192];
+  size_t n;
+  bool ok = true;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) ok = false;
+  if (ferror(in)) ok = false;
+  fclose(in);
+  if (fflush(out) != 0 || fsync(fileno(out)) != 0) ok = false;
+  if (fclose(out) != 0) ok = false;
+  if (!ok || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return syn_err_set(err, SYN_EIO, "writing %s failed", path);
+  }
+  return 0;
+}
+
 static void print_cluster(const ctl_ctx *ctx, FILE *f) {
   const ctl_conf *c = &ctx->conf;
   ctl_node_paths *paths = calloc((size_t)c->n_nodes, sizeof *paths);
@@ -130,9 +177,16 @@ static void print_cluster(const ctl_ctx *ctx, FILE *f) {
   }
   ctl_status_print_text(f, CTL_HOST, st, c->n_nodes);
   ctl_pg_status(ctx, f);
-  for (int i = 0; i < c->n_nodes; i++)
-    if (c->nodes[i].role == CTL_ROLE_COORDINATOR)
-      fprintf(f, "psql -h %s -p %d -U postgres    # %s\n", CTL_HOST, c->nodes[i].sql_port, c->nodes[i].name);
+  for (int i = 0; i < c->n_nodes; i++) {
+    if (c->nodes[i].role != CTL_ROLE_COORDINATOR) continue;
+    if (ctl_tls_enabled(ctx, &c->nodes[i]))
+      fprintf(f, "psql \"host=localhost port=%d user=postgres sslmode=verify-full "
+              "sslrootcert=%s/tls/ca.crt\"    # %s\n", c->nodes[i].sql_port, ctx->dir,
+              c->nodes[i].name);
+    else
+      fprintf(f, "psql -h %s -p %d -U postgres    # %s\n", CTL_HOST, c->nodes[i].sql_port,
+              c->nodes[i].name);
+  }
   free(paths);
   free(st);
 }
@@ -178,6 +232,16 @@ int ctl_cmd_up(int argc, char **argv) {
     exit_code = ctl_fail(CMD, "%s", err.msg);
     goto out;
   }
+  /* TLS files and the rules file, before any coordinator starts: the
+  ** spawn passes them when they exist. */
+  if (o.tls && ctl_tls_ensure(ctx, &err)) {
+    exit_code = ctl_fail(CMD, "%s", err.msg);
+    goto out;
+  }
+  if (o.hba && copy_hba(ctx, o.hba, &err)) {
+    exit_code = ctl_fail(CMD, "%s", err.msg);
+    goto out;
+  }
   const ctl_conf *c = &ctx->conf;
   pids = calloc((size_t)c->n_nodes, sizeof *pids);
   started = calloc((size_t)c->n_nodes, sizeof *started);
@@ -215,6 +279,9 @@ int ctl_cmd_up(int argc, char **argv) {
       goto out;
     }
     printf("cluster in %s is already running; nothing started\n", ctx->dir);
+    if (o.tls || o.hba)
+      printf("note: coordinators read TLS files and the rules file when they start; "
+             "run 'synodctl down' and 'up' again for --tls/--hba to take effect\n");
     print_cluster(ctx, stdout);
     goto out;
   }

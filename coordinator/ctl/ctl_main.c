@@ -21,7 +21,7 @@ static const struct {
   const char *what;
 } cmds[] = {
     {"up", "up [--coordinators N] [--participants M] [--backend sqlite|postgres|mixed] [--pg CONNINFO] [--port BASE]\n"
-            "        [--default-isolation LEVEL] [--dir DIR]",
+            "        [--default-isolation LEVEL] [--tls] [--hba FILE] [--dir DIR]",
      "create (first time) or restart the cluster and wait until every node answers"},
     {"down", "down [--dir DIR]", "SIGTERM every node, SIGKILL those still running after 10 s"},
     {"status", "status [--json] [--dir DIR]", "one line (or JSON object) per node"},

@@ -11,6 +11,7 @@
 
 #include "coordinator/ctl/ctl_health.h"
 #include "coordinator/ctl/ctl_proc.h"
+#include "coordinator/ctl/ctl_tls.h"
 
 #define PEER_LIST_MAX 4096
 
@@ -134,8 +135,9 @@ int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err
     free(others);
     return syn_err_set(err, SYN_ENOMEM, "out of memory");
   }
-  const char *argv[32];
+  const char *argv[40];
   int a = 0;
+  char tls_cert[PATH_MAX + 64], tls_key[PATH_MAX + 64], hba_path[PATH_MAX + 16];
   argv[a++] = bin;
   argv[a++] = "--name";
   argv[a++] = n->name;
@@ -159,6 +161,20 @@ int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err
     ** recorded level too, whatever its built-in default. */
     argv[a++] = "--default-isolation";
     argv[a++] = ctl_isolation_name(ctx->conf.default_isolation);
+    /* TLS and the rules file are on when their files exist in DIR
+    ** (synodctl up --tls / --hba put them there). */
+    if (ctl_tls_enabled(ctx, n)) {
+      ctl_tls_paths(ctx, n, tls_cert, tls_key, sizeof tls_cert);
+      argv[a++] = "--tls-cert";
+      argv[a++] = tls_cert;
+      argv[a++] = "--tls-key";
+      argv[a++] = tls_key;
+    }
+    snprintf(hba_path, sizeof hba_path, "%s/hba.conf", ctx->dir);
+    if (access(hba_path, F_OK) == 0) {
+      argv[a++] = "--hba";
+      argv[a++] = hba_path;
+    }
   } else {
     if (peer_list(&ctx->conf, CTL_ROLE_COORDINATOR, others, PEER_LIST_MAX))
       rc = syn_err_set(err, SYN_ERANGE, "coordinator list too long");

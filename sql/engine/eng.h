@@ -103,6 +103,11 @@ typedef struct eng_opts {
   /* default_transaction_isolation of every new session, and what RESET
   ** returns to (the cluster-wide default; zero = READ COMMITTED). */
   cl_isolation default_isolation;
+  /* Client authentication rules (sql/pgwire/pgw_auth.h; borrowed, must
+  ** outlive the server), NULL = trust; TLS certificate and key files,
+  ** NULL = no TLS. Roles come from cl_role_get. */
+  const struct pgw_hba *hba;
+  const char *tls_cert, *tls_key;
 } eng_opts;
 
 /* Parse an isolation level name for a command line: "read committed",

@@ -97,6 +97,8 @@ static int alter(eng_session *s, const sqlp_stmt *st, syn_err *e) {
 }
 
 int eng__run_ddl(eng_session *s, const sqlp_stmt *st, syn_err *e) {
+  if (st->kind == SQLP_CREATE_ROLE || st->kind == SQLP_ALTER_ROLE || st->kind == SQLP_DROP_ROLE)
+    return eng__run_role(s, st, e);
   int rc = eng__catalog_sync(s, e);
   if (rc) return rc;
   switch (st->kind) {

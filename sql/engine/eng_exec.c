@@ -778,6 +778,20 @@ static int x_copy_data(void *ud, pgw_session *ps, char type, const void *p, size
   return eng_cinq_push(&ss->cin, type, p, n);
 }
 
+/* pgwire's authentication asks for the role on the loop thread:
+** cl_role_get is a local catalog read (sql/cluster.h). */
+static int x_role_lookup(void *ud, const char *user, char **secret, int *flags, syn_err *err) {
+  eng_server *srv = ud;
+  cl_role *r = NULL;
+  int rc = cl_role_get(srv->cl, user, &r, err);
+  if (rc) return rc;
+  *flags = (r->login ? PGW_ROLE_LOGIN : 0) | (r->superuser ? PGW_ROLE_SUPERUSER : 0);
+  *secret = r->secret;
+  r->secret = NULL;
+  cl_role_free(r);
+  return 0;
+}
+
 static int x_random(void *ud, void *buf, size_t n) {
   return getrandom(buf, n, 0) == (ssize_t)n ? 0 : SYN_EIO;
 }
@@ -815,8 +829,10 @@ int eng_server_start(uv_loop_t *loop, const char *host, int port, cl_cluster *cl
       .host = host, .port = port,
       .executor = {.ud = srv, .session_open = x_open, .session_close = x_close,
                    .simple_query = x_query, .writable = x_writable, .cancel = x_cancel,
-                   .extended = x_extended, .copy_data = x_copy_data},
-      .random = x_random, .server_version = srv->opts.server_version};
+                   .extended = x_extended, .copy_data = x_copy_data,
+                   .role_lookup = x_role_lookup},
+      .random = x_random, .server_version = srv->opts.server_version,
+      .hba = srv->opts.hba, .tls_cert = srv->opts.tls_cert, .tls_key = srv->opts.tls_key};
   int rc = pgw_server_new(loop, &po, &srv->pgw, err);
   int started = 0;
   for (int i = 0; !rc && i < srv->nthreads; i++) {

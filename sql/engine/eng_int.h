@@ -137,6 +137,8 @@ int eng__send_sqlite_row(eng_session *s, sqlite3_stmt *st, const sqlr_col *cols,
                          cat_buf *buf);
 int eng__send_values_row(eng_session *s, const syn_value *v, const sqlr_col *cols, int n,
                          cat_buf *buf);
+/* eng_role.c: CREATE/ALTER/DROP ROLE (sends CommandComplete). */
+int eng__run_role(eng_session *s, const sqlp_stmt *st, syn_err *e);
 int eng__complete(eng_session *s, const char *tag);
 /* An SQLite error after prepare/step: the scan's cluster error if one
 ** caused it, 57014 when cancelled, else the SQLite message as 42601/XX000. */

@@ -101,7 +101,18 @@ int eng__pgcat_need(void *ctx, syn_err *e) {
                                 "ATTACH ':memory:' AS \"information_schema\";")
                ? syn_err_set(e, SYN_ENOMEM, "out of memory")
                : 0;
-  if (!rc) rc = pgc_fill_sql(s->tabs, s->ntabs, s->user, s->database, &sql, e);
+  /* The cluster's roles for pg_roles / pg_user (\du). */
+  cl_role *roles = NULL;
+  size_t nroles = 0;
+  pgc_role *pr = NULL;
+  if (!rc) rc = cl_role_list(s->cl, &roles, &nroles, e);
+  if (!rc && !(pr = calloc(nroles ? nroles : 1, sizeof *pr)))
+    rc = syn_err_set(e, SYN_ENOMEM, "out of memory");
+  for (size_t i = 0; !rc && i < nroles; i++)
+    pr[i] = (pgc_role){roles[i].name, roles[i].login, roles[i].superuser, roles[i].secret != NULL};
+  if (!rc) rc = pgc_fill_sql_roles(s->tabs, s->ntabs, s->user, s->database, pr, nroles, &sql, e);
+  free(pr);
+  cl_role_list_free(roles, nroles);
   if (!rc && settings_sql(&sql)) rc = syn_err_set(e, SYN_ENOMEM, "out of memory");
   char *msg = NULL;
   if (!rc && sqlite3_exec(s->db, sql.p, NULL, NULL, &msg) != SQLITE_OK)

@@ -353,6 +353,7 @@ static int show_one(eng_session *s, const char *col, const char *val) {
 const char *eng__show_column(const char *name) {
   if (strcasecmp(name, "transaction_isolation") == 0) return "transaction_isolation";
   if (strcasecmp(name, "server_version") == 0) return "server_version";
+  if (strcasecmp(name, "password_encryption") == 0) return "password_encryption";
   int g = guc_find(name);
   return g < 0 ? NULL : gucs[g].name;
 }
@@ -367,6 +368,10 @@ int eng__run_show(eng_session *s, const sqlp_stmt *st, syn_err *e) {
                     iso_names[s->block == ENG_BLOCK || s->block == ENG_FAILED ? s->iso
                                                                                : default_iso(s)]);
   if (strcasecmp(name, "server_version") == 0) return show_one(s, "server_version", ver);
+  /* How CREATE/ALTER ROLE ... PASSWORD stores a plaintext password (fixed;
+  ** psql's \password asks for it and hashes on the client side). */
+  if (strcasecmp(name, "password_encryption") == 0)
+    return show_one(s, "password_encryption", "scram-sha-256");
   if (strcasecmp(name, "all") == 0) {
     sqlr_col cols[3] = {{.name = "name", .type_oid = CAT_OID_TEXT, .typmod = -1},
                         {.name = "setting", .type_oid = CAT_OID_TEXT, .typmod = -1},

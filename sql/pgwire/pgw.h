@@ -202,7 +202,16 @@ typedef struct pgw_executor {
   ** does after a failed COPY. Flush and Sync during COPY are ignored; any
   ** other message is a protocol violation (FATAL 08P01). */
   int (*copy_data)(void *ud, pgw_session *s, char type, const void *p, size_t n);
+  /* Optional: the role `user` for authentication, called on the loop
+  ** thread before session_open (so it must not block on the network: a
+  ** local catalog read). 0 when the role exists: *secret (malloc'd; NULL
+  ** when the role has no password) and *flags (PGW_ROLE_*); SYN_ENOTFOUND
+  ** when it does not; other codes fail the login with 28000 and a log line.
+  ** NULL: no roles are known (password methods fail for everyone). */
+  int (*role_lookup)(void *ud, const char *user, char **secret, int *flags, syn_err *err);
 } pgw_executor;
+
+enum { PGW_ROLE_LOGIN = 1, PGW_ROLE_SUPERUSER = 2 };
 
 /* Fill buf with n random bytes; 0 or a negative SYN_E* code. */
 typedef int (*pgw_random_fn)(void *ud, void *buf, size_t n);
@@ -218,6 +227,12 @@ typedef struct pgw_server_opts {
   size_t max_output;             /* 0 = PGW_DEFAULT_MAX_OUTPUT */
   uint32_t max_sessions;         /* 0 = PGW_DEFAULT_MAX_SESSIONS */
   uint32_t startup_timeout_ms;   /* 0 = PGW_DEFAULT_STARTUP_TIMEOUT_MS */
+  /* Client authentication rules (sql/pgwire/pgw_auth.h), borrowed for the
+  ** server's life; NULL = trust for every connection. */
+  const struct pgw_hba *hba;
+  /* PEM certificate (chain) and private key files: SSLRequest is answered
+  ** 'S' and the session runs over TLS. Both NULL: 'N'. Read at start. */
+  const char *tls_cert, *tls_key;
 } pgw_server_opts;
 
 /* Bind and listen. On failure nothing is left open. */
@@ -241,6 +256,8 @@ const char *pgw_session_peer(const pgw_session *s);
 /* The BackendKeyData process id (0 until it has been chosen). */
 int32_t pgw_session_pid(const pgw_session *s);
 const pgw_startup *pgw_session_startup(const pgw_session *s);
+/* Nonzero when the session runs over TLS. */
+int pgw_session_tls(const pgw_session *s);
 /* Nonzero once the client connection is gone or being torn down. */
 int pgw_session_is_closed(const pgw_session *s);
 /* Nonzero while the output backlog is at or above PGW_OUTPUT_HIGH_WATER. */

@@ -5,8 +5,9 @@
 **
 ** Connection states and the only moves between them:
 **
-**   STARTUP --handshake ok--> READY
-**   STARTUP|READY --fatal error / Terminate--> LINGER
+**   STARTUP --StartupMessage, method trust--> READY
+**   STARTUP --StartupMessage, password method--> AUTH --password ok--> READY
+**   STARTUP|AUTH|READY --fatal error / Terminate--> LINGER
 **   any --EOF, write error, timeout, server close--> CLOSING
 **   LINGER --client EOF or linger timeout--> CLOSING
 **
@@ -23,10 +24,15 @@
 #define SYN_PGW_INT_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "sql/pgwire/pgw.h"
+#include "sql/pgwire/pgw_auth.h"
 #include "sql/pgwire/pgw_codec.h"
+
+typedef struct pgw_tls pgw_tls;       /* pgw_tls.c */
+typedef struct ssl_ctx_st pgw_ssl_ctx; /* OpenSSL's SSL_CTX */
 
 /* Output is handed to uv_write once this much is buffered (or at the end
 ** of each batch of input / each query). */
@@ -41,7 +47,11 @@ typedef enum {
   PGW_ST_READY = 1,
   PGW_ST_LINGER = 2,
   PGW_ST_CLOSING = 3,
+  PGW_ST_AUTH = 4, /* StartupMessage accepted, waiting for the password message */
 } pgw_state;
+
+/* Longest authentication message we read (PostgreSQL: PG_MAX_AUTH_TOKEN_LENGTH). */
+#define PGW_MAX_AUTH_MESSAGE 65535u
 
 struct pgw_session {
   pgw_server *srv;
@@ -53,6 +63,17 @@ struct pgw_session {
   int handles_open;          /* tcp + timer until their close callbacks */
   pgw_state state;
   char peer[64];
+  struct sockaddr_storage peer_addr; /* for the rules file; family 0 if unknown */
+  pgw_tls *tls;              /* non-NULL once SSLRequest was answered 'S' */
+
+  /* Authentication (state AUTH, pgw_auth.c). */
+  const pgw_hba_rule *hba_rule; /* the rule that matched; NULL: no rules file */
+  pgw_auth_method method;
+  char *secret;              /* the role's stored secret, NULL if none */
+  pgw_scram *scram;          /* SCRAM exchange in progress */
+  uint8_t md5_salt[4];
+  unsigned role_found : 1;
+  unsigned role_super : 1;
 
   pgw_buf in;                /* received bytes; in_off already processed */
   size_t in_off;
@@ -92,6 +113,8 @@ struct pgw_server {
   uv_tcp_t listener;
   uv_timer_t reaper;         /* frees sessions outside executor calls */
   pgw_executor ex;
+  const pgw_hba *hba;        /* borrowed; NULL = trust everyone */
+  pgw_ssl_ctx *ssl_ctx;      /* NULL = answer SSLRequest 'N' */
   pgw_random_fn random;
   void *random_ud;
   char server_version[64];
@@ -126,6 +149,35 @@ void pgw__defer_free(pgw_session *c);
 void pgw__process_input(pgw_session *c);
 /* Send a FATAL ErrorResponse and close gracefully. */
 void pgw__fatal(pgw_session *c, const char *sqlstate, const char *msg);
+
+/* pgw_proto.c: after authentication, send AuthenticationOk and the
+** parameters, open the executor session and go READY. */
+void pgw__startup_finish(pgw_session *c);
+int pgw__violation(pgw_session *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* pgw_auth.c */
+/* Choose the method for the accepted StartupMessage and start it. */
+void pgw__auth_start(pgw_session *c);
+/* One message in state AUTH. Returns 1 when it consumed input or changed
+** state, 0 when it needs more bytes. */
+int pgw__auth_step(pgw_session *c, const uint8_t *p, size_t n);
+void pgw__auth_clear(pgw_session *c);
+
+/* pgw_tls.c (OpenSSL over memory BIOs: libuv owns the socket) */
+int pgw__tls_ctx_new(const char *cert, const char *key, pgw_ssl_ctx **out, syn_err *err);
+void pgw__tls_ctx_free(pgw_ssl_ctx *ctx);
+int pgw__tls_start(pgw_session *c);
+void pgw__tls_free(pgw_tls *t);
+/* Where on_alloc should read raw TLS bytes. */
+uv_buf_t pgw__tls_read_buf(pgw_session *c);
+/* Raw bytes arrived: decrypt into c->in. 0 ok, 1 handshake still running,
+** < 0 the connection must close (logged). */
+int pgw__tls_input(pgw_session *c, size_t n);
+/* Encrypt c->out (and collect handshake bytes) in place. < 0 on failure. */
+int pgw__tls_wrap(pgw_session *c);
+/* Queue close_notify (after whatever c->out holds). */
+void pgw__tls_close_notify(pgw_session *c);
+bool pgw__tls_has_output(const pgw_session *c);
 
 /* pgw_write.c */
 /* Account for an append: enforce max_output, flush past the threshold. */

@@ -43,6 +43,8 @@ static void conn_free(pgw_session *c) {
   pgw_buf_free(&c->out);
   pgw_startup_clear(&c->startup);
   pgw_xmsg_clear(&c->xmsg);
+  pgw__auth_clear(c);
+  pgw__tls_free(c->tls);
   free(c);
   server_maybe_done(srv);
 }
@@ -130,6 +132,9 @@ void pgw__close_graceful(pgw_session *c) {
   pgw__update_reading(c);
   uv_timer_stop(&c->timer);
   uv_timer_start(&c->timer, on_linger_timeout, PGW_LINGER_MS, 0);
+  /* TLS: close_notify after the last message, so the client sees a clean
+  ** end of the TLS stream rather than a truncation. */
+  if (c->tls) pgw__tls_close_notify(c);
   pgw__flush(c);
   if (c->state == PGW_ST_LINGER && c->inflight == 0) start_shutdown(c);
 }
@@ -166,11 +171,18 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 void pgw__flush(pgw_session *c) {
-  if (c->out.len == 0) return;
+  if (c->out.len == 0 && !(c->tls && pgw__tls_has_output(c))) return;
   if (c->state == PGW_ST_CLOSING) {
     c->out.len = 0;
     return;
   }
+  /* TLS: the plaintext in c->out becomes records (plus any handshake
+  ** bytes OpenSSL produced); everything below moves ciphertext. */
+  if (c->tls && pgw__tls_wrap(c) < 0) {
+    pgw__close_now(c);
+    return;
+  }
+  if (c->out.len == 0) return;
   pgw_wreq *w = malloc(sizeof *w);
   if (!w) {
     SYN_LOG_ERROR("-", "pgwire: %s: out of memory for a write; closing", c->peer);
@@ -198,6 +210,11 @@ void pgw__flush(pgw_session *c) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   pgw_session *c = h->data;
+  (void)suggested;
+  if (c->tls) {
+    *buf = pgw__tls_read_buf(c);
+    return;
+  }
   if (pgw_buf_reserve(&c->in, 64 * 1024) != 0) {
     /* libuv turns a zero-length buffer into UV_ENOBUFS in on_read. */
     c->in.oom = 0;
@@ -223,7 +240,19 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     c->in.len = c->in_off = 0; /* discarded: the session is over */
     return;
   }
-  c->in.len += (size_t)nread;
+  if (c->tls) {
+    int rc = pgw__tls_input(c, (size_t)nread);
+    if (rc < 0) {
+      pgw__close_now(c);
+      return;
+    }
+    if (rc == 1) { /* handshake in progress: send its bytes, wait for more */
+      pgw__flush(c);
+      return;
+    }
+  } else {
+    c->in.len += (size_t)nread;
+  }
   pgw__process_input(c);
 }
 
@@ -231,6 +260,7 @@ void pgw__update_reading(pgw_session *c) {
   int want;
   switch (c->state) {
   case PGW_ST_STARTUP:
+  case PGW_ST_AUTH:
   case PGW_ST_READY:
     want = (!c->in_query || (c->copy_in && !c->copy_paused)) &&
            pgw__backlog(c) < PGW_OUTPUT_HIGH_WATER;
@@ -259,17 +289,19 @@ void pgw__update_reading(pgw_session *c) {
 
 static void on_startup_timeout(uv_timer_t *t) {
   pgw_session *c = t->data;
-  if (c->state != PGW_ST_STARTUP) return;
+  if (c->state != PGW_ST_STARTUP && c->state != PGW_ST_AUTH) return;
   SYN_LOG_INFO("-", "pgwire: %s: no startup packet within %u ms; closing", c->peer,
                c->srv->startup_timeout_ms);
   pgw__close_now(c);
 }
 
-static void peer_name(uv_tcp_t *tcp, char *out, size_t cap) {
+static void peer_name(uv_tcp_t *tcp, struct sockaddr_storage *ss_out, char *out, size_t cap) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
   snprintf(out, cap, "?");
+  memset(ss_out, 0, sizeof *ss_out);
   if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0) return;
+  *ss_out = ss;
   char ip[INET6_ADDRSTRLEN] = "?";
   if (ss.ss_family == AF_INET) {
     const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
@@ -320,7 +352,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     pgw__close_now(c);
     return;
   }
-  peer_name(&c->tcp, c->peer, sizeof c->peer);
+  peer_name(&c->tcp, &c->peer_addr, c->peer, sizeof c->peer);
   /* Connections that never authenticate still hold a socket: cap them
   ** well above max_sessions so cancel requests and the FATAL "too many
   ** clients" answer still get through. */
@@ -357,6 +389,7 @@ static void server_maybe_done(pgw_server *srv) {
   if (srv->handles_open > 0) return;
   void (*cb)(void *) = srv->close_cb;
   void *ud = srv->close_ud;
+  pgw__tls_ctx_free(srv->ssl_ctx);
   free(srv);
   if (cb) cb(ud);
 }
@@ -376,8 +409,20 @@ int pgw_server_new(uv_loop_t *loop, const pgw_server_opts *o, pgw_server **out,
       uv_ip6_addr(o->host, o->port, (struct sockaddr_in6 *)&addr) != 0)
     return syn_err_set(err, SYN_EINVAL, "pgwire: bad listen address '%s'", o->host);
 
+  if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+    return syn_err_set(err, SYN_EINVAL, "pgwire: a TLS certificate needs its key and vice versa");
+  pgw_ssl_ctx *ssl_ctx = NULL;
+  if (o->tls_cert) {
+    int trc = pgw__tls_ctx_new(o->tls_cert, o->tls_key, &ssl_ctx, err);
+    if (trc < 0) return trc;
+  }
   pgw_server *srv = calloc(1, sizeof *srv);
-  if (!srv) return syn_err_set(err, SYN_ENOMEM, "pgwire: out of memory");
+  if (!srv) {
+    pgw__tls_ctx_free(ssl_ctx);
+    return syn_err_set(err, SYN_ENOMEM, "pgwire: out of memory");
+  }
+  srv->ssl_ctx = ssl_ctx;
+  srv->hba = o->hba;
   srv->loop = loop;
   srv->ex = o->executor;
   srv->random = o->random;
@@ -392,6 +437,7 @@ int pgw_server_new(uv_loop_t *loop, const pgw_server_opts *o, pgw_server **out,
 
   int rc = uv_tcp_init(loop, &srv->listener);
   if (rc != 0) {
+    pgw__tls_ctx_free(srv->ssl_ctx);
     free(srv);
     return syn_err_set(err, SYN_EIO, "pgwire: tcp init: %s", uv_strerror(rc));
   }
@@ -413,7 +459,8 @@ int pgw_server_new(uv_loop_t *loop, const pgw_server_opts *o, pgw_server **out,
   uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &blen);
   srv->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
                                           : ntohs(((struct sockaddr_in *)&bound)->sin_port);
-  SYN_LOG_INFO("-", "pgwire: listening on %s:%d", o->host, srv->port);
+  SYN_LOG_INFO("-", "pgwire: listening on %s:%d (TLS %s, authentication %s)", o->host,
+               srv->port, srv->ssl_ctx ? "on" : "off", srv->hba ? "by rules file" : "trust");
   *out = srv;
   return 0;
 }
@@ -447,3 +494,5 @@ int pgw_output_full(const pgw_session *s) {
   if (pgw_session_is_closed(s)) return 0; /* never park on a dead socket */
   return pgw__backlog(s) >= PGW_OUTPUT_HIGH_WATER;
 }
+
+int pgw_session_tls(const pgw_session *s) { return s->tls != NULL; }

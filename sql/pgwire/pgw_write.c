@@ -45,7 +45,7 @@ static int in_query(const pgw_session *c) {
 /* 0 when an asynchronous message (notice, parameter status) may be sent. */
 static int may_send_async(const pgw_session *c) {
   if (pgw_session_is_closed(c)) return SYN_ECLOSED;
-  if (c->state == PGW_ST_STARTUP && !c->opening) return SYN_EINVAL;
+  if ((c->state == PGW_ST_STARTUP || c->state == PGW_ST_AUTH) && !c->opening) return SYN_EINVAL;
   return 0;
 }
 

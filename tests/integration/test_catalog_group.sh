@@ -61,6 +61,15 @@ done
 total=$(q 2 "SELECT count(*), count(DISTINCT id) FROM s")
 [ "$total" = "45|45" ] || fail "serial ids not unique: $total"
 
+step "roles are in the replicated catalog"
+q 1 "CREATE ROLE bob LOGIN PASSWORD 'pw1'" >/dev/null
+[ "$(q 2 "SELECT rolname FROM pg_roles WHERE rolname = 'bob'")" = bob ] || fail "bob not seen through c2"
+q 3 "ALTER ROLE bob RENAME TO robert" >/dev/null
+[ "$(q 1 "SELECT count(*) FROM pg_roles WHERE rolname IN ('bob', 'robert')")" = 1 ] \
+  || fail "rename through c3 not seen through c1"
+q 2 "DROP ROLE robert" >/dev/null
+q 3 "DROP ROLE robert" >/dev/null 2>&1 && fail "dropped role dropped again"
+
 step "the same CREATE TABLE through three coordinators at once: one wins"
 for r in 1 2 3; do
   out=$WORK/race$r
