@@ -123,6 +123,17 @@ static bool is_leader(void *ud) {
   return coord_px_is_leader(c->px);
 }
 
+/* HealthResponse.paxos: what `synodctl status` shows per coordinator. */
+static void paxos_health(void *ud, node_paxos_health *out) {
+  coordinator *c = ud;
+  paxos_status st;
+  coord_px_get_status(c->px, &st);
+  *out = (node_paxos_health){.role = paxos_role_name(st.role), .ballot = st.ballot,
+                             .promised = st.promised, .chosen = st.chosen,
+                             .applied = st.applied, .snap_slot = st.snap_slot,
+                             .leader_id = st.leader, .group_size = coord_px_size(c->px)};
+}
+
 /* Statements that are still running use the cluster, so the cluster closes
 ** only once the SQL server has drained them (eng_server_stop's callback). */
 static void on_sql_stopped(void *ud) {
@@ -219,6 +230,7 @@ int main(int argc, char **argv) {
   ** against this coordinator's cluster services (borrowed; the cluster
   ** outlives the server, see on_stop). A taken SQL port stops the start. */
   node_set_leader_fn(n, is_leader, &co);
+  node_set_paxos_fn(n, paxos_health, &co);
   eng_opts eopts = {.default_isolation = a.default_iso};
   if (eng_server_start(node_loop(n), a.node.host, a.sql_port, coord_cluster_borrow(co.cluster),
                        &eopts, &co.sql, &err) < 0) {

@@ -105,6 +105,7 @@ void ctl_pg_status(const ctl_ctx *ctx, FILE *f);
 int ctl_cmd_up(int argc, char **argv);
 int ctl_cmd_down(int argc, char **argv);
 int ctl_cmd_status(int argc, char **argv);
+int ctl_cmd_leader(int argc, char **argv);
 int ctl_cmd_node(const char *action, int argc, char **argv); /* kill stop start pause resume */
 int ctl_cmd_test(int argc, char **argv);
 

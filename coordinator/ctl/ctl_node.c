@@ -61,6 +61,7 @@ void ctl_node_observe(const ctl_ctx *ctx, const ctl_node *n, const ctl_node_path
       strcmp(h.node, n->name) == 0) {
     s->healthy = true;
     s->leader = h.leader;
+    s->paxos = h.paxos;
   }
 }
 
