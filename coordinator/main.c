@@ -3,8 +3,10 @@
 ** file parses the command line and runs the node; the SQL server, the
 ** transaction driver and consensus attach to the node's loop and RPC server.
 */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -21,6 +23,7 @@
 static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] --sql-port N "
     "[--participants p1=host:port,...] [--peers c1=host:port,...] [--default-isolation LEVEL] "
+    "[--commit-wait-ms N] "
     "[--log-level LEVEL] "
     "[--log-file PATH] [--secret-file PATH] [--help] [--version]";
 
@@ -37,6 +40,9 @@ static const char usage_text[] =
     "                         default_transaction_isolation of every session: read committed\n"
     "                         (default), repeatable read or serializable ('-' or '_' may\n"
     "                         join the words)\n"
+    "  --commit-wait-ms N     a COMMIT whose decision the coordinator group has not\n"
+    "                         confirmed after N ms (no majority reachable) fails with\n"
+    "                         SQLSTATE 40003, outcome unknown (default 10000)\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
     "  --secret-file PATH     cluster secret (hex, mode 0600): RPC peers must prove it\n"
@@ -45,7 +51,8 @@ static const char usage_text[] =
     "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 if it cannot start,\n"
     "2 on a bad command line.\n";
 
-enum { OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS, OPT_DEFAULT_ISO };
+enum { OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS, OPT_DEFAULT_ISO,
+       OPT_COMMIT_WAIT };
 
 static const struct option long_opts[] = {
     NODE_COMMON_LONG_OPTS,
@@ -53,6 +60,7 @@ static const struct option long_opts[] = {
     {"participants", required_argument, NULL, OPT_PARTICIPANTS},
     {"peers", required_argument, NULL, OPT_PEERS},
     {"default-isolation", required_argument, NULL, OPT_DEFAULT_ISO},
+    {"commit-wait-ms", required_argument, NULL, OPT_COMMIT_WAIT},
     {NULL, 0, NULL, 0},
 };
 
@@ -63,6 +71,7 @@ typedef struct coordinator_args {
   int sql_port;
   node_peer_list participants, peers;
   cl_isolation default_iso; /* for every new SQL session */
+  uint32_t commit_wait_ms;  /* 0: the default */
 } coordinator_args;
 
 /* Returns -1 to go on, else the exit status (0 for --help/--version). */
@@ -98,6 +107,16 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
       if (eng_isolation_parse(optarg, &a->default_iso, &err) < 0)
         return node_usage_error(PROG, usage_line, "--default-isolation: %s", err.msg);
       break;
+    case OPT_COMMIT_WAIT: {
+      char *end = NULL;
+      errno = 0;
+      unsigned long v = strtoul(optarg, &end, 10);
+      if (errno || !end || *end || optarg[0] < '0' || optarg[0] > '9' || v < 100 || v > 3600000)
+        return node_usage_error(PROG, usage_line, "--commit-wait-ms: want 100..3600000, got '%s'",
+                                optarg);
+      a->commit_wait_ms = (uint32_t)v;
+      break;
+    }
     default:
       return node_usage_error(PROG, usage_line, "unknown option '%s'", argv[idx]);
     }
@@ -197,7 +216,7 @@ int main(int argc, char **argv) {
   bool fresh = stat(probe, &pst) != 0;
   coord_cluster_config ccfg = {
       .name = a.node.name, .dir = a.node.dir, .participants = &a.participants,
-      .clock = node_clock_borrow(n), .rpc = node_rpc(n),
+      .clock = node_clock_borrow(n), .rpc = node_rpc(n), .commit_wait_ms = a.commit_wait_ms,
   };
   node_rpc_secret(n, &ccfg.secret, &ccfg.secret_len);
   /* The decision table exists before the replica: opening the replica
