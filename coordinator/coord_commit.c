@@ -410,8 +410,8 @@ static void io_reply(void *ud, uint64_t txn, const tpc_result *res) {
     ** yet be chosen or not. synod never re-sends the COMMIT itself; the
     ** group's log and the participants' resolvers settle it either way,
     ** the same on every shard. 40001 is kept for a known abort. */
-    rc = syn_err_set(&e, CL_EUNKNOWN, "40003: statement completion unknown: the transaction "
-                     "may or may not have committed (%s)", tpc_reason_name(res->reason));
+    rc = syn_err_set(&e, CL_EUNKNOWN, "40003: statement completion unknown: transaction %s "
+                     "may or may not have committed (%s)", cid, tpc_reason_name(res->reason));
     break;
   }
   SYN_LOG_DEBUG(cid, "commit: %s", rc == 0 ? "committed" : e.msg);
