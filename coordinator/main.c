@@ -23,7 +23,7 @@
 static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] --sql-port N "
     "[--participants p1=host:port,...] [--peers c1=host:port,...] [--default-isolation LEVEL] "
-    "[--commit-wait-ms N] "
+    "[--commit-wait-ms N] [--rejoin] "
     "[--log-level LEVEL] "
     "[--log-file PATH] [--secret-file PATH] [--help] [--version]";
 
@@ -43,6 +43,9 @@ static const char usage_text[] =
     "  --commit-wait-ms N     a COMMIT whose decision the coordinator group has not\n"
     "                         confirmed after N ms (no majority reachable) fails with\n"
     "                         SQLSTATE 40003, outcome unknown (default 10000)\n"
+    "  --rejoin               this coordinator is an existing member of its --peers group\n"
+    "                         even if DATADIR is empty (it was wiped): it rejoins as a\n"
+    "                         learner and catches up instead of starting a new member\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
     "  --secret-file PATH     cluster secret (hex, mode 0600): RPC peers must prove it\n"
@@ -52,7 +55,7 @@ static const char usage_text[] =
     "2 on a bad command line.\n";
 
 enum { OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS, OPT_DEFAULT_ISO,
-       OPT_COMMIT_WAIT };
+       OPT_COMMIT_WAIT, OPT_REJOIN };
 
 static const struct option long_opts[] = {
     NODE_COMMON_LONG_OPTS,
@@ -61,6 +64,7 @@ static const struct option long_opts[] = {
     {"peers", required_argument, NULL, OPT_PEERS},
     {"default-isolation", required_argument, NULL, OPT_DEFAULT_ISO},
     {"commit-wait-ms", required_argument, NULL, OPT_COMMIT_WAIT},
+    {"rejoin", no_argument, NULL, OPT_REJOIN},
     {NULL, 0, NULL, 0},
 };
 
@@ -72,6 +76,7 @@ typedef struct coordinator_args {
   node_peer_list participants, peers;
   cl_isolation default_iso; /* for every new SQL session */
   uint32_t commit_wait_ms;  /* 0: the default */
+  bool rejoin;              /* an existing member, whatever DATADIR holds */
 } coordinator_args;
 
 /* Returns -1 to go on, else the exit status (0 for --help/--version). */
@@ -111,12 +116,14 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
       char *end = NULL;
       errno = 0;
       unsigned long v = strtoul(optarg, &end, 10);
-      if (errno || !end || *end || optarg[0] < '0' || optarg[0] > '9' || v < 100 || v > 3600000)
-        return node_usage_error(PROG, usage_line, "--commit-wait-ms: want 100..3600000, got '%s'",
+      /* Below the bridge's COORD_BRIDGE_MAX_WAIT_MS, so the 40003 always comes first. */
+      if (errno || !end || *end || optarg[0] < '0' || optarg[0] > '9' || v < 100 || v > 60000)
+        return node_usage_error(PROG, usage_line, "--commit-wait-ms: want 100..60000, got '%s'",
                                 optarg);
       a->commit_wait_ms = (uint32_t)v;
       break;
     }
+    case OPT_REJOIN: a->rejoin = true; break;
     default:
       return node_usage_error(PROG, usage_line, "unknown option '%s'", argv[idx]);
     }
@@ -214,6 +221,13 @@ int main(int argc, char **argv) {
   struct stat pst;
   snprintf(probe, sizeof probe, "%s/catalog.db", a.node.dir);
   bool fresh = stat(probe, &pst) != 0;
+  /* A wiped member must not vote as if it had promised nothing
+  ** (docs/consensus.md, "A member that lost its disk"): the operator says
+  ** it is one, and its empty paxos directory then means "rejoin". */
+  if (a.rejoin && fresh) {
+    SYN_LOG_INFO(NULL, "--rejoin: empty data dir; rejoining the group as a learner");
+    fresh = false;
+  }
   coord_cluster_config ccfg = {
       .name = a.node.name, .dir = a.node.dir, .participants = &a.participants,
       .clock = node_clock_borrow(n), .rpc = node_rpc(n), .commit_wait_ms = a.commit_wait_ms,

@@ -230,7 +230,7 @@ int ctl_cmd_up(int argc, char **argv) {
     goto out;
   }
   for (int i = 0; i < n_dead; i++) {
-    if (ctl_node_spawn(ctx, started[i], &pids[i], &err)) {
+    if (ctl_node_spawn(ctx, started[i], false, &pids[i], &err)) {
       exit_code = ctl_fail(CMD, "%s", err.msg);
       n_dead = i; /* wait below only for what did start */
       break;

@@ -27,7 +27,9 @@ static const struct {
     {"status", "status [--json] [--dir DIR]", "one line (or JSON object) per node"},
     {"leader", "leader [--wait SECONDS] [--dir DIR]",
      "print the leading coordinator's name (exit 1 if none within --wait, default 5 s)"},
-    {"start", "start NODE [--dir DIR]", "start one node again and wait for its health answer"},
+    {"start", "start NODE [--rejoin] [--dir DIR]",
+     "start one node again and wait for its health answer (--rejoin: a coordinator whose "
+     "data dir was wiped catches up from the group)"},
     {"stop", "stop NODE [--dir DIR]", "SIGTERM one node and wait for it to exit"},
     {"kill", "kill NODE [--dir DIR]", "SIGKILL one node"},
     {"pause", "pause NODE [--dir DIR]", "SIGSTOP one node"},

@@ -18,6 +18,8 @@
 #     c1: the others elect a new leader and keep committing; on resuming the
 #     old leader logs that it stepped down, its clients get definite answers
 #     or errors, both banks' totals hold.
+#  5. A follower whose data dir is wiped is refused by a plain `start`,
+#     and with `start --rejoin` rejoins as a learner and catches up.
 #
 # usage: test_group_ops.sh PATH/TO/synodctl PATH/TO/bank PATH/TO/part_client
 set -euo pipefail
@@ -249,6 +251,31 @@ sys.exit(0 if len({n["applied"] for n in cs}) == 1 and len({n["leader_id"] for n
   sleep 0.2
 done
 [ "$ok" = 1 ] || fail "the group did not converge: $(ctl status)"
+
+step "5. a follower whose whole data dir was wiped rejoins by catching up"
+L=$(wait_leader 10)
+W=c3
+[ "$W" != "$L" ] || W=c2
+ctl stop "$W" > /dev/null
+rm -rf "${DIR:?}/$W"
+mkdir -p "$DIR/$W"
+rc=0
+ctl start "$W" > /dev/null 2> "$WORK/start.err" || rc=$?
+[ "$rc" = 1 ] && grep -q -- "--rejoin" "$WORK/start.err" ||
+  fail "start of a wiped coordinator without --rejoin: exit $rc, $(cat "$WORK/start.err")"
+# Work goes on meanwhile, so there is something to catch up on.
+sqlc 1 -c "$TRANSFER" > /dev/null
+TARGET=$(status_field "$L" chosen)
+ctl start "$W" --rejoin > /dev/null
+ok=0
+for _ in $(seq 1 150); do
+  grep -q "paxos: rejoined, voting again" "$DIR/$W/$W.log" &&
+    [ "$(status_field "$W" applied)" -ge "$TARGET" ] && { ok=1; break; }
+  sleep 0.1
+done
+grep -q "paxos: rejoining as a learner" "$DIR/$W/$W.log" || fail "$W did not rejoin as a learner"
+[ "$ok" = 1 ] || fail "$W did not catch up to slot $TARGET: $(ctl status)"
+echo "$W caught up: applied $(status_field "$W" applied) >= $TARGET"
 
 step "down: no prepared transaction on disk"
 ctl down > /dev/null
