@@ -174,6 +174,11 @@ t0=$(date +%s.%N)
 rc=0
 timeout 40 psql -X -q -v VERBOSITY=verbose "$PSQL_CONN" -c "$TRANSFER" > /dev/null 2> "$WORK/c1.err" || rc=$?
 t1=$(date +%s.%N)
+# c1 alone holds no lease by now: `leader` finds none and says so.
+rc=0
+ctl leader --wait 1 > /dev/null 2> "$WORK/leader.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "no leader within 1 s (1 of 3 coordinators alive" "$WORK/leader.err" ||
+  fail "leader with the majority paused: exit $rc, $(cat "$WORK/leader.err")"
 ctl resume c2 > /dev/null
 ctl resume c3 > /dev/null
 cat "$WORK/c1.err"
