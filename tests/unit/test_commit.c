@@ -483,7 +483,7 @@ static void run_seeds(uint64_t first, uint64_t count, sim_totals *tot) {
             "sim seeds %llu..%llu: %llu steps, %llu 2PC commits, %llu 1PC commits, %llu aborts, "
             "%llu unknown, %llu coordinator crashes, %llu participant crashes, %llu resolves, "
             "%llu drops, %llu dups, %llu log failures, %llu external resolves, "
-            "%llu COMMIT proposals beaten by a resolver's ABORT\n",
+            "%llu COMMIT proposals beaten by a resolver's ABORT, %llu decide timeouts\n",
             (unsigned long long)first, (unsigned long long)(first + count - 1),
             (unsigned long long)tot->steps, (unsigned long long)tot->commits2,
             (unsigned long long)tot->commits1, (unsigned long long)tot->aborts,
@@ -491,13 +491,14 @@ static void run_seeds(uint64_t first, uint64_t count, sim_totals *tot) {
             (unsigned long long)tot->part_crashes, (unsigned long long)tot->resolves,
             (unsigned long long)tot->drops, (unsigned long long)tot->dups,
             (unsigned long long)tot->log_fails, (unsigned long long)tot->ext_resolves,
-            (unsigned long long)tot->log_chose_abort);
+            (unsigned long long)tot->log_chose_abort, (unsigned long long)tot->decide_timeouts);
 }
 
 /* The simulation must have exercised what it claims to check. */
 static void assert_coverage(const sim_totals *t) {
   if (getenv("SIM_SEED")) return;
   cr_assert_gt(t->commits2, 100);
+  cr_assert_gt(t->decide_timeouts, 20);
   cr_assert_gt(t->commits1, 100);
   cr_assert_gt(t->aborts, 100);
   cr_assert_gt(t->coord_crashes, 20);
