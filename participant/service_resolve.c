@@ -41,7 +41,12 @@
 
 #define RESOLVE_BACKOFF_MIN_MS 100u
 #define RESOLVE_BACKOFF_MAX_MS 5000u
-#define RESOLVE_CALL_TIMEOUT_MS 2000u
+/* Above the coordinator's own wait for a decision in flight
+** (COORD_RESOLVE_WAIT_MS, 3 s), so a live coordinator that is deciding
+** answers with its decision or "unknown" before we give up on it and ask
+** another, whose ABORT proposal could then beat a COMMIT about to be
+** chosen (safe, first decision wins, but a needless abort). */
+#define RESOLVE_CALL_TIMEOUT_MS 3500u
 
 static char *cid_of(uint64_t txn, char *buf, size_t cap) {
   snprintf(buf, cap, "%llu", (unsigned long long)txn);
