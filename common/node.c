@@ -44,6 +44,8 @@ struct node {
   size_t secret_len;
   bool (*leader_fn)(void *ud);
   void *leader_ud;
+  void (*paxos_fn)(void *ud, node_paxos_health *out);
+  void *paxos_ud;
 };
 
 int node_log_setup(const char *name, const char *level, const char *file, syn_err *err) {
@@ -127,6 +129,22 @@ static void on_health(rpc_call *call, const uint8_t *payload, size_t len, void *
   resp.leader = n->leader_fn ? n->leader_fn(n->leader_ud) : false;
   resp.sql_addr = n->sql_addr;
   resp.uptime_ms = (uv_hrtime() - n->started_ns) / 1000000u;
+  Synod__Rpc__PaxosHealth px = SYNOD__RPC__PAXOS_HEALTH__INIT;
+  if (n->paxos_fn) {
+    node_paxos_health h = {0};
+    n->paxos_fn(n->paxos_ud, &h);
+    px.role = (char *)(h.role ? h.role : "");
+    px.ballot_round = h.ballot >> 16;
+    px.ballot_node = (uint32_t)(h.ballot & 0xffffu);
+    px.promised_round = h.promised >> 16;
+    px.promised_node = (uint32_t)(h.promised & 0xffffu);
+    px.chosen = h.chosen;
+    px.applied = h.applied;
+    px.snap_slot = h.snap_slot;
+    px.leader_id = h.leader_id;
+    px.group_size = h.group_size;
+    resp.paxos = &px;
+  }
   uint8_t buf[512];
   size_t sz = synod__rpc__health_response__get_packed_size(&resp);
   if (sz > sizeof buf) {
@@ -240,6 +258,11 @@ node_clock *node_clock_borrow(node *n) { return &n->clock; }
 void node_set_leader_fn(node *n, bool (*fn)(void *ud), void *ud) {
   n->leader_fn = fn;
   n->leader_ud = ud;
+}
+
+void node_set_paxos_fn(node *n, void (*fn)(void *ud, node_paxos_health *out), void *ud) {
+  n->paxos_fn = fn;
+  n->paxos_ud = ud;
 }
 
 int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err) {

@@ -164,6 +164,15 @@ struct node_clock *node_clock_borrow(node *n);
 /* HealthResponse.leader: fn(ud) says whether this node leads its group
 ** now (coordinators; unset: false). Loop thread. */
 void node_set_leader_fn(node *n, bool (*fn)(void *ud), void *ud);
+/* HealthResponse.paxos: a coordinator's consensus state, filled by fn on
+** every health request (unset: the field is absent). Loop thread. */
+typedef struct node_paxos_health {
+  const char *role; /* static string: "follower", "leader", ... */
+  uint64_t ballot, promised; /* paxos ballots: round << 16 | node */
+  uint64_t chosen, applied, snap_slot;
+  uint32_t leader_id, group_size;
+} node_paxos_health;
+void node_set_paxos_fn(node *n, void (*fn)(void *ud, node_paxos_health *out), void *ud);
 /* Called once, in registration order, when a stop signal arrives. */
 int node_on_stop(node *n, void (*fn)(void *ud), void *ud, syn_err *err);
 /* Run until stopped. Returns the process exit status (0 after a clean stop). */

@@ -56,6 +56,7 @@ typedef struct coord_cluster_config {
   uint32_t lock_wait_ms;     /* per-request wait at the participant (WriteRequest.wait_ms) */
   uint32_t lock_timeout_ms;  /* give up waiting for a row lock */
   uint32_t read_wait_ms;     /* total wait for a prepared blocker in a scan */
+  uint32_t commit_wait_ms;   /* COMMIT decision unconfirmed this long -> 40003 */
 } coord_cluster_config;
 
 int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_cluster **out,

@@ -272,6 +272,7 @@ int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_c
   cl->lock_wait_ms = cfg->lock_wait_ms ? cfg->lock_wait_ms : COORD_LOCK_WAIT_MS;
   cl->lock_timeout_ms = cfg->lock_timeout_ms ? cfg->lock_timeout_ms : COORD_LOCK_TIMEOUT_MS;
   cl->read_wait_ms = cfg->read_wait_ms ? cfg->read_wait_ms : COORD_READ_WAIT_MS;
+  cl->commit_wait_ms = cfg->commit_wait_ms ? cfg->commit_wait_ms : COORD_COMMIT_WAIT_MS;
   pthread_mutex_init(&cl->qmu, NULL);
   pthread_cond_init(&cl->qcv, NULL);
   pthread_mutex_init(&cl->catmu, NULL);

@@ -406,8 +406,12 @@ static void io_reply(void *ud, uint64_t txn, const tpc_result *res) {
   }
   case TPC_UNKNOWN:
   default:
-    rc = syn_err_set(&e, CL_EUNKNOWN, "08007: transaction outcome unknown (%s)",
-                     tpc_reason_name(res->reason));
+    /* 40003 as CockroachDB reports an ambiguous result: the decision may
+    ** yet be chosen or not. synod never re-sends the COMMIT itself; the
+    ** group's log and the participants' resolvers settle it either way,
+    ** the same on every shard. 40001 is kept for a known abort. */
+    rc = syn_err_set(&e, CL_EUNKNOWN, "40003: statement completion unknown: transaction %s "
+                     "may or may not have committed (%s)", cid, tpc_reason_name(res->reason));
     break;
   }
   SYN_LOG_DEBUG(cid, "commit: %s", rc == 0 ? "committed" : e.msg);
@@ -593,6 +597,9 @@ int coord_commit_open(cl_cluster *cl, syn_err *err) {
   tpc_config cfg;
   tpc_config_default(&cfg);
   cfg.one_phase_timeout_ms = cl->rpc_timeout_ms;
+  /* A COMMIT whose decision the group cannot confirm (no majority) gets a
+  ** definite 40003 after this instead of waiting until a majority is back. */
+  cfg.decide_timeout_ms = cl->commit_wait_ms;
   rc = tpc_new(&cfg, &io, &cl->tpc, err);
   if (rc < 0) return rc;
   if (cl->rdl) {
@@ -631,7 +638,8 @@ void coord_commit_close(cl_cluster *cl) {
     coord_ltxn *lt = cl->live.vals[i];
     if (lt->commit_op) {
       syn_err e;
-      syn_err_set(&e, CL_EUNKNOWN, "08007: coordinator shut down during commit");
+      syn_err_set(&e, CL_EUNKNOWN, "40003: statement completion unknown: the coordinator shut "
+                  "down during COMMIT; the transaction may or may not have committed");
       coord_op *op = lt->commit_op;
       lt->commit_op = NULL;
       coord_op_done(op, CL_EUNKNOWN, &e);

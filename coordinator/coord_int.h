@@ -44,6 +44,7 @@
 #define COORD_TICK_MS 10
 #define COORD_BRIDGE_MAX_WAIT_MS 120000 /* a worker never waits longer than this */
 #define COORD_RESOLVE_WAIT_MS 3000  /* a resolve answer pending this long -> "unknown" */
+#define COORD_COMMIT_WAIT_MS 10000  /* decision unconfirmed this long -> 40003 */
 
 /* ---- bridge (coord_bridge.c) -------------------------------------------- */
 
@@ -255,6 +256,7 @@ struct cl_cluster {
   unsigned coord_index;       /* 1..127 */
   char dir[4096];
   uint32_t rpc_timeout_ms, lock_wait_ms, lock_timeout_ms, read_wait_ms;
+  uint32_t commit_wait_ms; /* tpc decide_timeout_ms: then the client hears 40003 */
 
   /* bridge */
   pthread_mutex_t qmu;

@@ -495,9 +495,13 @@ static void commit_run(coord_op *op) {
   commit_op *c = (commit_op *)op;
   coord_ltxn *lt = coord_ltxn_get(op->cl, c->txn);
   if (!lt) {
+    /* The coordinator already ended it (a deadlock victim, a restart of
+    ** its earlier life): its writes were rolled back, so the abort is
+    ** known and the answer is 40001, never 40003. */
     syn_err e;
-    syn_err_set(&e, SYN_EINVAL, "transaction %llx is not active", (unsigned long long)c->txn);
-    coord_op_done(op, SYN_EINVAL, &e);
+    syn_err_set(&e, CL_EABORTED, "40001: transaction %llx was aborted before COMMIT",
+                (unsigned long long)c->txn);
+    coord_op_done(op, CL_EABORTED, &e);
     return;
   }
   coord_commit_start(op->cl, lt, op);

@@ -3,8 +3,10 @@
 ** file parses the command line and runs the node; the SQL server, the
 ** transaction driver and consensus attach to the node's loop and RPC server.
 */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -22,7 +24,8 @@
 static const char usage_line[] =
     "usage: " PROG " --name NAME --dir DATADIR --rpc-port N [--host ADDR] --sql-port N "
     "[--participants p1=host:port,...] [--peers c1=host:port,...] [--default-isolation LEVEL] "
-    "[--hba FILE] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL] "
+    "[--hba FILE] [--tls-cert FILE --tls-key FILE] [--commit-wait-ms N] [--rejoin] "
+    "[--log-level LEVEL] "
     "[--log-file PATH] [--secret-file PATH] [--help] [--version]";
 
 static const char usage_text[] =
@@ -42,6 +45,12 @@ static const char usage_text[] =
     "                         USER ADDRESS METHOD; docs/pgwire.md); default: trust everyone\n"
     "  --tls-cert FILE        PEM certificate (chain) for SQL clients: SSLRequest gets 'S'\n"
     "  --tls-key FILE         its PEM private key\n"
+    "  --commit-wait-ms N     a COMMIT whose decision the coordinator group has not\n"
+    "                         confirmed after N ms (no majority reachable) fails with\n"
+    "                         SQLSTATE 40003, outcome unknown (default 10000)\n"
+    "  --rejoin               this coordinator is an existing member of its --peers group\n"
+    "                         even if DATADIR is empty (it was wiped): it rejoins as a\n"
+    "                         learner and catches up instead of starting a new member\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  --log-file PATH        append log lines to PATH (default stderr)\n"
     "  --secret-file PATH     cluster secret (hex, mode 0600): RPC peers must prove it\n"
@@ -52,7 +61,7 @@ static const char usage_text[] =
 
 enum {
   OPT_SQL_PORT = NODE_OPT_FIRST_OWN, OPT_PARTICIPANTS, OPT_PEERS, OPT_DEFAULT_ISO, OPT_HBA,
-  OPT_TLS_CERT, OPT_TLS_KEY
+  OPT_TLS_CERT, OPT_TLS_KEY, OPT_COMMIT_WAIT, OPT_REJOIN
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +73,8 @@ static const struct option long_opts[] = {
     {"hba", required_argument, NULL, OPT_HBA},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"commit-wait-ms", required_argument, NULL, OPT_COMMIT_WAIT},
+    {"rejoin", no_argument, NULL, OPT_REJOIN},
     {NULL, 0, NULL, 0},
 };
 
@@ -75,6 +86,8 @@ typedef struct coordinator_args {
   node_peer_list participants, peers;
   cl_isolation default_iso; /* for every new SQL session */
   const char *hba_file, *tls_cert, *tls_key;
+  uint32_t commit_wait_ms;  /* 0: the default */
+  bool rejoin;              /* an existing member, whatever DATADIR holds */
 } coordinator_args;
 
 /* Returns -1 to go on, else the exit status (0 for --help/--version). */
@@ -113,6 +126,18 @@ static int parse_args(int argc, char **argv, coordinator_args *a) {
     case OPT_HBA: a->hba_file = optarg; break;
     case OPT_TLS_CERT: a->tls_cert = optarg; break;
     case OPT_TLS_KEY: a->tls_key = optarg; break;
+    case OPT_COMMIT_WAIT: {
+      char *end = NULL;
+      errno = 0;
+      unsigned long v = strtoul(optarg, &end, 10);
+      /* Below the bridge's COORD_BRIDGE_MAX_WAIT_MS, so the 40003 always comes first. */
+      if (errno || !end || *end || optarg[0] < '0' || optarg[0] > '9' || v < 100 || v > 60000)
+        return node_usage_error(PROG, usage_line, "--commit-wait-ms: want 100..60000, got '%s'",
+                                optarg);
+      a->commit_wait_ms = (uint32_t)v;
+      break;
+    }
+    case OPT_REJOIN: a->rejoin = true; break;
     default:
       return node_usage_error(PROG, usage_line, "unknown option '%s'", argv[idx]);
     }
@@ -138,6 +163,17 @@ typedef struct coordinator {
 static bool is_leader(void *ud) {
   coordinator *c = ud;
   return coord_px_is_leader(c->px);
+}
+
+/* HealthResponse.paxos: what `synodctl status` shows per coordinator. */
+static void paxos_health(void *ud, node_paxos_health *out) {
+  coordinator *c = ud;
+  paxos_status st;
+  coord_px_get_status(c->px, &st);
+  *out = (node_paxos_health){.role = paxos_role_name(st.role), .ballot = st.ballot,
+                             .promised = st.promised, .chosen = st.chosen,
+                             .applied = st.applied, .snap_slot = st.snap_slot,
+                             .leader_id = st.leader, .group_size = coord_px_size(c->px)};
 }
 
 /* Statements that are still running use the cluster, so the cluster closes
@@ -201,9 +237,16 @@ int main(int argc, char **argv) {
   struct stat pst;
   snprintf(probe, sizeof probe, "%s/catalog.db", a.node.dir);
   bool fresh = stat(probe, &pst) != 0;
+  /* A wiped member must not vote as if it had promised nothing
+  ** (docs/consensus.md, "A member that lost its disk"): the operator says
+  ** it is one, and its empty paxos directory then means "rejoin". */
+  if (a.rejoin && fresh) {
+    SYN_LOG_INFO(NULL, "--rejoin: empty data dir; rejoining the group as a learner");
+    fresh = false;
+  }
   coord_cluster_config ccfg = {
       .name = a.node.name, .dir = a.node.dir, .participants = &a.participants,
-      .clock = node_clock_borrow(n), .rpc = node_rpc(n),
+      .clock = node_clock_borrow(n), .rpc = node_rpc(n), .commit_wait_ms = a.commit_wait_ms,
   };
   node_rpc_secret(n, &ccfg.secret, &ccfg.secret_len);
   /* The decision table exists before the replica: opening the replica
@@ -253,6 +296,7 @@ int main(int argc, char **argv) {
   }
   eng_opts eopts = {.default_isolation = a.default_iso, .hba = hba, .tls_cert = a.tls_cert,
                     .tls_key = a.tls_key};
+  node_set_paxos_fn(n, paxos_health, &co);
   if (eng_server_start(node_loop(n), a.node.host, a.sql_port, coord_cluster_borrow(co.cluster),
                        &eopts, &co.sql, &err) < 0) {
     SYN_LOG_ERROR(NULL, "cannot serve SQL on %s: %s", sql_addr, err.msg);

@@ -88,7 +88,9 @@ typedef struct psvc_doubt {
   uint32_t backoff_ms;
   uint32_t seen;      /* sweep generation it was last listed in */
   int in_flight;
-  int logged_ask, logged_fail;
+  int logged_ask, logged_fail, logged_fallback;
+  uint32_t attempt;   /* position in this round's order: 0 = its own coordinator */
+  int asked;          /* coords[] index of the coordinator asked last, -1 none */
   struct psvc_doubt *next, *prev;
 } psvc_doubt;
 

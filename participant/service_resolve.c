@@ -1,25 +1,34 @@
 /*
 ** In-doubt resolution: a transaction this participant holds prepared for
-** longer than resolve_after_ms is asked about at its coordinator.
+** longer than resolve_after_ms is asked about at the coordinator group.
 **
 ** Why: after voting YES the participant may neither commit nor abort on its
 ** own (the coordinator may have decided either way), and its intents keep
 ** their locks meanwhile. If the coordinator crashed or the decision was
-** lost on the way, someone must ask. The coordinator answers from its
-** decision record, and when it has none it records ABORT first ("first
-** decision wins", docs/protocol.md), so a late COMMIT can no longer be
-** chosen. Only the transaction's own coordinator, c<N> with N =
-** SYN_TXN_COORD(txn), may be asked: until the decision log is replicated,
-** another coordinator's log has never seen the transaction and would
-** record an ABORT that contradicts a COMMIT at c<N>.
+** lost on the way, someone must ask. A coordinator answers from the
+** group's replicated decision table, and when it holds no decision it
+** proposes ABORT to the group's log first ("first decision wins",
+** docs/protocol.md; coord_rdl.c), so a late COMMIT can no longer be
+** chosen and every coordinator gives the same answer.
+**
+** Whom: the transaction's own coordinator first, c<N> with N =
+** SYN_TXN_COORD(txn) (it knows best whether the transaction is still
+** being decided), then every other coordinator of --coordinators in list
+** order. Any of them may answer because the decision table is replicated:
+** when c<N> is dead, paused or cut off from the majority, the others still
+** settle the transaction. A round ends at the first definite answer; an
+** error, a timeout (RESOLVE_CALL_TIMEOUT_MS) or "no decision yet" moves
+** on to the next coordinator at the next sweep; after the whole round the
+** transaction waits a backoff that doubles up to RESOLVE_BACKOFF_MAX_MS
+** and the round starts again with c<N>.
 **
 ** How: every resolve_poll_ms (and once at start) the sweep lists prepared
 ** transactions (store_prepared_list, which is also what survives a crash).
 ** Age is HLC-physical-now minus the physical part of prepare_ts, so a
 ** transaction prepared before a restart is in doubt at once. Each has at
-** most one RESOLVE in flight; "unknown" answers, errors and timeouts retry
-** after a backoff that doubles up to RESOLVE_BACKOFF_MAX_MS. Logging is
-** once per transaction (first ask, first failure, the outcome), not per try.
+** most one RESOLVE in flight. Logging is once per transaction (first ask,
+** first fallback to another coordinator, first failure, the outcome with
+** the coordinator that gave it), not per try.
 */
 #include "participant/service_int.h"
 
@@ -32,7 +41,12 @@
 
 #define RESOLVE_BACKOFF_MIN_MS 100u
 #define RESOLVE_BACKOFF_MAX_MS 5000u
-#define RESOLVE_CALL_TIMEOUT_MS 2000u
+/* Above the coordinator's own wait for a decision in flight
+** (COORD_RESOLVE_WAIT_MS, 3 s), so a live coordinator that is deciding
+** answers with its decision or "unknown" before we give up on it and ask
+** another, whose ABORT proposal could then beat a COMMIT about to be
+** chosen (safe, first decision wins, but a needless abort). */
+#define RESOLVE_CALL_TIMEOUT_MS 3500u
 
 static char *cid_of(uint64_t txn, char *buf, size_t cap) {
   snprintf(buf, cap, "%llu", (unsigned long long)txn);
@@ -53,32 +67,70 @@ static void doubt_retry_later(psvc *s, psvc_doubt *d) {
                                                              : d->backoff_ms * 2;
 }
 
-/* The client for coordinator c<N>, or NULL if --coordinators has none. */
-static rpc_client *coord_client(psvc *s, unsigned n, const char **name, syn_err *err) {
+/* coords[] index of coordinator c<n>, -1 if --coordinators has none. */
+static int coord_index(psvc *s, unsigned n) {
   char want[16];
   snprintf(want, sizeof want, "c%u", n);
-  for (size_t i = 0; i < s->ncoords; i++) {
-    if (strcmp(s->coords[i].name, want) != 0) continue;
-    *name = s->coords[i].name;
-    if (!s->clients[i]) {
-      rpc_opts o = {.node_name = s->name, .secret = s->cfg.secret,
-                    .secret_len = s->cfg.secret_len};
-      if (rpc_client_new(s->loop, s->coords[i].host, s->coords[i].port, &o, &s->clients[i],
-                         err) < 0)
-        return NULL;
-    }
-    return s->clients[i];
-  }
-  syn_err_set(err, SYN_ENOTFOUND, "no coordinator %s in --coordinators", want);
-  return NULL;
+  for (size_t i = 0; i < s->ncoords; i++)
+    if (strcmp(s->coords[i].name, want) == 0) return (int)i;
+  return -1;
 }
 
-static void fail_once(psvc_doubt *d, const char *what) {
+/* The coordinator to ask at position k of a round: its own coordinator
+** (if listed) first, then the others in list order. -1: the round is over. */
+static int round_target(psvc *s, uint64_t txn, uint32_t k) {
+  int own = coord_index(s, SYN_TXN_COORD(txn));
+  if (own >= 0) {
+    if (k == 0) return own;
+    k--;
+  }
+  for (size_t i = 0; i < s->ncoords; i++) {
+    if ((int)i == own) continue;
+    if (k == 0) return (int)i;
+    k--;
+  }
+  return -1;
+}
+
+static rpc_client *coord_client(psvc *s, int i, syn_err *err) {
+  if (!s->clients[i]) {
+    rpc_opts o = {.node_name = s->name, .secret = s->cfg.secret,
+                  .secret_len = s->cfg.secret_len};
+    if (rpc_client_new(s->loop, s->coords[i].host, s->coords[i].port, &o, &s->clients[i],
+                       err) < 0)
+      return NULL;
+  }
+  return s->clients[i];
+}
+
+static const char *asked_name(psvc *s, psvc_doubt *d) {
+  return d->asked >= 0 && (size_t)d->asked < s->ncoords ? s->coords[d->asked].name : "?";
+}
+
+/* This coordinator gave no answer: the next one of the round is asked at
+** the next sweep; after the last, the round restarts after a backoff.
+** Logged once per transaction. */
+static void try_next(psvc *s, psvc_doubt *d, const char *what) {
   char cid[24];
-  if (d->logged_fail) return;
-  d->logged_fail = 1;
-  SYN_LOG_WARN(cid_of(d->txn, cid, sizeof cid),
-               "in-doubt txn not resolved yet: %s; retrying with backoff", what);
+  cid_of(d->txn, cid, sizeof cid);
+  d->attempt++;
+  int next = round_target(s, d->txn, d->attempt);
+  if (next >= 0) {
+    if (!d->logged_fallback) {
+      d->logged_fallback = 1;
+      SYN_LOG_INFO(cid, "in-doubt txn: %s gave no answer (%s); asking %s", asked_name(s, d), what,
+                   s->coords[next].name);
+    }
+    d->next_try = uv_now(s->loop);
+    return;
+  }
+  d->attempt = 0;
+  if (!d->logged_fail) {
+    d->logged_fail = 1;
+    SYN_LOG_WARN(cid, "in-doubt txn not resolved yet: no coordinator answered (last, %s: %s); "
+                 "retrying with backoff", asked_name(s, d), what);
+  }
+  doubt_retry_later(s, d);
 }
 
 static void on_resolved(int status, const uint8_t *p, size_t n, const syn_err *rerr, void *ud) {
@@ -89,14 +141,12 @@ static void on_resolved(int status, const uint8_t *p, size_t n, const syn_err *r
   char cid[24];
   cid_of(d->txn, cid, sizeof cid);
   if (status < 0) {
-    fail_once(d, rerr ? rerr->msg : syn_strerror(status));
-    doubt_retry_later(s, d);
+    try_next(s, d, rerr ? rerr->msg : syn_strerror(status));
     return;
   }
   Synod__Part__ResolveResponse *r = synod__part__resolve_response__unpack(NULL, n, p);
   if (!r) {
-    fail_once(d, "the coordinator's answer does not decode");
-    doubt_retry_later(s, d);
+    try_next(s, d, "its answer does not decode");
     return;
   }
   int outcome = r->outcome;
@@ -110,41 +160,56 @@ static void on_resolved(int status, const uint8_t *p, size_t n, const syn_err *r
   } else if (outcome == 2) {
     rc = psvc_apply_abort(s, d->txn, &err);
   } else {
-    fail_once(d, outcome == 0 ? "the coordinator has no decision yet"
-                              : "the coordinator answered an unknown outcome");
-    doubt_retry_later(s, d);
+    try_next(s, d, outcome == 0 ? "no decision yet" : "an unknown outcome");
     return;
   }
   if (rc < 0) {
-    char what[SYN_ERR_MSG_MAX + 64];
-    snprintf(what, sizeof what, "applying %s failed: %s", outcome == 1 ? "COMMIT" : "ABORT",
-             err.msg);
-    fail_once(d, what);
+    /* The answer is definite; our store failed. Ask again later (any
+    ** coordinator gives the same answer), starting the round afresh. */
+    if (!d->logged_fail) {
+      d->logged_fail = 1;
+      SYN_LOG_WARN(cid, "in-doubt txn: applying %s from %s failed: %s; retrying with backoff",
+                   outcome == 1 ? "COMMIT" : "ABORT", asked_name(s, d), err.msg);
+    }
+    d->attempt = 0;
     doubt_retry_later(s, d);
     return;
   }
   if (outcome == 1)
-    SYN_LOG_INFO(cid, "in-doubt txn resolved: COMMIT at %llu", (unsigned long long)cts);
+    SYN_LOG_INFO(cid, "in-doubt txn resolved: COMMIT at %llu (answered by %s)",
+                 (unsigned long long)cts, asked_name(s, d));
   else
-    SYN_LOG_INFO(cid, "in-doubt txn resolved: ABORT");
+    SYN_LOG_INFO(cid, "in-doubt txn resolved: ABORT (answered by %s)", asked_name(s, d));
   doubt_drop(s, d);
 }
 
 static void ask(psvc *s, psvc_doubt *d, uint64_t age_ms) {
   char cid[24];
   cid_of(d->txn, cid, sizeof cid);
-  const char *cname = NULL;
   syn_err err;
   syn_err_clear(&err);
-  rpc_client *c = coord_client(s, SYN_TXN_COORD(d->txn), &cname, &err);
+  int target = round_target(s, d->txn, d->attempt);
+  if (target < 0) {
+    /* No coordinator configured at all (an empty --coordinators). */
+    if (!d->logged_fail) {
+      d->logged_fail = 1;
+      SYN_LOG_WARN(cid, "in-doubt txn cannot be resolved: no coordinator in --coordinators");
+    }
+    d->attempt = 0;
+    doubt_retry_later(s, d);
+    return;
+  }
+  d->asked = target;
   if (!d->logged_ask) {
     d->logged_ask = 1;
-    SYN_LOG_INFO(cid, "txn prepared %llu ms ago is in doubt; asking %s",
-                 (unsigned long long)age_ms, cname ? cname : "its coordinator");
+    SYN_LOG_INFO(cid, "txn prepared %llu ms ago is in doubt; asking %s%s",
+                 (unsigned long long)age_ms, s->coords[target].name,
+                 coord_index(s, SYN_TXN_COORD(d->txn)) == target ? ""
+                                                                  : " (its own coordinator is not listed)");
   }
+  rpc_client *c = coord_client(s, target, &err);
   if (!c) {
-    fail_once(d, err.msg);
-    doubt_retry_later(s, d);
+    try_next(s, d, err.msg);
     return;
   }
   Synod__Part__ResolveRequest q = SYNOD__PART__RESOLVE_REQUEST__INIT;
@@ -156,8 +221,7 @@ static void ask(psvc *s, psvc_doubt *d, uint64_t age_ms) {
   synod__part__resolve_request__pack(&q, buf);
   if (rpc_client_call(c, SYN_M_COORD_RESOLVE, buf, len, RESOLVE_CALL_TIMEOUT_MS, on_resolved, d,
                       &err) < 0) {
-    fail_once(d, err.msg);
-    doubt_retry_later(s, d);
+    try_next(s, d, err.msg);
     return;
   }
   d->in_flight = 1;
@@ -192,6 +256,7 @@ static void sweep(psvc *s) {
       d->svc = s;
       d->txn = list[i].txn;
       d->backoff_ms = RESOLVE_BACKOFF_MIN_MS;
+      d->asked = -1;
       d->next_try = now;
       d->seen = gen;
       d->next = s->doubt_list;

@@ -21,7 +21,8 @@
 **   CL_EABORTED   the commit decision was ABORT (a participant voted no or
 **                 timed out): 40001
 **   CL_EUNKNOWN   the outcome of a commit is unknown (decision log
-**                 failure, one-phase commit unanswered): 08007
+**                 failure or unconfirmed within the commit wait, one-phase
+**                 commit unanswered): 40003 statement_completion_unknown
 **   SYN_ENOTFOUND unknown table (42P01); SYN_EEXIST (42P07);
 **   SYN_EINVAL / SYN_EUNSUPPORTED with a message (22023 / 0A000).
 */

@@ -44,6 +44,7 @@ typedef enum {
   SQLST_UNIQUE,             /* 23505 unique_violation */
   SQLST_SERIALIZATION,      /* 40001 serialization_failure */
   SQLST_DEADLOCK,           /* 40P01 deadlock_detected */
+  SQLST_COMPLETION_UNKNOWN, /* 40003 statement_completion_unknown */
   SQLST_IN_FAILED_TXN,      /* 25P02 in_failed_sql_transaction */
   SQLST_OUT_OF_MEMORY,      /* 53200 */
   SQLST_INTERNAL,           /* XX000 internal_error */

@@ -13,6 +13,7 @@
 **                               ABORTING ◄───────────────┘
 **                                  │ all acked / give up ─────────────────────────────────────► DONE
 **   DECIDING ──log failed──► DONE  (client hears UNKNOWN; participants ask the resolver later)
+**   DECIDING ──decide_timeout_ms──► DECIDING (client hears UNKNOWN; the log's answer still decides)
 **   NONE ──recover(COMMIT)──► COMMITTING
 **   NONE ──resolve (unknown txn)──► RESOLVING ──log answered──► DONE
 **
@@ -51,7 +52,7 @@ typedef struct tpc_txn {
   uint64_t id;
   tpc_state st;
   bool has_client;      /* begun in this incarnation: reply still owed */
-  uint64_t deadline;    /* PREPARING/ONE_PHASE: timeout; ABORTING: give up */
+  uint64_t deadline;    /* PREPARING/ONE_PHASE/DECIDING: timeout; ABORTING: give up */
   tpc_outcome outcome;  /* COMMITTING/ABORTING */
   uint64_t commit_ts;
   uint32_t n;   /* peers in use */
@@ -98,6 +99,7 @@ const char *tpc_reason_name(tpc_reason r) {
   case TPC_REASON_PARTICIPANT: return "participant refused the commit";
   case TPC_REASON_NO_ANSWER: return "participant did not answer the commit";
   case TPC_REASON_LOG_FAILED: return "decision log failed";
+  case TPC_REASON_DECIDE_TIMEOUT: return "decision not confirmed by the log in time";
   }
   return "?";
 }
@@ -162,6 +164,7 @@ void tpc_config_default(tpc_config *cfg) {
   cfg->retry_base_ms = 20;
   cfg->retry_max_ms = 1000;
   cfg->abort_give_up_ms = 30000;
+  cfg->decide_timeout_ms = 10000;
   cfg->max_txns = 100000;
 }
 
@@ -386,6 +389,7 @@ int tpc_vote(tpc *c, uint64_t txn, uint32_t participant, bool yes, uint64_t prep
   ** already promised nothing it served reads past its prepare_ts. */
   t->commit_ts = max_ts;
   tpc_move(c, t, TPC_S_DECIDING);
+  t->deadline = now_ms + c->cfg.decide_timeout_ms;
   uint32_t ids[TPC_MAX_PARTICIPANTS];
   for (uint32_t i = 0; i < t->n; i++) ids[i] = t->p[i].id;
   tpc_record rec = {.txn = t->id, .outcome = TPC_COMMIT, .commit_ts = max_ts, .nparts = t->n,
@@ -584,6 +588,16 @@ void tpc_tick(tpc *c, uint64_t now) {
       if (now >= t->p[0].next_send) {
         c->io.send_one_phase(c->io.ud, t->id, t->p[0].id);
         tpc_backoff(c, &t->p[0], now);
+      }
+      break;
+    case TPC_S_DECIDING:
+      if (c->cfg.decide_timeout_ms && t->has_client && now >= t->deadline) {
+        /* The record may or may not become the decision (a majority may
+        ** hold it already, or a resolver's ABORT may win): neither
+        ** COMMITTED nor ABORTED is known, so the client hears UNKNOWN.
+        ** The transaction stays here; the log's answer still drives phase
+        ** two (reply is owed no more), and nothing is proposed again. */
+        tpc_reply(c, t, TPC_UNKNOWN, 0, TPC_REASON_DECIDE_TIMEOUT, 0, 0);
       }
       break;
     case TPC_S_ABORTING:

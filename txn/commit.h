@@ -16,11 +16,13 @@
 **     a read-only snapshot transaction has nothing to make durable).
 **   - one participant wrote: one-phase commit. The participant commits at
 **     its own HLC and answers; no decision record. Retried until answered;
-**     after one_phase_timeout_ms the client hears UNKNOWN (SQLSTATE 08007).
+**     after one_phase_timeout_ms the client hears UNKNOWN (SQLSTATE 40003).
 **   - several wrote: PREPARE to each, YES votes carry prepare_ts. All YES:
 **     persist DECIDE(txn, COMMIT, commit_ts = max(prepare_ts), participants)
 **     and only once the decision log says it is durable does the client hear
-**     COMMITTED; then COMMIT goes to every participant, retried with
+**     COMMITTED (if the log has not answered within decide_timeout_ms the
+**     client hears UNKNOWN instead, at once, and the core keeps waiting for
+**     the log: it never re-proposes); then COMMIT goes to every participant, retried with
 **     exponential backoff until each acks; then mark_done and forget.
 **   - any NO vote or no full set of votes by prepare_timeout_ms: ABORT.
 **     Presumed abort: no record. ABORT is sent to every participant that did
@@ -72,7 +74,8 @@ typedef enum {
 typedef enum {
   TPC_COMMITTED = 1,
   TPC_ABORTED = 2,
-  TPC_UNKNOWN = 3, /* outcome not known (one-phase answer lost, log failure) */
+  TPC_UNKNOWN = 3, /* outcome not known (one-phase answer lost, log failure, the
+                   ** decision not confirmed within decide_timeout_ms) */
 } tpc_status;
 
 typedef enum {
@@ -83,6 +86,7 @@ typedef enum {
   TPC_REASON_PARTICIPANT,      /* the one-phase participant refused */
   TPC_REASON_NO_ANSWER,        /* one-phase commit never answered */
   TPC_REASON_LOG_FAILED,       /* the decision log could not persist */
+  TPC_REASON_DECIDE_TIMEOUT,   /* the log did not confirm the decision in time */
 } tpc_reason;
 
 typedef struct tpc_result {
@@ -136,11 +140,16 @@ typedef struct tpc_config {
   uint32_t retry_base_ms;        /* first retransmission delay */
   uint32_t retry_max_ms;         /* backoff cap */
   uint32_t abort_give_up_ms;     /* stop re-sending ABORT after this */
+  /* DECIDING longer than this (the log cannot confirm the COMMIT record,
+  ** e.g. no majority of coordinators): the client hears UNKNOWN and the
+  ** transaction stays DECIDING until the log answers, which then drives
+  ** phase two as usual. 0: the client waits for the log however long. */
+  uint32_t decide_timeout_ms;
   uint32_t max_txns;             /* bound on transactions held at once */
 } tpc_config;
 
 /* Defaults: 2 s prepare, 5 s one-phase, retries 20 ms doubling to 1 s,
-** give up on aborts after 30 s, 100000 transactions. */
+** give up on aborts after 30 s, decide within 10 s, 100000 transactions. */
 void tpc_config_default(tpc_config *cfg);
 
 int tpc_new(const tpc_config *cfg, const tpc_io *io, tpc **out, syn_err *err);

@@ -76,7 +76,9 @@ void ctl_node_observe(const ctl_ctx *ctx, const ctl_node *n, const ctl_node_path
 /* Refuse when a port the node needs is taken by someone else. */
 int ctl_node_check_ports(const ctl_node *n, syn_err *err);
 /* Spawn the node's daemon detached and record its pid file. */
-int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err);
+/* rejoin: a coordinator whose data dir was wiped rejoins its group
+** (--rejoin) instead of starting as a new member. */
+int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, bool rejoin, int *pid, syn_err *err);
 /* Wait until every node in nodes[] (with the pids we spawned) answers
 ** health, or one exits, or CTL_HEALTH_WAIT_MS passes. */
 int ctl_node_wait_healthy(const ctl_ctx *ctx, const ctl_node *const *nodes, const int *pids,
@@ -105,6 +107,7 @@ void ctl_pg_status(const ctl_ctx *ctx, FILE *f);
 int ctl_cmd_up(int argc, char **argv);
 int ctl_cmd_down(int argc, char **argv);
 int ctl_cmd_status(int argc, char **argv);
+int ctl_cmd_leader(int argc, char **argv);
 int ctl_cmd_node(const char *action, int argc, char **argv); /* kill stop start pause resume */
 int ctl_cmd_test(int argc, char **argv);
 

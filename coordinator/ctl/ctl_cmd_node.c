@@ -13,16 +13,24 @@
 #include "coordinator/ctl/ctl_events.h"
 #include "coordinator/ctl/ctl_proc.h"
 
-/* Parse "[NODE] --dir DIR" for cmd; node may be NULL when none is wanted. */
-static int parse(const char *cmd, int argc, char **argv, const char **dir, const char **node) {
-  static const struct option longopts[] = {
-      {"dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+/* Parse "[NODE] --dir DIR [--rejoin]" for cmd; node may be NULL when none
+** is wanted, rejoin NULL when the command takes no --rejoin. */
+static int parse(const char *cmd, int argc, char **argv, const char **dir, const char **node,
+                 bool *rejoin) {
+  static const struct option longopts[] = {{"dir", required_argument, NULL, 'd'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {"rejoin", no_argument, NULL, 'r'},
+                                           {NULL, 0, NULL, 0}};
   *dir = NULL;
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (ch) {
     case 'd': *dir = optarg; break;
+    case 'r':
+      if (!rejoin) return ctl_usage_error(cmd, "--rejoin is for start only");
+      *rejoin = true;
+      break;
     case 'h': ctl_usage(stdout, cmd); return CTL_HELP_SHOWN;
     default: return ctl_usage_error(cmd, "bad option");
     }
@@ -61,7 +69,7 @@ static void remove_pidfile(const ctl_ctx *ctx, const ctl_node *n) {
 
 int ctl_cmd_down(int argc, char **argv) {
   const char *dir;
-  int rc = parse("down", argc, argv, &dir, NULL);
+  int rc = parse("down", argc, argv, &dir, NULL, NULL);
   if (rc) return rc == CTL_HELP_SHOWN ? CTL_EXIT_OK : rc;
   syn_err err;
   syn_err_clear(&err);
@@ -127,17 +135,36 @@ out:
   return exit_code;
 }
 
-static int do_start(const char *cmd, const ctl_ctx *ctx, const ctl_node *n) {
+/* A coordinator of a group whose data dir has no catalog was wiped (the
+** cluster exists, so it was created): started as it is it would be a new
+** member that promised nothing, which can let two values be chosen
+** (docs/consensus.md, "A member that lost its disk"). */
+static bool coordinator_wiped(const ctl_ctx *ctx, const ctl_node *n) {
+  if (n->role != CTL_ROLE_COORDINATOR || ctx->conf.n_coordinators < 2) return false;
+  ctl_node_paths p;
+  ctl_node_paths_of(ctx, n, &p);
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/catalog.db", p.dir);
+  return access(path, F_OK) != 0;
+}
+
+static int do_start(const char *cmd, const ctl_ctx *ctx, const ctl_node *n, bool rejoin) {
   syn_err err;
   syn_err_clear(&err);
+  if (rejoin && n->role != CTL_ROLE_COORDINATOR)
+    return ctl_usage_error(cmd, "--rejoin is for coordinators; %s is a participant", n->name);
   int pid = ctl_node_live_pid(ctx, n);
   if (pid > 0) {
     printf("%s is already running (pid %d)\n", n->name, pid);
     return CTL_EXIT_OK;
   }
+  if (!rejoin && coordinator_wiped(ctx, n))
+    return ctl_fail(cmd, "%s's data dir holds no catalog: it was wiped. Start it with "
+                    "`start %s --rejoin` so it rejoins the group and catches up "
+                    "(docs/operations.md, \"A wiped coordinator\")", n->name, n->name);
   if (ctl_node_check_ports(n, &err)) return ctl_fail(cmd, "%s; refusing to start %s", err.msg, n->name);
-  if (ctl_node_spawn(ctx, n, &pid, &err)) return ctl_fail(cmd, "%s", err.msg);
-  ctl_events_log(ctx->dir, "start", n->name, NULL, "pid=%d", pid);
+  if (ctl_node_spawn(ctx, n, rejoin, &pid, &err)) return ctl_fail(cmd, "%s", err.msg);
+  ctl_events_log(ctx->dir, "start", n->name, NULL, rejoin ? "pid=%d rejoin" : "pid=%d", pid);
   const ctl_node *nodes[1] = {n};
   if (ctl_node_wait_healthy(ctx, nodes, &pid, 1, &err)) return ctl_fail(cmd, "%s", err.msg);
   printf("started %s (pid %d, rpc %s:%d", n->name, pid, CTL_HOST, n->rpc_port);
@@ -182,7 +209,8 @@ static int do_signal(const char *cmd, const ctl_ctx *ctx, const ctl_node *n) {
 
 int ctl_cmd_node(const char *action, int argc, char **argv) {
   const char *dir, *name;
-  int rc = parse(action, argc, argv, &dir, &name);
+  bool rejoin = false;
+  int rc = parse(action, argc, argv, &dir, &name, strcmp(action, "start") == 0 ? &rejoin : NULL);
   if (rc) return rc == CTL_HELP_SHOWN ? CTL_EXIT_OK : rc;
   syn_err err;
   syn_err_clear(&err);
@@ -203,7 +231,7 @@ int ctl_cmd_node(const char *action, int argc, char **argv) {
     }
     exit_code = ctl_fail(action, "unknown node '%s' (this cluster has: %s)", name, names);
   } else if (strcmp(action, "start") == 0) {
-    exit_code = do_start(action, ctx, n);
+    exit_code = do_start(action, ctx, n, rejoin);
   } else {
     exit_code = do_signal(action, ctx, n);
   }

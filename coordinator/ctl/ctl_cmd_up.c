@@ -46,8 +46,14 @@ static int parse(int argc, char **argv, up_opts *o) {
   while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (ch) {
     case 'c':
-      if (!ctl_parse_int(optarg, 1, CTL_MAX_PER_ROLE, &o->coordinators))
-        return ctl_usage_error(CMD, "--coordinators: want 1..%d, got '%s'", CTL_MAX_PER_ROLE, optarg);
+      /* The group is fixed at creation (docs/operations.md). An even size
+      ** buys nothing: 2 tolerate no failure, as 1; 4 tolerate one, as 3,
+      ** and need a larger majority for every decision. */
+      if (!ctl_parse_int(optarg, 1, CTL_MAX_PER_ROLE, &o->coordinators) ||
+          (o->coordinators != 1 && o->coordinators != 3 && o->coordinators != 5))
+        return ctl_usage_error(CMD, "--coordinators: want 1, 3 or 5, got '%s' (an even group "
+                               "tolerates no more failures than the odd one below it; more than "
+                               "5 only slows every decision)", optarg);
       o->set_coordinators = true;
       break;
     case 'p':
@@ -291,7 +297,7 @@ int ctl_cmd_up(int argc, char **argv) {
     goto out;
   }
   for (int i = 0; i < n_dead; i++) {
-    if (ctl_node_spawn(ctx, started[i], &pids[i], &err)) {
+    if (ctl_node_spawn(ctx, started[i], false, &pids[i], &err)) {
       exit_code = ctl_fail(CMD, "%s", err.msg);
       n_dead = i; /* wait below only for what did start */
       break;

@@ -30,6 +30,25 @@ int ctl_health_probe(const char *host, int port, const uint8_t *secret, size_t s
   out->leader = h->leader;
   out->uptime_ms = h->uptime_ms;
   out->hlc_now = h->hlc_now;
+  if (h->paxos) {
+    const Synod__Rpc__PaxosHealth *px = h->paxos;
+    ctl_paxos *o = &out->paxos;
+    o->known = true;
+    /* Lower case for display; an unexpected role stays readable. */
+    size_t i = 0;
+    for (const char *r = px->role ? px->role : ""; *r && i + 1 < sizeof o->role; r++)
+      o->role[i++] = (char)((*r >= 'A' && *r <= 'Z') ? *r - 'A' + 'a' : *r);
+    o->role[i] = '\0';
+    o->ballot_round = px->ballot_round;
+    o->ballot_node = px->ballot_node;
+    o->promised_round = px->promised_round;
+    o->promised_node = px->promised_node;
+    o->chosen = px->chosen;
+    o->applied = px->applied;
+    o->snap_slot = px->snap_slot;
+    o->leader_id = px->leader_id;
+    o->group_size = px->group_size;
+  }
   synod__rpc__health_response__free_unpacked(h, NULL);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "coordinator/ctl/ctl_status.h"
 
 typedef struct ctl_health {
   char node[32];
@@ -20,6 +21,7 @@ typedef struct ctl_health {
   char sql_addr[64];
   uint64_t uptime_ms;
   uint64_t hlc_now;
+  ctl_paxos paxos; /* coordinators */
 } ctl_health;
 
 /* Ask host:port for its health. Fails with SYN_ETIMEDOUT / SYN_ECLOSED /

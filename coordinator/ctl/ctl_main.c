@@ -1,7 +1,7 @@
 /*
 ** synodctl: run a synod cluster on this machine.
 **
-**   synodctl up | down | status | start | stop | kill | pause | resume | test
+**   synodctl up | down | status | leader | start | stop | kill | pause | resume | test
 **
 ** Every subcommand works on one cluster directory (--dir, else $SYNOD_DIR,
 ** else ./synod-data) described by its cluster.conf (ctl_conf.h). Exit codes:
@@ -25,7 +25,11 @@ static const struct {
      "create (first time) or restart the cluster and wait until every node answers"},
     {"down", "down [--dir DIR]", "SIGTERM every node, SIGKILL those still running after 10 s"},
     {"status", "status [--json] [--dir DIR]", "one line (or JSON object) per node"},
-    {"start", "start NODE [--dir DIR]", "start one node again and wait for its health answer"},
+    {"leader", "leader [--wait SECONDS] [--dir DIR]",
+     "print the leading coordinator's name (exit 1 if none within --wait, default 5 s)"},
+    {"start", "start NODE [--rejoin] [--dir DIR]",
+     "start one node again and wait for its health answer (--rejoin: a coordinator whose "
+     "data dir was wiped catches up from the group)"},
     {"stop", "stop NODE [--dir DIR]", "SIGTERM one node and wait for it to exit"},
     {"kill", "kill NODE [--dir DIR]", "SIGKILL one node"},
     {"pause", "pause NODE [--dir DIR]", "SIGSTOP one node"},
@@ -91,6 +95,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "up") == 0) rc = ctl_cmd_up(sub_argc, sub_argv);
   else if (strcmp(cmd, "down") == 0) rc = ctl_cmd_down(sub_argc, sub_argv);
   else if (strcmp(cmd, "status") == 0) rc = ctl_cmd_status(sub_argc, sub_argv);
+  else if (strcmp(cmd, "leader") == 0) rc = ctl_cmd_leader(sub_argc, sub_argv);
   else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "kill") == 0 ||
            strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0)
     rc = ctl_cmd_node(cmd, sub_argc, sub_argv);

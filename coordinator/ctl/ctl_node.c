@@ -62,6 +62,7 @@ void ctl_node_observe(const ctl_ctx *ctx, const ctl_node *n, const ctl_node_path
       strcmp(h.node, n->name) == 0) {
     s->healthy = true;
     s->leader = h.leader;
+    s->paxos = h.paxos;
   }
 }
 
@@ -118,7 +119,7 @@ static int peer_list(const ctl_conf *c, ctl_role role, char *out, size_t cap) {
   return 0;
 }
 
-int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err) {
+int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, bool rejoin, int *pid, syn_err *err) {
   ctl_node_paths p;
   ctl_node_paths_of(ctx, n, &p);
   if (mkdir(p.dir, 0755) != 0 && errno != EEXIST)
@@ -193,6 +194,7 @@ int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, int *pid, syn_err *err
     argv[a++] = "--log-level";
     argv[a++] = level;
   }
+  if (rejoin && n->role == CTL_ROLE_COORDINATOR) argv[a++] = "--rejoin";
   argv[a++] = "--log-file";
   argv[a++] = p.log;
   char secret_path[PATH_MAX + 16];

@@ -7,7 +7,13 @@
 **   name, role ("coordinator" | "participant"), pid (number | null),
 **   alive (bool: live process AND answered health), state, rpc_port,
 **   sql_port (coordinators only), leader (bool, coordinators only),
-**   data_dir, log_file.
+**   data_dir, log_file;
+** and for coordinators that answered health, their consensus state:
+**   paxos_role ("follower" | "candidate" | "leader" | "learner" |
+**   "failed"), ballot [round, node], promised [round, node], chosen,
+**   applied, snap_slot (numbers), leader_id (node id of the leader this
+**   coordinator knows of, 0 none), leader_name ("c2" or null), group_size.
+** A coordinator that did not answer has these as null.
 ** state is one of "running", "paused" (SIGSTOP), "unresponsive" (process
 ** exists but did not answer health) or "stopped".
 */
@@ -15,9 +21,20 @@
 #define SYN_CTL_STATUS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "coordinator/ctl/ctl_conf.h"
+
+/* A coordinator's Multi-Paxos state as its health answer reports it. */
+typedef struct ctl_paxos {
+  bool known; /* the answer carried it */
+  char role[16];
+  uint64_t ballot_round, promised_round;
+  uint32_t ballot_node, promised_node;
+  uint64_t chosen, applied, snap_slot;
+  uint32_t leader_id, group_size;
+} ctl_paxos;
 
 typedef struct ctl_node_state {
   const ctl_node *node; /* borrowed from the ctl_conf */
@@ -25,6 +42,7 @@ typedef struct ctl_node_state {
   bool paused;          /* process stopped by SIGSTOP */
   bool healthy;         /* answered the health RPC as itself */
   bool leader;          /* from HealthResponse.leader */
+  ctl_paxos paxos;      /* from HealthResponse.paxos (coordinators) */
   const char *data_dir; /* borrowed */
   const char *log_file; /* borrowed */
 } ctl_node_state;
@@ -34,6 +52,11 @@ const char *ctl_status_state(const ctl_node_state *s);
 
 /* alive as reported: a live process that answered health. */
 bool ctl_status_alive(const ctl_node_state *s);
+
+/* The name of the coordinator that leads: the one alive coordinator whose
+** health says leader. NULL when none does, or (never expected: the lease
+** forbids it) when two do. */
+const char *ctl_status_leader(const ctl_node_state *s, int n);
 
 /* One line per node, columns aligned. host is shown in addresses. */
 void ctl_status_print_text(FILE *f, const char *host, const ctl_node_state *s, int n);

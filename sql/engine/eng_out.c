@@ -49,7 +49,7 @@ void eng__send_error(eng_session *s, int rc, const syn_err *e, uint32_t position
       break;
     case CL_EUNAVAILABLE: memcpy(state, "08006", 6); break;
     case CL_EABORTED: memcpy(state, "40001", 6); break;
-    case CL_EUNKNOWN: memcpy(state, "08007", 6); break;
+    case CL_EUNKNOWN: memcpy(state, sqlst_code(SQLST_COMPLETION_UNKNOWN), 6); break;
     case SYN_ENOTFOUND: memcpy(state, "42P01", 6); break;
     case SYN_EEXIST: memcpy(state, "42P07", 6); break;
     default: break;

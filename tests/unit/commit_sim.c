@@ -251,6 +251,7 @@ static void io_reply(void *ud, uint64_t txn, const tpc_result *r) {
     s->tot.aborts++;
   } else {
     s->tot.unknown++;
+    if (r->reason == TPC_REASON_DECIDE_TIMEOUT) s->tot.decide_timeouts++;
   }
 }
 
@@ -664,6 +665,10 @@ static void sim_init(sim *s, uint64_t seed, bool trace) {
   s->cfg.retry_base_ms = 5;
   s->cfg.retry_max_ms = 80;
   s->cfg.abort_give_up_ms = 30 + rng_below(&s->rng, 1000);
+  /* A quarter of the seeds bound the wait for the log below its latency
+  ** (1-15 ms): clients hear UNKNOWN while the decision is still in flight,
+  ** and the log's later answer must still finish phase two safely. */
+  if (rng_below(&s->rng, 4) == 0) s->cfg.decide_timeout_ms = 1 + rng_below(&s->rng, 12);
   s->np = 2 + (int)rng_below(&s->rng, SIM_MAX_P - 1);
   s->nt = 8 + (int)rng_below(&s->rng, SIM_MAX_T - 7);
   for (int i = 0; i < s->np; i++) s->p[i].up = true;
@@ -733,6 +738,7 @@ int commit_sim_run(uint64_t seed, bool trace, sim_totals *tot, char *why, size_t
   tot->steps += t->steps;
   tot->ext_resolves += t->ext_resolves;
   tot->log_chose_abort += t->log_chose_abort;
+  tot->decide_timeouts += t->decide_timeouts;
   if (!fail) return 0;
   snprintf(why, cap, "%s", fail);
   return -1;

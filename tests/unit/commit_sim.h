@@ -16,7 +16,7 @@
 
 typedef struct sim_totals {
   uint64_t commits2, commits1, aborts, unknown, coord_crashes, part_crashes, resolves,
-      drops, dups, log_fails, steps, ext_resolves, log_chose_abort;
+      drops, dups, log_fails, steps, ext_resolves, log_chose_abort, decide_timeouts;
 } sim_totals;
 
 /* Run one seed. Returns 0, or -1 with the first violated property in why.

@@ -273,6 +273,60 @@ Test(commit, log_failure_is_unknown_to_the_client) {
   tpc_free(c);
 }
 
+/* No majority confirms the COMMIT record: after decide_timeout_ms the
+** client hears UNKNOWN (never ABORTED: the record may be chosen), nothing
+** is proposed again, and whatever the log answers later is carried out. */
+Test(commit, decide_timeout_is_unknown_and_the_log_still_decides) {
+  tpc *c = mk(); /* decide_timeout_ms: the default, 10 s */
+  begin3(c, 7);
+  for (uint32_t p = 1; p <= 3; p++) tpc_vote(c, 7, p, true, p, 0, 100);
+  cr_assert_eq(count(EV_PERSIST), 1);
+  tpc_tick(c, 10099);
+  cr_assert_eq(count(EV_REPLY), 0);
+  tpc_tick(c, 10100);
+  cr_assert_eq(count(EV_REPLY), 1);
+  cr_assert_eq(find(EV_REPLY)->res.status, TPC_UNKNOWN);
+  cr_assert_eq(find(EV_REPLY)->res.reason, TPC_REASON_DECIDE_TIMEOUT);
+  cr_assert_eq(tpc_state_of(c, 7), TPC_S_DECIDING);
+  tpc_tick(c, 60000);
+  cr_assert_eq(count(EV_REPLY), 1, "one reply per commit");
+  cr_assert_eq(count(EV_PERSIST), 1, "the core never re-proposes on its own");
+  cr_assert_eq(count(EV_DECISION), 0);
+  /* The majority is back and the COMMIT was chosen: phase two, no reply. */
+  cr_assert_eq(tpc_decision_durable(c, 7, 0, TPC_COMMIT, 3, 60001), 0);
+  cr_assert_eq(count(EV_REPLY), 1);
+  cr_assert_eq(count(EV_DECISION), 3);
+  for (uint32_t p = 1; p <= 3; p++) tpc_ack(c, 7, p, 60002);
+  cr_assert_eq(count(EV_DONE), 1);
+  cr_assert_eq(tpc_active(c), 0);
+
+  /* Same, but a resolver's ABORT was chosen first: ABORT goes out. */
+  begin3(c, 8);
+  for (uint32_t p = 1; p <= 3; p++) tpc_vote(c, 8, p, true, p, 0, 0);
+  tpc_tick(c, 10000);
+  cr_assert_eq(evs[nev - 1].kind, EV_REPLY);
+  cr_assert_eq(evs[nev - 1].res.status, TPC_UNKNOWN);
+  int replies = count(EV_REPLY);
+  cr_assert_eq(tpc_decision_durable(c, 8, 0, TPC_ABORT, 0, 20000), 0);
+  cr_assert_eq(count(EV_REPLY), replies);
+  cr_assert_eq(evs[nev - 1].kind, EV_DECISION);
+  cr_assert_eq(evs[nev - 1].outcome, TPC_ABORT);
+  tpc_free(c);
+
+  /* 0 disables the bound: the client waits for the log. */
+  nev = 0;
+  tpc_config cfg;
+  tpc_config_default(&cfg);
+  cfg.decide_timeout_ms = 0;
+  syn_err e;
+  cr_assert_eq(tpc_new(&cfg, &script_io, &c, &e), 0, "%s", e.msg);
+  begin3(c, 9);
+  for (uint32_t p = 1; p <= 3; p++) tpc_vote(c, 9, p, true, p, 0, 0);
+  tpc_tick(c, 1000000);
+  cr_assert_eq(count(EV_REPLY), 0);
+  tpc_free(c);
+}
+
 Test(commit, resolve_unknown_txn_logs_abort_and_answers_every_asker) {
   tpc *c = mk();
   cr_assert_eq(tpc_resolve(c, 42, 2, 0), 0);
@@ -429,7 +483,7 @@ static void run_seeds(uint64_t first, uint64_t count, sim_totals *tot) {
             "sim seeds %llu..%llu: %llu steps, %llu 2PC commits, %llu 1PC commits, %llu aborts, "
             "%llu unknown, %llu coordinator crashes, %llu participant crashes, %llu resolves, "
             "%llu drops, %llu dups, %llu log failures, %llu external resolves, "
-            "%llu COMMIT proposals beaten by a resolver's ABORT\n",
+            "%llu COMMIT proposals beaten by a resolver's ABORT, %llu decide timeouts\n",
             (unsigned long long)first, (unsigned long long)(first + count - 1),
             (unsigned long long)tot->steps, (unsigned long long)tot->commits2,
             (unsigned long long)tot->commits1, (unsigned long long)tot->aborts,
@@ -437,13 +491,14 @@ static void run_seeds(uint64_t first, uint64_t count, sim_totals *tot) {
             (unsigned long long)tot->part_crashes, (unsigned long long)tot->resolves,
             (unsigned long long)tot->drops, (unsigned long long)tot->dups,
             (unsigned long long)tot->log_fails, (unsigned long long)tot->ext_resolves,
-            (unsigned long long)tot->log_chose_abort);
+            (unsigned long long)tot->log_chose_abort, (unsigned long long)tot->decide_timeouts);
 }
 
 /* The simulation must have exercised what it claims to check. */
 static void assert_coverage(const sim_totals *t) {
   if (getenv("SIM_SEED")) return;
   cr_assert_gt(t->commits2, 100);
+  cr_assert_gt(t->decide_timeouts, 20);
   cr_assert_gt(t->commits1, 100);
   cr_assert_gt(t->aborts, 100);
   cr_assert_gt(t->coord_crashes, 20);

@@ -1,6 +1,7 @@
 /* synodctl status output (text and the JSON scripts rely on) and the
 ** events.log line format. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,10 @@ Test(ctl_status, json_has_the_stable_keys) {
   const char *want =
       "[\n"
       " {\"name\": \"c1\", \"role\": \"coordinator\", \"pid\": 4242, \"alive\": true, \"state\": \"running\", "
-      "\"rpc_port\": 5533, \"sql_port\": 5433, \"leader\": true, \"data_dir\": \"/d/c1\", "
+      "\"rpc_port\": 5533, \"sql_port\": 5433, \"leader\": true, \"paxos_role\": null, "
+      "\"ballot\": null, \"promised\": null, \"chosen\": null, \"applied\": null, "
+      "\"snap_slot\": null, \"leader_id\": null, \"leader_name\": null, \"group_size\": null, "
+      "\"data_dir\": \"/d/c1\", "
       "\"log_file\": \"/d/c1/c1.log\"},\n"
       " {\"name\": \"p1\", \"role\": \"participant\", \"pid\": null, \"alive\": false, \"state\": \"stopped\", "
       "\"rpc_port\": 5633, \"data_dir\": \"/d/p1\", \"log_file\": \"/d/p1/p1.log\"}\n"
@@ -98,6 +102,62 @@ Test(ctl_status, text_has_one_line_per_node) {
   cr_assert(strncmp(l3, "p1", 2) == 0 && strstr(l3, "pid=-") && strstr(l3, "dead") &&
             strstr(l3, "sql=") == NULL);
   free(t);
+}
+
+/* A coordinator that answered health with its paxos state: every field
+** scripts read (docs/operations.md, "Status fields"). */
+Test(ctl_status, json_has_the_paxos_fields) {
+  cr_assert_eq(ctl_conf_build(&conf, 3, 1, 5433, "sqlite", NULL), 0);
+  ctl_paxos lead = {.known = true, .role = "leader", .ballot_round = 7, .ballot_node = 2,
+                    .promised_round = 7, .promised_node = 2, .chosen = 120, .applied = 119,
+                    .snap_slot = 100, .leader_id = 2, .group_size = 3};
+  ctl_paxos fol = lead;
+  snprintf(fol.role, sizeof fol.role, "follower");
+  fol.ballot_round = 0, fol.ballot_node = 0, fol.chosen = 118, fol.applied = 118;
+  ctl_node_state s[2] = {
+      {.node = &conf.nodes[0], .pid = 11, .healthy = true, .paxos = fol},
+      {.node = &conf.nodes[1], .pid = 12, .healthy = true, .leader = true, .paxos = lead},
+  };
+  char *j = capture_json(s, 2);
+  cr_assert(strstr(j, "\"name\": \"c1\", \"role\": \"coordinator\", \"pid\": 11, \"alive\": true, "
+                      "\"state\": \"running\", \"rpc_port\": 5533, \"sql_port\": 5433, "
+                      "\"leader\": false, \"paxos_role\": \"follower\", \"ballot\": [0, 0], "
+                      "\"promised\": [7, 2], \"chosen\": 118, \"applied\": 118, "
+                      "\"snap_slot\": 100, \"leader_id\": 2, \"leader_name\": \"c2\", "
+                      "\"group_size\": 3,"), "%s", j);
+  cr_assert(strstr(j, "\"leader\": true, \"paxos_role\": \"leader\", \"ballot\": [7, 2], "
+                      "\"promised\": [7, 2], \"chosen\": 120, \"applied\": 119, "
+                      "\"snap_slot\": 100, \"leader_id\": 2, \"leader_name\": \"c2\""), "%s", j);
+  free(j);
+  char *t = capture_text(s, 2);
+  cr_assert(strstr(t, "paxos=follower ballot=0.0 promised=7.2 chosen=118 applied=118 leader_id=c2\n"), "%s", t);
+  cr_assert(strstr(t, "alive running leader paxos=leader ballot=7.2 promised=7.2 chosen=120 applied=119 "
+                      "leader_id=c2\n"), "%s", t);
+  free(t);
+  /* A leader id that names no coordinator of this cluster is shown as such. */
+  s[0].paxos.leader_id = 9;
+  j = capture_json(s, 1);
+  cr_assert(strstr(j, "\"leader_id\": 9, \"leader_name\": null"), "%s", j);
+  free(j);
+}
+
+Test(ctl_status, leader_is_the_one_alive_coordinator_saying_so) {
+  cr_assert_eq(ctl_conf_build(&conf, 3, 1, 5433, "sqlite", NULL), 0);
+  ctl_node_state s[4] = {
+      {.node = &conf.nodes[0], .pid = 11, .healthy = true},
+      {.node = &conf.nodes[1], .pid = 12, .healthy = true, .leader = true},
+      {.node = &conf.nodes[2], .pid = 13, .healthy = true},
+      {.node = &conf.nodes[3], .pid = 14, .healthy = true, .leader = true}, /* a participant */
+  };
+  cr_assert_str_eq(ctl_status_leader(s, 4), "c2");
+  /* Paused: it cannot answer, so it does not lead as far as anyone sees. */
+  s[1].paused = true;
+  cr_assert_null(ctl_status_leader(s, 4));
+  s[1].paused = false;
+  s[2].leader = true; /* two claims: no answer rather than a wrong one */
+  cr_assert_null(ctl_status_leader(s, 4));
+  s[1].leader = s[2].leader = false;
+  cr_assert_null(ctl_status_leader(s, 4));
 }
 
 Test(ctl_events, line_format) {

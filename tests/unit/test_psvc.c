@@ -1035,7 +1035,8 @@ Test(psvc, in_doubt_resolved_at_restart) {
   cr_assert_eq(txn_state(a, NULL), 1, "still prepared: no resolver yet");
   stop();
   /* Restart with c1 reachable: a commits, b aborts, c is unknown once and
-  ** then commits; d belongs to c2, which is not configured. */
+  ** then commits; d belongs to c2, which is not configured, so c1 (the
+  ** only coordinator listed) is asked and has no decision for it. */
   g_nscript = 0;
   script(a, 1, -1);
   script(b, 2, -1);
@@ -1056,7 +1057,7 @@ Test(psvc, in_doubt_resolved_at_restart) {
   cr_assert_eq(cts, g_script[0].commit_ts, "committed at the coordinator's commit_ts");
   cr_assert_geq(g_script[2].asks, 2, "c was asked again after 'unknown'");
   pthread_mutex_unlock(&g_fake_mu);
-  cr_assert_eq(txn_state(d, NULL), 1, "d's coordinator is unknown: still prepared");
+  cr_assert_eq(txn_state(d, NULL), 1, "nobody has a decision for d: still prepared");
   usleep(400 * 1000);
   char cid[96];
   snprintf(cid, sizeof cid, "cid=%llu in-doubt txn not resolved yet", (unsigned long long)d);
@@ -1083,6 +1084,43 @@ Test(psvc, in_doubt_resolved_at_restart) {
   free(list);
   store_close(st);
   cr_assert_eq(n, 0, "prepared txns left: %zu", n);
+}
+
+/* The transaction's own coordinator (c2, c3) does not answer: the others
+** of --coordinators are asked, the own one first, and the answer (from
+** the group's replicated decision table) settles it. */
+Test(psvc, in_doubt_resolved_by_another_coordinator_of_the_group) {
+  g_nscript = 0;
+  restart((fixture_opts){.resolve_after_ms = 200, .resolve_poll_ms = 50, .fake_coordinator = 1,
+                         .ncoords = 3});
+  cr_assert_eq(create_table(1), 0);
+  uint64_t a = txid(2, 1), b = txid(3, 2);
+  script(a, 1, -1);
+  script(b, 2, -1);
+  uint64_t snap = part_now();
+  cr_assert_eq(write1(a, 1, snap, 1, 1, 0).code, 0);
+  cr_assert_eq(write1(b, 1, snap, 1, 2, 0).code, 0);
+  cr_assert_eq(txn_do(SYN_M_PART_PREPARE, a, 0, NULL), 0);
+  cr_assert_eq(txn_do(SYN_M_PART_PREPARE, b, 0, NULL), 0);
+  int done = 0;
+  for (int i = 0; i < 200 && !done; i++) {
+    done = txn_state(a, NULL) == 2 && txn_state(b, NULL) == 3;
+    if (!done) usleep(50 * 1000);
+  }
+  cr_assert(done, "resolved through c1: a=%d b=%d", txn_state(a, NULL), txn_state(b, NULL));
+  char want[160];
+  snprintf(want, sizeof want, "cid=%llu txn prepared", (unsigned long long)a);
+  cr_assert_eq(log_count(want), 1);
+  snprintf(want, sizeof want, "cid=%llu in-doubt txn: c2 gave no answer", (unsigned long long)a);
+  cr_assert_eq(log_count(want), 1, "the own coordinator c2 is asked first, once logged");
+  snprintf(want, sizeof want, "cid=%llu in-doubt txn resolved: COMMIT", (unsigned long long)a);
+  cr_assert_eq(log_count(want), 1);
+  cr_assert_eq(log_count("(answered by c1)"), 2);
+  snprintf(want, sizeof want, "cid=%llu in-doubt txn: c3 gave no answer", (unsigned long long)b);
+  cr_assert_eq(log_count(want), 1);
+  pthread_mutex_lock(&g_fake_mu);
+  cr_assert_eq(g_script[0].asks, 1, "one definite answer ends the round");
+  pthread_mutex_unlock(&g_fake_mu);
 }
 
 Test(psvc, abort_fails_the_aborted_txns_own_parked_write) {

@@ -114,7 +114,7 @@ static int transfer_once(PGconn *c, int from, int to, int amount) {
   PQclear(r);
   if (!st[0] && !rolled_back) return 0;
   if (rolled_back || is_retryable(st)) return 1;
-  if (strcmp(st, "08007") == 0) return -2;
+  if (strcmp(st, "40003") == 0) return -2;
   fprintf(stderr, "bank: COMMIT failed with %s\n", st);
   return -1;
 }
