@@ -57,6 +57,10 @@ typedef struct coord_cluster_config {
   uint32_t lock_timeout_ms;  /* give up waiting for a row lock */
   uint32_t read_wait_ms;     /* total wait for a prepared blocker in a scan */
   uint32_t commit_wait_ms;   /* COMMIT decision unconfirmed this long -> 40003 */
+  /* DATADIR had no catalog.db: the id epoch this node used before (if it
+  ** was a member whose disk was wiped) is unknown here, so ids wait until
+  ** the replicated catalog says where they resume (coord_ids.c). */
+  bool no_local_catalog;
 } coord_cluster_config;
 
 int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_cluster **out,

@@ -235,13 +235,29 @@ static int recover_ddl(cl_cluster *cl, syn_err *e) {
   return rc;
 }
 
+static void maint_run(coord_op *op) {
+  syn_err e;
+  int rc = coord_maint_start(op->cl, &e);
+  coord_op_done(op, rc, rc < 0 ? &e : NULL);
+}
+
 static void *recovery_main(void *arg) {
   cl_cluster *cl = arg;
   syn_err e;
+  bool gated = cl->ids_gated; /* only this thread opens the gate */
   int rc = until_done(cl, coord_catx_check_shardmap, "shard map", &e);
-  if (rc < 0) {
-    SYN_LOG_ERROR(NULL, "shard map: %s", e.msg);
-  } else {
+  if (rc < 0) SYN_LOG_ERROR(NULL, "shard map: %s", e.msg);
+  if (rc == 0 && cl->rdl) {
+    rc = until_done(cl, coord_ids_announce, "id epoch", &e);
+    if (rc < 0) SYN_LOG_ERROR(NULL, "id epoch: %s", e.msg);
+    if (rc == 0 && gated) {
+      coord_op *op = coord_op_new(sizeof *op, maint_run, NULL);
+      if (!op || coord_op_exec(cl, op, &e) < 0)
+        SYN_LOG_ERROR(NULL, "maintenance did not start: %s", op ? e.msg : "out of memory");
+      coord_op_put(op);
+    }
+  }
+  if (rc == 0) {
     rc = until_done(cl, recover_ddl, "DDL recovery", &e);
     if (rc < 0) SYN_LOG_ERROR(NULL, "DDL recovery: %s", e.msg);
   }
@@ -278,6 +294,10 @@ int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_c
   pthread_mutex_init(&cl->catmu, NULL);
   pthread_mutex_init(&cl->ddlmu, NULL);
   pthread_mutex_init(&cl->idmu, NULL);
+  pthread_cond_init(&cl->idcv, NULL);
+  /* See coord_ids.c, "A lost disk". */
+  cl->ids_gated = cfg->no_local_catalog && cfg->decisions != NULL;
+  bool maint_later = cl->ids_gated;
   pthread_mutex_init(&cl->recmu, NULL);
   pthread_cond_init(&cl->reccv, NULL);
   uint32_t index = 0;
@@ -292,7 +312,9 @@ int coord_cluster_open(uv_loop_t *loop, const coord_cluster_config *cfg, coord_c
   if (rc == 0) rc = coord_route_open(cl, cfg->participants, err);
   if (rc == 0 && coord_wfg_new(&cl->wfg) < 0) rc = syn_err_set(err, SYN_ENOMEM, "wfg");
   if (rc == 0) rc = coord_commit_open(cl, err);
-  if (rc == 0) rc = coord_maint_start(cl, err);
+  /* ABORT_ACTIVE names this life's first id: with the gate closed it is
+  ** not known yet, so the recovery thread starts maintenance later. */
+  if (rc == 0 && !maint_later) rc = coord_maint_start(cl, err);
   if (rc == 0) {
     if (pthread_create(&cl->rec_thread, NULL, recovery_main, cl) != 0)
       rc = syn_err_set(err, SYN_EIO, "cannot start the DDL recovery thread");
@@ -364,6 +386,7 @@ void coord_cluster_free(coord_cluster *cl) {
   pthread_mutex_destroy(&cl->catmu);
   pthread_mutex_destroy(&cl->ddlmu);
   pthread_mutex_destroy(&cl->idmu);
+  pthread_cond_destroy(&cl->idcv);
   pthread_mutex_destroy(&cl->recmu);
   pthread_cond_destroy(&cl->reccv);
   free(cl);

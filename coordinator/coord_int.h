@@ -163,6 +163,12 @@ coord_commit_res *coord_commit_res_of(coord_op *op); /* the op cl_commit queued 
 
 int coord_ids_open(cl_cluster *cl, syn_err *err);
 int coord_id_next(cl_cluster *cl, uint64_t *out, syn_err *err);
+/* Announce this life's epoch in the replicated catalog; if a life this
+** node no longer remembers (a wiped disk) used a higher one, move above it
+** (durably) first. Opens the id gate. Worker thread. */
+int coord_ids_announce(cl_cluster *cl, syn_err *err);
+/* The first id of this life: every id of an earlier life is below it. */
+uint64_t coord_ids_life_start(cl_cluster *cl);
 
 /* ---- maintenance (coord_maint.c, LOOP) ---------------------------------- */
 
@@ -312,8 +318,11 @@ struct cl_cluster {
 
   /* ids (ID) */
   pthread_mutex_t idmu;
+  pthread_cond_t idcv;
   uint64_t epoch;
+  uint64_t life_epoch;        /* the epoch this life's first id carries */
   uint32_t counter;
+  bool ids_gated;             /* until the epoch is checked against the group */
 
   /* startup DDL recovery thread */
   pthread_t rec_thread;

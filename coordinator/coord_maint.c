@@ -119,10 +119,7 @@ static void gc_tick(void *ud, bool cancelled) {
 int coord_maint_start(cl_cluster *cl, syn_err *err) {
   /* This life's ids are all >= the next one: a txn id below it with our
   ** index belongs to an earlier life. */
-  uint64_t below;
-  pthread_mutex_lock(&cl->idmu);
-  below = ((uint64_t)cl->coord_index << 56) | (cl->epoch << 32) | ((uint64_t)cl->counter + 1);
-  pthread_mutex_unlock(&cl->idmu);
+  uint64_t below = coord_ids_life_start(cl);
   for (int i = 0; i < cl->nparts; i++) {
     maint_ctx *m = malloc(sizeof *m);
     if (!m) return syn_err_set(err, SYN_ENOMEM, "abort-active");

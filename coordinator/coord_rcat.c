@@ -13,17 +13,19 @@
 **   ROLE_DROP    u8 23 | s name | u64 nonce
 **   SHARDMAP     u8 24 | s map | u64 nonce
 **   ROLE_RENAME  u8 25 | s from | s to | s def | u64 nonce
+**   EPOCH        u8 26 | u32 index | u64 epoch
 **   intent = u32 owner | u8 kind | s table | s req | u8 has_undo [s undo]
 **            | u8 has_def [s def] | u64 aux
 ** Snapshot: "SCAT" | u32 1 | u64 version | u64 next_table | u64 next_seq |
 **   u8 has_intent [u64 seq | intent] | u32 ntables x (s name | s def) |
 **   u32 nseqs x (s name | u64 reserved) | u32 nroles x (s name | s def) |
-**   u8 has_shardmap [s map]
+**   u8 has_shardmap [s map] | u32 nepochs x (s "c<index>" | u64 epoch)
 ** Names are at most COORD_RCAT_NAME_MAX bytes and contain no NUL: a longer
 ** or odd name is garbage (SYN_EINVAL), which every replica rejects alike.
 */
 #include "coordinator/coord_rcat.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +56,7 @@ typedef struct owned_intent {
 struct coord_rcat {
   uint64_t version, next_table, next_seq;
   owned_intent intent;
-  named_list tables, seqs, roles;
+  named_list tables, seqs, roles, epochs;
   char *shardmap; /* NULL until the first SHARDMAP */
 };
 
@@ -320,6 +322,15 @@ int coord_rcat_encode_role_rename(const char *from, const char *to, const uint8_
   return finish(&w, out, len, err);
 }
 
+int coord_rcat_encode_epoch(uint32_t index, uint64_t epoch, uint8_t **out, size_t *len,
+                            syn_err *err) {
+  syn_wbuf w = {0};
+  syn_wbuf_u8(&w, COORD_RCAT_EPOCH);
+  syn_wbuf_u32(&w, index);
+  syn_wbuf_u64(&w, epoch);
+  return finish(&w, out, len, err);
+}
+
 int coord_rcat_encode_shardmap(const char *map, uint64_t nonce, uint8_t **out, size_t *len,
                                syn_err *err) {
   size_t n = map ? strlen(map) : 0;
@@ -395,6 +406,10 @@ static int decode(const uint8_t *data, size_t len, rcmd *c) {
     c->blob = syn_rbuf_blob(&r, &c->blen);
     c->u2 = syn_rbuf_u64(&r);
     break;
+  case COORD_RCAT_EPOCH:
+    c->u2 = syn_rbuf_u32(&r);
+    c->u1 = syn_rbuf_u64(&r);
+    break;
   case COORD_RCAT_SHARDMAP:
     c->blob = syn_rbuf_blob(&r, &c->blen);
     c->u2 = syn_rbuf_u64(&r);
@@ -432,6 +447,7 @@ static void clear_all(coord_rcat *c) {
   list_clear(&c->tables);
   list_clear(&c->seqs);
   list_clear(&c->roles);
+  list_clear(&c->epochs);
 }
 
 void coord_rcat_free(coord_rcat *c) {
@@ -553,6 +569,14 @@ int coord_rcat_apply(coord_rcat *c, const uint8_t *data, size_t len, coord_rcat_
     }
     break;
   }
+  case COORD_RCAT_EPOCH: {
+    char nm[16];
+    int nl = snprintf(nm, sizeof nm, "c%u", (unsigned)m->u2);
+    named *e = list_find(&c->epochs, nm, (size_t)nl);
+    res->a = e ? e->num : 0;
+    if (!e || m->u1 > e->num) rc = list_put(&c->epochs, nm, (size_t)nl, NULL, 0, m->u1);
+    break;
+  }
   case COORD_RCAT_SHARDMAP:
     if (!c->shardmap) {
       c->shardmap = dup_bytes(m->blob, m->blen);
@@ -645,6 +669,7 @@ int coord_rcat_snapshot_take(const coord_rcat *c, uint8_t **out, size_t *len, sy
   put_list(&w, &c->roles, true);
   syn_wbuf_u8(&w, c->shardmap ? 1 : 0);
   if (c->shardmap) put_str(&w, c->shardmap);
+  put_list(&w, &c->epochs, false);
   return finish(&w, out, len, err);
 }
 
@@ -699,6 +724,7 @@ int coord_rcat_snapshot_install(coord_rcat *c, const uint8_t *data, size_t len, 
     if (!p || n == 0 || memchr(p, 0, n)) rc = SYN_EINVAL;
     else if (!(f.shardmap = dup_bytes(p, n))) rc = SYN_ENOMEM;
   }
+  if (rc == 0) rc = get_list(&r, &f.epochs, false);
   if (rc == 0 && (r.bad || r.off != len)) rc = SYN_EINVAL;
   if (rc < 0) {
     clear_all(&f);

@@ -37,6 +37,10 @@
 **   ROLE_DROP(name)        -> NOTFOUND when it does not exist
 **   ROLE_RENAME(from, to, def) -> NOTFOUND (from absent), EXISTS (to taken);
 **                             else from goes and to gets def, at once
+**   EPOCH(index, epoch)    -> a = the highest id epoch coordinator index
+**                             had announced before (0 none); the record
+**                             keeps the maximum (a coordinator whose disk
+**                             was wiped learns where its ids must resume)
 **   SHARDMAP(map)          -> the first one is the cluster's shard map
 **                             (participant ids and names, "id name\n" lines
 **                             in id order); a later one that differs:
@@ -65,9 +69,10 @@ enum {
   COORD_RCAT_ROLE_DROP = 23,
   COORD_RCAT_SHARDMAP = 24,
   COORD_RCAT_ROLE_RENAME = 25,
+  COORD_RCAT_EPOCH = 26,
 };
 #define COORD_RCAT_FIRST 16
-#define COORD_RCAT_LAST 25
+#define COORD_RCAT_LAST 26
 
 typedef enum {
   COORD_RCAT_OK = 0,
@@ -136,6 +141,8 @@ int coord_rcat_encode_role_drop(const char *name, uint64_t nonce, uint8_t **out,
 int coord_rcat_encode_role_rename(const char *from, const char *to, const uint8_t *def,
                                   uint32_t def_len, uint64_t nonce, uint8_t **out, size_t *len,
                                   syn_err *err);
+int coord_rcat_encode_epoch(uint32_t index, uint64_t epoch, uint8_t **out, size_t *len,
+                            syn_err *err);
 int coord_rcat_encode_shardmap(const char *map, uint64_t nonce, uint8_t **out, size_t *len,
                                syn_err *err);
 

@@ -237,6 +237,7 @@ int main(int argc, char **argv) {
   struct stat pst;
   snprintf(probe, sizeof probe, "%s/catalog.db", a.node.dir);
   bool fresh = stat(probe, &pst) != 0;
+  bool no_catalog = fresh;
   /* A wiped member must not vote as if it had promised nothing
   ** (docs/consensus.md, "A member that lost its disk"): the operator says
   ** it is one, and its empty paxos directory then means "rejoin". */
@@ -247,6 +248,7 @@ int main(int argc, char **argv) {
   coord_cluster_config ccfg = {
       .name = a.node.name, .dir = a.node.dir, .participants = &a.participants,
       .clock = node_clock_borrow(n), .rpc = node_rpc(n), .commit_wait_ms = a.commit_wait_ms,
+      .no_local_catalog = no_catalog,
   };
   node_rpc_secret(n, &ccfg.secret, &ccfg.secret_len);
   /* The decision table exists before the replica: opening the replica
