@@ -86,6 +86,7 @@ struct paxos {
   uint32_t p1_acks;
   uint64_t p1_from, p1_max, p1_need;
   uint32_t p1_need_from; /* who holds the snapshot we need */
+  uint32_t catchup_rr;   /* leader recovery: next member to ask in turn */
   px_found *found; /* slots p1_from .. p1_from + nfound - 1 */
   size_t nfound;
   bool recovered;       /* recovery proposals issued after phase 1 */

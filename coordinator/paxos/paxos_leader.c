@@ -380,7 +380,16 @@ void px_leader_tick(paxos *p, uint64_t now) {
     return;
   }
   if (now >= p->hb_at + p->cfg.heartbeat_ms) heartbeat(p, now);
-  if (!p->recovered && p->chosen < p->p1_need) px_ask_catchup(p, p->p1_need_from, now, false);
+  if (!p->recovered && p->chosen < p->p1_need &&
+      (!p->catchup_at || now >= p->catchup_at + p->cfg.heartbeat_ms)) {
+    /* Ask every member in turn, not only the one whose snapshot showed the
+    ** gap: it may have crashed for good, and the slots are chosen, so any
+    ** member that learned them can serve them. Otherwise the leader waits
+    ** forever while its heartbeats keep everyone else from running (the
+    ** simulator's partial-heal liveness mode found this: seed 19652). */
+    uint32_t k = p->catchup_rr++ % p->cfg.nnodes;
+    px_ask_catchup(p, k == p->self_idx ? p->p1_need_from : p->cfg.nodes[k], now, false);
+  }
   /* Retransmit ACCEPTs not yet answered (messages may be lost). */
   for (size_t i = 0; i < p->len; i++) {
     px_slot *sl = &p->log[i];
