@@ -95,6 +95,7 @@ struct paxos {
   uint64_t hb_at, bcast_commit;
   uint64_t hb_ack_ts[PAXOS_MAX_NODES];
   uint64_t lead_since; /* when this term as leader began (check quorum) */
+  uint64_t rec_chosen, rec_at; /* recovery: chosen when it last advanced, and when */
   px_prop *props;
   size_t nprops, pcap;
 

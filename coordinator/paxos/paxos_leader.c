@@ -100,6 +100,8 @@ static void become_leader(paxos *p, uint64_t now) {
   p->next_slot = (p->p1_max > p->chosen ? p->p1_max : p->chosen) + 1;
   memset(p->hb_ack_ts, 0, sizeof p->hb_ack_ts);
   p->lead_since = now;
+  p->rec_chosen = p->chosen;
+  p->rec_at = now;
   p->hb_at = 0;
   p->lease_block_until = now + p->cfg.lease_ms;
 }
@@ -380,6 +382,21 @@ void px_leader_tick(paxos *p, uint64_t now) {
     return;
   }
   if (now >= p->hb_at + p->cfg.heartbeat_ms) heartbeat(p, now);
+  if (!p->recovered && p->chosen > p->rec_chosen) {
+    p->rec_chosen = p->chosen;
+    p->rec_at = now;
+  }
+  if (!p->recovered && now >= p->rec_at + 2 * (uint64_t)p->cfg.election_max_ms) {
+    /* Recovery waits for chosen slots that a promise reported compacted
+    ** and no reachable member can serve (the one that reported them is
+    ** gone). A new phase 1 collects a new majority, whose reports may need
+    ** no snapshot at all: without it the leader would wait, heartbeating,
+    ** forever (simulator seed 27341). */
+    px_trace(p, "leader: recovery made no progress for %llu ms, new ballot",
+             (unsigned long long)(now - p->rec_at));
+    px_start_election(p, now);
+    return;
+  }
   if (!p->recovered && p->chosen < p->p1_need &&
       (!p->catchup_at || now >= p->catchup_at + p->cfg.heartbeat_ms)) {
     /* Ask every member in turn, not only the one whose snapshot showed the

@@ -216,11 +216,12 @@ Test(paxos_sim, sweep_on_request) {
 ** forever (604 and the others in its row; fixed by the leader's check quorum
 ** in paxos_leader.c), and a new leader waited forever for catch-up from the
 ** one member whose snapshot it needed, which had crashed for good (19652;
-** fixed by asking every member in turn). They must stay live, on both
-** disks. */
+** fixed by asking every member in turn), or which nobody else could serve
+** (27341; fixed by a new ballot when recovery makes no progress). They must
+** stay live, on both disks. */
 Test(paxos_sim, regression_liveness, .timeout = 60) {
   static const uint64_t seeds[] = {604, 623, 1780, 1792, 1881, 1883, 1895, 1922, 1961, 1981,
-                                   19652};
+                                   19652, 27341};
   char why[512];
   for (int store = 0; store < 2; store++)
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
