@@ -4,7 +4,6 @@
 ** live in paxos_sim_check.c.
 */
 #include <dirent.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,55 +22,8 @@ static uint64_t rnext(sim *s) {
 static uint32_t rbelow(sim *s, uint32_t n) { return (uint32_t)(rnext(s) % n); }
 static bool rpm(sim *s, uint32_t pm) { return rbelow(s, 1000) < pm; }
 
-uint64_t sim_fnv(uint64_t h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-  return h;
-}
-
-void sim_hash(sim *s, uint32_t tag, uint64_t a, uint64_t b, const void *data, size_t len) {
-  uint64_t hdr[4] = {tag, s->now, a, b};
-  s->hash = sim_fnv(s->hash, hdr, sizeof hdr);
-  if (len) s->hash = sim_fnv(s->hash, data, len);
-}
-
-uint64_t sim_batch_hash(const paxos_value *vals, uint32_t n) {
-  uint64_t h = 14695981039346656037ULL;
-  for (uint32_t i = 0; i < n; i++) {
-    h = sim_fnv(h, &vals[i].id, 8);
-    h = sim_fnv(h, vals[i].data, vals[i].len);
-  }
-  return h;
-}
-
-void sim_fail(sim *s, const char *fmt, ...) {
-  if (s->failed) return;
-  s->failed = true;
-  va_list ap;
-  va_start(ap, fmt);
-  int k = snprintf(s->why, s->whycap, "t=%llu: ", (unsigned long long)s->now);
-  if (k > 0 && (size_t)k < s->whycap) vsnprintf(s->why + k, s->whycap - (size_t)k, fmt, ap);
-  va_end(ap);
-}
-
-void sim_trace(sim *s, const char *fmt, ...) {
-  if (!s->trace) return;
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "[%6llu] ", (unsigned long long)s->now);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
 #define tr sim_trace
 #define fail sim_fail
-
-/* ---- value content: derived from the id, so "was proposed" is checkable */
-uint32_t sim_value_len(uint64_t id) { return 8 + (uint32_t)(id * 7 % 40); }
-void sim_value_fill(uint64_t id, uint8_t *b) {
-  uint32_t l = sim_value_len(id);
-  for (uint32_t i = 0; i < l; i++) b[i] = (uint8_t)(id * 31 + i * 17);
-}
 
 /* ---- io ---------------------------------------------------------------- */
 

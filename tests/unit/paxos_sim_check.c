@@ -2,13 +2,66 @@
 ** The simulator's oracle (see paxos_sim.h for the list): every property
 ** is checked where the event happens (a vote reaching a disk, a message
 ** leaving, an apply, a snapshot install, a proposal acknowledged) or after
-** every step (chk_step), against ground truth the nodes cannot see.
+** every step (chk_step), against ground truth the nodes cannot see; and the
+** helpers both halves use (failure, trace, trace hash, value content).
 */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "paxos_sim_int.h"
+
+/* ---- shared helpers (hashing, failure, trace, value content) ---------- */
+
+uint64_t sim_fnv(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+void sim_hash(sim *s, uint32_t tag, uint64_t a, uint64_t b, const void *data, size_t len) {
+  uint64_t hdr[4] = {tag, s->now, a, b};
+  s->hash = sim_fnv(s->hash, hdr, sizeof hdr);
+  if (len) s->hash = sim_fnv(s->hash, data, len);
+}
+
+uint64_t sim_batch_hash(const paxos_value *vals, uint32_t n) {
+  uint64_t h = 14695981039346656037ULL;
+  for (uint32_t i = 0; i < n; i++) {
+    h = sim_fnv(h, &vals[i].id, 8);
+    h = sim_fnv(h, vals[i].data, vals[i].len);
+  }
+  return h;
+}
+
+void sim_fail(sim *s, const char *fmt, ...) {
+  if (s->failed) return;
+  s->failed = true;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = snprintf(s->why, s->whycap, "t=%llu: ", (unsigned long long)s->now);
+  if (k > 0 && (size_t)k < s->whycap) vsnprintf(s->why + k, s->whycap - (size_t)k, fmt, ap);
+  va_end(ap);
+}
+
+void sim_trace(sim *s, const char *fmt, ...) {
+  if (!s->trace) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "[%6llu] ", (unsigned long long)s->now);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+/* ---- value content: derived from the id, so "was proposed" is checkable */
+uint32_t sim_value_len(uint64_t id) { return 8 + (uint32_t)(id * 7 % 40); }
+void sim_value_fill(uint64_t id, uint8_t *b) {
+  uint32_t l = sim_value_len(id);
+  for (uint32_t i = 0; i < l; i++) b[i] = (uint8_t)(id * 31 + i * 17);
+}
+
+/* ---- the checks ------------------------------------------------------- */
 
 static int popcount8(uint8_t m) {
   int c = 0;
