@@ -187,7 +187,9 @@ Test(paxos_sim, replay_one_seed) {
   paxos_sim_totals t = {0};
   char why[512];
   uint64_t h = 0;
-  uint64_t seed = strtoull(e, NULL, 10);
+  char *end;
+  uint64_t seed = strtoull(e, &end, 10);
+  cr_assert(end != e && *end == '\0', "SYNOD_SIM_SEED=%s: want a seed number", e);
   bool store = getenv("SYNOD_SIM_STORE") != NULL;
   paxos_sim_opts o = {.trace = getenv("SYNOD_SIM_TRACE") != NULL, .real_store = store};
   int rc = paxos_sim_run(seed, &o, &t, &h, why, sizeof why);
@@ -202,12 +204,15 @@ Test(paxos_sim, replay_one_seed) {
 Test(paxos_sim, sweep_on_request) {
   const char *e = getenv("SYNOD_SIM_SEEDS");
   if (!e) cr_skip_test("set SYNOD_SIM_SEEDS=N or a:b for a longer sweep");
-  char *colon;
+  char *colon, *end;
   uint64_t a = strtoull(e, &colon, 10), from = 0, to = a;
+  end = colon;
   if (*colon == ':') {
     from = a;
-    to = strtoull(colon + 1, NULL, 10);
+    to = strtoull(colon + 1, &end, 10);
   }
+  cr_assert(colon != e && *end == '\0' && end != colon + 1 && from < to,
+            "SYNOD_SIM_SEEDS=%s: want N (seeds 0..N-1) or a:b (seeds a..b-1, a < b)", e);
   paxos_sim_totals t = {0};
   uint64_t failed = run_range(from, to, getenv("SYNOD_SIM_STORE") != NULL, true, &t);
   char name[64];
