@@ -274,6 +274,12 @@ void px_step_down(paxos *p, paxos_ballot seen, uint64_t now) {
   px_seen(p, seen);
   if (p->role != PAXOS_LEADER && p->role != PAXOS_CANDIDATE) return;
   if (seen <= p->ballot) return;
+  px_stop_proposing(p, now);
+}
+
+/* Leader or candidate -> follower: proposals in flight are reported lost,
+** the election timer restarts. */
+void px_stop_proposing(paxos *p, uint64_t now) {
   for (size_t i = 0; i < p->len; i++) p->log[i].inflight = false;
   px_props_lost(p);
   px_found_clear(p);

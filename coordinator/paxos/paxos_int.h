@@ -86,6 +86,7 @@ struct paxos {
   uint32_t p1_acks;
   uint64_t p1_from, p1_max, p1_need;
   uint32_t p1_need_from; /* who holds the snapshot we need */
+  uint32_t catchup_rr;   /* leader recovery: next member to ask in turn */
   px_found *found; /* slots p1_from .. p1_from + nfound - 1 */
   size_t nfound;
   bool recovered;       /* recovery proposals issued after phase 1 */
@@ -93,6 +94,8 @@ struct paxos {
   uint64_t next_slot;
   uint64_t hb_at, bcast_commit;
   uint64_t hb_ack_ts[PAXOS_MAX_NODES];
+  uint64_t lead_since; /* when this term as leader began (check quorum) */
+  uint64_t rec_chosen, rec_at; /* recovery: chosen when it last advanced, and when */
   px_prop *props;
   size_t nprops, pcap;
 
@@ -124,6 +127,7 @@ void px_flush(paxos *p, uint64_t now);
 int px_idx(const paxos *p, uint32_t node); /* member index or -1 */
 uint64_t px_rand(paxos *p);
 void px_reset_election(paxos *p, uint64_t now);
+void px_stop_proposing(paxos *p, uint64_t now);
 void px_set_role(paxos *p, paxos_role to);
 void px_trace(paxos *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void px_record(paxos *p, paxos_rec_type t, uint64_t slot, paxos_ballot b, const uint8_t *d,

@@ -99,6 +99,9 @@ static void become_leader(paxos *p, uint64_t now) {
   p->recovered = false;
   p->next_slot = (p->p1_max > p->chosen ? p->p1_max : p->chosen) + 1;
   memset(p->hb_ack_ts, 0, sizeof p->hb_ack_ts);
+  p->lead_since = now;
+  p->rec_chosen = p->chosen;
+  p->rec_at = now;
   p->hb_at = 0;
   p->lease_block_until = now + p->cfg.lease_ms;
 }
@@ -348,9 +351,62 @@ void px_leader_drive(paxos *p, uint64_t now) {
     heartbeat(p, now); /* first heartbeat, or chosen-slot notification */
 }
 
+/* The newest heartbeat send time a majority (us included, at now) acked,
+** 0 if none. */
+static uint64_t majority_ack_ts(const paxos *p, uint64_t now) {
+  uint64_t ts[PAXOS_MAX_NODES];
+  for (uint32_t i = 0; i < p->cfg.nnodes; i++) ts[i] = i == p->self_idx ? now : p->hb_ack_ts[i];
+  for (uint32_t i = 1; i < p->cfg.nnodes; i++)
+    for (uint32_t j = i; j > 0 && ts[j] > ts[j - 1]; j--) {
+      uint64_t t = ts[j];
+      ts[j] = ts[j - 1];
+      ts[j - 1] = t;
+    }
+  return ts[p->majority - 1];
+}
+
 void px_leader_tick(paxos *p, uint64_t now) {
+  /* Check quorum (as Raft's CheckQuorum, Ongaro's thesis 6.2): a leader no
+  ** majority has answered for election_max_ms steps down. Without it a
+  ** leader that can still send but no longer hear (its inbound links cut,
+  ** an asymmetric partition) keeps every follower loyal with heartbeats:
+  ** nobody else may run and nothing is chosen for as long as the partition
+  ** lasts. The simulator's partial-heal liveness mode found this (seed 604,
+  ** a deaf leader). Stepping down is always safe: it only stops proposing. */
+  uint64_t heard = majority_ack_ts(p, now);
+  if (heard < p->lead_since) heard = p->lead_since;
+  if (now >= heard + p->cfg.election_max_ms) {
+    px_trace(p, "leader: no majority heard for %llu ms, stepping down",
+             (unsigned long long)(now - heard));
+    px_stop_proposing(p, now);
+    return;
+  }
   if (now >= p->hb_at + p->cfg.heartbeat_ms) heartbeat(p, now);
-  if (!p->recovered && p->chosen < p->p1_need) px_ask_catchup(p, p->p1_need_from, now, false);
+  if (!p->recovered && p->chosen > p->rec_chosen) {
+    p->rec_chosen = p->chosen;
+    p->rec_at = now;
+  }
+  if (!p->recovered && now >= p->rec_at + 2 * (uint64_t)p->cfg.election_max_ms) {
+    /* Recovery waits for chosen slots that a promise reported compacted
+    ** and no reachable member can serve (the one that reported them is
+    ** gone). A new phase 1 collects a new majority, whose reports may need
+    ** no snapshot at all: without it the leader would wait, heartbeating,
+    ** forever (simulator seed 27341). */
+    px_trace(p, "leader: recovery made no progress for %llu ms, new ballot",
+             (unsigned long long)(now - p->rec_at));
+    px_start_election(p, now);
+    return;
+  }
+  if (!p->recovered && p->chosen < p->p1_need &&
+      (!p->catchup_at || now >= p->catchup_at + p->cfg.heartbeat_ms)) {
+    /* Ask every member in turn, not only the one whose snapshot showed the
+    ** gap: it may have crashed for good, and the slots are chosen, so any
+    ** member that learned them can serve them. Otherwise the leader waits
+    ** forever while its heartbeats keep everyone else from running (the
+    ** simulator's partial-heal liveness mode found this: seed 19652). */
+    uint32_t k = p->catchup_rr++ % p->cfg.nnodes;
+    px_ask_catchup(p, k == p->self_idx ? p->p1_need_from : p->cfg.nodes[k], now, false);
+  }
   /* Retransmit ACCEPTs not yet answered (messages may be lost). */
   for (size_t i = 0; i < p->len; i++) {
     px_slot *sl = &p->log[i];
@@ -393,15 +449,6 @@ bool paxos_lease_valid(const paxos *p, uint64_t now) {
   if (p->role != PAXOS_LEADER || !p->recovered || p->chosen < p->recover_upto ||
       p->applied < p->chosen || p->cfg.lease_ms == 0)
     return false;
-  /* The newest send time that a majority (us included, at `now`) acked. */
-  uint64_t ts[PAXOS_MAX_NODES];
-  for (uint32_t i = 0; i < p->cfg.nnodes; i++) ts[i] = i == p->self_idx ? now : p->hb_ack_ts[i];
-  for (uint32_t i = 1; i < p->cfg.nnodes; i++)
-    for (uint32_t j = i; j > 0 && ts[j] > ts[j - 1]; j--) {
-      uint64_t t = ts[j];
-      ts[j] = ts[j - 1];
-      ts[j - 1] = t;
-    }
-  uint64_t t = ts[p->majority - 1];
+  uint64_t t = majority_ack_ts(p, now);
   return t != 0 && now < t + p->cfg.lease_ms - p->cfg.drift_margin_ms;
 }
