@@ -10,6 +10,7 @@
 
 #include "coordinator/ctl/ctl_cmd.h"
 #include "coordinator/ctl/ctl_events.h"
+#include "coordinator/ctl/ctl_net.h"
 #include "coordinator/ctl/ctl_opts.h"
 
 #define CMD "up"
@@ -20,6 +21,7 @@ typedef struct up_opts {
   const char *pg; /* --pg CONNINFO: an existing server */
   int coordinators, participants, base_port;
   ctl_isolation isolation;
+  bool netns;
   bool set_coordinators, set_participants, set_base_port, set_backend, set_isolation;
 } up_opts;
 
@@ -30,6 +32,7 @@ static int parse(int argc, char **argv, up_opts *o) {
       {"dir", required_argument, NULL, 'd'},          {"help", no_argument, NULL, 'h'},
       {"default-isolation", required_argument, NULL, 'i'},
       {"pg", required_argument, NULL, 'g'},
+      {"netns", no_argument, NULL, 'n'},
       {NULL, 0, NULL, 0},
   };
   *o = (up_opts){.backend = "sqlite", .coordinators = 3, .participants = 3, .base_port = 5433};
@@ -73,6 +76,7 @@ static int parse(int argc, char **argv, up_opts *o) {
       o->pg = optarg;
       break;
     case 'd': o->dir = optarg; break;
+    case 'n': o->netns = true; break;
     case 'h': ctl_usage(stdout, CMD); return CTL_HELP_SHOWN;
     default: return ctl_usage_error(CMD, "bad option");
     }
@@ -98,6 +102,8 @@ static int check_contradictions(const up_opts *o, const ctl_ctx *ctx) {
   if (what)
     return ctl_usage_error(CMD, "%s %d contradicts the existing cluster in %s (it has %d); "
                            "use another --dir or omit the flag", what, want, ctx->dir, have);
+  if (o->netns && !c->netns)
+    return ctl_usage_error(CMD, "--netns contradicts the existing cluster in %s (it runs on loopback)", ctx->dir);
   if (o->set_backend && strcmp(o->backend, c->backend) != 0)
     return ctl_usage_error(CMD, "--backend %s contradicts the existing cluster in %s (backend %s)", o->backend,
                            ctx->dir, c->backend);
@@ -132,7 +138,7 @@ static void print_cluster(const ctl_ctx *ctx, FILE *f) {
   ctl_pg_status(ctx, f);
   for (int i = 0; i < c->n_nodes; i++)
     if (c->nodes[i].role == CTL_ROLE_COORDINATOR)
-      fprintf(f, "psql -h %s -p %d -U postgres    # %s\n", CTL_HOST, c->nodes[i].sql_port, c->nodes[i].name);
+      fprintf(f, "psql -h %s -p %d -U postgres    # %s\n", st[i].addr, c->nodes[i].sql_port, c->nodes[i].name);
   free(paths);
   free(st);
 }
@@ -166,6 +172,7 @@ int ctl_cmd_up(int argc, char **argv) {
     goto out;
   } else {
     ctx->conf.default_isolation = o.isolation;
+    ctx->conf.netns = o.netns;
     /* PostgreSQL participants: an existing server, or a private one on the
     ** cluster range's last port (no node uses BASE+299). */
     if (ctl_conf_uses_pg(&ctx->conf)) {
@@ -190,7 +197,7 @@ int ctl_cmd_up(int argc, char **argv) {
   int n_dead = 0;
   for (int i = 0; i < c->n_nodes; i++) {
     if (ctl_node_live_pid(ctx, &c->nodes[i]) > 0) continue;
-    if (ctl_node_check_ports(&c->nodes[i], &err)) {
+    if (ctl_node_check_ports(ctx, &c->nodes[i], &err)) {
       exit_code = ctl_fail(CMD, "%s; refusing to start (choose another --port%s)", err.msg,
                            have_conf ? " with a new --dir" : "");
       goto out;
@@ -218,8 +225,9 @@ int ctl_cmd_up(int argc, char **argv) {
     print_cluster(ctx, stdout);
     goto out;
   }
-  /* The participants' server (and their databases) before the nodes. */
-  if (ctl_pg_up(ctx, &err)) {
+  /* The participants' server (and their databases) before the nodes; the
+  ** namespaces too, since nodes start inside them. */
+  if (ctl_pg_up(ctx, &err) || ctl_net_up(ctx, &err)) {
     exit_code = ctl_fail(CMD, "%s", err.msg);
     goto out;
   }

@@ -7,7 +7,7 @@
 **   name, role ("coordinator" | "participant"), pid (number | null),
 **   alive (bool: live process AND answered health), state, rpc_port,
 **   sql_port (coordinators only), leader (bool, coordinators only),
-**   data_dir, log_file.
+**   data_dir, log_file, addr (the IPv4 address the node listens on).
 ** state is one of "running", "paused" (SIGSTOP), "unresponsive" (process
 ** exists but did not answer health) or "stopped".
 */
@@ -27,6 +27,7 @@ typedef struct ctl_node_state {
   bool leader;          /* from HealthResponse.leader */
   const char *data_dir; /* borrowed */
   const char *log_file; /* borrowed */
+  char addr[16];        /* the node's address; "" means the host argument */
 } ctl_node_state;
 
 /* "running", "paused", "unresponsive", "stopped". */
@@ -35,7 +36,8 @@ const char *ctl_status_state(const ctl_node_state *s);
 /* alive as reported: a live process that answered health. */
 bool ctl_status_alive(const ctl_node_state *s);
 
-/* One line per node, columns aligned. host is shown in addresses. */
+/* One line per node, columns aligned. Addresses show each node's addr,
+** else host. */
 void ctl_status_print_text(FILE *f, const char *host, const ctl_node_state *s, int n);
 
 /* One JSON array, one object per node, then a newline. */
