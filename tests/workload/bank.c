@@ -74,6 +74,9 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static PGconn *connect_quiet(int i, bool quiet);
+static PGconn *connect_to(int i) { return connect_quiet(i, false); }
+
 static long long wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -94,11 +97,11 @@ static void ledger_note(char kind, long long id, long long sent, long long ack) 
   pthread_mutex_unlock(&ledger_mu);
 }
 
-static PGconn *connect_to(int i) {
+static PGconn *connect_quiet(int i, bool quiet) {
   const char *ci = cfg.conninfo[i % cfg.nconninfo];
   PGconn *c = PQconnectdb(ci);
   if (PQstatus(c) != CONNECTION_OK) {
-    fprintf(stderr, "bank: cannot connect (%s): %s", ci, PQerrorMessage(c));
+    if (!quiet) fprintf(stderr, "bank: cannot connect (%s): %s", ci, PQerrorMessage(c));
     PQfinish(c);
     return NULL;
   }
@@ -189,7 +192,8 @@ static int transfer_once(PGconn *c, int from, int to, int amount, long long ledg
 ** tests) until stop; NULL only once stop is set. */
 static PGconn *connect_retry(int id) {
   for (int attempt = 0;; attempt++) {
-    PGconn *c = connect_to(id);
+    /* Say so once, and every 10 s while it lasts. */
+    PGconn *c = connect_quiet(id, attempt % 50 != 0);
     if (c || atomic_load(&stop_flag)) return c;
     usleep(200 * 1000);
   }
