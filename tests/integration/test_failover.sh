@@ -173,16 +173,23 @@ for c in c1 c2 c3; do
   [ -n "${TABLES_BEFORE[${c#c}]}" ] || fail "$c lists no table after the DDL through $O1"
 done
 
-case "$MODE" in
-  kill | isolate) SECS=14 ;;
-  pause) SECS=20 ;;
-  restart) SECS=16 ;;
-esac
+# The banks run until the script sends SIGTERM after the fault (SECS only
+# bounds them if the script dies).
+SECS=90
+# isolate: the cut-off coordinator's clients move money among accounts
+# 8..11 only, the others among 0..7. An open transaction of a cut-off
+# coordinator keeps its row locks on the participants until the partition
+# heals (nobody can end it: its coordinator cannot reach them), so majority
+# transfers that touch those rows would wait out the 20 s lock timeout, and
+# through lock convoys stall the whole hot set. Disjoint rows test what the
+# issue asks: the majority side keeps committing.
+RANGE_MAJ=""
+[ "$MODE" = isolate ] && RANGE_MAJ="--range 0-8"
 BANK_PIDS=()
 LEDGERS=()
 seed=1
 for c in "$O1" "$O2"; do
-  "$BANK" --conninfo "$(conninfo "$c")" --accounts 12 --clients 3 --readers 1 --seconds "$SECS" \
+  "$BANK" --conninfo "$(conninfo "$c")" --accounts 12 --clients 3 --readers 1 --seconds "$SECS" $RANGE_MAJ \
     --ordered --seed $seed --ledger "$WORK/$c.ledger" > "$WORK/bank_$c.out" 2>&1 &
   BANK_PIDS+=($!)
   LEDGERS+=("$WORK/$c.ledger")
@@ -190,12 +197,16 @@ for c in "$O1" "$O2"; do
 done
 if [ "$MODE" = isolate ]; then
   # A client of the coordinator that will be cut off: it must get errors.
-  "$BANK" --conninfo "$(conninfo "$L")" --accounts 12 --clients 2 --readers 0 --seconds "$SECS" \
+  "$BANK" --conninfo "$(conninfo "$L")" --accounts 12 --clients 2 --readers 0 --seconds "$SECS" --range 8-12 \
     --ordered --seed $seed --ledger "$WORK/$L.ledger" > "$WORK/bank_$L.out" 2>&1 &
   BANK_PIDS+=($!)
 fi
-sleep 3
-[ "$(count_in A 0 "$(now_ms)" "${LEDGERS[@]}")" -gt 0 ] || fail "no transfer committed before the fault"
+# Load first: at least 20 acknowledged transfers (bounded wait).
+for _ in $(seq 1 150); do
+  [ "$(count_in A 0 "$(now_ms)" "${LEDGERS[@]}")" -ge 20 ] && break
+  sleep 0.1
+done
+[ "$(count_in A 0 "$(now_ms)" "${LEDGERS[@]}")" -ge 20 ] || fail "fewer than 20 transfers committed in 15 s before the fault"
 
 # T0: the moment the fault is in place (the kill confirmed, the process
 # stopped, the routes installed), so a commit sent after T0 cannot have
@@ -235,17 +246,14 @@ case "$MODE" in
     T0=$(now_ms)
     L2=$(wait_leader 6 "$L")
     echo "new leader $L2 (majority side)"
-    sleep 6
+    sleep $((12 - ($(now_ms) - T0) / 1000))
     T_HEAL=$(now_ms)
     ctl heal > /dev/null
-    acked=$(count_in A "$T0" "$T_HEAL" "$WORK/$L.ledger")
-    failed=$(( $(count_in U "$T0" "$T_HEAL" "$WORK/$L.ledger") + $(grep -c '^F' "$WORK/$L.ledger" || true) ))
-    echo "isolated side while cut: acknowledged=$acked errors(U+F, whole run)=$failed"
     # The old leader's lease may cover commits whose decision was chosen
     # just before the cut; nothing sent a second after the cut may commit.
     late=$(count_in A $((T0 + 1000)) "$T_HEAL" "$WORK/$L.ledger")
+    echo "isolated side: $late transfers sent 1 s or more into the cut acknowledged before the heal"
     [ "$late" = 0 ] || fail "the isolated coordinator acknowledged $late commits while cut off"
-    [ "$failed" -gt 0 ] || fail "the isolated coordinator's clients got no error"
     majority=$(count_in A $((T0 + 3000)) "$T_HEAL" "${LEDGERS[@]}")
     echo "majority side committed $majority transfers sent 3 s or more after the cut"
     [ "$majority" -gt 0 ] || fail "the majority side stopped committing"
@@ -281,6 +289,7 @@ fi
 
 step "the banks finish: snapshots and totals held"
 rc=0
+for p in "${BANK_PIDS[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
 for p in "${BANK_PIDS[@]}"; do wait "$p" || rc=1; done
 cat "$WORK"/bank_*.out
 [ "$rc" = 0 ] || {
@@ -288,6 +297,14 @@ cat "$WORK"/bank_*.out
   # only if the cut covered its whole run; every other failure counts.
   fail "a bank workload failed"
 }
+
+if [ "$MODE" = isolate ]; then
+  # Statements of the cut-off coordinator fail (08006 once its RPCs to the
+  # participants time out), possibly only after the heal.
+  errors=$(grep -c '^[FU]' "$WORK/$L.ledger" || true)
+  echo "the isolated coordinator's clients saw $errors failed or unknown transfers"
+  [ "$errors" -gt 0 ] || fail "the isolated coordinator's clients got no error"
+fi
 
 step "every coordinator reads the same settled tables"
 [ "$MODE" = kill ] && ctl start "$L" > /dev/null

@@ -13,7 +13,8 @@
 ** Transfers deliberately touch accounts in random order, so concurrent
 ** transfers deadlock now and then: the cluster must detect that and fail
 ** one of them with 40P01, not hang. --ordered touches them in id order
-** instead (no deadlocks).
+** instead (no deadlocks). --range LO-HI moves money only among accounts
+** LO..HI-1 (the readers still check the whole table).
 **
 ** With --ledger FILE every transfer also inserts a row with a unique id
 ** into table ledger, and the outcome of each attempt is appended to FILE:
@@ -29,11 +30,14 @@
 ** checks both rules. Several bank processes may run at once if each has its
 ** own --seed: ids are SEED * 10^12 + CLIENT * 10^8 + SEQ.
 **
+** SIGTERM or SIGINT ends the run early, like reaching --seconds.
+**
 ** Exit status: 0 if every check held, 1 if a check failed, 2 on bad usage.
 */
 #include <libpq-fe.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,6 +60,7 @@ typedef struct bank_cfg {
   const char *isolation; /* for transfers */
   unsigned seed;
   int ordered;               /* --ordered: lock the lower account id first */
+  int range_lo, range_hi;    /* --range LO-HI: transfers only among [LO, HI) */
   const char *ledger;        /* --ledger FILE */
   const char *verify_ledger; /* --verify-ledger FILE */
 } bank_cfg;
@@ -64,6 +69,14 @@ static bank_cfg cfg = {.accounts = 10, .clients = 8, .readers = 2, .seconds = 30
                        .isolation = "read committed", .seed = 1};
 
 static atomic_int stop_flag;
+static volatile sig_atomic_t got_term;
+
+/* SIGTERM/SIGINT end the run early, as reaching --seconds does (the final
+** check still runs), so a test can stop the load when its fault is over. */
+static void on_term(int sig) {
+  (void)sig;
+  got_term = 1;
+}
 static FILE *ledger_f;
 static pthread_mutex_t ledger_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_long n_ok, n_retry, n_fail, n_unknown, n_reads, n_bad;
@@ -205,9 +218,12 @@ static void *client_main(void *arg) {
   PGconn *c = connect_retry(id);
   long long seq = 0;
   while (c && !atomic_load(&stop_flag)) {
-    int from = (int)(rand_r(&seed) % (unsigned)cfg.accounts);
-    int to = (int)(rand_r(&seed) % (unsigned)(cfg.accounts - 1));
+    int span = cfg.range_hi - cfg.range_lo;
+    int from = (int)(rand_r(&seed) % (unsigned)span);
+    int to = (int)(rand_r(&seed) % (unsigned)(span - 1));
     if (to >= from) to++;
+    from += cfg.range_lo;
+    to += cfg.range_lo;
     int amount = 1 + (int)(rand_r(&seed) % 20u);
     int rc = 1;
     for (int tries = 0; tries < 100 && rc == 1 && !atomic_load(&stop_flag); tries++) {
@@ -373,7 +389,7 @@ static int verify_ledger(void) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: bank --conninfo STR [--conninfo STR ...] [--accounts N] [--clients N] "
-             "[--readers N] [--seconds S] [--isolation rc|rr] [--seed N] [--init] [--ordered] [--ledger FILE]\n"
+             "[--readers N] [--seconds S] [--isolation rc|rr] [--seed N] [--init] [--ordered] [--range LO-HI] [--ledger FILE]\n"
              "       bank --conninfo STR --verify-ledger FILE\n");
 }
 
@@ -383,7 +399,7 @@ int main(int argc, char **argv) {
       {"clients", required_argument, NULL, 'n'},  {"readers", required_argument, NULL, 'r'},
       {"seconds", required_argument, NULL, 's'},  {"isolation", required_argument, NULL, 'i'},
       {"seed", required_argument, NULL, 'S'},     {"init", no_argument, NULL, 'I'},
-      {"ordered", no_argument, NULL, 'O'},        {"ledger", required_argument, NULL, 'L'},   {"verify-ledger", required_argument, NULL, 'V'},
+      {"ordered", no_argument, NULL, 'O'},        {"range", required_argument, NULL, 'R'},        {"ledger", required_argument, NULL, 'L'},   {"verify-ledger", required_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -403,6 +419,12 @@ int main(int argc, char **argv) {
     case 'I': cfg.init = 1; break;
     case 'L': cfg.ledger = optarg; break;
     case 'O': cfg.ordered = 1; break;
+    case 'R':
+      if (sscanf(optarg, "%d-%d", &cfg.range_lo, &cfg.range_hi) != 2) {
+        usage(stderr);
+        return 2;
+      }
+      break;
     case 'V': cfg.verify_ledger = optarg; break;
     case 'i':
       if (strcmp(optarg, "rc") == 0) cfg.isolation = "read committed";
@@ -422,6 +444,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (cfg.verify_ledger) return verify_ledger();
+  if (!cfg.range_hi) cfg.range_hi = cfg.accounts;
+  if (cfg.range_lo < 0 || cfg.range_hi > cfg.accounts || cfg.range_hi - cfg.range_lo < 2) {
+    usage(stderr);
+    return 2;
+  }
   if (cfg.seed > 9000000) {
     usage(stderr);
     return 2;
@@ -432,6 +459,11 @@ int main(int argc, char **argv) {
   }
   if (cfg.init && bank_init() < 0) return 1;
 
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
   pthread_t th[320];
   int nth = 0;
   double t0 = now_s();
@@ -439,7 +471,7 @@ int main(int argc, char **argv) {
     pthread_create(&th[nth++], NULL, client_main, (void *)(intptr_t)i);
   for (int i = 0; i < cfg.readers; i++)
     pthread_create(&th[nth++], NULL, reader_main, (void *)(intptr_t)(cfg.clients + i));
-  while (now_s() - t0 < cfg.seconds && atomic_load(&n_bad) == 0) usleep(100 * 1000);
+  while (now_s() - t0 < cfg.seconds && atomic_load(&n_bad) == 0 && !got_term) usleep(100 * 1000);
   atomic_store(&stop_flag, 1);
   for (int i = 0; i < nth; i++) pthread_join(th[i], NULL);
   double elapsed = now_s() - t0;
