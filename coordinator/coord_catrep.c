@@ -238,6 +238,10 @@ static void barrier_run(coord_op *op) {
 }
 
 int cl_catalog_barrier(cl_cluster *cl, syn_err *err) {
+  if (atomic_load(&cl->shardmap_bad)) {
+    if (err) *err = cl->shardmap_err;
+    return CL_EUNAVAILABLE;
+  }
   if (!cl->rdl) return 0;
   coord_op *op = coord_op_new(sizeof *op, barrier_run, NULL);
   if (!op) return syn_err_set(err, SYN_ENOMEM, "read barrier");
@@ -332,6 +336,51 @@ int coord_catx_intent(cl_cluster *cl, coord_intent_copy *out, bool *found, uint6
     *version = o->version;
   }
   coord_op_put(&o->op);
+  return rc;
+}
+
+/* ---- the shard map ---------------------------------------------------------------- */
+
+static int cmp_part_id(const void *a, const void *b) {
+  uint32_t x = (*(const coord_part *const *)a)->id, y = (*(const coord_part *const *)b)->id;
+  return x < y ? -1 : x > y;
+}
+
+int coord_catx_check_shardmap(cl_cluster *cl, syn_err *err) {
+  const coord_part *byid[COORD_MAX_PARTS];
+  for (int i = 0; i < cl->nparts; i++) byid[i] = &cl->parts[i];
+  qsort(byid, (size_t)cl->nparts, sizeof *byid, cmp_part_id);
+  cat_buf map = {0}, shown = {0};
+  int rc = 0;
+  for (int i = 0; i < cl->nparts && rc == 0; i++)
+    rc = cat_buf_printf(&map, "%u %s\n", byid[i]->id, byid[i]->name) ||
+         cat_buf_printf(&shown, "%s%s=%u", i ? ", " : "", byid[i]->name, byid[i]->id);
+  if (rc != 0 || !map.p) {
+    cat_buf_free(&map);
+    cat_buf_free(&shown);
+    return syn_err_set(err, SYN_ENOMEM, "shard map");
+  }
+  uint8_t *cmd;
+  size_t len;
+  rc = coord_rcat_encode_shardmap(map.p, coord_catx_nonce(cl), &cmd, &len, err);
+  coord_rcat_result res;
+  if (rc == 0) {
+    rc = coord_catx_submit(cl, cmd, len, &res, err);
+    free(cmd);
+  }
+  if (rc == 0 && res.status == COORD_RCAT_MISMATCH) {
+    /* Participant ids name participants in decision records that any
+    ** coordinator may re-drive: a coordinator that numbers them
+    ** differently, or routes rows to other participants, must not serve. */
+    syn_err_set(&cl->shardmap_err, CL_EUNAVAILABLE,
+                "XX000: this coordinator's participants (--participants) differ from the "
+                "cluster's shard map; it refuses to serve until restarted with the same list "
+                "(here: %s)", shown.p);
+    atomic_store(&cl->shardmap_bad, true);
+    rc = syn_err_set(err, SYN_EINVAL, "%s", cl->shardmap_err.msg);
+  }
+  cat_buf_free(&map);
+  cat_buf_free(&shown);
   return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "coordinator/coord_paxos.h"
@@ -212,14 +213,38 @@ int cl_rowid_next(cl_cluster *cl, int64_t *out, syn_err *err) {
 /* ---- open / close ---------------------------------------------------------------- */
 
 
+/* Retry fn until it works, the cluster closes, or it fails for good
+** (SYN_EINVAL). A coordinator group may need a while to elect a leader
+** after a start. */
+static int until_done(cl_cluster *cl, int (*fn)(cl_cluster *, syn_err *), const char *what,
+                      syn_err *e) {
+  for (int attempt = 0;; attempt++) {
+    syn_err_clear(e);
+    int rc = fn(cl, e);
+    if (rc == 0 || rc == SYN_EINVAL || rc == SYN_ECLOSED || cl->closed) return rc;
+    if (attempt % 10 == 0) SYN_LOG_WARN(NULL, "%s: %s (retrying)", what, e->msg);
+    if (attempt >= 600) return rc;
+    usleep(500 * 1000);
+  }
+}
+
+static int recover_ddl(cl_cluster *cl, syn_err *e) {
+  pthread_mutex_lock(&cl->ddlmu);
+  int rc = coord_ddl_recover(cl, e);
+  pthread_mutex_unlock(&cl->ddlmu);
+  return rc;
+}
+
 static void *recovery_main(void *arg) {
   cl_cluster *cl = arg;
   syn_err e;
-  syn_err_clear(&e);
-  pthread_mutex_lock(&cl->ddlmu);
-  int rc = coord_ddl_recover(cl, &e);
-  pthread_mutex_unlock(&cl->ddlmu);
-  if (rc < 0) SYN_LOG_ERROR(NULL, "DDL recovery: %s", e.msg);
+  int rc = until_done(cl, coord_catx_check_shardmap, "shard map", &e);
+  if (rc < 0) {
+    SYN_LOG_ERROR(NULL, "shard map: %s", e.msg);
+  } else {
+    rc = until_done(cl, recover_ddl, "DDL recovery", &e);
+    if (rc < 0) SYN_LOG_ERROR(NULL, "DDL recovery: %s", e.msg);
+  }
   pthread_mutex_lock(&cl->recmu);
   cl->rec_done = true;
   cl->rec_status = rc;

@@ -1,35 +1,49 @@
 /*
 ** DDL across participants (cl_create_table ... cl_add_primary_key), atomic
-** by an intent record in catalog.db.
+** by an intent record in the catalog (coord_rcat.h: the coordinators'
+** replicated log, or catalog.db without one).
 **
-** PROTOCOL (one DDL at a time, under ddlmu; runs on the calling worker
-** thread, each participant round is one bridge op):
-**   1. Record the intent durably: the participant step (a packed
-**      DdlRequest), its inverse when there is one, and the table
-**      definition that results. A new table id is allocated in the same
-**      SQLite transaction (ids are never reused).
+** PROTOCOL (one DDL at a time in the whole cluster: ddlmu on this
+** coordinator, and at most one intent in flight in the catalog; runs on the
+** calling worker thread, each participant round is one bridge op):
+**   0. Enter: finish the intent in flight, if any (ours at once, another
+**      coordinator's after COORD_DDL_TAKEOVER_MS: see finish_pending), and
+**      note the catalog version the new definition will be computed from.
+**   1. Record the intent: the participant step (a packed DdlRequest), its
+**      inverse when there is one, the table definition that results, and
+**      the base version. The catalog refuses it when another intent is in
+**      flight or the version moved (another coordinator's DDL came first):
+**      the statement then runs again from 0 (coord_ddl_again) and sees the
+**      winner's result. New table ids come from the catalog (never reused).
 **   2. Send the step to every participant. Steps are idempotent at the
 **      participant, so re-sending is always safe. A participant that
 **      refuses with SYN_EBUSY (intents of live transactions on the table)
 **      or does not answer is asked again for up to COORD_DDL_RETRY_MS.
-**   3a. All applied: in ONE SQLite transaction store the new definition
-**      (or delete it), bump the catalog version and delete the intent.
-**      Only then does the call return, so a definition is visible only
-**      once every shard has the change.
+**   3a. All applied: one catalog command (COMPLETE) stores the new
+**      definition (or deletes it), bumps the catalog version and ends the
+**      intent, only while that intent is still in force. Only then does
+**      the call return, so a definition is visible only once every shard
+**      has the change; every coordinator's cache takes it when it applies
+**      the command, and cl_catalog_barrier makes sure a statement that
+**      starts after the return sees it.
 **   3b. Some refused: send the inverse step to the ones that applied,
 **      delete the intent, report the refusal. Steps without an inverse
 **      (DROP TABLE, TRUNCATE) keep their intent and are rolled forward.
 **
 ** RECOVERY ARGUMENT. A crash between 1 and 3 leaves the intent. At start
-** (and before every later DDL) each intent is finished: SIMPLE intents are
-** rolled forward (the step re-sent to every participant, then 3a), which
-** is correct because the step is idempotent and no session saw the new
-** definition before 3a; a participant that still refuses leaves the
-** intent for the next attempt. REBUILD intents (ADD PRIMARY KEY) are rolled
-** back: the new table id is dropped everywhere and the old definition,
-** never replaced, stays in force; the client never heard success. A crash
-** after 3a but before a REBUILD's cleanup step leaves a CLEANUP intent that
-** drops the old table id everywhere (idempotent).
+** (our own only) and before every later DDL (anyone's, see 0) it is
+** finished: SIMPLE intents are rolled forward (the step re-sent to every
+** participant, then 3a), which is correct because the step is idempotent
+** and no session saw the new definition before 3a; a participant that
+** still refuses leaves the intent for the next attempt. REBUILD intents
+** (ADD PRIMARY KEY) are rolled back: the new table id is dropped everywhere
+** and the old definition, never replaced, stays in force; the client never
+** heard success. A crash after 3a but before a REBUILD's cleanup step
+** leaves a CLEANUP intent that drops the old table id everywhere
+** (idempotent). When a slow (not dead) owner and a taker-over race, the
+** conditional COMPLETE lets only one of them apply; for a roll-forward
+** both wanted the same result, and a REBUILD's owner that finds its intent
+** rolled back reports failure and drops its copy.
 **
 ** Drop column's inverse (add the column back) restores the column but not
 ** its values on the shards that had dropped it: the refusal that triggers
@@ -49,6 +63,13 @@
 
 #define COORD_DDL_RETRY_MS 5000
 #define COORD_DDL_TAKEOVER_MS 20000 /* another coordinator's intent left this long */
+
+/* SYNOD_DDL_TAKEOVER_MS overrides the takeover delay (tests shorten it). */
+static uint64_t takeover_ms(void) {
+  const char *e = getenv("SYNOD_DDL_TAKEOVER_MS");
+  long v = e ? strtol(e, NULL, 10) : 0;
+  return v > 0 ? (uint64_t)v : COORD_DDL_TAKEOVER_MS;
+}
 
 static uint64_t mono_ms(void) {
   struct timespec ts;
@@ -185,7 +206,7 @@ static int finish_intent(cl_cluster *cl, const coord_intent *in, syn_err *err) {
 ** reports that (coord_rcat COMPLETE is conditional), so the two never both
 ** apply. wait_others false (start-up recovery): leave others' alone. */
 static int finish_pending(cl_cluster *cl, bool wait_others, syn_err *err) {
-  uint64_t waited_seq = 0, since = 0;
+  uint64_t waited_seq = 0, since = 0, limit = takeover_ms();
   for (int round = 0;; round++) {
     coord_intent_copy c;
     bool found = false;
@@ -206,20 +227,20 @@ static int finish_pending(cl_cluster *cl, bool wait_others, syn_err *err) {
       waited_seq = (uint64_t)c.in.seq;
       since = now;
     }
-    if (mine || now - since >= COORD_DDL_TAKEOVER_MS) {
+    if (mine || now - since >= limit) {
       if (mine)
         SYN_LOG_INFO(NULL, "finishing interrupted DDL #%lld on %s", (long long)c.in.seq,
                      c.in.table);
       else
-        SYN_LOG_WARN(NULL, "finishing DDL #%lld on %s for coordinator c%u: unfinished for %u ms",
-                     (long long)c.in.seq, c.in.table, c.owner, COORD_DDL_TAKEOVER_MS);
+        SYN_LOG_WARN(NULL, "finishing DDL #%lld on %s for coordinator c%u: unfinished for %llu ms",
+                     (long long)c.in.seq, c.in.table, c.owner, (unsigned long long)limit);
       rc = finish_intent(cl, &c.in, err);
       coord_intent_copy_free(&c);
       if (rc < 0) return rc;
       continue;
     }
     coord_intent_copy_free(&c);
-    if (round > (int)(COORD_DDL_TAKEOVER_MS / 100) * 4)
+    if ((uint64_t)round > limit / 100 * 4)
       return syn_err_set(err, SYN_EBUSY, "a DDL on another coordinator keeps the catalog busy");
     usleep(100 * 1000);
   }

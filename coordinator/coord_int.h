@@ -194,6 +194,11 @@ void coord_catx_close(cl_cluster *cl);
 ** later: the outcome is unknown). */
 int coord_catx_submit(cl_cluster *cl, const uint8_t *cmd, size_t len,
                       struct coord_rcat_result *res, syn_err *err);
+/* Record this coordinator's participants (ids and names) as the cluster's
+** shard map, or check them against the one recorded first. On a mismatch
+** the coordinator stops serving statements (cl_catalog_barrier fails
+** naming the cause) and SYN_EINVAL is returned. Worker thread. */
+int coord_catx_check_shardmap(cl_cluster *cl, syn_err *err);
 /* A fresh nonce for commands that must not be merged. */
 uint64_t coord_catx_nonce(cl_cluster *cl);
 /* Worker thread: a copy of the DDL intent in flight (*found false: none)
@@ -287,6 +292,8 @@ struct cl_cluster {
   _Atomic uint64_t version;
   coord_seq_cache seqs;
   _Atomic uint64_t nonce;
+  _Atomic bool shardmap_bad;  /* set once: shardmap_err is final */
+  syn_err shardmap_err;
 
   /* DDL: one at a time */
   pthread_mutex_t ddlmu;

@@ -11,11 +11,14 @@
 **   SEQ_DROP     u8 21 | s name
 **   ROLE_PUT     u8 22 | s name | s def | u8 create | u64 nonce
 **   ROLE_DROP    u8 23 | s name | u64 nonce
+**   SHARDMAP     u8 24 | s map | u64 nonce
+**   ROLE_RENAME  u8 25 | s from | s to | s def | u64 nonce
 **   intent = u32 owner | u8 kind | s table | s req | u8 has_undo [s undo]
 **            | u8 has_def [s def] | u64 aux
 ** Snapshot: "SCAT" | u32 1 | u64 version | u64 next_table | u64 next_seq |
 **   u8 has_intent [u64 seq | intent] | u32 ntables x (s name | s def) |
-**   u32 nseqs x (s name | u64 reserved) | u32 nroles x (s name | s def)
+**   u32 nseqs x (s name | u64 reserved) | u32 nroles x (s name | s def) |
+**   u8 has_shardmap [s map]
 ** Names are at most COORD_RCAT_NAME_MAX bytes and contain no NUL: a longer
 ** or odd name is garbage (SYN_EINVAL), which every replica rejects alike.
 */
@@ -52,6 +55,7 @@ struct coord_rcat {
   uint64_t version, next_table, next_seq;
   owned_intent intent;
   named_list tables, seqs, roles;
+  char *shardmap; /* NULL until the first SHARDMAP */
 };
 
 /* ---- lists -------------------------------------------------------------- */
@@ -301,6 +305,33 @@ static void get_intent(syn_rbuf *r, coord_rcat_intent *in, char *tbuf) {
   if (in->kind < 1 || in->kind > 3) r->bad = true;
 }
 
+int coord_rcat_encode_role_rename(const char *from, const char *to, const uint8_t *def,
+                                  uint32_t def_len, uint64_t nonce, uint8_t **out, size_t *len,
+                                  syn_err *err) {
+  int rc = check_name(from, err);
+  if (rc == 0) rc = check_name(to, err);
+  if (rc < 0) return rc;
+  syn_wbuf w = {0};
+  syn_wbuf_u8(&w, COORD_RCAT_ROLE_RENAME);
+  put_str(&w, from);
+  put_str(&w, to);
+  syn_wbuf_blob(&w, def, def_len);
+  syn_wbuf_u64(&w, nonce);
+  return finish(&w, out, len, err);
+}
+
+int coord_rcat_encode_shardmap(const char *map, uint64_t nonce, uint8_t **out, size_t *len,
+                               syn_err *err) {
+  size_t n = map ? strlen(map) : 0;
+  if (n == 0 || n > (1u << 20))
+    return syn_err_set(err, SYN_EINVAL, "shard map of %zu bytes", n);
+  syn_wbuf w = {0};
+  syn_wbuf_u8(&w, COORD_RCAT_SHARDMAP);
+  put_str(&w, map);
+  syn_wbuf_u64(&w, nonce);
+  return finish(&w, out, len, err);
+}
+
 bool coord_rcat_is_cmd(const uint8_t *data, size_t len) {
   return len > 0 && data[0] >= COORD_RCAT_FIRST && data[0] <= COORD_RCAT_LAST;
 }
@@ -313,6 +344,8 @@ typedef struct rcmd {
   uint32_t nlen;
   const uint8_t *blob;
   uint32_t blen;
+  const char *name2;
+  uint32_t nlen2;
   bool flag, has_blob, has_intent;
   int kind;
   coord_rcat_intent in;
@@ -356,6 +389,17 @@ static int decode(const uint8_t *data, size_t len, rcmd *c) {
     c->name = get_name(&r, &c->nlen);
     c->u2 = syn_rbuf_u64(&r);
     break;
+  case COORD_RCAT_ROLE_RENAME:
+    c->name = get_name(&r, &c->nlen);
+    c->name2 = get_name(&r, &c->nlen2);
+    c->blob = syn_rbuf_blob(&r, &c->blen);
+    c->u2 = syn_rbuf_u64(&r);
+    break;
+  case COORD_RCAT_SHARDMAP:
+    c->blob = syn_rbuf_blob(&r, &c->blen);
+    c->u2 = syn_rbuf_u64(&r);
+    if (c->blen == 0 || memchr(c->blob, 0, c->blen)) r.bad = true;
+    break;
   default: return SYN_EINVAL;
   }
   return r.bad || r.off != len ? SYN_EINVAL : 0;
@@ -382,6 +426,8 @@ int coord_rcat_new(coord_rcat **out, syn_err *err) {
 }
 
 static void clear_all(coord_rcat *c) {
+  free(c->shardmap);
+  c->shardmap = NULL;
   intent_clear(&c->intent);
   list_clear(&c->tables);
   list_clear(&c->seqs);
@@ -496,6 +542,25 @@ int coord_rcat_apply(coord_rcat *c, const uint8_t *data, size_t len, coord_rcat_
     }
     break;
   }
+  case COORD_RCAT_ROLE_RENAME: {
+    named *from = list_find(&c->roles, m->name, m->nlen);
+    if (!from) res->status = COORD_RCAT_NOTFOUND;
+    else if (list_find(&c->roles, m->name2, m->nlen2)) res->status = COORD_RCAT_EXISTS;
+    else if ((rc = list_put(&c->roles, m->name2, m->nlen2, m->blob, m->blen, 0)) == 0) {
+      /* list_put may have moved the array: find from again. */
+      list_del(&c->roles, list_find(&c->roles, m->name, m->nlen));
+      res->roles_changed = true;
+    }
+    break;
+  }
+  case COORD_RCAT_SHARDMAP:
+    if (!c->shardmap) {
+      c->shardmap = dup_bytes(m->blob, m->blen);
+      if (!c->shardmap) rc = SYN_ENOMEM;
+    } else if (strlen(c->shardmap) != m->blen || memcmp(c->shardmap, m->blob, m->blen) != 0) {
+      res->status = COORD_RCAT_MISMATCH;
+    }
+    break;
   default: rc = SYN_EINVAL; break;
   }
   free(m);
@@ -547,6 +612,8 @@ bool coord_rcat_role(const coord_rcat *c, const char *name, const uint8_t **def,
   return true;
 }
 
+const char *coord_rcat_shardmap(const coord_rcat *c) { return c->shardmap; }
+
 /* ---- snapshots ---------------------------------------------------------------- */
 
 #define SNAP_MAGIC "SCAT"
@@ -576,6 +643,8 @@ int coord_rcat_snapshot_take(const coord_rcat *c, uint8_t **out, size_t *len, sy
   put_list(&w, &c->tables, true);
   put_list(&w, &c->seqs, false);
   put_list(&w, &c->roles, true);
+  syn_wbuf_u8(&w, c->shardmap ? 1 : 0);
+  if (c->shardmap) put_str(&w, c->shardmap);
   return finish(&w, out, len, err);
 }
 
@@ -624,6 +693,12 @@ int coord_rcat_snapshot_install(coord_rcat *c, const uint8_t *data, size_t len, 
   if (rc == 0) rc = get_list(&r, &f.tables, true);
   if (rc == 0) rc = get_list(&r, &f.seqs, false);
   if (rc == 0) rc = get_list(&r, &f.roles, true);
+  if (rc == 0 && syn_rbuf_u8(&r)) {
+    uint32_t n;
+    const uint8_t *p = syn_rbuf_blob(&r, &n);
+    if (!p || n == 0 || memchr(p, 0, n)) rc = SYN_EINVAL;
+    else if (!(f.shardmap = dup_bytes(p, n))) rc = SYN_ENOMEM;
+  }
   if (rc == 0 && (r.bad || r.off != len)) rc = SYN_EINVAL;
   if (rc < 0) {
     clear_all(&f);

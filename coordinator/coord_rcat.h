@@ -35,6 +35,12 @@
 **   ROLE_PUT(name, def, create) -> EXISTS when create and the role exists,
 **                             NOTFOUND when !create and it does not
 **   ROLE_DROP(name)        -> NOTFOUND when it does not exist
+**   ROLE_RENAME(from, to, def) -> NOTFOUND (from absent), EXISTS (to taken);
+**                             else from goes and to gets def, at once
+**   SHARDMAP(map)          -> the first one is the cluster's shard map
+**                             (participant ids and names, "id name\n" lines
+**                             in id order); a later one that differs:
+**                             MISMATCH, and the map stays
 ** Commands that must never be merged with an equal one (ALLOC_TABLE,
 ** SEQ_RESERVE) carry a nonce: the log dedups values by a hash of their bytes.
 */
@@ -57,9 +63,11 @@ enum {
   COORD_RCAT_SEQ_DROP = 21,
   COORD_RCAT_ROLE_PUT = 22,
   COORD_RCAT_ROLE_DROP = 23,
+  COORD_RCAT_SHARDMAP = 24,
+  COORD_RCAT_ROLE_RENAME = 25,
 };
 #define COORD_RCAT_FIRST 16
-#define COORD_RCAT_LAST 23
+#define COORD_RCAT_LAST 25
 
 typedef enum {
   COORD_RCAT_OK = 0,
@@ -69,6 +77,7 @@ typedef enum {
   COORD_RCAT_NOTFOUND, /* ROLE_PUT alter / ROLE_DROP */
   COORD_RCAT_FULL,     /* table ids or sequence values exhausted */
   COORD_RCAT_STALE,    /* INTENT_ADD: the catalog moved past its base version */
+  COORD_RCAT_MISMATCH, /* SHARDMAP: differs from the cluster's */
 } coord_rcat_status;
 
 /* A DDL intent (fields borrowed where it is an input, owned by the
@@ -124,6 +133,12 @@ int coord_rcat_encode_role_put(const char *name, const uint8_t *def, uint32_t de
 int coord_rcat_encode_role_drop(const char *name, uint64_t nonce, uint8_t **out, size_t *len,
                                 syn_err *err);
 
+int coord_rcat_encode_role_rename(const char *from, const char *to, const uint8_t *def,
+                                  uint32_t def_len, uint64_t nonce, uint8_t **out, size_t *len,
+                                  syn_err *err);
+int coord_rcat_encode_shardmap(const char *map, uint64_t nonce, uint8_t **out, size_t *len,
+                               syn_err *err);
+
 /* Is data (the first byte) a catalog command? */
 bool coord_rcat_is_cmd(const uint8_t *data, size_t len);
 /* SYN_EINVAL when data is not one well-formed catalog command. */
@@ -148,6 +163,10 @@ size_t coord_rcat_nroles(const coord_rcat *c);
 void coord_rcat_role_at(const coord_rcat *c, size_t i, const char **name, const uint8_t **def,
                         uint32_t *len);
 bool coord_rcat_role(const coord_rcat *c, const char *name, const uint8_t **def, uint32_t *len);
+
+/* The cluster's shard map (borrowed, NUL-terminated), NULL before the
+** first SHARDMAP. */
+const char *coord_rcat_shardmap(const coord_rcat *c);
 
 /* The whole catalog as bytes (appended to w's contents by the caller's
 ** choice: see coord_rsm.c) / replaced from such bytes. install leaves c

@@ -61,6 +61,7 @@ typedef struct rdl_bar {
 
 typedef struct rdl_waiter {
   struct rdl_waiter *next; /* same txn */
+  uint64_t t0_us;          /* when proposed (latency stats) */
   uint64_t txn, id;
   uint8_t *cmd;
   size_t len;
@@ -93,7 +94,11 @@ struct coord_rdl {
   bool bar_rpc, bar_timer_on;
   uint64_t applied_slot;
   uv_timer_t bar_timer;
+  /* decision latency: the last RDL_LAT_SAMPLES propose -> decided times */
+  uint32_t lat_us[4096];
+  uint64_t lat_n, decided;
 };
+#define RDL_LAT_SAMPLES 4096
 
 static uint64_t now_ms(coord_rdl *d) { return uv_now(d->loop); }
 
@@ -173,7 +178,12 @@ static void deliver(coord_rdl *d) {
       dlog_record rec;
       /* Looked up afresh per callback: an earlier callback may have
       ** proposed, and the table hands out borrowed records. */
-      if (coord_rsm_lookup(d->rsm, w->txn, &rec, NULL) == 0) w->cb(0, w->txn, &rec, w->ud);
+      if (coord_rsm_lookup(d->rsm, w->txn, &rec, NULL) == 0) {
+        uint64_t us = uv_hrtime() / 1000 - w->t0_us;
+        d->lat_us[d->lat_n++ % RDL_LAT_SAMPLES] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+        d->decided++;
+        w->cb(0, w->txn, &rec, w->ud);
+      }
       free(w->cmd);
       free(w);
       w = next;
@@ -595,6 +605,7 @@ int coord_rdl_propose(coord_rdl *d, const dlog_record *rec, dlog_cb cb, void *ud
     return rc;
   }
   w->txn = rec->txn;
+  w->t0_us = uv_hrtime() / 1000;
   w->id = cmd_id(w->cmd, w->len);
   w->cb = cb;
   w->ud = ud;
@@ -652,6 +663,24 @@ void coord_rdl_set_catalog_hook(coord_rdl *d,
 
 const coord_rcat *coord_rdl_catalog(coord_rdl *d) { return coord_rsm_catalog(d->rsm); }
 
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+void coord_rdl_get_stats(coord_rdl *d, coord_rdl_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->decided = d->decided;
+  size_t n = d->lat_n < RDL_LAT_SAMPLES ? (size_t)d->lat_n : RDL_LAT_SAMPLES;
+  if (n == 0) return;
+  uint32_t v[RDL_LAT_SAMPLES];
+  memcpy(v, d->lat_us, n * sizeof *v);
+  qsort(v, n, sizeof *v, cmp_u32);
+  out->p50_us = v[n / 2];
+  out->p99_us = v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+  out->samples = n;
+}
+
 int coord_rdl_mark_done(coord_rdl *d, uint64_t txn, syn_err *err) {
   bool done = false;
   if (coord_rsm_lookup(d->rsm, txn, NULL, &done) != 0)
@@ -677,18 +706,9 @@ int coord_rdl_foreach_undone(coord_rdl *d, int (*fn)(const dlog_record *rec, voi
   return coord_rsm_foreach_undone(d->rsm, fn, ud);
 }
 
-void coord_rdl_close(coord_rdl *d) {
-  if (!d || d->closed) return;
-  d->closed = true;
-  if (d->open) {
-    uv_close((uv_handle_t *)&d->timer, NULL);
-    uv_close((uv_handle_t *)&d->kick, NULL);
-    uv_close((uv_handle_t *)&d->bar_timer, NULL);
-  }
-}
-
-void coord_rdl_cancel(coord_rdl *d) {
-  if (!d) return;
+/* Catalog commands and read barriers end with SYN_ECLOSED (their callers
+** are worker threads that must not wait for a loop that is stopping). */
+static void cancel_reads(coord_rdl *d) {
   rdl_catw *cw = d->catw;
   d->catw = NULL;
   while (cw) {
@@ -707,6 +727,22 @@ void coord_rdl_cancel(coord_rdl *d) {
       free(b);
       b = next;
     }
+}
+
+void coord_rdl_close(coord_rdl *d) {
+  if (!d || d->closed) return;
+  d->closed = true;
+  cancel_reads(d);
+  if (d->open) {
+    uv_close((uv_handle_t *)&d->timer, NULL);
+    uv_close((uv_handle_t *)&d->kick, NULL);
+    uv_close((uv_handle_t *)&d->bar_timer, NULL);
+  }
+}
+
+void coord_rdl_cancel(coord_rdl *d) {
+  if (!d) return;
+  cancel_reads(d);
   u64map ws = d->waiters;
   memset(&d->waiters, 0, sizeof d->waiters);
   for (size_t i = 0; i < ws.cap; i++) {

@@ -88,8 +88,17 @@ const coord_rcat *coord_rdl_catalog(coord_rdl *d);
 int coord_rdl_barrier(coord_rdl *d, uint32_t timeout_ms, void (*cb)(int status, void *ud),
                       void *ud, syn_err *err);
 
+/* Decisions this node proposed and saw decided, and the latency from
+** proposal to decision over the last 4096 of them. Loop thread. */
+typedef struct coord_rdl_stats {
+  uint64_t decided, samples;
+  uint32_t p50_us, p99_us;
+} coord_rdl_stats;
+void coord_rdl_get_stats(coord_rdl *d, coord_rdl_stats *out);
+
 /* Loop thread: stop the timers (nothing is proposed or delivered after
-** this). Idempotent. */
+** this); catalog commands and read barriers still waiting get SYN_ECLOSED
+** now. Idempotent. */
 void coord_rdl_close(coord_rdl *d);
 /* Every proposal still waiting gets SYN_ECLOSED now (the commit driver
 ** calls it before freeing its core). */

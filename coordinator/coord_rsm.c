@@ -5,10 +5,12 @@
 **   DECIDE: u8 1 | u64 txn | u8 outcome | u64 commit_ts | u32 nparts |
 **           nparts x u32
 **   DONE:   u8 2 | u64 txn
-** Snapshot: "SRSM" | u32 version (1) | u64 nids | nids x u64 |
-**           u64 ndec | ndec x (u64 txn | u8 outcome | u8 done |
-**           u64 commit_ts | u32 nparts | nparts x u32), decisions in
-**           applied order (foreach_undone order survives an install).
+** Snapshot: "SRSM" | u32 version (2) | u64 seq | u64 nids |
+**           nids x (u64 id | u64 seq applied) | u64 ndec | ndec x (u64 txn |
+**           u8 outcome | u8 done | u64 commit_ts | u32 nparts | nparts x u32
+**           | u64 done_seq) | u64 catlen | catalog (coord_rcat.c),
+**           decisions in applied order (foreach_undone order survives an
+**           install). Version 1 (no seqs, no catalog) still installs.
 ** Every count is bounds-checked against the bytes left, so garbage fails
 ** with SYN_EINVAL instead of reading past the buffer.
 */
@@ -27,18 +29,34 @@ typedef struct rsm_dec {
   uint32_t nparts;
   uint32_t *parts;
   bool done;
+  uint64_t done_seq; /* seq of its DONE */
 } rsm_dec;
 
 struct coord_rsm {
   u64map by_txn;     /* txn -> rsm_dec* (owned through order) */
   rsm_dec **order;   /* decisions in applied order */
   size_t n, cap;
-  u64map ids;        /* applied client ids (value: non-NULL marker) */
+  u64map ids;        /* applied client ids -> seq_val(seq at apply) */
+  uint64_t seq;      /* values applied since the log began (not DUPs) */
   coord_rcat *cat;   /* the replicated catalog */
-  uint64_t undone, applied, dups, bad;
+  uint64_t undone, applied, dups, bad, forgotten;
 };
 
-static char id_marker;
+/* Forgetting (deterministic: every replica prunes at the same seq, and seq
+** is part of the snapshot). A value id is remembered for dedup while fewer
+** than ID_WINDOW values were applied after it: retries and re-proposals of
+** one value come within seconds, far inside the window. A decision is
+** forgotten DONE_WINDOW values after its DONE: every participant had
+** acknowledged it, so none is in doubt about it any more (a RESOLVE that
+** still came would meet "no decision" and an ABORT proposal, which a
+** participant that finished the transaction ignores). Without this the
+** table, and every snapshot, would grow with every transaction. */
+#define ID_WINDOW 200000u
+#define DONE_WINDOW 50000u
+#define PRUNE_EVERY 4096u
+
+static void *seq_val(uint64_t seq) { return (void *)(uintptr_t)(seq + 1); }
+static uint64_t val_seq(void *v) { return (uint64_t)(uintptr_t)v - 1; }
 
 static int check_record(const dlog_record *rec, syn_err *err) {
   if (rec->outcome != DLOG_COMMIT && rec->outcome != DLOG_ABORT)
@@ -205,8 +223,8 @@ static int decode_decide(syn_rbuf *rb, dlog_record *rec, uint32_t **parts) {
   return 0;
 }
 
-int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
-                    coord_rsm_effect *eff, syn_err *err) {
+static int apply_one(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
+                     coord_rsm_effect *eff, syn_err *err) {
   memset(eff, 0, sizeof *eff);
   if (u64map_get(&r->ids, id)) {
     r->dups++;
@@ -218,7 +236,7 @@ int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
     int rc = coord_rcat_apply(r->cat, data, len, &eff->cat, err);
     if (rc == SYN_ENOMEM) return rc;
     /* Garbage counts as applied, like a bad decision command below. */
-    if (u64map_put(&r->ids, id, &id_marker) < 0)
+    if (u64map_put(&r->ids, id, seq_val(r->seq)) < 0)
       return syn_err_set(err, SYN_ENOMEM, "decision table");
     if (rc < 0) {
       r->bad++;
@@ -239,7 +257,7 @@ int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
     if (rc == SYN_ENOMEM) return syn_err_set(err, rc, "decision table");
     if (rc == 0) {
       /* Reserve the id first so a failure below leaves nothing half done. */
-      if (u64map_put(&r->ids, id, &id_marker) < 0) {
+      if (u64map_put(&r->ids, id, seq_val(r->seq)) < 0) {
         free(parts);
         return syn_err_set(err, SYN_ENOMEM, "decision table");
       }
@@ -268,13 +286,14 @@ int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
   } else if (t == COORD_RSM_DONE) {
     uint64_t txn = syn_rbuf_u64(&rb);
     if (!rb.bad && rb.off == len) {
-      if (u64map_put(&r->ids, id, &id_marker) < 0)
+      if (u64map_put(&r->ids, id, seq_val(r->seq)) < 0)
         return syn_err_set(err, SYN_ENOMEM, "decision table");
       rsm_dec *d = u64map_get(&r->by_txn, txn);
       eff->cmd = COORD_RSM_DONE;
       eff->txn = txn;
       if (d && !d->done) {
         d->done = true;
+        d->done_seq = r->seq;
         r->undone--;
         eff->result = COORD_RSM_MARKED_DONE;
         fill(d, &eff->rec);
@@ -288,10 +307,51 @@ int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
   }
   /* Not a command. Every replica applies the same bytes, so ignoring them
   ** keeps the tables identical; the id counts as applied. */
-  u64map_put(&r->ids, id, &id_marker);
+  u64map_put(&r->ids, id, seq_val(r->seq));
   r->bad++;
   return syn_err_set(err, SYN_EINVAL, "log value %llu (%zu bytes) is no decision command",
                      (unsigned long long)id, len);
+}
+
+static void prune(coord_rsm *r) {
+  if (r->seq > ID_WINDOW) {
+    uint64_t horizon = r->seq - ID_WINDOW;
+    size_t n = 0;
+    uint64_t *old = malloc(u64map_len(&r->ids) * sizeof *old + 1);
+    if (old) {
+      for (size_t i = 0; i < r->ids.cap; i++)
+        if (r->ids.used[i] && val_seq(r->ids.vals[i]) < horizon) old[n++] = r->ids.keys[i];
+      for (size_t i = 0; i < n; i++) u64map_del(&r->ids, old[i]);
+      free(old);
+    }
+  }
+  if (r->seq > DONE_WINDOW) {
+    uint64_t horizon = r->seq - DONE_WINDOW;
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++) {
+      rsm_dec *d = r->order[i];
+      if (d->done && d->done_seq < horizon) {
+        u64map_del(&r->by_txn, d->txn);
+        free(d->parts);
+        free(d);
+        r->forgotten++;
+      } else {
+        r->order[k++] = d;
+      }
+    }
+    r->n = k;
+  }
+}
+
+int coord_rsm_apply(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
+                    coord_rsm_effect *eff, syn_err *err) {
+  int rc = apply_one(r, id, data, len, eff, err);
+  if ((rc == 0 && eff->result == COORD_RSM_DUP) || rc == SYN_ENOMEM) return rc;
+  /* Every value that counted as applied (garbage too) moves seq, on every
+  ** replica alike. */
+  r->seq++;
+  if (r->seq % PRUNE_EVERY == 0) prune(r);
+  return rc;
 }
 
 int coord_rsm_lookup(const coord_rsm *r, uint64_t txn, dlog_record *out, bool *done) {
@@ -322,7 +382,8 @@ const coord_rcat *coord_rsm_catalog(const coord_rsm *r) { return r->cat; }
 
 void coord_rsm_get_stats(const coord_rsm *r, coord_rsm_stats *out) {
   *out = (coord_rsm_stats){.decisions = r->n, .undone = r->undone, .ids = u64map_len(&r->ids),
-                           .applied = r->applied, .dups = r->dups, .bad = r->bad};
+                           .applied = r->applied, .dups = r->dups, .bad = r->bad,
+                           .forgotten = r->forgotten, .seq = r->seq};
 }
 
 /* ---- snapshots ---------------------------------------------------------------------- */
@@ -334,9 +395,13 @@ int coord_rsm_snapshot_take(const coord_rsm *r, uint8_t **out, size_t *len, syn_
   syn_wbuf w = {0};
   syn_wbuf_bytes(&w, SNAP_MAGIC, 4);
   syn_wbuf_u32(&w, SNAP_VERSION);
+  syn_wbuf_u64(&w, r->seq);
   syn_wbuf_u64(&w, u64map_len(&r->ids));
   for (size_t i = 0; i < r->ids.cap; i++)
-    if (r->ids.used[i]) syn_wbuf_u64(&w, r->ids.keys[i]);
+    if (r->ids.used[i]) {
+      syn_wbuf_u64(&w, r->ids.keys[i]);
+      syn_wbuf_u64(&w, val_seq(r->ids.vals[i]));
+    }
   syn_wbuf_u64(&w, r->n);
   for (size_t i = 0; i < r->n; i++) {
     const rsm_dec *d = r->order[i];
@@ -346,6 +411,7 @@ int coord_rsm_snapshot_take(const coord_rsm *r, uint8_t **out, size_t *len, syn_
     syn_wbuf_u64(&w, d->commit_ts);
     syn_wbuf_u32(&w, d->nparts);
     for (uint32_t k = 0; k < d->nparts; k++) syn_wbuf_u32(&w, d->parts[k]);
+    syn_wbuf_u64(&w, d->done_seq);
   }
   uint8_t *cat = NULL;
   size_t catlen = 0;
@@ -377,11 +443,15 @@ int coord_rsm_snapshot_install(coord_rsm *r, const uint8_t *data, size_t len, sy
   coord_rsm fresh;
   memset(&fresh, 0, sizeof fresh);
   int rc = 0;
+  if (ver >= 2) fresh.seq = syn_rbuf_u64(&rb);
+  size_t idsz = ver >= 2 ? 16 : 8;
   uint64_t nids = syn_rbuf_u64(&rb);
-  if (rb.bad || nids > (len - rb.off) / 8) rc = SYN_EINVAL;
+  if (rb.bad || nids > (len - rb.off) / idsz) rc = SYN_EINVAL;
   for (uint64_t i = 0; rc == 0 && i < nids; i++) {
     uint64_t id = syn_rbuf_u64(&rb);
-    if (u64map_put(&fresh.ids, id, &id_marker) < 0) rc = SYN_ENOMEM;
+    uint64_t at = ver >= 2 ? syn_rbuf_u64(&rb) : 0;
+    if (at > fresh.seq) rc = SYN_EINVAL;
+    else if (u64map_put(&fresh.ids, id, seq_val(at)) < 0) rc = SYN_ENOMEM;
   }
   uint64_t ndec = rc == 0 ? syn_rbuf_u64(&rb) : 0;
   /* Each decision takes at least 22 bytes: bound the count by the input. */
@@ -409,7 +479,10 @@ int coord_rsm_snapshot_install(coord_rsm *r, const uint8_t *data, size_t len, sy
       for (uint32_t k = 0; k < rec.nparts; k++) parts[k] = syn_rbuf_u32(&rb);
     }
     rec.parts = parts;
-    rc = table_add(&fresh, &rec, done != 0, NULL);
+    uint64_t done_seq = ver >= 2 ? syn_rbuf_u64(&rb) : 0;
+    rsm_dec *d = NULL;
+    rc = rb.bad ? SYN_EINVAL : table_add(&fresh, &rec, done != 0, &d);
+    if (rc == 0) d->done_seq = done_seq;
     free(parts);
   }
   coord_rcat *cat = NULL;
@@ -439,5 +512,6 @@ int coord_rsm_snapshot_install(coord_rsm *r, const uint8_t *data, size_t len, sy
   r->cap = fresh.cap;
   r->ids = fresh.ids;
   r->undone = fresh.undone;
+  r->seq = fresh.seq;
   return 0;
 }

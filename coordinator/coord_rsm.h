@@ -21,9 +21,10 @@
 ** fates").
 **
 ** Snapshots (coord_rsm_snapshot_take/install) serialise the whole table and
-** the applied ids; install replaces the table. Nothing is forgotten yet:
-** done decisions and ids stay in memory and in snapshots (pruning them needs
-** an agreed horizon, see docs/architecture.md).
+** the applied ids; install replaces the table. Forgetting is deterministic
+** (coord_rsm.c, ID_WINDOW / DONE_WINDOW): an id is kept for 200,000 applied
+** values, a decision for 50,000 after its DONE, so memory and snapshots
+** stay bounded under any load.
 */
 #ifndef SYN_COORD_RSM_H
 #define SYN_COORD_RSM_H
@@ -94,7 +95,7 @@ bool coord_rsm_id_applied(const coord_rsm *r, uint64_t id);
 const coord_rcat *coord_rsm_catalog(const coord_rsm *r);
 
 typedef struct coord_rsm_stats {
-  uint64_t decisions, undone, ids, applied, dups, bad;
+  uint64_t decisions, undone, ids, applied, dups, bad, forgotten, seq;
 } coord_rsm_stats;
 void coord_rsm_get_stats(const coord_rsm *r, coord_rsm_stats *out);
 

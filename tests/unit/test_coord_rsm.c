@@ -240,3 +240,60 @@ Test(coord_rsm, garbage_is_refused_without_change) {
   free(snap);
   coord_rsm_free(r);
 }
+
+/* Memory stays bounded: done decisions and old ids are forgotten at the
+** same point on every replica; undone decisions never are. */
+Test(coord_rsm, forgets_done_decisions_and_old_ids) {
+  coord_rsm *a = mk(), *b = mk();
+  coord_rsm_effect eff;
+  uint32_t parts[2] = {1, 2};
+  /* txn 1 stays undone for the whole run. */
+  cr_assert_eq(decide(a, 1, 1, DLOG_COMMIT, 5, 2, parts, &eff), 0);
+  cr_assert_eq(decide(b, 1, 1, DLOG_COMMIT, 5, 2, parts, &eff), 0);
+  for (uint64_t t = 2; t < 200000; t++) {
+    cr_assert_eq(decide(a, 2 * t, t, DLOG_COMMIT, t, 2, parts, &eff), 0);
+    cr_assert_eq(done(a, 2 * t + 1, t, &eff), 0);
+    cr_assert_eq(decide(b, 2 * t, t, DLOG_COMMIT, t, 2, parts, &eff), 0);
+    cr_assert_eq(done(b, 2 * t + 1, t, &eff), 0);
+  }
+  coord_rsm_stats st;
+  coord_rsm_get_stats(a, &st);
+  cr_assert_lt(st.decisions, 30000, "decisions kept: %llu", (unsigned long long)st.decisions);
+  cr_assert_lt(st.ids, 210000, "ids kept: %llu", (unsigned long long)st.ids);
+  cr_assert_gt(st.forgotten, 150000);
+  cr_assert_eq(st.undone, 1);
+  cr_assert_eq(coord_rsm_lookup(a, 1, NULL, NULL), 0, "an undone decision was forgotten");
+  cr_assert_eq(coord_rsm_lookup(a, 5, NULL, NULL), SYN_ENOTFOUND);
+  cr_assert_eq(coord_rsm_lookup(a, 199990, NULL, NULL), 0);
+  /* A recent id is still a duplicate. */
+  cr_assert_eq(done(a, 2 * 199999 + 1, 199999, &eff), 0);
+  cr_assert_eq(eff.result, COORD_RSM_DUP);
+  /* Both replicas forgot the same things. */
+  uint8_t *sa, *sb;
+  size_t la, lb;
+  cr_assert_eq(coord_rsm_snapshot_take(a, &sa, &la, NULL), 0);
+  cr_assert_eq(coord_rsm_snapshot_take(b, &sb, &lb, NULL), 0);
+  cr_assert_lt(la, 8u << 20, "snapshot of %zu bytes", la);
+  cr_assert_eq(la, lb);
+  cr_assert_eq(memcmp(sa, sb, la), 0);
+  /* An installed replica holds the same table (the id set's order in the
+  ** bytes may differ: compare what it holds) and goes on forgetting at the
+  ** same points. */
+  coord_rsm *c = mk();
+  cr_assert_eq(coord_rsm_snapshot_install(c, sa, la, NULL), 0);
+  coord_rsm_stats sc_st;
+  coord_rsm_get_stats(c, &sc_st);
+  cr_assert_eq(sc_st.decisions, st.decisions);
+  cr_assert_eq(sc_st.ids, st.ids);
+  cr_assert_eq(sc_st.seq, st.seq);
+  uint8_t *sc = NULL;
+  size_t lc;
+  cr_assert_eq(coord_rsm_snapshot_take(c, &sc, &lc, NULL), 0);
+  cr_assert_eq(lc, la);
+  free(sa);
+  free(sb);
+  free(sc);
+  coord_rsm_free(a);
+  coord_rsm_free(b);
+  coord_rsm_free(c);
+}
