@@ -43,8 +43,11 @@ echo "cluster dir $DIR, base port $BASE, mode $MODE"
 
 # The namespaces, veths and bridge of a --netns cluster (ctl_netplan.h
 # names them after BASE) go too, after lib.sh's cleanup killed the nodes.
+BANK_PIDS=()
 fo_cleanup() {
-  local rc=$? n i=0
+  local rc=$? n i=0 p
+  # Banks left running by a failure would hold the test's output open.
+  for p in "${BANK_PIDS[@]}"; do kill -9 "$p" 2> /dev/null || true; done
   if [ "$NETNS" = 1 ]; then
     for f in "$DIR"/*/pid; do
       [ -f "$f" ] || continue
@@ -226,7 +229,8 @@ case "$MODE" in
     T0=$(now_ms)
     L2=$(wait_leader 5 "$L")
     echo "new leader $L2"
-    sleep $((10 - ($(now_ms) - T0) / 1000))
+    left=$((10000 - ($(now_ms) - T0)))
+    [ "$left" -gt 0 ] && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
     T_RESUME=$(now_ms)
     ctl resume "$L" > /dev/null
     # The resumed node hears the higher ballot and steps down; it must not
@@ -246,7 +250,8 @@ case "$MODE" in
     T0=$(now_ms)
     L2=$(wait_leader 6 "$L")
     echo "new leader $L2 (majority side)"
-    sleep $((12 - ($(now_ms) - T0) / 1000))
+    left=$((12000 - ($(now_ms) - T0)))
+    [ "$left" -gt 0 ] && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
     T_HEAL=$(now_ms)
     ctl heal > /dev/null
     # The old leader's lease may cover commits whose decision was chosen
