@@ -14,7 +14,8 @@
 #include "coordinator/ctl/ctl_conf.h"
 #include "coordinator/ctl/ctl_status.h"
 
-/* Every node listens on loopback only. */
+/* Every node listens on loopback, unless the cluster runs with --netns
+** (ctl_netplan.h: each node then has its own address). */
 #define CTL_HOST "127.0.0.1"
 
 /* Process exit codes. */
@@ -74,7 +75,7 @@ int ctl_node_live_pid(const ctl_ctx *ctx, const ctl_node *n);
 void ctl_node_observe(const ctl_ctx *ctx, const ctl_node *n, const ctl_node_paths *p,
                       ctl_node_state *s);
 /* Refuse when a port the node needs is taken by someone else. */
-int ctl_node_check_ports(const ctl_node *n, syn_err *err);
+int ctl_node_check_ports(const ctl_ctx *ctx, const ctl_node *n, syn_err *err);
 /* Spawn the node's daemon detached and record its pid file. */
 /* rejoin: a coordinator whose data dir was wiped rejoins its group
 ** (--rejoin) instead of starting as a new member. */
@@ -110,6 +111,9 @@ int ctl_cmd_status(int argc, char **argv);
 int ctl_cmd_leader(int argc, char **argv);
 int ctl_cmd_node(const char *action, int argc, char **argv); /* kill stop start pause resume */
 int ctl_cmd_test(int argc, char **argv);
+int ctl_cmd_partition(int argc, char **argv);
+int ctl_cmd_heal(int argc, char **argv);
+int ctl_cmd_netem(int argc, char **argv);
 
 /* Usage line(s) of one subcommand (NULL: all) to f. */
 void ctl_usage(FILE *f, const char *cmd);

@@ -11,6 +11,7 @@
 
 #include "coordinator/ctl/ctl_cmd.h"
 #include "coordinator/ctl/ctl_events.h"
+#include "coordinator/ctl/ctl_net.h"
 #include "coordinator/ctl/ctl_proc.h"
 
 /* Parse "[NODE] --dir DIR [--rejoin]" for cmd; node may be NULL when none
@@ -127,6 +128,14 @@ int ctl_cmd_down(int argc, char **argv) {
   if (!exit_code && ctl_pg_down(ctx, &pg_stopped, &err))
     exit_code = ctl_fail("down", "%s", err.msg);
   if (pg_stopped) printf("postgres stopped (%s/pg)\n", ctx->dir);
+  /* The namespaces go once nothing runs inside them. */
+  if (!exit_code && ctx->conf.netns) {
+    if (ctl_net_down(ctx, &err)) exit_code = ctl_fail("down", "%s", err.msg);
+    else {
+      ctl_events_log(ctx->dir, "net-down", "-", NULL, "namespaces=%d", c->n_nodes);
+      printf("network namespaces and bridge removed\n");
+    }
+  }
   if (!exit_code) printf("cluster in %s is down (%d node%s stopped)\n", ctx->dir, live, live == 1 ? "" : "s");
 out:
   free(pids);
@@ -162,13 +171,15 @@ static int do_start(const char *cmd, const ctl_ctx *ctx, const ctl_node *n, bool
     return ctl_fail(cmd, "%s's data dir holds no catalog: it was wiped. Start it with "
                     "`start %s --rejoin` so it rejoins the group and catches up "
                     "(docs/operations.md, \"A wiped coordinator\")", n->name, n->name);
-  if (ctl_node_check_ports(n, &err)) return ctl_fail(cmd, "%s; refusing to start %s", err.msg, n->name);
-  if (ctl_node_spawn(ctx, n, rejoin, &pid, &err)) return ctl_fail(cmd, "%s", err.msg);
+  if (ctl_node_check_ports(ctx, n, &err)) return ctl_fail(cmd, "%s; refusing to start %s", err.msg, n->name);
+  if (ctl_net_up(ctx, &err) || ctl_node_spawn(ctx, n, rejoin, &pid, &err)) return ctl_fail(cmd, "%s", err.msg);
   ctl_events_log(ctx->dir, "start", n->name, NULL, rejoin ? "pid=%d rejoin" : "pid=%d", pid);
   const ctl_node *nodes[1] = {n};
   if (ctl_node_wait_healthy(ctx, nodes, &pid, 1, &err)) return ctl_fail(cmd, "%s", err.msg);
-  printf("started %s (pid %d, rpc %s:%d", n->name, pid, CTL_HOST, n->rpc_port);
-  if (n->role == CTL_ROLE_COORDINATOR) printf(", sql %s:%d", CTL_HOST, n->sql_port);
+  char addr[CTL_NET_ADDR_MAX];
+  ctl_net_node_addr(&ctx->conf, n, addr, sizeof addr);
+  printf("started %s (pid %d, rpc %s:%d", n->name, pid, addr, n->rpc_port);
+  if (n->role == CTL_ROLE_COORDINATOR) printf(", sql %s:%d", addr, n->sql_port);
   printf(")\n");
   return CTL_EXIT_OK;
 }

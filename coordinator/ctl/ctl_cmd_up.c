@@ -12,6 +12,7 @@
 
 #include "coordinator/ctl/ctl_cmd.h"
 #include "coordinator/ctl/ctl_events.h"
+#include "coordinator/ctl/ctl_net.h"
 #include "coordinator/ctl/ctl_opts.h"
 #include "coordinator/ctl/ctl_tls.h"
 #include "sql/pgwire/pgw_auth.h"
@@ -26,6 +27,7 @@ typedef struct up_opts {
   bool tls;        /* --tls: DIR/tls/ CA and coordinator certificates */
   int coordinators, participants, base_port;
   ctl_isolation isolation;
+  bool netns;
   bool set_coordinators, set_participants, set_base_port, set_backend, set_isolation;
 } up_opts;
 
@@ -38,6 +40,7 @@ static int parse(int argc, char **argv, up_opts *o) {
       {"pg", required_argument, NULL, 'g'},
       {"tls", no_argument, NULL, 't'},
       {"hba", required_argument, NULL, 'a'},
+      {"netns", no_argument, NULL, 'n'},
       {NULL, 0, NULL, 0},
   };
   *o = (up_opts){.backend = "sqlite", .coordinators = 3, .participants = 3, .base_port = 5433};
@@ -98,6 +101,7 @@ static int parse(int argc, char **argv, up_opts *o) {
       o->hba = optarg;
       break;
     }
+    case 'n': o->netns = true; break;
     case 'h': ctl_usage(stdout, CMD); return CTL_HELP_SHOWN;
     default: return ctl_usage_error(CMD, "bad option");
     }
@@ -123,6 +127,8 @@ static int check_contradictions(const up_opts *o, const ctl_ctx *ctx) {
   if (what)
     return ctl_usage_error(CMD, "%s %d contradicts the existing cluster in %s (it has %d); "
                            "use another --dir or omit the flag", what, want, ctx->dir, have);
+  if (o->netns && !c->netns)
+    return ctl_usage_error(CMD, "--netns contradicts the existing cluster in %s (it runs on loopback)", ctx->dir);
   if (o->set_backend && strcmp(o->backend, c->backend) != 0)
     return ctl_usage_error(CMD, "--backend %s contradicts the existing cluster in %s (backend %s)", o->backend,
                            ctx->dir, c->backend);
@@ -190,7 +196,7 @@ static void print_cluster(const ctl_ctx *ctx, FILE *f) {
               "sslrootcert=%s/tls/ca.crt\"    # %s\n", c->nodes[i].sql_port, ctx->dir,
               c->nodes[i].name);
     else
-      fprintf(f, "psql -h %s -p %d -U postgres    # %s\n", CTL_HOST, c->nodes[i].sql_port,
+      fprintf(f, "psql -h %s -p %d -U postgres    # %s\n", st[i].addr, c->nodes[i].sql_port,
               c->nodes[i].name);
   }
   free(paths);
@@ -226,6 +232,7 @@ int ctl_cmd_up(int argc, char **argv) {
     goto out;
   } else {
     ctx->conf.default_isolation = o.isolation;
+    ctx->conf.netns = o.netns;
     /* PostgreSQL participants: an existing server, or a private one on the
     ** cluster range's last port (no node uses BASE+299). */
     if (ctl_conf_uses_pg(&ctx->conf)) {
@@ -260,7 +267,7 @@ int ctl_cmd_up(int argc, char **argv) {
   int n_dead = 0;
   for (int i = 0; i < c->n_nodes; i++) {
     if (ctl_node_live_pid(ctx, &c->nodes[i]) > 0) continue;
-    if (ctl_node_check_ports(&c->nodes[i], &err)) {
+    if (ctl_node_check_ports(ctx, &c->nodes[i], &err)) {
       exit_code = ctl_fail(CMD, "%s; refusing to start (choose another --port%s)", err.msg,
                            have_conf ? " with a new --dir" : "");
       goto out;
@@ -291,8 +298,9 @@ int ctl_cmd_up(int argc, char **argv) {
     print_cluster(ctx, stdout);
     goto out;
   }
-  /* The participants' server (and their databases) before the nodes. */
-  if (ctl_pg_up(ctx, &err)) {
+  /* The participants' server (and their databases) before the nodes; the
+  ** namespaces too, since nodes start inside them. */
+  if (ctl_pg_up(ctx, &err) || ctl_net_up(ctx, &err)) {
     exit_code = ctl_fail(CMD, "%s", err.msg);
     goto out;
   }

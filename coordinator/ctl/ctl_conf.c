@@ -238,6 +238,10 @@ int ctl_conf_parse(const char *text, ctl_conf *out, syn_err *err) {
                          "line %d: expected 'default-isolation read-committed|repeatable-read|"
                          "serializable' once", line);
       have_iso = true;
+    } else if (strcmp(f[0], "network") == 0) {
+      if (nf != 2 || (strcmp(f[1], "netns") != 0 && strcmp(f[1], "loopback") != 0))
+        rc = syn_err_set(err, SYN_EINVAL, "line %d: expected 'network netns' or 'network loopback'", line);
+      else out->netns = strcmp(f[1], "netns") == 0;
     } else if (strcmp(f[0], "node") == 0) {
       rc = parse_node(out, f, nf, line, err);
     } else {
@@ -261,6 +265,8 @@ int ctl_conf_write(const ctl_conf *c, FILE *f, syn_err *err) {
   fprintf(f, "backend %s\n", c->backend);
   fprintf(f, "base-port %d\n", c->base_port);
   if (c->pg_port) fprintf(f, "pg-port %d\n", c->pg_port);
+  /* Only written for netns clusters: loopback files stay as they were. */
+  if (c->netns) fprintf(f, "network netns\n");
   if (c->pg_conninfo[0]) fprintf(f, "pg-conninfo %s\n", c->pg_conninfo);
   /* Only a non-default level is written, so a READ COMMITTED cluster's
   ** file stays readable by a synodctl that predates the line. */

@@ -19,6 +19,8 @@
 **                                         no '#' inside); participant NAME
 **                                         uses database synod_BASE_NAME
 **   base-port 5433                        BASE the ports were derived from
+**   network netns                         optional: every node in its own
+**                                         network namespace (ctl_netplan.h)
 **   default-isolation repeatable-read     optional; a missing line means
 **                                         read-committed (files written
 **                                         before the line existed)
@@ -74,6 +76,7 @@ typedef struct ctl_conf {
   char pg_conninfo[CTL_PG_CONNINFO_MAX]; /* existing server, or "" */
   ctl_isolation default_isolation;
   int base_port;
+  bool netns; /* `network netns`: one network namespace per node (ctl_netplan.h) */
   int n_coordinators;
   int n_participants;
   int n_nodes;

@@ -21,7 +21,7 @@ static const struct {
   const char *what;
 } cmds[] = {
     {"up", "up [--coordinators N] [--participants M] [--backend sqlite|postgres|mixed] [--pg CONNINFO] [--port BASE]\n"
-            "        [--default-isolation LEVEL] [--tls] [--hba FILE] [--dir DIR]",
+            "        [--default-isolation LEVEL] [--tls] [--hba FILE] [--netns] [--dir DIR]",
      "create (first time) or restart the cluster and wait until every node answers"},
     {"down", "down [--dir DIR]", "SIGTERM every node, SIGKILL those still running after 10 s"},
     {"status", "status [--json] [--dir DIR]", "one line (or JSON object) per node"},
@@ -34,6 +34,12 @@ static const struct {
     {"kill", "kill NODE [--dir DIR]", "SIGKILL one node"},
     {"pause", "pause NODE [--dir DIR]", "SIGSTOP one node"},
     {"resume", "resume NODE [--dir DIR]", "SIGCONT one node"},
+    {"partition", "partition GROUP | GROUP [| GROUP...] | --isolate NODE | --leader-alone | --majority-minority\n"
+                  "        | --ring | --bridge | --asymmetric FROM TO [--dir DIR]",
+     "cut traffic between nodes of a --netns cluster (GROUP = NODE[,NODE...])"},
+    {"heal", "heal [--dir DIR]", "remove every partition"},
+    {"netem", "netem NODE (--clear | netem options, e.g. --delay 50ms --loss 5%) [--dir DIR]",
+     "tc netem on a --netns node's interface"},
     {"test", "test [--build DIR ...]", "meson test each build dir (default: build build-asan)"},
 };
 
@@ -67,7 +73,7 @@ int ctl_fail(const char *cmd, const char *fmt, ...) {
 }
 
 static void help(FILE *f) {
-  fprintf(f, "synodctl: run a synod cluster on this machine (loopback only).\n\n");
+  fprintf(f, "synodctl: run a synod cluster on this machine (loopback, or --netns).\n\n");
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     fprintf(f, "  synodctl %s\n      %s\n", cmds[i].usage, cmds[i].what);
   fprintf(f, "\nDIR defaults to $SYNOD_DIR, else ./synod-data. Ports from BASE (default 5433):\n"
@@ -100,6 +106,9 @@ int main(int argc, char **argv) {
            strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0)
     rc = ctl_cmd_node(cmd, sub_argc, sub_argv);
   else if (strcmp(cmd, "test") == 0) rc = ctl_cmd_test(sub_argc, sub_argv);
+  else if (strcmp(cmd, "partition") == 0) rc = ctl_cmd_partition(sub_argc, sub_argv);
+  else if (strcmp(cmd, "heal") == 0) rc = ctl_cmd_heal(sub_argc, sub_argv);
+  else if (strcmp(cmd, "netem") == 0) rc = ctl_cmd_netem(sub_argc, sub_argv);
   else {
     fprintf(stderr, "synodctl: unknown command '%s'\n", cmd);
     ctl_usage(stderr, NULL);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "coordinator/ctl/ctl_health.h"
+#include "coordinator/ctl/ctl_net.h"
+#include "coordinator/ctl/ctl_netplan.h"
 #include "coordinator/ctl/ctl_proc.h"
 #include "coordinator/ctl/ctl_tls.h"
 
@@ -51,13 +53,14 @@ void ctl_node_observe(const ctl_ctx *ctx, const ctl_node *n, const ctl_node_path
   s->node = n;
   s->data_dir = p->dir;
   s->log_file = p->log;
+  ctl_net_node_addr(&ctx->conf, n, s->addr, sizeof s->addr);
   s->pid = ctl_node_live_pid(ctx, n);
   if (s->pid <= 0) return;
   /* A stopped process cannot answer; probing it would only cost a timeout. */
   s->paused = ctl_proc_stopped(s->pid);
   if (s->paused) return;
   ctl_health h;
-  if (ctl_health_probe(CTL_HOST, n->rpc_port, ctx->secret, ctx->secret_len, CTL_PROBE_MS, &h,
+  if (ctl_health_probe(s->addr, n->rpc_port, ctx->secret, ctx->secret_len, CTL_PROBE_MS, &h,
                        NULL) == 0 &&
       strcmp(h.node, n->name) == 0) {
     s->healthy = true;
@@ -66,7 +69,10 @@ void ctl_node_observe(const ctl_ctx *ctx, const ctl_node *n, const ctl_node_path
   }
 }
 
-int ctl_node_check_ports(const ctl_node *n, syn_err *err) {
+int ctl_node_check_ports(const ctl_ctx *ctx, const ctl_node *n, syn_err *err) {
+  /* A node in its own namespace has that namespace's ports to itself; the
+  ** host could not bind its address anyway. */
+  if (ctx->conf.netns) return 0;
   if (!ctl_port_free(CTL_HOST, n->rpc_port))
     return syn_err_set(err, SYN_EBUSY, "port %d (rpc of %s) is busy: something else listens on %s:%d",
                        n->rpc_port, n->name, CTL_HOST, n->rpc_port);
@@ -107,12 +113,14 @@ static int find_binary(const ctl_ctx *ctx, ctl_role role, char *out, size_t cap,
 
 /* "c1=127.0.0.1:5533,c2=..." for every node of a role. */
 static int peer_list(const ctl_conf *c, ctl_role role, char *out, size_t cap) {
+  char addr[CTL_NET_ADDR_MAX];
   size_t len = 0;
   out[0] = '\0';
   for (int i = 0; i < c->n_nodes; i++) {
     const ctl_node *o = &c->nodes[i];
     if (o->role != role) continue;
-    int w = snprintf(out + len, cap - len, "%s%s=%s:%d", len ? "," : "", o->name, CTL_HOST, o->rpc_port);
+    ctl_net_node_addr(c, o, addr, sizeof addr);
+    int w = snprintf(out + len, cap - len, "%s%s=%s:%d", len ? "," : "", o->name, addr, o->rpc_port);
     if (w < 0 || (size_t)w >= cap - len) return SYN_ERANGE;
     len += (size_t)w;
   }
@@ -139,13 +147,29 @@ int ctl_node_spawn(const ctl_ctx *ctx, const ctl_node *n, bool rejoin, int *pid,
   const char *argv[40];
   int a = 0;
   char tls_cert[PATH_MAX + 64], tls_key[PATH_MAX + 64], hba_path[PATH_MAX + 16];
+  /* netns: `ip netns exec NS BIN ...` enters the namespace and execs the
+  ** daemon in the same process, so the recorded pid is the daemon's. */
+  char ipt[64], ns[CTL_NET_NSNAME_MAX], host[CTL_NET_ADDR_MAX];
+  ctl_net_node_addr(&ctx->conf, n, host, sizeof host);
+  if (ctx->conf.netns) {
+    if ((rc = ctl_net_tool(false, ipt, sizeof ipt, err))) {
+      free(peers);
+      free(others);
+      return rc;
+    }
+    ctl_net_ns_name(&ctx->conf, n, ns, sizeof ns);
+    argv[a++] = ipt;
+    argv[a++] = "netns";
+    argv[a++] = "exec";
+    argv[a++] = ns;
+  }
   argv[a++] = bin;
   argv[a++] = "--name";
   argv[a++] = n->name;
   argv[a++] = "--dir";
   argv[a++] = p.dir;
   argv[a++] = "--host";
-  argv[a++] = CTL_HOST;
+  argv[a++] = host;
   argv[a++] = "--rpc-port";
   argv[a++] = rpc_port;
   if (n->role == CTL_ROLE_COORDINATOR) {
@@ -271,7 +295,9 @@ int ctl_node_wait_healthy(const ctl_ctx *ctx, const ctl_node *const *nodes, cons
         break;
       }
       ctl_health h;
-      if (ctl_health_probe(CTL_HOST, nodes[i]->rpc_port, ctx->secret, ctx->secret_len,
+      char addr[CTL_NET_ADDR_MAX];
+      ctl_net_node_addr(&ctx->conf, nodes[i], addr, sizeof addr);
+      if (ctl_health_probe(addr, nodes[i]->rpc_port, ctx->secret, ctx->secret_len,
                            CTL_PROBE_MS, &h, NULL) == 0 &&
           strcmp(h.node, nodes[i]->name) == 0) {
         ok[i] = true;

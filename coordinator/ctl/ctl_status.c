@@ -45,8 +45,9 @@ void ctl_status_print_text(FILE *f, const char *host, const ctl_node_state *s, i
     char pid[24], rpc[64], sql[64];
     if (s[i].pid > 0) snprintf(pid, sizeof pid, "pid=%d", s[i].pid);
     else snprintf(pid, sizeof pid, "pid=-");
-    snprintf(rpc, sizeof rpc, "rpc=%s:%d", host, nd->rpc_port);
-    if (nd->role == CTL_ROLE_COORDINATOR) snprintf(sql, sizeof sql, "sql=%s:%d", host, nd->sql_port);
+    const char *h = s[i].addr[0] ? s[i].addr : host;
+    snprintf(rpc, sizeof rpc, "rpc=%s:%d", h, nd->rpc_port);
+    if (nd->role == CTL_ROLE_COORDINATOR) snprintf(sql, sizeof sql, "sql=%s:%d", h, nd->sql_port);
     else sql[0] = '\0';
     fprintf(f, "%-4s %-11s %-10s %-20s %-20s %-5s %s%s", nd->name, ctl_role_name(nd->role), pid,
             rpc, sql, ctl_status_alive(&s[i]) ? "alive" : "dead", ctl_status_state(&s[i]),
@@ -122,6 +123,10 @@ void ctl_status_print_json(FILE *f, const ctl_node_state *s, int n) {
               ", \"applied\": null, \"snap_slot\": null, \"leader_id\": null"
               ", \"leader_name\": null, \"group_size\": null", f);
       }
+    }
+    if (s[i].addr[0]) {
+      fputs(", \"addr\": ", f);
+      ctl_json_string(f, s[i].addr);
     }
     fputs(", \"data_dir\": ", f);
     ctl_json_string(f, s[i].data_dir ? s[i].data_dir : "");

@@ -7,7 +7,7 @@
 **   name, role ("coordinator" | "participant"), pid (number | null),
 **   alive (bool: live process AND answered health), state, rpc_port,
 **   sql_port (coordinators only), leader (bool, coordinators only),
-**   data_dir, log_file;
+**   data_dir, log_file, addr (the IPv4 address the node listens on);
 ** and for coordinators that answered health, their consensus state:
 **   paxos_role ("follower" | "candidate" | "leader" | "learner" |
 **   "failed"), ballot [round, node], promised [round, node], chosen,
@@ -45,6 +45,7 @@ typedef struct ctl_node_state {
   ctl_paxos paxos;      /* from HealthResponse.paxos (coordinators) */
   const char *data_dir; /* borrowed */
   const char *log_file; /* borrowed */
+  char addr[16];        /* the node's address; "" means the host argument */
 } ctl_node_state;
 
 /* "running", "paused", "unresponsive", "stopped". */
@@ -58,7 +59,8 @@ bool ctl_status_alive(const ctl_node_state *s);
 ** forbids it) when two do. */
 const char *ctl_status_leader(const ctl_node_state *s, int n);
 
-/* One line per node, columns aligned. host is shown in addresses. */
+/* One line per node, columns aligned. Addresses show each node's addr,
+** else host. */
 void ctl_status_print_text(FILE *f, const char *host, const ctl_node_state *s, int n);
 
 /* One JSON array, one object per node, then a newline. */
