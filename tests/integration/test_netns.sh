@@ -83,7 +83,7 @@ ctl partition --isolate zz > /dev/null 2>&1 && fail "an unknown node was accepte
 step "the leader alone loses the lead; the others elect one and serve"
 L=""
 for _ in $(seq 1 50); do
-  L=$(ctl status | awk '/ leader$/ {print $1}')
+  L=$(ctl status | awk '/ running leader / {print $1}')
   [ -n "$L" ] && break
   sleep 0.1
 done
@@ -92,7 +92,7 @@ ctl partition --leader-alone > "$WORK/la.out"
 grep -q "leader-alone $L" "$WORK/la.out" || { cat "$WORK/la.out"; fail "leader-alone did not pick $L"; }
 ok=0
 for _ in $(seq 1 100); do
-  now=$(ctl status | awk '/ leader$/ {print $1}' | tr '\n' ' ')
+  now=$(ctl status | awk '/ running leader / {print $1}' | tr '\n' ' ')
   # Exactly one leader, not L: the cut-off node lost its lease.
   if [ -n "$now" ] && [ "$now" != "$L " ] && [ "$(echo $now | wc -w)" = 1 ]; then ok=1; break; fi
   sleep 0.1
