@@ -143,6 +143,9 @@ static void on_health(rpc_call *call, const uint8_t *payload, size_t len, void *
     px.snap_slot = h.snap_slot;
     px.leader_id = h.leader_id;
     px.group_size = h.group_size;
+    px.decided = h.decided;
+    px.decide_p50_us = h.decide_p50_us;
+    px.decide_p99_us = h.decide_p99_us;
     resp.paxos = &px;
   }
   uint8_t buf[512];

@@ -6,7 +6,8 @@
 **     were still active when it stopped can never prepare; without this
 **     call their intents would hold write locks forever. Sent to every
 **     participant, retried every second until each has answered ok.
-**   - GC horizon every COORD_GC_INTERVAL_MS: the minimum of the HLC now and
+**   - GC horizon every COORD_GC_INTERVAL_MS (also the heartbeat by which
+**     participants tell a silent coordinator): the minimum of the HLC now and
 **     the snapshot of every live transaction here. Every later snapshot is
 **     taken from the HLC, so it is above the horizon too, which is what the
 **     participant's GC needs (docs/protocol.md, SYN_M_PART_GC).
@@ -18,7 +19,10 @@
 #include "common/rpc_methods.h"
 #include "coordinator/coord_int.h"
 
-#define COORD_GC_INTERVAL_MS 5000
+/* The reports double as this coordinator's heartbeat: a participant that
+** hears none for 10 s aborts its ACTIVE transactions (participant/
+** service_gc.c, "A silent coordinator"), so they come every second. */
+#define COORD_GC_INTERVAL_MS 1000
 #define COORD_ABORT_ACTIVE_RETRY_MS 1000
 
 typedef struct maint_ctx {

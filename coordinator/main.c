@@ -170,10 +170,14 @@ static void paxos_health(void *ud, node_paxos_health *out) {
   coordinator *c = ud;
   paxos_status st;
   coord_px_get_status(c->px, &st);
+  coord_rdl_stats ds;
+  coord_rdl_get_stats(c->rdl, &ds);
   *out = (node_paxos_health){.role = paxos_role_name(st.role), .ballot = st.ballot,
                              .promised = st.promised, .chosen = st.chosen,
                              .applied = st.applied, .snap_slot = st.snap_slot,
-                             .leader_id = st.leader, .group_size = coord_px_size(c->px)};
+                             .leader_id = st.leader, .group_size = coord_px_size(c->px),
+                             .decided = ds.decided, .decide_p50_us = ds.p50_us,
+                             .decide_p99_us = ds.p99_us};
 }
 
 /* Statements that are still running use the cluster, so the cluster closes

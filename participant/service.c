@@ -293,6 +293,7 @@ int psvc_new(uv_loop_t *loop, rpc_server *srv, node_clock *clock, const psvc_con
   s->cfg.resolve_after_ms = or_default(cfg->resolve_after_ms, PSVC_DEFAULT_RESOLVE_AFTER_MS);
   s->cfg.resolve_poll_ms = or_default(cfg->resolve_poll_ms, PSVC_DEFAULT_RESOLVE_POLL_MS);
   s->cfg.gc_warn_after_ms = or_default(cfg->gc_warn_after_ms, PSVC_DEFAULT_GC_WARN_AFTER_MS);
+  s->cfg.coord_silence_ms = or_default(cfg->coord_silence_ms, PSVC_DEFAULT_COORD_SILENCE_MS);
   s->started_ms = uv_now(loop);
   if (cfg->coordinators && cfg->coordinators->n) {
     s->ncoords = cfg->coordinators->n;

@@ -63,6 +63,7 @@ typedef struct psvc psvc;
 #define PSVC_DEFAULT_RESOLVE_AFTER_MS 1000u
 #define PSVC_DEFAULT_RESOLVE_POLL_MS 500u
 #define PSVC_DEFAULT_GC_WARN_AFTER_MS 60000u
+#define PSVC_DEFAULT_COORD_SILENCE_MS 10000u
 #define PSVC_DEFAULT_PG_CONNECT_WAIT_MS 60000u
 
 typedef struct psvc_config {
@@ -83,6 +84,9 @@ typedef struct psvc_config {
   uint32_t resolve_poll_ms;         /* how often to look; 0 = default */
   uint32_t gc_warn_after_ms;        /* a coordinator silent this long holding GC
                                        back is logged (WARN, once); 0 = default */
+  uint32_t coord_silence_ms;        /* a coordinator that reported and then sent
+                                       no GC report this long: its ACTIVE txns
+                                       are aborted (service_gc.c); 0 = default */
   const uint8_t *secret;            /* cluster secret for the resolver's RPC clients;
                                        borrowed for the service's life */
   size_t secret_len;                /* 0: unauthenticated */

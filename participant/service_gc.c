@@ -57,6 +57,16 @@
 ** touched: they voted YES, a COMMIT may already be decided, and only the
 ** in-doubt resolver (asking the coordinator's decision record) may end them.
 **
+** A SILENT COORDINATOR. A coordinator that died for good, or is paused
+** or cut off, also leaves ACTIVE transactions whose locks nothing would
+** release: ABORT_ACTIVE only comes when it restarts. Its GC reports (every
+** second) are its heartbeat here: once one that has reported falls silent
+** for coord_silence_ms, its ACTIVE transactions are aborted (never its
+** PREPARED ones, for the reason above). That is a participant's right
+** before it votes: if the coordinator comes back and asks to PREPARE one
+** of them, the vote is NO and its client hears 40001. The floor is not
+** raised, since the coordinator may come back and start new transactions.
+**
 ** Raising the floor first closes two holes: a write of an old-life txn that
 ** is parked with no record yet (its first write met a lock) would otherwise
 ** take the lock when woken, and an old-life message still in flight would
@@ -117,6 +127,7 @@ static int gc_report(psvc *s, const char *name, uint64_t horizon, syn_err *err) 
     SYN_LOG_INFO(NULL, "coordinator %s reports a GC horizon again", name);
   g->reported = 1;
   g->warned = 0;
+  g->swept = 0;
   g->last_ms = now;
   gc_warn_silent(s, now);
   uint64_t min = UINT64_MAX;
@@ -179,15 +190,17 @@ static int stale(unsigned idx, uint64_t below, uint64_t txn) {
 ** Every candidate is tried even after a failure (the first error is
 ** returned): one bad record must not leave the others' locks in place, and
 ** the coordinator retries the whole call, which is idempotent. */
-static int abort_active(psvc *s, uint32_t idx, uint64_t below, uint32_t *aborted,
-                        syn_err *err) {
+static int abort_active(psvc *s, uint32_t idx, uint64_t below, bool past_life,
+                        uint32_t *aborted, syn_err *err) {
   *aborted = 0;
   if (idx >= PSVC_COORD_INDEXES)
     return syn_err_set(err, SYN_EINVAL, "participant: coordinator index %u not in 0..%u", idx,
                        PSVC_COORD_INDEXES - 1);
   /* Floor first: the wake-ups below re-run parked writes, and an old-life
-  ** one must be refused, not handed the lock just released. */
-  if (below > s->active_floor[idx]) s->active_floor[idx] = below;
+  ** one must be refused, not handed the lock just released. A silent
+  ** coordinator (not past_life) may come back: its later transactions must
+  ** still be served, so the floor stays. */
+  if (past_life && below > s->active_floor[idx]) s->active_floor[idx] = below;
   store_prepared *act = NULL;
   size_t nact = 0;
   int rc = store_txn_list(s->st, STORE_TXN_ACTIVE, &act, &nact, err);
@@ -195,7 +208,7 @@ static int abort_active(psvc *s, uint32_t idx, uint64_t below, uint32_t *aborted
   /* Old-life writes parked before their txn wrote anything have no ACTIVE
   ** record; collect them too (before any wake-up changes the list). */
   size_t npark = 0;
-  for (const psvc_req *r = s->parked; r; r = r->next)
+  for (const psvc_req *r = s->parked; past_life && r; r = r->next)
     if (r->kind == PSVC_REQ_WRITE && stale(idx, below, r->txn)) npark++;
   uint64_t *park = NULL;
   if (npark) {
@@ -223,7 +236,7 @@ static int abort_active(psvc *s, uint32_t idx, uint64_t below, uint32_t *aborted
       (*aborted)++;
       char cid[24];
       snprintf(cid, sizeof cid, "%llu", (unsigned long long)act[i].txn);
-      SYN_LOG_INFO(cid, "aborted: active txn of a previous life of coordinator c%u", idx);
+      SYN_LOG_INFO(cid, "aborted: active txn of %s coordinator c%u", past_life ? "a previous life of" : "silent", idx);
     } else if (!first) {
       first = r;
       syn_err_set(err, r, "participant: abort of txn %llu: %s",
@@ -259,7 +272,7 @@ void psvc_on_abort_active(rpc_call *call, const uint8_t *p, size_t n, void *ud) 
   syn_err err;
   syn_err_clear(&err);
   uint32_t aborted = 0;
-  int rc = abort_active(s, q->coordinator_index, q->below_txn, &aborted, &err);
+  int rc = abort_active(s, q->coordinator_index, q->below_txn, true, &aborted, &err);
   Synod__Part__AbortActiveResponse resp = SYNOD__PART__ABORT_ACTIVE_RESPONSE__INIT;
   Synod__Part__Status status;
   if (psvc_status_fill(&a, &status, rc, NULL, &err) < 0) {
@@ -270,4 +283,39 @@ void psvc_on_abort_active(rpc_call *call, const uint8_t *p, size_t n, void *ud) 
     psvc_reply_msg(call, &a, &resp.base);
   }
   psvc_arena_free(&a);
+}
+
+/* ---- active transactions of a silent coordinator -------------------------------- */
+
+/* The digits of a coordinator's name ("c3" -> 3); 0 when it has none. */
+static uint32_t coord_index_of(const char *name) {
+  uint32_t v = 0;
+  for (const char *p = name; *p; p++)
+    if (*p >= '0' && *p <= '9') v = v * 10 + (uint32_t)(*p - '0');
+  return v < PSVC_COORD_INDEXES ? v : 0;
+}
+
+void psvc_sweep_silent(psvc *s) {
+  uint64_t now = uv_now(s->loop);
+  for (size_t i = 0; i < s->ncoords; i++) {
+    psvc_gc_peer *g = &s->gc[i];
+    /* Only a coordinator that reported since this process started: the
+    ** reports (every second) are its heartbeat. One that never reported
+    ** is an older binary or a test client, whose transactions stay. */
+    if (!g->reported || g->swept || now - g->last_ms < s->cfg.coord_silence_ms) continue;
+    g->swept = 1;
+    uint32_t idx = coord_index_of(s->coords[i].name);
+    if (idx == 0) continue;
+    uint32_t aborted = 0;
+    syn_err err;
+    syn_err_clear(&err);
+    int rc = abort_active(s, idx, UINT64_MAX, false, &aborted, &err);
+    if (rc < 0)
+      SYN_LOG_WARN(NULL, "coordinator %s silent for %llu ms: aborting its active transactions: %s",
+                   s->coords[i].name, (unsigned long long)(now - g->last_ms), err.msg);
+    else if (aborted)
+      SYN_LOG_INFO(NULL, "coordinator %s silent for %llu ms: aborted %u active transaction(s) "
+                   "to release their locks (a PREPARE of one of them now votes no)",
+                   s->coords[i].name, (unsigned long long)(now - g->last_ms), aborted);
+  }
 }

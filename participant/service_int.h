@@ -102,6 +102,7 @@ typedef struct psvc_gc_peer {
   uint64_t last_ms;  /* uv_now() of the last report, or of the start */
   int reported;      /* at least one report since this process started */
   int warned;        /* silence already logged (once per silence) */
+  int swept;         /* its active txns aborted for this silence */
 } psvc_gc_peer;
 
 /* SYN_TXN_COORD takes the top 8 bits of a txn id. */
@@ -161,6 +162,10 @@ void psvc_on_one_phase(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 void psvc_on_txn_state(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 void psvc_on_gc(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 void psvc_on_abort_active(rpc_call *call, const uint8_t *p, size_t n, void *ud);
+
+/* Abort the ACTIVE txns of every coordinator that reported GC horizons and
+** then fell silent for coord_silence_ms (service_gc.c). Loop thread. */
+void psvc_sweep_silent(psvc *s);
 
 /* 1 when txn is below its coordinator's ABORT_ACTIVE floor (service_gc.c). */
 int psvc_txn_from_past_life(const psvc *s, uint64_t txn);

@@ -275,7 +275,9 @@ static void sweep(psvc *s) {
 
 static void on_resolve_timer(uv_timer_t *t) {
   psvc *s = t->data;
-  if (!s->stopping) sweep(s);
+  if (s->stopping) return;
+  sweep(s);
+  psvc_sweep_silent(s);
 }
 
 int psvc_resolve_start(psvc *s, syn_err *err) {

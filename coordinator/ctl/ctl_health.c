@@ -48,6 +48,9 @@ int ctl_health_probe(const char *host, int port, const uint8_t *secret, size_t s
     o->snap_slot = px->snap_slot;
     o->leader_id = px->leader_id;
     o->group_size = px->group_size;
+    o->decided = px->decided;
+    o->decide_p50_us = px->decide_p50_us;
+    o->decide_p99_us = px->decide_p99_us;
   }
   synod__rpc__health_response__free_unpacked(h, NULL);
   return 0;

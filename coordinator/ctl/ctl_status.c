@@ -118,10 +118,13 @@ void ctl_status_print_json(FILE *f, const ctl_node_state *s, int n) {
         if (ln) ctl_json_string(f, ln);
         else fputs("null", f);
         fprintf(f, ", \"group_size\": %u", px->group_size);
+        fprintf(f, ", \"decided\": %llu, \"decide_p50_us\": %u, \"decide_p99_us\": %u",
+                (unsigned long long)px->decided, px->decide_p50_us, px->decide_p99_us);
       } else {
         fputs(", \"paxos_role\": null, \"ballot\": null, \"promised\": null, \"chosen\": null"
               ", \"applied\": null, \"snap_slot\": null, \"leader_id\": null"
-              ", \"leader_name\": null, \"group_size\": null", f);
+              ", \"leader_name\": null, \"group_size\": null, \"decided\": null"
+              ", \"decide_p50_us\": null, \"decide_p99_us\": null", f);
       }
     }
     if (s[i].addr[0]) {

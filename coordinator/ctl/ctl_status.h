@@ -12,7 +12,9 @@
 **   paxos_role ("follower" | "candidate" | "leader" | "learner" |
 **   "failed"), ballot [round, node], promised [round, node], chosen,
 **   applied, snap_slot (numbers), leader_id (node id of the leader this
-**   coordinator knows of, 0 none), leader_name ("c2" or null), group_size.
+**   coordinator knows of, 0 none), leader_name ("c2" or null), group_size,
+**   decided (commit decisions it proposed and saw decided), decide_p50_us,
+**   decide_p99_us (proposal to decision, over its last 4096).
 ** A coordinator that did not answer has these as null.
 ** state is one of "running", "paused" (SIGSTOP), "unresponsive" (process
 ** exists but did not answer health) or "stopped".
@@ -34,6 +36,8 @@ typedef struct ctl_paxos {
   uint32_t ballot_node, promised_node;
   uint64_t chosen, applied, snap_slot;
   uint32_t leader_id, group_size;
+  uint64_t decided;
+  uint32_t decide_p50_us, decide_p99_us;
 } ctl_paxos;
 
 typedef struct ctl_node_state {

@@ -34,6 +34,7 @@ typedef struct fixture_opts {
   int fake_coordinator; /* start a fake c1 and list it in coordinators */
   int ncoords;          /* list c1..c<ncoords> (c1 = the fake when there is one) */
   uint32_t gc_warn_after_ms;
+  uint32_t coord_silence_ms;
   int keep_dir;         /* reuse g_dir from a previous start */
 } fixture_opts;
 
@@ -129,7 +130,8 @@ static void start(const fixture_opts *o) {
   psvc_config cfg = {.name = "p1", .dir = g_dir, .scan_rows = o->scan_rows,
                      .scan_bytes = o->scan_bytes, .resolve_after_ms = o->resolve_after_ms,
                      .resolve_poll_ms = o->resolve_poll_ms, .max_parked = o->max_parked,
-                     .gc_warn_after_ms = o->gc_warn_after_ms};
+                     .gc_warn_after_ms = o->gc_warn_after_ms,
+                     .coord_silence_ms = o->coord_silence_ms};
   int ncoords = o->ncoords ? o->ncoords : o->fake_coordinator ? 1 : 0;
   cr_assert_leq(ncoords, MAX_COORDS);
   if (o->fake_coordinator) {
@@ -1558,6 +1560,42 @@ Test(psvc, abort_active_aborts_only_the_old_lifes_active_txns) {
   /* b can still be decided by its coordinator. */
   cr_assert_eq(txn_do(SYN_M_PART_COMMIT, b, part_now(), NULL), 0);
   cr_assert_eq(n_at(2, part_now(), 0), 2);
+}
+
+/* A coordinator that reported and fell silent loses its ACTIVE txns (their
+** locks go); its PREPARED ones, other coordinators' and those of a
+** coordinator that never reported stay; it may start new ones later. */
+Test(psvc, silent_coordinator_loses_its_active_txns) {
+  restart((fixture_opts){.ncoords = 3, .coord_silence_ms = 300, .resolve_poll_ms = 50,
+                         .resolve_after_ms = 3600000});
+  cr_assert_eq(create_table(1), 0);
+  uint64_t snap = part_now();
+  uint64_t a = txid(2, 5), b = txid(2, 6), d = txid(1, 5), q = txid(3, 5);
+  cr_assert_eq(write1(a, 1, snap, 1, 1, 0).code, 0);
+  cr_assert_eq(write1(b, 1, snap, 1, 2, 0).code, 0);
+  cr_assert_eq(txn_do(SYN_M_PART_PREPARE, b, 0, NULL), 0);
+  cr_assert_eq(write1(d, 1, snap, 1, 3, 0).code, 0);
+  cr_assert_eq(write1(q, 1, snap, 1, 4, 0).code, 0);
+  /* c1 and c2 report; c3 never does. Then c1 keeps reporting, c2 stops. */
+  cr_assert_eq(gc_do("c1", 0, NULL), 0);
+  cr_assert_eq(gc_do("c2", 0, NULL), 0);
+  for (int i = 0; i < 8; i++) {
+    usleep(100 * 1000);
+    cr_assert_eq(gc_do("c1", 0, NULL), 0);
+  }
+  cr_assert_eq(txn_state(a, NULL), 3, "c2's active txn aborted");
+  cr_assert_eq(txn_state(b, NULL), 1, "c2's prepared txn untouched");
+  cr_assert_eq(txn_state(d, NULL), 0, "c1 reports: its txn stays");
+  cr_assert_eq(txn_state(q, NULL), 0, "c3 never reported: its txn stays");
+  cr_assert_eq(log_count("coordinator c2 silent for"), 1, "logged once per silence");
+  /* a's lock is gone; a itself cannot write or prepare any more. */
+  cr_assert_eq(write1(txid(1, 6), 1, part_now(), 1, 1, 0).code, 0);
+  cr_assert_eq(write1(a, 1, snap, 1, 9, 0).code, SYN_ECLOSED);
+  cr_assert_neq(txn_do(SYN_M_PART_PREPARE, a, 0, NULL), 0, "a PREPARE of it votes no");
+  /* c2 comes back: new transactions of it are served. */
+  cr_assert_eq(gc_do("c2", 0, NULL), 0);
+  cr_assert_eq(write1(txid(2, 7), 1, part_now(), 1, 8, 0).code, 0);
+  cr_assert_eq(txn_do(SYN_M_PART_COMMIT, b, part_now(), NULL), 0);
 }
 
 /* Odd but well-formed GC and abort-active requests get statuses, never a
