@@ -453,6 +453,7 @@ void psvc_on_write(rpc_call *call, const uint8_t *p, size_t n, void *ud) {
   }
   Synod__Part__WriteRequest *q = r->write;
   r->txn = q->txn;
+  psvc_heard_txn(s, q->txn);
   r->deadline = uv_now(s->loop) + wait_budget(s, q->wait_ms);
   syn_err err;
   syn_err_clear(&err);

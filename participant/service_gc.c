@@ -60,8 +60,9 @@
 ** A SILENT COORDINATOR. A coordinator that died for good, or is paused
 ** or cut off, also leaves ACTIVE transactions whose locks nothing would
 ** release: ABORT_ACTIVE only comes when it restarts. Its GC reports (every
-** second) are its heartbeat here: once one that has reported falls silent
-** for coord_silence_ms, its ACTIVE transactions are aborted (never its
+** second) are its heartbeat here, and so is any request for one of its
+** transactions: once one heard from falls silent for coord_silence_ms, its
+** ACTIVE transactions are aborted (never its
 ** PREPARED ones, for the reason above). That is a participant's right
 ** before it votes: if the coordinator comes back and asks to PREPARE one
 ** of them, the vote is NO and its client hears 40001. The floor is not
@@ -128,6 +129,8 @@ static int gc_report(psvc *s, const char *name, uint64_t horizon, syn_err *err) 
   g->reported = 1;
   g->warned = 0;
   g->swept = 0;
+  g->heard = 1;
+  g->heard_ms = now;
   g->last_ms = now;
   gc_warn_silent(s, now);
   uint64_t min = UINT64_MAX;
@@ -295,16 +298,30 @@ static uint32_t coord_index_of(const char *name) {
   return v < PSVC_COORD_INDEXES ? v : 0;
 }
 
+void psvc_heard_txn(psvc *s, uint64_t txn) {
+  uint32_t idx = SYN_TXN_COORD(txn);
+  for (size_t i = 0; i < s->ncoords; i++) {
+    psvc_gc_peer *g = &s->gc[i];
+    if (!g->idx) g->idx = coord_index_of(s->coords[i].name);
+    if (g->idx != idx) continue;
+    g->heard = 1;
+    g->heard_ms = uv_now(s->loop);
+    g->swept = 0;
+    return;
+  }
+}
+
 void psvc_sweep_silent(psvc *s) {
   uint64_t now = uv_now(s->loop);
   for (size_t i = 0; i < s->ncoords; i++) {
     psvc_gc_peer *g = &s->gc[i];
-    /* Only a coordinator that reported since this process started: the
-    ** reports (every second) are its heartbeat. One that never reported
-    ** is an older binary or a test client, whose transactions stay. */
-    if (!g->reported || g->swept || now - g->last_ms < s->cfg.coord_silence_ms) continue;
+    /* Heard from since this process started (a GC report, every second,
+    ** is its heartbeat; any request for one of its txns counts too), then
+    ** silent. A listed coordinator never heard from has no txns here. */
+    if (!g->heard || g->swept || now - g->heard_ms < s->cfg.coord_silence_ms) continue;
     g->swept = 1;
-    uint32_t idx = coord_index_of(s->coords[i].name);
+    if (!g->idx) g->idx = coord_index_of(s->coords[i].name);
+    uint32_t idx = g->idx;
     if (idx == 0) continue;
     uint32_t aborted = 0;
     syn_err err;
@@ -312,10 +329,10 @@ void psvc_sweep_silent(psvc *s) {
     int rc = abort_active(s, idx, UINT64_MAX, false, &aborted, &err);
     if (rc < 0)
       SYN_LOG_WARN(NULL, "coordinator %s silent for %llu ms: aborting its active transactions: %s",
-                   s->coords[i].name, (unsigned long long)(now - g->last_ms), err.msg);
+                   s->coords[i].name, (unsigned long long)(now - g->heard_ms), err.msg);
     else if (aborted)
       SYN_LOG_INFO(NULL, "coordinator %s silent for %llu ms: aborted %u active transaction(s) "
                    "to release their locks (a PREPARE of one of them now votes no)",
-                   s->coords[i].name, (unsigned long long)(now - g->last_ms), aborted);
+                   s->coords[i].name, (unsigned long long)(now - g->heard_ms), aborted);
   }
 }

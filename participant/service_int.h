@@ -103,6 +103,9 @@ typedef struct psvc_gc_peer {
   int reported;      /* at least one report since this process started */
   int warned;        /* silence already logged (once per silence) */
   int swept;         /* its active txns aborted for this silence */
+  int heard;         /* a report or a txn request of it since this start */
+  uint64_t heard_ms; /* uv_now() of the last one */
+  uint32_t idx;      /* its index (the digits of its name), 0 none */
 } psvc_gc_peer;
 
 /* SYN_TXN_COORD takes the top 8 bits of a txn id. */
@@ -163,6 +166,8 @@ void psvc_on_txn_state(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 void psvc_on_gc(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 void psvc_on_abort_active(rpc_call *call, const uint8_t *p, size_t n, void *ud);
 
+/* A request for txn came from its coordinator: it is alive (service_gc.c). */
+void psvc_heard_txn(psvc *s, uint64_t txn);
 /* Abort the ACTIVE txns of every coordinator that reported GC horizons and
 ** then fell silent for coord_silence_ms (service_gc.c). Loop thread. */
 void psvc_sweep_silent(psvc *s);

@@ -37,6 +37,7 @@ static Synod__Part__TxnRequest *txn_decode(psvc *s, rpc_call *call, psvc_arena *
   }
   Synod__Part__TxnRequest *q = synod__part__txn_request__unpack(&a->pa, n, p);
   if (!q) psvc_reply_undecodable(call, what);
+  else psvc_heard_txn(s, q->txn);
   return q;
 }
 

@@ -406,6 +406,10 @@ int tpc_one_phase_result(tpc *c, uint64_t txn, uint32_t participant, bool commit
   if (t->st != TPC_S_ONE_PHASE || t->p[0].id != participant) return SYN_EINVAL;
   if (committed)
     tpc_reply(c, t, TPC_COMMITTED, commit_ts, TPC_REASON_NONE, 0, 0);
+  else if (code == SYN_ENOTFOUND)
+    /* The participant has no record of the txn (store_commit_one_phase):
+    ** it was decided there and forgotten, so neither answer is known. */
+    tpc_reply(c, t, TPC_UNKNOWN, 0, TPC_REASON_PARTICIPANT, participant, code);
   else
     tpc_reply(c, t, TPC_ABORTED, 0, TPC_REASON_PARTICIPANT, participant, code);
   tpc_forget(c, t);

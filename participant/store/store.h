@@ -347,8 +347,9 @@ int store_prepare(store *st, uint64_t txn, uint64_t prepare_ts,
 ** SYN_EINVAL for an active (unprepared) txn. */
 int store_commit(store *st, uint64_t txn, uint64_t commit_ts, syn_err *err);
 /* Single-shard commit of an active txn without a prepare. 0 if already
-** committed or unknown (nothing written here); SYN_EINVAL if prepared,
-** SYN_ECLOSED if aborted. */
+** committed; SYN_ENOTFOUND if unknown (decided and forgotten: aborted here,
+** or committed by an earlier send whose answer was lost; the coordinator
+** answers 40003); SYN_EINVAL if prepared, SYN_ECLOSED if aborted. */
 int store_commit_one_phase(store *st, uint64_t txn, uint64_t commit_ts,
                            syn_err *err);
 /* Discard the txn's intents; idempotent, and an unknown txn is recorded

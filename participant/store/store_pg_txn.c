@@ -196,9 +196,17 @@ int spg_commit_one_phase(void *be, uint64_t txn, uint64_t commit_ts,
   if ((rc = sp_ts_ok(commit_ts, err, "commit_ts"))) return rc;
   if ((rc = sp_txn_state(st, txn, &state, NULL, NULL, NULL, err))) return rc;
   switch (state) {
-  case STORE_TXN_UNKNOWN:
   case STORE_TXN_COMMITTED:
     return 0;
+  case STORE_TXN_UNKNOWN:
+    /* A one-phase commit comes only after this participant took the txn's
+    ** writes, so no record means it was decided and its record collected:
+    ** most likely aborted here (recovery, ABORT_ACTIVE, a silent
+    ** coordinator), or committed by an earlier send of this commit whose
+    ** answer was lost. Answering 0 would tell the client COMMIT for writes
+    ** that may be gone; SYN_ENOTFOUND makes the outcome unknown (40003). */
+    return syn_err_set(err, SYN_ENOTFOUND, "store: no record of txn %llu: its outcome here is "
+                       "unknown", (unsigned long long)txn);
   case STORE_TXN_ABORTED:
     return syn_err_set(err, SYN_ECLOSED, "store: commit of aborted txn %llu",
                        (unsigned long long)txn);

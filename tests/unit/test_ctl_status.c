@@ -45,6 +45,7 @@ Test(ctl_status, json_has_the_stable_keys) {
       "\"rpc_port\": 5533, \"sql_port\": 5433, \"leader\": true, \"paxos_role\": null, "
       "\"ballot\": null, \"promised\": null, \"chosen\": null, \"applied\": null, "
       "\"snap_slot\": null, \"leader_id\": null, \"leader_name\": null, \"group_size\": null, "
+      "\"decided\": null, \"decide_p50_us\": null, \"decide_p99_us\": null, "
       "\"data_dir\": \"/d/c1\", "
       "\"log_file\": \"/d/c1/c1.log\"},\n"
       " {\"name\": \"p1\", \"role\": \"participant\", \"pid\": null, \"alive\": false, \"state\": \"stopped\", "

@@ -534,8 +534,8 @@ Test(store, idempotent_outcomes) {
   cr_assert_eq(store_abort(g_st, 32, &g_err), 0, "unknown txn: presumed");
   cr_assert_eq(wr(32, 4, "d", 1, 250, STORE_INSERT), SYN_ECLOSED,
                "a late write after abort is refused");
-  cr_assert_eq(store_commit_one_phase(g_st, 33, 300, &g_err), 0,
-               "read-only single-shard txn");
+  cr_assert_eq(store_commit_one_phase(g_st, 33, 300, &g_err), SYN_ENOTFOUND,
+               "no record: the outcome is unknown, never a silent COMMIT");
   cr_assert_eq(store_prepare(g_st, 34, 300, NULL, &g_err), 0, "empty prepare");
   cr_assert_eq(store_commit(g_st, 34, 300, &g_err), 0);
   cr_assert_eq(store_commit(g_st, 0, 300, &g_err), SYN_EINVAL);
