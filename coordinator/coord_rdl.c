@@ -34,6 +34,10 @@
 #define RDL_TIMER_MS 100
 #define RDL_FWD_TIMEOUT_MS 1000
 #define RDL_BARRIER_TICK_MS 10
+/* DONEs are gathered this long into one log value: they are not on any
+** client's path (a lost or late DONE only means a re-drive), and one value
+** per DONE would give every 2PC commit two slots where it needs one. */
+#define RDL_DONE_FLUSH_MS 100
 #define RDL_READ_INDEX_TIMEOUT_MS 1000
 
 /* A catalog command waiting to be applied here. */
@@ -97,6 +101,11 @@ struct coord_rdl {
   /* decision latency: the last RDL_LAT_SAMPLES propose -> decided times */
   uint32_t lat_us[4096];
   uint64_t lat_n, decided;
+  /* DONEs waiting to go as one DONE_MANY value (RDL_DONE_FLUSH_MS) */
+  uint64_t *done_q;
+  uint32_t done_n, done_cap;
+  uv_timer_t done_timer;
+  bool done_timer_on;
 };
 #define RDL_LAT_SAMPLES 4096
 
@@ -450,6 +459,16 @@ static void sm_apply(void *ud, uint64_t slot, const paxos_value *vals, uint32_t 
     coord_rsm_cmd cmd;
     uint64_t txn;
     if (coord_rsm_peek(vals[i].data, vals[i].len, &cmd, &txn) < 0) continue;
+    if (cmd == COORD_RSM_DONE_MANY) {
+      uint32_t nd = 0;
+      const uint8_t *p = coord_rsm_done_many_txns(vals[i].data, vals[i].len, &nd);
+      for (uint32_t k = 0; p && k < nd; k++) {
+        uint64_t t = 0;
+        for (int b = 7; b >= 0; b--) t = (t << 8) | p[(size_t)k * 8 + (size_t)b];
+        u64map_del(&d->age, t);
+      }
+      continue;
+    }
     if (eff.result == COORD_RSM_MARKED_DONE) u64map_del(&d->age, txn);
     if (eff.result == COORD_RSM_DECIDED && !u64map_get(&d->age, txn))
       u64map_put(&d->age, txn, (void *)(uintptr_t)(now_ms(d) + 1));
@@ -562,7 +581,8 @@ int coord_rdl_new(uv_loop_t *loop, coord_rdl **out, syn_err *err) {
   uv_timer_init(loop, &d->timer);
   uv_timer_init(loop, &d->kick);
   uv_timer_init(loop, &d->bar_timer);
-  d->timer.data = d->kick.data = d->bar_timer.data = d;
+  uv_timer_init(loop, &d->done_timer);
+  d->timer.data = d->kick.data = d->bar_timer.data = d->done_timer.data = d;
   /* Catalog command ids must never repeat one applied in an earlier life
   ** of this node (it would be dropped as a duplicate): a salt from the
   ** clock and the address space makes them unique in practice. */
@@ -681,17 +701,42 @@ void coord_rdl_get_stats(coord_rdl *d, coord_rdl_stats *out) {
   out->samples = n;
 }
 
+static void done_flush(coord_rdl *d) {
+  if (d->done_n == 0) return;
+  uint8_t *cmd;
+  size_t len;
+  syn_err e;
+  if (coord_rsm_encode_done_many(d->done_q, d->done_n, &cmd, &len, &e) == 0) {
+    submit(d, cmd_id(cmd, len), cmd, len);
+    free(cmd);
+  }
+  d->done_n = 0;
+}
+
+static void done_timer_cb(uv_timer_t *h) {
+  coord_rdl *d = h->data;
+  d->done_timer_on = false;
+  done_flush(d);
+}
+
 int coord_rdl_mark_done(coord_rdl *d, uint64_t txn, syn_err *err) {
   bool done = false;
   if (coord_rsm_lookup(d->rsm, txn, NULL, &done) != 0)
     return syn_err_set(err, SYN_ENOTFOUND, "no decision for txn %llu", (unsigned long long)txn);
-  if (done) return 0;
-  uint8_t *cmd;
-  size_t len;
-  int rc = coord_rsm_encode_done(txn, &cmd, &len, err);
-  if (rc < 0) return rc;
-  submit(d, cmd_id(cmd, len), cmd, len);
-  free(cmd);
+  if (done || d->closed) return 0;
+  if (d->done_n == d->done_cap) {
+    uint32_t cap = d->done_cap ? d->done_cap * 2 : 64;
+    uint64_t *q = realloc(d->done_q, cap * sizeof *q);
+    if (!q) return syn_err_set(err, SYN_ENOMEM, "done queue");
+    d->done_q = q;
+    d->done_cap = cap;
+  }
+  d->done_q[d->done_n++] = txn;
+  if (d->done_n >= COORD_RSM_DONE_MAX) done_flush(d);
+  else if (!d->done_timer_on) {
+    d->done_timer_on = true;
+    uv_timer_start(&d->done_timer, done_timer_cb, RDL_DONE_FLUSH_MS, 0);
+  }
   return 0;
 }
 
@@ -737,6 +782,7 @@ void coord_rdl_close(coord_rdl *d) {
     uv_close((uv_handle_t *)&d->timer, NULL);
     uv_close((uv_handle_t *)&d->kick, NULL);
     uv_close((uv_handle_t *)&d->bar_timer, NULL);
+    uv_close((uv_handle_t *)&d->done_timer, NULL);
   }
 }
 
@@ -763,6 +809,7 @@ void coord_rdl_free(coord_rdl *d) {
   coord_rdl_cancel(d);
   u64map_free(&d->waiters);
   u64map_free(&d->age);
+  free(d->done_q);
   coord_rsm_free(d->rsm);
   free(d);
 }

@@ -89,6 +89,40 @@ int coord_rsm_encode_decide(const dlog_record *rec, uint8_t **out, size_t *len, 
   return 0;
 }
 
+int coord_rsm_encode_done_many(const uint64_t *txns, uint32_t n, uint8_t **out, size_t *len,
+                               syn_err *err) {
+  if (n == 0 || n > COORD_RSM_DONE_MAX)
+    return syn_err_set(err, SYN_EINVAL, "done-many of %u txns", n);
+  syn_wbuf w = {0};
+  syn_wbuf_u8(&w, COORD_RSM_DONE_MANY);
+  syn_wbuf_u32(&w, n);
+  for (uint32_t i = 0; i < n; i++) syn_wbuf_u64(&w, txns[i]);
+  if (w.oom) {
+    free(w.p);
+    return syn_err_set(err, SYN_ENOMEM, "done command");
+  }
+  *out = w.p;
+  *len = w.len;
+  return 0;
+}
+
+const uint8_t *coord_rsm_done_many_txns(const uint8_t *data, size_t len, uint32_t *n) {
+  if (len < 5 || data[0] != COORD_RSM_DONE_MANY) return NULL;
+  *n = syn_get_le32(data + 1);
+  if (*n == 0 || *n > COORD_RSM_DONE_MAX || len != 5 + (size_t)*n * 8) return NULL;
+  return data + 5;
+}
+
+/* Mark txn done (if it has an undone decision); true when it was. */
+static bool mark_done(coord_rsm *r, uint64_t txn) {
+  rsm_dec *d = u64map_get(&r->by_txn, txn);
+  if (!d || d->done) return false;
+  d->done = true;
+  d->done_seq = r->seq;
+  r->undone--;
+  return true;
+}
+
 int coord_rsm_encode_done(uint64_t txn, uint8_t **out, size_t *len, syn_err *err) {
   syn_wbuf w = {0};
   syn_wbuf_u8(&w, COORD_RSM_DONE);
@@ -103,6 +137,14 @@ int coord_rsm_encode_done(uint64_t txn, uint8_t **out, size_t *len, syn_err *err
 }
 
 int coord_rsm_peek(const uint8_t *data, size_t len, coord_rsm_cmd *cmd, uint64_t *txn) {
+  uint32_t nd;
+  if (len > 0 && data[0] == COORD_RSM_DONE_MANY) {
+    const uint8_t *p = coord_rsm_done_many_txns(data, len, &nd);
+    if (!p) return SYN_EINVAL;
+    *cmd = COORD_RSM_DONE_MANY;
+    *txn = syn_get_le64(p);
+    return 0;
+  }
   if (coord_rcat_is_cmd(data, len)) {
     if (coord_rcat_check(data, len, NULL) < 0) return SYN_EINVAL;
     *cmd = COORD_RSM_CATALOG;
@@ -283,6 +325,20 @@ static int apply_one(coord_rsm *r, uint64_t id, const uint8_t *data, size_t len,
       return 0;
     }
     free(parts);
+  } else if (t == COORD_RSM_DONE_MANY) {
+    uint32_t n;
+    const uint8_t *p = coord_rsm_done_many_txns(data, len, &n);
+    if (p) {
+      if (u64map_put(&r->ids, id, seq_val(r->seq)) < 0)
+        return syn_err_set(err, SYN_ENOMEM, "decision table");
+      eff->cmd = COORD_RSM_DONE_MANY;
+      eff->txn = syn_get_le64(p);
+      eff->result = COORD_RSM_IGNORED;
+      for (uint32_t i = 0; i < n; i++)
+        if (mark_done(r, syn_get_le64(p + (size_t)i * 8))) eff->result = COORD_RSM_MARKED_DONE;
+      r->applied++;
+      return 0;
+    }
   } else if (t == COORD_RSM_DONE) {
     uint64_t txn = syn_rbuf_u64(&rb);
     if (!rb.bad && rb.off == len) {

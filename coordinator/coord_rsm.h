@@ -43,6 +43,7 @@ typedef enum {
   COORD_RSM_DECIDE = 1,
   COORD_RSM_DONE = 2,
   COORD_RSM_CATALOG = 3, /* any coord_rcat command */
+  COORD_RSM_DONE_MANY = 4, /* DONE for several txns in one value */
 } coord_rsm_cmd;
 
 typedef enum {
@@ -70,6 +71,14 @@ void coord_rsm_free(coord_rsm *r);
 /* Commands into malloc'd buffers. SYN_EINVAL for a malformed record. */
 int coord_rsm_encode_decide(const dlog_record *rec, uint8_t **out, size_t *len, syn_err *err);
 int coord_rsm_encode_done(uint64_t txn, uint8_t **out, size_t *len, syn_err *err);
+/* DONE for n (1..COORD_RSM_DONE_MAX) txns at once: one log value where n
+** DONEs would take n, so acknowledgements do not fill slots of their own. */
+#define COORD_RSM_DONE_MAX 4096
+int coord_rsm_encode_done_many(const uint64_t *txns, uint32_t n, uint8_t **out, size_t *len,
+                               syn_err *err);
+/* The txns of a DONE_MANY command (pointer into data, little endian u64s)
+** after coord_rsm_peek said it is one: *n and the first byte of the list. */
+const uint8_t *coord_rsm_done_many_txns(const uint8_t *data, size_t len, uint32_t *n);
 /* Check that data is one well-formed command and peek at its type and
 ** txn (0 for catalog commands) without applying it. SYN_EINVAL otherwise. */
 int coord_rsm_peek(const uint8_t *data, size_t len, coord_rsm_cmd *cmd, uint64_t *txn);

@@ -297,3 +297,37 @@ Test(coord_rsm, forgets_done_decisions_and_old_ids) {
   coord_rsm_free(b);
   coord_rsm_free(c);
 }
+
+/* DONE for many txns in one value: each is marked, unknown ones ignored,
+** garbage refused. */
+Test(coord_rsm, done_many) {
+  coord_rsm *r = mk();
+  coord_rsm_effect eff;
+  uint32_t parts[1] = {1};
+  for (uint64_t t = 1; t <= 3; t++) cr_assert_eq(decide(r, t, t, DLOG_COMMIT, t, 1, parts, &eff), 0);
+  uint64_t txns[3] = {1, 3, 99};
+  uint8_t *buf;
+  size_t len;
+  cr_assert_eq(coord_rsm_encode_done_many(txns, 3, &buf, &len, NULL), 0);
+  coord_rsm_cmd cmd;
+  uint64_t first;
+  cr_assert_eq(coord_rsm_peek(buf, len, &cmd, &first), 0);
+  cr_assert_eq(cmd, COORD_RSM_DONE_MANY);
+  cr_assert_eq(first, 1);
+  cr_assert_eq(coord_rsm_apply(r, 100, buf, len, &eff, NULL), 0);
+  cr_assert_eq(eff.result, COORD_RSM_MARKED_DONE);
+  bool done;
+  cr_assert_eq(coord_rsm_lookup(r, 1, NULL, &done), 0);
+  cr_assert(done);
+  cr_assert_eq(coord_rsm_lookup(r, 2, NULL, &done), 0);
+  cr_assert_not(done);
+  cr_assert_eq(coord_rsm_lookup(r, 3, NULL, &done), 0);
+  cr_assert(done);
+  coord_rsm_stats st;
+  coord_rsm_get_stats(r, &st);
+  cr_assert_eq(st.undone, 1);
+  cr_assert_eq(coord_rsm_peek(buf, len - 1, &cmd, &first), SYN_EINVAL, "truncated");
+  free(buf);
+  cr_assert_neq(coord_rsm_encode_done_many(txns, 0, &buf, &len, NULL), 0);
+  coord_rsm_free(r);
+}
