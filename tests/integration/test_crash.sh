@@ -31,6 +31,11 @@ run_case() {
   sql -c "DROP TABLE IF EXISTS accounts" \
       -c "CREATE TABLE accounts (id integer PRIMARY KEY, balance bigint NOT NULL)" \
       -c "INSERT INTO accounts SELECT g, 100 FROM generate_series(0, 9) g" >/dev/null
+  # The INSERT's decision is acknowledged (DONE) in the log up to 100 ms
+  # after it returns (coord_rdl.c gathers DONEs); a decision still undone at
+  # the restart below would be re-driven, and its phase-two message would
+  # hit this case's failpoint before the transfer does.
+  sleep 0.5
   ctl stop "$node" >/dev/null
   SYN_FAILPOINTS="$fp=crash" ctl start "$node" >/dev/null
   local pid
