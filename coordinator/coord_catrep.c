@@ -26,6 +26,17 @@
 #include "coordinator/coord_rcat.h"
 #include "coordinator/coord_rdl.h"
 
+/* catmu held (or the cluster closing). */
+static void roles_clear(cl_cluster *cl) {
+  for (int i = 0; i < cl->nroles; i++) {
+    free(cl->roles[i].name);
+    free(cl->roles[i].def);
+  }
+  free(cl->roles);
+  cl->roles = NULL;
+  cl->nroles = 0;
+}
+
 /* ---- the cache (catmu held) ------------------------------------------------ */
 
 /* Rebuild the table cache from the catalog. Definitions that do not decode
@@ -60,13 +71,7 @@ static void cache_rebuild(cl_cluster *cl, const coord_rcat *cat) {
     }
   }
   /* Roles: the cache authentication reads on the loop thread. */
-  for (int i = 0; i < cl->nroles; i++) {
-    free(cl->roles[i].name);
-    free(cl->roles[i].def);
-  }
-  free(cl->roles);
-  cl->roles = NULL;
-  cl->nroles = 0;
+  roles_clear(cl);
   size_t nr = coord_rcat_nroles(cat);
   coord_role_def *rv = nr ? calloc(nr, sizeof *rv) : NULL;
   for (size_t i = 0; rv && i < nr; i++) {
@@ -236,6 +241,14 @@ int coord_catx_submit(cl_cluster *cl, const uint8_t *cmd, size_t len, coord_rcat
   int rc = coord_op_exec(cl, &c->op, err);
   if (rc == 0) *res = c->res;
   coord_op_put(&c->op);
+  return rc;
+}
+
+int coord_catx_submit_take(cl_cluster *cl, int enc_rc, uint8_t *cmd, size_t len,
+                           coord_rcat_result *res, syn_err *err) {
+  if (enc_rc < 0) return enc_rc;
+  int rc = coord_catx_submit(cl, cmd, len, res, err);
+  free(cmd);
   return rc;
 }
 
@@ -438,13 +451,7 @@ int coord_catx_open(cl_cluster *cl, syn_err *err) {
 
 void coord_catx_close(cl_cluster *cl) {
   if (cl->rdl) coord_rdl_set_catalog_hook(cl->rdl, NULL, NULL);
-  for (int i = 0; i < cl->nroles; i++) {
-    free(cl->roles[i].name);
-    free(cl->roles[i].def);
-  }
-  free(cl->roles);
-  cl->roles = NULL;
-  cl->nroles = 0;
+  roles_clear(cl);
   coord_rcat_free(cl->lcat);
   cl->lcat = NULL;
 }

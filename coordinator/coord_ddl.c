@@ -114,15 +114,6 @@ int coord_ddl_step_all(cl_cluster *cl, const uint8_t *req, size_t len, uint64_t 
 
 /* ---- intents ---------------------------------------------------------------------- */
 
-/* Apply one encoded catalog command (enc_rc: the encoder's status) and
-** free it. */
-static int submit(cl_cluster *cl, int enc_rc, uint8_t *cmd, size_t len, coord_rcat_result *res,
-                  syn_err *err) {
-  if (enc_rc < 0) return enc_rc;
-  int rc = coord_catx_submit(cl, cmd, len, res, err);
-  free(cmd);
-  return rc;
-}
 
 /* 3a: make the result visible. def NULL: the table is gone. The command
 ** applies only while this intent is in force; GONE means another
@@ -140,7 +131,7 @@ static int complete(cl_cluster *cl, const coord_intent *in, syn_err *err) {
   int erc = coord_rcat_encode_complete((uint64_t)in->seq, in->table, in->kind,
                                        (const uint8_t *)in->def, (uint32_t)in->def_len, NULL, &cmd,
                                        &len, err);
-  int rc = submit(cl, erc, cmd, len, &res, err);
+  int rc = coord_catx_submit_take(cl, erc, cmd, len, &res, err);
   /* The cache already shows the result: the catalog's apply hook rebuilt
   ** it (coord_catrep.c) before the command's result came back. */
   if (rc == 0 && res.status == COORD_RCAT_OK)
@@ -160,7 +151,7 @@ int coord_ddl_intent_add(cl_cluster *cl, coord_intent *in, syn_err *err) {
   size_t len = 0;
   coord_rcat_result res;
   int erc = coord_rcat_encode_intent_add(&ri, cl->ddl_base, &cmd, &len, err);
-  int rc = submit(cl, erc, cmd, len, &res, err);
+  int rc = coord_catx_submit_take(cl, erc, cmd, len, &res, err);
   if (rc < 0) return rc;
   if (res.status == COORD_RCAT_OK) {
     in->seq = (int64_t)res.a;
@@ -179,7 +170,7 @@ int coord_ddl_intent_del(cl_cluster *cl, int64_t seq, syn_err *err) {
   size_t len = 0;
   coord_rcat_result res;
   int erc = coord_rcat_encode_intent_del((uint64_t)seq, &cmd, &len, err);
-  return submit(cl, erc, cmd, len, &res, err);
+  return coord_catx_submit_take(cl, erc, cmd, len, &res, err);
 }
 
 /* Finish one recorded intent (recovery, before each DDL, and for a
@@ -322,7 +313,7 @@ int coord_ddl_alloc_table_id(cl_cluster *cl, uint64_t *id, syn_err *err) {
   /* Chosen in the catalog before use: an id handed to participants is
   ** never handed out again, by this coordinator or any other. */
   int erc = coord_rcat_encode_alloc_table(coord_catx_nonce(cl), &cmd, &len, err);
-  int rc = submit(cl, erc, cmd, len, &res, err);
+  int rc = coord_catx_submit_take(cl, erc, cmd, len, &res, err);
   if (rc < 0) return rc;
   if (res.status != COORD_RCAT_OK) return syn_err_set(err, SYN_ERANGE, "table ids exhausted");
   *id = res.a;

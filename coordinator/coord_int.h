@@ -206,6 +206,10 @@ int coord_catx_submit(cl_cluster *cl, const uint8_t *cmd, size_t len,
 ** the coordinator stops serving statements (cl_catalog_barrier fails
 ** naming the cause) and SYN_EINVAL is returned. Worker thread. */
 int coord_catx_check_shardmap(cl_cluster *cl, syn_err *err);
+/* coord_catx_submit for a command just encoded: enc_rc is the encoder's
+** status (returned as is when < 0), cmd is taken (freed here). */
+int coord_catx_submit_take(cl_cluster *cl, int enc_rc, uint8_t *cmd, size_t len,
+                           struct coord_rcat_result *res, syn_err *err);
 /* A fresh nonce for commands that must not be merged. */
 uint64_t coord_catx_nonce(cl_cluster *cl);
 /* Worker thread: a copy of the DDL intent in flight (*found false: none)

@@ -91,14 +91,6 @@ static const coord_role_def *cached(cl_cluster *cl, const char *name) {
   return NULL;
 }
 
-/* Submit an encoded catalog command (freed here). */
-static int submit(cl_cluster *cl, int enc_rc, uint8_t *cmd, size_t len, coord_rcat_result *res,
-                  syn_err *err) {
-  if (enc_rc < 0) return enc_rc;
-  int rc = coord_catx_submit(cl, cmd, len, res, err);
-  free(cmd);
-  return rc;
-}
 
 int cl_role_put(cl_cluster *cl, const cl_role *role, bool create, syn_err *err) {
   int rc = check_name(role->name, err);
@@ -112,7 +104,7 @@ int cl_role_put(cl_cluster *cl, const cl_role *role, bool create, syn_err *err) 
   coord_rcat_result res;
   int erc = coord_rcat_encode_role_put(role->name, (const uint8_t *)def, (uint32_t)len, create,
                                        coord_catx_nonce(cl), &cmd, &clen, err);
-  rc = submit(cl, erc, cmd, clen, &res, err);
+  rc = coord_catx_submit_take(cl, erc, cmd, clen, &res, err);
   free(def);
   if (rc) return rc;
   if (res.status == COORD_RCAT_EXISTS)
@@ -163,7 +155,7 @@ int cl_role_rename(cl_cluster *cl, const char *from, const char *to, syn_err *er
   /* One command: never both names, never neither. */
   int erc = coord_rcat_encode_role_rename(from, to, (const uint8_t *)nd, (uint32_t)nlen,
                                           coord_catx_nonce(cl), &cmd, &clen, err);
-  rc = submit(cl, erc, cmd, clen, &res, err);
+  rc = coord_catx_submit_take(cl, erc, cmd, clen, &res, err);
   free(nd);
   if (rc) return rc;
   if (res.status == COORD_RCAT_NOTFOUND)
@@ -178,7 +170,7 @@ int cl_role_drop(cl_cluster *cl, const char *name, bool if_exists, syn_err *err)
   size_t clen = 0;
   coord_rcat_result res;
   int erc = coord_rcat_encode_role_drop(name, coord_catx_nonce(cl), &cmd, &clen, err);
-  int rc = submit(cl, erc, cmd, clen, &res, err);
+  int rc = coord_catx_submit_take(cl, erc, cmd, clen, &res, err);
   if (rc) return rc;
   if (res.status == COORD_RCAT_NOTFOUND && !if_exists)
     return syn_err_set(err, SYN_ENOTFOUND, "42704: role \"%s\" does not exist", name);
